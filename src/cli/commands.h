@@ -1,0 +1,17 @@
+// Subcommands of the `engram` binary. Each Register* adds one subcommand to
+// the CLI11 app; the callback runs it and sets the process exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace engram::cli {
+
+void RegisterServe(CLI::App& app, int* exit_code);
+void RegisterReplay(CLI::App& app, int* exit_code);
+void RegisterSign(CLI::App& app, int* exit_code);
+
+// Where `engram serve --data-dir DIR` keeps things.
+std::string LogDir(const std::string& data_dir);
+std::string ReadModelPath(const std::string& data_dir);
+
+}  // namespace engram::cli

@@ -1,0 +1,98 @@
+// POST /webhook/post-call: verify, append durably, acknowledge.
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "http/router.h"
+
+namespace engram::http {
+namespace {
+
+using nlohmann::json;
+
+// The request headers kept in the log for audit. Everything else (cookies,
+// proxies' own headers) is dropped.
+constexpr const char* kAuditHeaders[] = {"ElevenLabs-Signature", "User-Agent", "Content-Type",
+                                         "X-Forwarded-For", "X-Request-Id"};
+
+// Replaces data.full_audio with its decoded size and SHA-256. Returns false
+// (leaving `event` untouched) when the audio is absent or not valid base64,
+// so that nothing is lost.
+bool DropAudio(json& body, log::NewEvent& event, const std::string& raw) {
+  json& data = body["data"];
+  auto it = data.find("full_audio");
+  if (it == data.end() || !it->is_string()) return false;
+  std::string mp3;
+  if (!crypto::Base64Decode(it->get_ref<const std::string&>(), &mp3)) return false;
+  data.erase(it);
+  data["full_audio_bytes"] = mp3.size();
+  data["full_audio_sha256"] = crypto::Sha256Hex(mp3);
+  event.flags |= log::kFlagAudioDropped;
+  event.original_body_size = raw.size();
+  event.original_body_sha256 = crypto::Sha256Hex(raw);
+  event.body = body.dump();
+  return true;
+}
+
+}  // namespace
+
+Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& services) {
+  const PostCallConfig& config = services.post_call;
+  log::NewEvent event;
+  if (config.insecure_no_signature) {
+    event.verification = log::Verification::kSignatureSkipped;
+  } else {
+    const int64_t now_secs = services.clock->NowMicros() / 1'000'000;
+    Status s = VerifySignature(request.Header("ElevenLabs-Signature"), request.body,
+                               config.webhook_secret, now_secs, config.signature_policy);
+    if (!s.ok()) {
+      services.post_call_counters.rejected++;
+      return s;
+    }
+    event.verification = log::Verification::kSignatureValid;
+  }
+
+  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  auto reject = [&](std::string why) {
+    services.post_call_counters.rejected++;
+    return Status::InvalidArgument(std::move(why));
+  };
+  if (body.is_discarded()) return reject("malformed JSON body");
+  if (!body.is_object()) return reject("body must be a JSON object");
+  auto type = body.find("type");
+  if (type == body.end() || !type->is_string() || type->get_ref<const std::string&>().empty()) {
+    return reject("body has no string 'type'");
+  }
+  auto data = body.find("data");
+  if (data == body.end() || !data->is_object()) return reject("body has no object 'data'");
+  auto conversation_id = data->find("conversation_id");
+  if (conversation_id == data->end() || !conversation_id->is_string() ||
+      conversation_id->get_ref<const std::string&>().empty()) {
+    return reject("data.conversation_id must be a non-empty string");
+  }
+
+  event.type = type->get<std::string>();
+  event.route = "/webhook/post-call";
+  // ElevenLabs' documented dedupe key: (type, conversation_id).
+  event.idempotency_key = event.type + ":" + conversation_id->get<std::string>();
+  for (const char* name : kAuditHeaders) {
+    std::string v = request.Header(name);
+    if (!v.empty()) event.headers.emplace_back(name, std::move(v));
+  }
+  if (!request.remote_address.empty()) {
+    event.headers.emplace_back("Remote-Address", request.remote_address);
+  }
+  if (!(event.type == "post_call_audio" && !config.keep_audio &&
+        DropAudio(body, event, request.body))) {
+    event.body = request.body;
+  }
+
+  ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
+  if (appended.duplicate) {
+    services.post_call_counters.duplicates++;
+    return HttpResponse::Json(200, {{"status", "duplicate"}, {"seq", appended.seq}});
+  }
+  services.post_call_counters.accepted++;
+  return HttpResponse::Json(200, {{"status", "accepted"}, {"seq", appended.seq}});
+}
+
+}  // namespace engram::http

@@ -1,0 +1,93 @@
+#include "http/router.h"
+
+#include <strings.h>
+
+#include <spdlog/spdlog.h>
+
+#include "projections/projector_runner.h"
+
+namespace engram::http {
+
+std::string HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
+  }
+  return "";
+}
+
+std::string_view HttpRequest::Path() const {
+  std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthorized: return 401;
+    case StatusCode::kForbidden: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kTooLarge: return 413;
+    // The log could not take the write (disk full, read-only, closing): the
+    // sender should retry later; ElevenLabs retries 5xx.
+    case StatusCode::kIOError:
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kCorruption:
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+HttpResponse ErrorResponse(const Status& status) {
+  return HttpResponse::Json(HttpStatusFor(status.code()), {{"error", status.message()}});
+}
+
+namespace {
+
+using RouteHandler = Result<HttpResponse> (*)(const HttpRequest&, Services&);
+
+struct Route {
+  std::string_view method;
+  std::string_view path;
+  RouteHandler handler;
+};
+
+constexpr Route kRoutes[] = {
+    {"POST", "/webhook/post-call", HandlePostCall},
+    {"GET", "/healthz", HandleHealthz},
+};
+
+}  // namespace
+
+HttpResponse HandleRequest(const HttpRequest& request, Services& services) {
+  const std::string_view path = request.Path();
+  bool path_known = false;
+  for (const Route& route : kRoutes) {
+    if (route.path != path) continue;
+    path_known = true;
+    if (route.method != request.method) continue;
+    Result<HttpResponse> r = route.handler(request, services);
+    return r.ok() ? std::move(r).value() : ErrorResponse(r.status());
+  }
+  if (path_known) {
+    return HttpResponse::Json(
+        405, {{"error", "method " + request.method + " not allowed on " + std::string(path)}});
+  }
+  return HttpResponse::Json(404, {{"error", "no route for " + std::string(path)}});
+}
+
+Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
+  nlohmann::json body = {{"status", "ok"}, {"log_head", services.log->Head()}};
+  if (services.projector) {
+    body["applied"] = services.projector->Applied();
+    Status err = services.projector->LastError();
+    if (!err.ok()) body["projection_error"] = err.ToString();
+  }
+  body["post_call"] = {{"accepted", services.post_call_counters.accepted.load()},
+                       {"duplicates", services.post_call_counters.duplicates.load()},
+                       {"rejected", services.post_call_counters.rejected.load()}};
+  return HttpResponse::Json(200, body);
+}
+
+}  // namespace engram::http

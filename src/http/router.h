@@ -1,0 +1,17 @@
+// Routing: a plain function from request to response.
+#pragma once
+
+#include "http/request.h"
+#include "http/services.h"
+
+namespace engram::http {
+
+// Dispatches to the route's handler. Unknown paths get 404, known paths with
+// the wrong method 405; handler errors become JSON error bodies.
+HttpResponse HandleRequest(const HttpRequest& request, Services& services);
+
+// Handlers, one per route. Each returns a response or an error Status.
+Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& services);
+Result<HttpResponse> HandleHealthz(const HttpRequest& request, Services& services);
+
+}  // namespace engram::http

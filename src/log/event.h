@@ -1,0 +1,71 @@
+// The event envelope: what src/log stores for every request that changes state.
+// The on-disk encoding is documented in src/log/FORMAT.md and implemented in
+// event_codec.cc.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace engram::log {
+
+// Sequence numbers start at 1 and have no gaps; 0 means "before the first".
+using Seq = uint64_t;
+
+// How the request that produced an event was authenticated.
+enum class Verification : uint8_t {
+  kNone = 0,          // the route needs no authentication (internal events)
+  kSignatureValid = 1,  // ElevenLabs-Signature HMAC checked and valid
+  kSignatureSkipped = 2,  // server ran with --insecure-no-signature
+  kSharedSecret = 3,  // shared-secret header checked (tool and init routes)
+};
+const char* VerificationName(Verification v);
+
+// Flags describing how the stored body differs from the bytes received.
+enum EventFlags : uint32_t {
+  kFlagNone = 0,
+  // data.full_audio was removed from a post_call_audio body (see --keep-audio);
+  // original_body_sha256/original_body_size describe the bytes received.
+  kFlagAudioDropped = 1u << 0,
+};
+
+using HeaderField = std::pair<std::string, std::string>;
+
+// What a caller hands to EventLog::Append.
+struct NewEvent {
+  std::string type;   // e.g. "post_call_transcription"
+  std::string route;  // e.g. "/webhook/post-call"
+  // When non-empty, a second event with the same key is not appended.
+  std::string idempotency_key;
+  std::vector<HeaderField> headers;  // only the headers needed for audit
+  Verification verification = Verification::kNone;
+  uint32_t flags = kFlagNone;
+  std::string original_body_sha256;  // hex; set iff the body was transformed
+  uint64_t original_body_size = 0;    // set iff the body was transformed
+  std::string body;                   // the raw body bytes, verbatim unless flags say otherwise
+};
+
+// A stored event. Fields beyond NewEvent are assigned by the log at append.
+struct Event {
+  Seq seq = 0;
+  int64_t received_at_us = 0;  // wall clock, taken once when appended
+  std::string type;
+  std::string route;
+  std::string idempotency_key;
+  std::vector<HeaderField> headers;
+  Verification verification = Verification::kNone;
+  uint32_t flags = kFlagNone;
+  std::string body_sha256;  // hex SHA-256 of body
+  std::string original_body_sha256;
+  uint64_t original_body_size = 0;
+  // hex SHA-256 chaining this entry to the previous one (see FORMAT.md).
+  std::string chain_hash;
+  std::string body;
+
+  // Value of header `name` (case-insensitive), or "" when absent.
+  std::string HeaderValue(std::string_view name) const;
+};
+
+}  // namespace engram::log

@@ -1,0 +1,46 @@
+// EventLog: an append-only, totally ordered sequence of events. The log is the
+// truth; everything in SQLite is a projection of it.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "common/status.h"
+#include "log/event.h"
+
+namespace engram::log {
+
+struct AppendResult {
+  Seq seq = 0;
+  bool duplicate = false;  // the idempotency key was seen before; seq is the original
+  int64_t received_at_us = 0;
+};
+
+// Thread-safe. An OK Append is durable: its WAL write was synced before it returned.
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Appends `e` and blocks until it is durable. If e.idempotency_key was seen
+  // before, appends nothing and returns the original seq with duplicate=true.
+  // Errors: IOError when the write failed (nothing was appended);
+  // Unavailable when the log is read-only or shutting down.
+  virtual Result<AppendResult> Append(NewEvent e) = 0;
+
+  // Up to `limit` events with seq > `after`, in seq order. Empty at the head.
+  virtual Result<std::vector<Event>> ReadAfter(Seq after, size_t limit) const = 0;
+
+  // The highest durable seq (0 for an empty log).
+  virtual Seq Head() const = 0;
+
+  // Blocks until Head() > after or `timeout` passes; returns Head() > after.
+  // This is the tail that wakes projectors.
+  virtual bool WaitForHead(Seq after, std::chrono::milliseconds timeout) const = 0;
+
+  // The seq holding idempotency key `key`, if any.
+  virtual Result<std::optional<Seq>> FindByKey(const std::string& key) const = 0;
+};
+
+}  // namespace engram::log

@@ -1,0 +1,340 @@
+#include "log/rocksdb_event_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/options_util.h>
+#include <rocksdb/write_batch.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/crypto.h"
+#include "log/event_codec.h"
+
+namespace engram::log {
+namespace {
+
+constexpr char kEventsFamily[] = "events";
+constexpr char kKeysFamily[] = "idempotency";
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsIOError() || s.IsNoSpace()) return Status::IOError(msg);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
+  return Status::Internal(msg);
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions() {
+  rocksdb::ColumnFamilyOptions cf;
+  // Bodies are JSON text; LZ4 keeps compaction cheap and halves the size.
+  cf.compression = rocksdb::kLZ4Compression;
+  return cf;
+}
+
+}  // namespace
+
+struct RocksDbEventLog::Impl {
+  struct PendingAppend {
+    NewEvent event;
+    std::promise<Result<AppendResult>> done;
+  };
+
+  RocksDbEventLogOptions options;
+  const Clock* clock = nullptr;
+  bool follower = false;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* keys = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+
+  // Guarded by mu.
+  mutable std::mutex mu;
+  mutable std::condition_variable head_cv;  // signalled when head moves
+  std::condition_variable queue_cv;         // signalled when queue fills or on stop
+  std::deque<PendingAppend*> queue;
+  bool stopping = false;
+  Seq head = 0;  // highest durable seq
+
+  // Owned by the writer thread after Open.
+  std::string last_chain_hash;
+  std::thread writer;
+
+  ~Impl() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    queue_cv.notify_all();
+    if (writer.joinable()) writer.join();
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    handles.clear();
+    if (db) db->Close();
+  }
+
+  Status LoadHead() {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), events));
+    it->SeekToLast();
+    if (!it->status().ok()) return FromRocks(it->status(), "seek to last event");
+    if (!it->Valid()) {
+      head = 0;
+      last_chain_hash.clear();
+      return Status::Ok();
+    }
+    ENGRAM_ASSIGN_OR_RETURN(head, DecodeSeqKey(it->key().ToStringView()));
+    ENGRAM_ASSIGN_OR_RETURN(Event last, DecodeEvent(it->value().ToStringView()));
+    last_chain_hash = last.chain_hash;
+    return Status::Ok();
+  }
+
+  void WriterLoop() {
+    std::vector<PendingAppend*> batch;
+    for (;;) {
+      Seq base = 0;
+      {
+        std::unique_lock lock(mu);
+        queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        size_t bytes = 0;
+        while (!queue.empty() && (batch.empty() || bytes < options.max_batch_bytes)) {
+          bytes += queue.front()->event.body.size();
+          batch.push_back(queue.front());
+          queue.pop_front();
+        }
+        base = head;
+      }
+      CommitBatch(base, batch);
+      batch.clear();
+    }
+  }
+
+  // Writes `batch` as one synced WriteBatch with seqs after `base`, then wakes
+  // the callers. Runs on the writer thread only.
+  void CommitBatch(Seq base, std::vector<PendingAppend*>& batch) {
+    rocksdb::WriteBatch wb;
+    std::vector<Result<AppendResult>> results;
+    results.reserve(batch.size());
+    std::unordered_map<std::string, Seq> keys_in_batch;
+    Seq next = base;
+    std::string chain = last_chain_hash;
+    const int64_t now = clock->NowMicros();
+    for (PendingAppend* p : batch) {
+      NewEvent& ne = p->event;
+      if (!ne.idempotency_key.empty()) {
+        Seq existing = 0;
+        if (auto it = keys_in_batch.find(ne.idempotency_key); it != keys_in_batch.end()) {
+          existing = it->second;
+        } else {
+          std::string value;
+          rocksdb::Status s = db->Get(rocksdb::ReadOptions(), keys, ne.idempotency_key, &value);
+          if (s.ok()) {
+            auto seq = DecodeSeqKey(value);
+            if (!seq.ok()) {
+              results.emplace_back(seq.status());
+              continue;
+            }
+            existing = *seq;
+          } else if (!s.IsNotFound()) {
+            results.emplace_back(FromRocks(s, "idempotency lookup"));
+            continue;
+          }
+        }
+        if (existing != 0) {
+          results.emplace_back(AppendResult{existing, true, now});
+          continue;
+        }
+      }
+      Event e;
+      e.seq = ++next;
+      e.received_at_us = now;
+      e.type = std::move(ne.type);
+      e.route = std::move(ne.route);
+      e.idempotency_key = std::move(ne.idempotency_key);
+      e.headers = std::move(ne.headers);
+      e.verification = ne.verification;
+      e.flags = ne.flags;
+      e.original_body_sha256 = std::move(ne.original_body_sha256);
+      e.original_body_size = ne.original_body_size;
+      e.body = std::move(ne.body);
+      e.body_sha256 = crypto::Sha256Hex(e.body);
+      e.chain_hash = ComputeChainHash(chain, e);
+      chain = e.chain_hash;
+      wb.Put(events, EncodeSeqKey(e.seq), EncodeEvent(e));
+      if (!e.idempotency_key.empty()) {
+        wb.Put(keys, e.idempotency_key, EncodeSeqKey(e.seq));
+        keys_in_batch.emplace(e.idempotency_key, e.seq);
+      }
+      results.emplace_back(AppendResult{e.seq, false, now});
+    }
+
+    Status write_status;
+    if (next != base) {
+      rocksdb::WriteOptions wo;
+      wo.sync = options.sync;
+      rocksdb::Status s = db->Write(wo, &wb);
+      if (!s.ok()) write_status = FromRocks(s, "append");
+    }
+    {
+      std::lock_guard lock(mu);
+      if (write_status.ok() && next != base) {
+        head = next;
+        last_chain_hash = chain;
+      }
+    }
+    head_cv.notify_all();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      // A failed write fails every new event of the batch; duplicates found
+      // before the write stay answered, as they depend on no new data.
+      if (!write_status.ok() && results[i].ok() && !results[i]->duplicate) {
+        batch[i]->done.set_value(write_status);
+      } else {
+        batch[i]->done.set_value(std::move(results[i]));
+      }
+    }
+  }
+};
+
+RocksDbEventLog::RocksDbEventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RocksDbEventLog::~RocksDbEventLog() = default;
+
+Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
+    const RocksDbEventLogOptions& options, const Clock& clock) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) return Status::IOError("create " + options.path + ": " + ec.message());
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->clock = &clock;
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // Keep the WAL small: flushes happen when memtables fill anyway.
+  db_options.max_total_wal_size = 256u << 20;
+  db_options.keep_log_file_num = 5;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, FamilyOptions()},
+      {kEventsFamily, FamilyOptions()},
+      {kKeysFamily, FamilyOptions()}};
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &raw);
+  if (!s.ok()) return FromRocks(s, "open event log at " + options.path);
+  impl->db.reset(raw);
+  impl->events = impl->handles[1];
+  impl->keys = impl->handles[2];
+  ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
+  impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
+  return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
+}
+
+Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::OpenFollower(
+    const std::string& path, const std::string& scratch_dir) {
+  if (!std::filesystem::exists(path + "/CURRENT")) {
+    return Status::NotFound("no event log at " + path);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(scratch_dir, ec);
+  if (ec) return Status::IOError("create " + scratch_dir + ": " + ec.message());
+  auto impl = std::make_unique<Impl>();
+  impl->follower = true;
+  impl->options.path = path;
+  rocksdb::DBOptions db_options;
+  db_options.max_open_files = -1;  // required by secondary instances
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, FamilyOptions()},
+      {kEventsFamily, FamilyOptions()},
+      {kKeysFamily, FamilyOptions()}};
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::OpenAsSecondary(db_options, path, scratch_dir, families, &impl->handles, &raw);
+  if (!s.ok()) return FromRocks(s, "open event log at " + path + " as follower");
+  impl->db.reset(raw);
+  impl->events = impl->handles[1];
+  impl->keys = impl->handles[2];
+  ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
+  return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
+}
+
+Result<AppendResult> RocksDbEventLog::Append(NewEvent e) {
+  if (impl_->follower) return Status::Unavailable("event log opened read-only");
+  Impl::PendingAppend pending{std::move(e), {}};
+  auto future = pending.done.get_future();
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) return Status::Unavailable("event log is closing");
+    impl_->queue.push_back(&pending);
+  }
+  impl_->queue_cv.notify_one();
+  return future.get();
+}
+
+Result<std::vector<Event>> RocksDbEventLog::ReadAfter(Seq after, size_t limit) const {
+  std::vector<Event> out;
+  const Seq head = Head();
+  if (after >= head || limit == 0) return out;
+  rocksdb::ReadOptions ro;
+  // Large scans (replay) should not evict the hot part of the block cache.
+  ro.fill_cache = limit < 1024;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->events));
+  for (it->Seek(EncodeSeqKey(after + 1)); it->Valid() && out.size() < limit; it->Next()) {
+    ENGRAM_ASSIGN_OR_RETURN(Event e, DecodeEvent(it->value().ToStringView()));
+    if (e.seq > head) break;
+    if (e.seq != after + out.size() + 1) {
+      return Status::Corruption("gap in event log: expected seq " +
+                                std::to_string(after + out.size() + 1) + ", found " +
+                                std::to_string(e.seq));
+    }
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read events");
+  return out;
+}
+
+Seq RocksDbEventLog::Head() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->head;
+}
+
+bool RocksDbEventLog::WaitForHead(Seq after, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->head_cv.wait_for(lock, timeout, [&] { return impl_->head > after; });
+}
+
+Result<std::optional<Seq>> RocksDbEventLog::FindByKey(const std::string& key) const {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->keys, key, &value);
+  if (s.IsNotFound()) return std::optional<Seq>();
+  if (!s.ok()) return FromRocks(s, "idempotency lookup");
+  ENGRAM_ASSIGN_OR_RETURN(Seq seq, DecodeSeqKey(value));
+  return std::optional<Seq>(seq);
+}
+
+Status RocksDbEventLog::CatchUp() {
+  if (!impl_->follower) return Status::Ok();
+  rocksdb::Status s = impl_->db->TryCatchUpWithPrimary();
+  if (!s.ok()) return FromRocks(s, "catch up with primary");
+  Status st;
+  {
+    std::lock_guard lock(impl_->mu);
+    st = impl_->LoadHead();
+  }
+  impl_->head_cv.notify_all();
+  return st;
+}
+
+uint64_t RocksDbEventLog::DiskUsageBytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(impl_->options.path, ec)) {
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace engram::log

@@ -1,0 +1,59 @@
+// RocksDbEventLog: EventLog on an embedded RocksDB. The only file that
+// includes RocksDB headers is rocksdb_event_log.cc. Format: FORMAT.md.
+//
+// Appends are group-committed: callers enqueue their event and block; one
+// writer thread takes everything queued, assigns consecutive seqs, writes one
+// WriteBatch with sync=true and wakes every caller of that batch. Under
+// concurrency many appends share one fsync, so durability does not serialise
+// requests, and seqs are assigned in commit order, so readers never see gaps.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "log/event_log.h"
+
+namespace engram::log {
+
+struct RocksDbEventLogOptions {
+  std::string path;  // directory; created when missing (read-write mode only)
+  // fsync the WAL before acknowledging. Turning it off is only for benchmarks.
+  bool sync = true;
+  // A batch stops growing past this many bytes, bounding one write's latency.
+  size_t max_batch_bytes = 32u << 20;
+};
+
+class RocksDbEventLog final : public EventLog {
+ public:
+  // Opens (creating if needed) a log for reading and appending. Only one
+  // process may hold a log open this way. `clock` must outlive the log.
+  static Result<std::unique_ptr<RocksDbEventLog>> Open(const RocksDbEventLogOptions& options,
+                                                       const Clock& clock);
+  // Opens a log that another process may be appending to, as a RocksDB
+  // secondary instance: reads only, sees appends made up to the last
+  // CatchUp(). `scratch_dir` holds the secondary's own files.
+  static Result<std::unique_ptr<RocksDbEventLog>> OpenFollower(const std::string& path,
+                                                               const std::string& scratch_dir);
+
+  ~RocksDbEventLog() override;
+
+  Result<AppendResult> Append(NewEvent e) override;
+  Result<std::vector<Event>> ReadAfter(Seq after, size_t limit) const override;
+  Seq Head() const override;
+  bool WaitForHead(Seq after, std::chrono::milliseconds timeout) const override;
+  Result<std::optional<Seq>> FindByKey(const std::string& key) const override;
+
+  // Follower only: makes appends by the primary visible. No-op otherwise.
+  Status CatchUp();
+  // Total size of the log's files on disk, in bytes.
+  uint64_t DiskUsageBytes() const;
+
+  struct Impl;
+
+ private:
+  explicit RocksDbEventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace engram::log

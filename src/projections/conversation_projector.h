@@ -1,0 +1,47 @@
+// ConversationProjector ("conversations.v1"): projects post-call webhooks
+// into users, user_identities, conversations, conversation_turns,
+// conversation_analysis, tool_invocations (from transcripts) and
+// webhook_events.
+//
+// Who the caller is (docs/READ_MODEL.md, "Finding the caller"), first match wins:
+//   1. data.user_id, when a non-empty string;
+//   2. data.conversation_initiation_client_data.user_id;
+//   3. the caller's number (metadata.phone_call.external_number, else
+//      conversation_initiation_client_data.dynamic_variables.system__caller_id)
+//      looked up in user_identities;
+//   4. a new user whose id derives from that number: "u_" + the first 20 hex
+//      digits of SHA-256(number).
+// With no user id and no number the conversation has no user (web calls).
+// Whenever both a user and a number are known, the number is recorded in
+// user_identities for that user, so the init webhook can find them next time.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "projections/projector.h"
+
+namespace engram::projections {
+
+class ConversationProjector final : public Projector {
+ public:
+  static constexpr std::string_view kName = "conversations.v1";
+  std::string_view Name() const override { return kName; }
+  Status Apply(const log::Event& e, SqliteDb& db) override;
+  Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) override;
+};
+
+// The user id derived from a caller number when no explicit id is known.
+std::string DerivedUserId(std::string_view caller_number);
+
+// The user a caller number maps to in user_identities, if any.
+Result<std::optional<std::string>> LookupIdentity(SqliteDb& db, const std::string& caller_id);
+
+// Creates the user when missing and moves last_seen_at forward; records
+// `caller_id` (when non-empty) as one of the user's identities.
+Status UpsertUser(SqliteDb& db, const std::string& user_id, const std::string& caller_id,
+                  int64_t seen_at_ms, log::Seq seq);
+
+}  // namespace engram::projections

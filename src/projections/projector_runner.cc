@@ -1,0 +1,129 @@
+#include "projections/projector_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "projections/read_model.h"
+
+namespace engram::projections {
+
+ProjectorRunner::ProjectorRunner(const log::EventLog& log, std::unique_ptr<SqliteDb> db,
+                                 std::vector<std::unique_ptr<Projector>> projectors,
+                                 ProjectorRunnerOptions options)
+    : log_(log), db_(std::move(db)), projectors_(std::move(projectors)), options_(options) {}
+
+ProjectorRunner::~ProjectorRunner() { Stop(); }
+
+Result<size_t> ProjectorRunner::RunRound() {
+  if (checkpoints_.empty()) {
+    for (const auto& p : projectors_) {
+      ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, ReadCheckpoint(*db_, p->Name()));
+      checkpoints_.push_back(seq);
+    }
+    applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
+  }
+  log::Seq from = *std::min_element(checkpoints_.begin(), checkpoints_.end());
+  size_t limit = options_.batch_size;
+  if (options_.stop_at != 0) {
+    if (from >= options_.stop_at) return 0;
+    limit = std::min<size_t>(limit, options_.stop_at - from);
+  }
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<log::Event> events, log_.ReadAfter(from, limit));
+  if (events.empty()) return 0;
+
+  Transaction txn(*db_);
+  ENGRAM_RETURN_IF_ERROR(txn.Begin());
+  std::vector<log::Seq> next = checkpoints_;
+  for (const log::Event& e : events) {
+    for (size_t i = 0; i < projectors_.size(); ++i) {
+      if (e.seq <= next[i]) continue;
+      Projector& p = *projectors_[i];
+      ENGRAM_RETURN_IF_ERROR(db_->Exec("SAVEPOINT apply_event"));
+      Status s = p.Apply(e, *db_);
+      if (!s.ok()) {
+        ENGRAM_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO apply_event"));
+        spdlog::warn("projector {} failed on seq {} ({}): {}", p.Name(), e.seq, e.type,
+                     s.ToString());
+        ENGRAM_RETURN_IF_ERROR(p.RecordFailure(e, s, *db_));
+      }
+      ENGRAM_RETURN_IF_ERROR(db_->Exec("RELEASE apply_event"));
+      next[i] = e.seq;
+    }
+  }
+  for (size_t i = 0; i < projectors_.size(); ++i) {
+    if (next[i] != checkpoints_[i]) {
+      ENGRAM_RETURN_IF_ERROR(
+          AdvanceCheckpoint(*db_, projectors_[i]->Name(), checkpoints_[i], next[i]));
+    }
+  }
+  ENGRAM_RETURN_IF_ERROR(txn.Commit());
+  checkpoints_ = std::move(next);
+  {
+    std::lock_guard lock(mu_);
+    applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
+  }
+  applied_cv_.notify_all();
+  return events.size();
+}
+
+Status ProjectorRunner::CatchUp() {
+  for (;;) {
+    auto n = RunRound();
+    if (!n.ok()) {
+      checkpoints_.clear();  // re-read from the database after a rollback
+      return n.status();
+    }
+    if (*n == 0) return Status::Ok();
+  }
+}
+
+void ProjectorRunner::Start() {
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ProjectorRunner::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ProjectorRunner::Loop() {
+  auto backoff = std::chrono::milliseconds(10);
+  while (!stop_) {
+    auto n = RunRound();
+    if (!n.ok()) {
+      // A round failed as a whole (disk full, database locked): nothing was
+      // committed. Retry with backoff; the log still holds every event.
+      checkpoints_.clear();
+      {
+        std::lock_guard lock(mu_);
+        if (last_error_.ToString() != n.status().ToString()) {
+          spdlog::error("projection round failed: {}", n.status().ToString());
+        }
+        last_error_ = n.status();
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      continue;
+    }
+    backoff = std::chrono::milliseconds(10);
+    {
+      std::lock_guard lock(mu_);
+      last_error_ = Status::Ok();
+    }
+    if (*n == 0) log_.WaitForHead(applied_.load(), std::chrono::milliseconds(200));
+  }
+}
+
+bool ProjectorRunner::WaitForApplied(log::Seq seq, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return applied_cv_.wait_for(lock, timeout, [&] { return applied_.load() >= seq; });
+}
+
+Status ProjectorRunner::LastError() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+}  // namespace engram::projections

@@ -1,0 +1,78 @@
+// ProjectorRunner: applies the log to the read model, in log order, on one
+// background thread (SQLite has one writer).
+//
+// Each round reads up to `batch_size` events after the lowest checkpoint and
+// applies them to every projector that has not seen them, inside one SQLite
+// transaction that also advances the checkpoints, so a crash never applies an
+// event twice or skips one. Each event runs under a savepoint: a failed event
+// is rolled back alone, recorded as failed, and the runner moves on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "log/event_log.h"
+#include "projections/projector.h"
+#include "projections/sqlite_db.h"
+
+namespace engram::projections {
+
+struct ProjectorRunnerOptions {
+  // Events per transaction: large enough to amortise the commit, small enough
+  // that readers see progress every few milliseconds under load.
+  size_t batch_size = 256;
+  // Applies events up to this seq and no further (0: no limit). Used by
+  // `engram replay --verify` to stop where the live database stands.
+  log::Seq stop_at = 0;
+};
+
+class ProjectorRunner {
+ public:
+  // `log` must outlive the runner. The runner owns `db` and the projectors.
+  ProjectorRunner(const log::EventLog& log, std::unique_ptr<SqliteDb> db,
+                  std::vector<std::unique_ptr<Projector>> projectors,
+                  ProjectorRunnerOptions options = {});
+  ~ProjectorRunner();
+
+  // Applies everything available now, on the calling thread; returns when the
+  // projectors are at the log head (or stop_at). For replay and tests.
+  Status CatchUp();
+  // Starts the background thread that tails the log.
+  void Start();
+  // Stops the background thread after its current batch.
+  void Stop();
+
+  // The lowest checkpoint across projectors: every event up to it is applied.
+  log::Seq Applied() const { return applied_.load(); }
+  // Blocks until Applied() >= seq or the timeout passes; returns whether it got there.
+  bool WaitForApplied(log::Seq seq, std::chrono::milliseconds timeout) const;
+  // The last error of a round (not of a single event), for health checks.
+  Status LastError() const;
+
+ private:
+  // Applies one batch; returns how many events it applied.
+  Result<size_t> RunRound();
+  void Loop();
+
+  const log::EventLog& log_;
+  std::unique_ptr<SqliteDb> db_;
+  std::vector<std::unique_ptr<Projector>> projectors_;
+  ProjectorRunnerOptions options_;
+  std::vector<log::Seq> checkpoints_;  // per projector, as committed
+
+  std::atomic<log::Seq> applied_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable applied_cv_;
+  Status last_error_;  // guarded by mu_
+};
+
+}  // namespace engram::projections

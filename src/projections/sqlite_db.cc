@@ -1,0 +1,185 @@
+#include "projections/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <cstdio>
+
+#include "common/crypto.h"
+
+namespace engram::projections {
+namespace {
+
+Status FromSqlite(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Status::Unavailable(msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return Status::Corruption(msg);
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY: return Status::IOError(msg);
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH: return Status::Conflict(msg);
+    default: return Status::Internal(msg);
+  }
+}
+
+}  // namespace
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    stmt_ = other.stmt_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+void Statement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+void Statement::Bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
+void Statement::Bind(int index, std::string_view value) {
+  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+void Statement::Bind(int index, std::nullopt_t) { sqlite3_bind_null(stmt_, index); }
+void Statement::BindBlob(int index, const void* data, size_t size) {
+  sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT);
+}
+
+Result<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3* db = sqlite3_db_handle(stmt_);
+  return FromSqlite(db, rc, sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "step");
+}
+
+Status Statement::Run() {
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
+bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Statement::Double(int col) const { return sqlite3_column_double(stmt_, col); }
+std::string Statement::Text(int col) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+}
+std::optional<std::string> Statement::OptText(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Text(col);
+}
+std::optional<int64_t> Statement::OptInt(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Int(col);
+}
+std::string Statement::Blob(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(static_cast<const char*>(p), n) : std::string();
+}
+std::string Statement::ColumnName(int col) const { return sqlite3_column_name(stmt_, col); }
+
+std::string Statement::Render(int col) const {
+  switch (sqlite3_column_type(stmt_, col)) {
+    case SQLITE_NULL: return "NULL";
+    case SQLITE_INTEGER: return std::to_string(Int(col));
+    case SQLITE_FLOAT: {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.17g", Double(col));
+      return buf;
+    }
+    case SQLITE_BLOB: {
+      std::string b = Blob(col);
+      return "x'" + crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size()) + "'";
+    }
+    default: return "'" + Text(col) + "'";
+  }
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode mode) {
+  sqlite3* db = nullptr;
+  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
+                                      : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  flags |= SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = FromSqlite(db, rc, "open " + path);
+    sqlite3_close(db);
+    return s;
+  }
+  std::unique_ptr<SqliteDb> out(new SqliteDb(db, path));
+  // busy_timeout first, so the journal_mode switch waits for other connections.
+  ENGRAM_RETURN_IF_ERROR(out->Exec("PRAGMA busy_timeout=5000"));
+  if (mode != Mode::kReadOnly) ENGRAM_RETURN_IF_ERROR(out->Exec("PRAGMA journal_mode=WAL"));
+  ENGRAM_RETURN_IF_ERROR(
+      out->Exec("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-10000; "
+                "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON;"));
+  return out;
+}
+
+SqliteDb::~SqliteDb() {
+  cache_.clear();  // finalize statements before closing
+  sqlite3_close(db_);
+}
+
+Status SqliteDb::Exec(std::string_view sql) {
+  char* err = nullptr;
+  std::string text(sql);
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    Status s = FromSqlite(nullptr, rc, "exec");
+    return Status(s.code(), "exec: " + msg);
+  }
+  return Status::Ok();
+}
+
+Result<Statement> SqliteDb::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return FromSqlite(db_, rc, "prepare " + std::string(sql));
+  return Statement(stmt);
+}
+
+Result<Statement*> SqliteDb::Cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    ENGRAM_ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+    it = cache_.emplace(sql, std::move(st)).first;
+  }
+  return &it->second;
+}
+
+int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }
+
+Transaction::~Transaction() {
+  if (open_) (void)db_.Exec("ROLLBACK");
+}
+
+Status Transaction::Begin() {
+  ENGRAM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  open_ = true;
+  return Status::Ok();
+}
+
+Status Transaction::Commit() {
+  Status s = db_.Exec("COMMIT");
+  if (s.ok()) open_ = false;
+  return s;
+}
+
+}  // namespace engram::projections

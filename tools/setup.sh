@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything Engram needs to build and test on Debian 12, idempotently.
+# Runs as root (or with sudo available). Quick when everything is present: it
+# checks with dpkg first and only calls apt-get for what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  librocksdb-dev libsqlite3-dev sqlite3 libboost-dev nlohmann-json3-dev
+  libssl-dev libcurl4-openssl-dev libeigen3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
+  clang-format curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: system packages present"
+fi
