@@ -1,0 +1,236 @@
+// Replay determinism: a random history projected live equals its rebuild
+// from the log, also when the rebuild stops and resumes, and the counts agree
+// with a plain model of the history.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "common/crypto.h"
+#include "http/http_connection.h"
+#include "http/signature.h"
+#include "log/rocksdb_event_log.h"
+#include "projections/projector_runner.h"
+#include "projections/projectors.h"
+#include "projections/read_model.h"
+#include "projections/table_dump.h"
+#include "replay/rebuild.h"
+#include "support/test_support.h"
+
+namespace engram {
+namespace {
+
+using engram::testing::EngramInstance;
+using engram::testing::MakeTranscription;
+using engram::testing::QueryInt;
+using engram::testing::TempDir;
+using nlohmann::json;
+
+// What the history should leave in the read model, kept beside it.
+struct Model {
+  std::set<std::string> accepted_keys;          // distinct (type:conversation) delivered
+  std::map<std::string, size_t> turns;          // conversation -> turns, for good transcripts
+  std::set<std::string> failed_conversations;   // transcripts that must fail to project
+};
+
+std::string RandomAudio(std::mt19937& rng) {
+  std::string raw(64 + rng() % 512, '\0');
+  for (char& c : raw) c = static_cast<char>(rng());
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < raw.size(); i += 3) {
+    uint32_t n = uint8_t(raw[i]) << 16;
+    if (i + 1 < raw.size()) n |= uint8_t(raw[i + 1]) << 8;
+    if (i + 2 < raw.size()) n |= uint8_t(raw[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < raw.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < raw.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+// Sends `count` random webhooks to the server and returns the model.
+Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
+  std::mt19937 rng(seed);
+  Model model;
+  http::HttpConnection client("127.0.0.1", port);
+  std::vector<std::string> sent;
+  std::vector<std::string> conversations;
+  auto send = [&](const std::string& body) {
+    int64_t now = SystemClock::Instance().NowMicros() / 1'000'000;
+    auto r = client.Send("POST", "/webhook/post-call", body,
+                         {{"ElevenLabs-Signature",
+                           http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(body);
+    model.accepted_keys.insert(j["type"].get<std::string>() + ":" +
+                               j["data"]["conversation_id"].get<std::string>());
+    sent.push_back(body);
+  };
+  for (int i = 0; i < count; ++i) {
+    const int dice = rng() % 100;
+    if (dice < 55 || conversations.empty()) {
+      std::string id = "conv_" + std::to_string(seed) + "_" + std::to_string(i);
+      std::string caller = "+1555010" + std::to_string(1000 + rng() % 25);
+      std::vector<std::string> lines;
+      for (int l = 0, n = 1 + rng() % 5; l < n; ++l) lines.push_back("Line " + std::to_string(rng() % 1000));
+      json body = MakeTranscription(id, caller, lines, 1773000000 + i * 3600);
+      if (rng() % 4 == 0) body["data"]["user_id"] = "crm-" + std::to_string(rng() % 8);
+      if (rng() % 5 == 0) {
+        body["data"]["transcript"][1]["tool_calls"] = json::array(
+            {{{"type", "webhook"}, {"request_id", "req_" + id}, {"tool_name", "lookup"},
+              {"params_as_json", "{\"q\":1}"}}});
+        body["data"]["transcript"][2]["tool_results"] = json::array(
+            {{{"request_id", "req_" + id}, {"tool_name", "lookup"}, {"result_value", "ok"},
+              {"is_error", false}, {"tool_latency_secs", (rng() % 1000) / 1000.0}}});
+      }
+      if (rng() % 10 == 0) body["data"]["analysis"]["data_collection_results"] = {
+          {"customer_name", {{"value", "Caller " + std::to_string(rng() % 50)}}}};
+      conversations.push_back(id);
+      if (rng() % 15 == 0) {
+        body["data"]["metadata"]["call_duration_secs"] = "long";  // wrong type: fails
+        model.failed_conversations.insert(id);
+      } else {
+        model.turns[id] = body["data"]["transcript"].size();
+      }
+      send(body.dump());
+    } else if (dice < 70) {
+      const std::string& id = conversations[rng() % conversations.size()];
+      send(json({{"type", "post_call_audio"},
+                 {"event_timestamp", 1773000000 + i},
+                 {"data", {{"agent_id", "agent_test"}, {"conversation_id", id},
+                           {"full_audio", RandomAudio(rng)}}}})
+               .dump());
+    } else if (dice < 78) {
+      std::string id = "conv_fail_" + std::to_string(seed) + "_" + std::to_string(i);
+      send(json({{"type", "call_initiation_failure"},
+                 {"event_timestamp", 1773000000 + i},
+                 {"data", {{"agent_id", "agent_test"}, {"conversation_id", id},
+                           {"failure_reason", rng() % 2 ? "busy" : "no-answer"},
+                           {"metadata", {{"type", "twilio"},
+                                         {"body", {{"To", "+1555010" + std::to_string(1000 + rng() % 25)},
+                                                   {"CallSid", "CA" + id}}}}}}}})
+               .dump());
+    } else {
+      send(sent[rng() % sent.size()]);  // a redelivery: stored once
+    }
+  }
+  return model;
+}
+
+void ExpectEqualReadModels(const std::string& a, const std::string& b) {
+  auto da = testing::OpenDb(a);
+  auto db = testing::OpenDb(b);
+  auto diffs = projections::DiffReadModels(*da, *db, 10);
+  ASSERT_TRUE(diffs.ok()) << diffs.status().ToString();
+  EXPECT_TRUE(diffs->empty()) << [&] {
+    std::string all;
+    for (const auto& d : *diffs) all += d + "\n";
+    return all;
+  }();
+}
+
+TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  TempDir dir;
+  Model model;
+  std::string rebuilt = dir / "rebuilt.db";
+  {
+    EngramInstance engram(dir / "data");
+    model = PlayRandomHistory(engram.port, seed, 300);
+    engram.WaitForProjection();
+    ASSERT_EQ(engram.log->Head(), model.accepted_keys.size());
+
+    // Rebuild while the server is still running, through a follower.
+    auto follower = log::RocksDbEventLog::OpenFollower(dir / "data/log", dir / "follower");
+    ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+    auto report = replay::RebuildAndVerify(**follower, engram.db_path(), dir / "verify.db");
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->compared_at, engram.log->Head());
+    EXPECT_TRUE(report->differences.empty()) << report->differences.front();
+
+    auto stats = replay::RebuildReadModel(*engram.log, rebuilt, 0);
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->applied, engram.log->Head());
+  }
+  ExpectEqualReadModels(dir / "data/engram.db", rebuilt);
+
+  // Against the model.
+  auto db = testing::OpenDb(rebuilt);
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events"),
+            static_cast<int64_t>(model.accepted_keys.size()));
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events WHERE status = 'failed'"),
+            static_cast<int64_t>(model.failed_conversations.size()));
+  size_t turns = 0;
+  for (const auto& [id, n] : model.turns) {
+    turns += n;
+    ASSERT_EQ(QueryInt(*db, "SELECT count(*) FROM conversation_turns WHERE conversation_id = '" +
+                                id + "'"),
+              static_cast<int64_t>(n))
+        << id;
+  }
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM conversation_turns"), static_cast<int64_t>(turns));
+}
+
+TEST(ReplayEquality, StoppingAtARandomSeqAndResumingGivesTheSameRows) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  TempDir dir;
+  EngramInstance engram(dir / "data");
+  PlayRandomHistory(engram.port, seed, 200);
+  engram.WaitForProjection();
+  const log::Seq head = engram.log->Head();
+  const log::Seq stop = 1 + seed % (head - 1);
+  {
+    auto db = projections::OpenReadModel(dir / "resumed.db");
+    projections::ProjectorRunnerOptions o;
+    o.stop_at = stop;
+    o.batch_size = 7;
+    projections::ProjectorRunner first(*engram.log, std::move(db).value(),
+                                       projections::MakeProjectors(), o);
+    ASSERT_TRUE(first.CatchUp().ok());
+    ASSERT_EQ(first.Applied(), stop);
+  }
+  {
+    auto db = projections::OpenReadModel(dir / "resumed.db");
+    projections::ProjectorRunner second(*engram.log, std::move(db).value(),
+                                        projections::MakeProjectors());
+    ASSERT_TRUE(second.CatchUp().ok());
+    ASSERT_EQ(second.Applied(), head);
+  }
+  ExpectEqualReadModels(engram.db_path(), dir / "resumed.db");
+}
+
+// The CLI, as a user runs it: exit 0 when equal, 3 when the live database
+// was changed behind the projectors' back.
+TEST(ReplayCommand, VerifyReportsEqualityAndDifferences) {
+  TempDir dir;
+  {
+    EngramInstance engram(dir / "data");
+    PlayRandomHistory(engram.port, 7, 40);
+    engram.WaitForProjection();
+    std::string cmd = std::string(ENGRAM_BINARY) + " replay --data-dir " + (dir / "data") +
+                      " --out " + (dir / "new.db") + " --verify > " + (dir / "out.txt") + " 2>&1";
+    int rc = std::system(cmd.c_str());
+    EXPECT_EQ(WEXITSTATUS(rc), 0) << testing::ReadFile(dir / "out.txt");
+    EXPECT_NE(testing::ReadFile(dir / "out.txt").find("equal"), std::string::npos);
+  }
+  {
+    auto db = projections::SqliteDb::Open(dir / "data/engram.db",
+                                          projections::SqliteDb::Mode::kReadWriteCreate);
+    ASSERT_TRUE((*db)->Exec("UPDATE conversation_turns SET message = 'edited' WHERE rowid = 1").ok());
+  }
+  std::string cmd = std::string(ENGRAM_BINARY) + " replay --data-dir " + (dir / "data") +
+                    " --verify > " + (dir / "out2.txt") + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 3) << testing::ReadFile(dir / "out2.txt");
+  EXPECT_NE(testing::ReadFile(dir / "out2.txt").find("edited"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace engram

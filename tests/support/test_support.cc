@@ -1,0 +1,239 @@
+#include "support/test_support.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "http/signature.h"
+#include "projections/projectors.h"
+#include "projections/read_model.h"
+
+namespace engram::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "engram-test-XXXXXX").string();
+  char* p = mkdtemp(tmpl.data());
+  if (!p) throw std::runtime_error("mkdtemp failed");
+  path_ = p;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string SharedDir() {
+  const char* env = std::getenv("ENGRAM_SHARED_DIR");
+  return env && *env ? env : ENGRAM_SHARED_DIR_DEFAULT;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Fixture(const std::string& name) { return ReadFile(SharedDir() + "/elevenlabs/" + name); }
+
+EngramInstance::EngramInstance(const std::string& dir, Options options) : data_dir(dir) {
+  log::RocksDbEventLogOptions log_options;
+  log_options.path = data_dir + "/log";
+  auto opened = log::RocksDbEventLog::Open(log_options, SystemClock::Instance());
+  if (!opened.ok()) throw std::runtime_error(opened.status().ToString());
+  log = std::move(opened).value();
+  auto db = projections::OpenReadModel(db_path());
+  if (!db.ok()) throw std::runtime_error(db.status().ToString());
+  runner = std::make_unique<projections::ProjectorRunner>(*log, std::move(db).value(),
+                                                          projections::MakeProjectors());
+  runner->Start();
+  services.log = log.get();
+  services.clock = &SystemClock::Instance();
+  services.projector = runner.get();
+  services.post_call.webhook_secret = kTestSecret;
+  services.post_call.insecure_no_signature = options.insecure_no_signature;
+  services.post_call.keep_audio = options.keep_audio;
+  if (options.start_http) {
+    http::ServerOptions so;
+    so.host = "127.0.0.1";
+    so.port = 0;
+    so.body_limit = options.body_limit;
+    so.read_timeout = options.read_timeout;
+    so.handler_threads = 16;
+    server = std::make_unique<http::HttpServer>(
+        so, [this](const http::HttpRequest& r) { return http::HandleRequest(r, services); });
+    Status s = server->Start();
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+    port = server->port();
+  }
+}
+
+EngramInstance::~EngramInstance() {
+  if (server) server->Stop();
+  runner->Stop();
+}
+
+void EngramInstance::WaitForProjection() {
+  ASSERT_TRUE(runner->WaitForApplied(log->Head(), std::chrono::seconds(30)))
+      << "projection stuck at " << runner->Applied() << " of " << log->Head();
+}
+
+http::HttpRequest SignedPostCall(const std::string& body, int64_t at_secs,
+                                 const std::string& secret) {
+  if (at_secs == 0) at_secs = SystemClock::Instance().NowMicros() / 1'000'000;
+  http::HttpRequest r;
+  r.method = "POST";
+  r.target = "/webhook/post-call";
+  r.body = body;
+  r.headers.emplace_back("ElevenLabs-Signature", http::SignatureHeaderValue(secret, at_secs, body));
+  r.headers.emplace_back("Content-Type", "application/json");
+  return r;
+}
+
+std::unique_ptr<projections::SqliteDb> OpenDb(const std::string& path) {
+  auto db = projections::SqliteDb::Open(path, projections::SqliteDb::Mode::kReadOnly);
+  if (!db.ok()) throw std::runtime_error(db.status().ToString());
+  return std::move(db).value();
+}
+
+std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::string& sql) {
+  auto st = db.Prepare(sql);
+  if (!st.ok()) throw std::runtime_error(st.status().ToString());
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = st->Step();
+    if (!row.ok()) throw std::runtime_error(row.status().ToString());
+    if (!*row) break;
+    out.push_back(st->IsNull(0) ? "NULL" : st->Text(0));
+  }
+  return out;
+}
+
+int64_t QueryInt(projections::SqliteDb& db, const std::string& sql) {
+  auto rows = QueryColumn(db, sql);
+  if (rows.empty()) throw std::runtime_error("no rows: " + sql);
+  return std::stoll(rows[0]);
+}
+
+nlohmann::json MakeTranscription(const std::string& conversation_id, const std::string& caller,
+                                 const std::vector<std::string>& user_lines, int64_t start_secs) {
+  nlohmann::json transcript = nlohmann::json::array();
+  double t = 0;
+  transcript.push_back({{"role", "agent"}, {"message", "Hello, how can I help?"},
+                        {"time_in_call_secs", t}});
+  for (const auto& line : user_lines) {
+    t += 5;
+    transcript.push_back({{"role", "user"}, {"message", line}, {"time_in_call_secs", t}});
+    t += 5;
+    transcript.push_back({{"role", "agent"}, {"message", "Understood."}, {"time_in_call_secs", t}});
+  }
+  return {{"type", "post_call_transcription"},
+          {"event_timestamp", start_secs + 120},
+          {"data",
+           {{"agent_id", "agent_test"},
+            {"conversation_id", conversation_id},
+            {"status", "done"},
+            {"transcript", transcript},
+            {"metadata",
+             {{"start_time_unix_secs", start_secs},
+              {"call_duration_secs", static_cast<int>(t)},
+              {"phone_call",
+               {{"type", "twilio"},
+                {"direction", "inbound"},
+                {"external_number", caller},
+                {"agent_number", "+17375550100"},
+                {"call_sid", "CA" + conversation_id}}}}},
+            {"analysis",
+             {{"call_successful", "success"},
+              {"transcript_summary", "A test call."},
+              {"call_summary_title", "Test"}}}}}};
+}
+
+}  // namespace engram::testing
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+#include <thread>
+
+namespace engram::testing {
+
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
+  log_path_ = data_dir_ + ".server.log";
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) Kill9();
+}
+
+bool ServerProcess::Start() {
+  std::vector<std::string> args = {ENGRAM_BINARY, "serve", "--data-dir", data_dir_,
+                                   "--listen", "127.0.0.1:0"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  const size_t log_offset = std::filesystem::exists(log_path_)
+                                ? std::filesystem::file_size(log_path_)
+                                : 0;
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* out = freopen(log_path_.c_str(), "a", stdout);
+    (void)out;
+    dup2(fileno(stdout), fileno(stderr));
+    setenv("ENGRAM_WEBHOOK_SECRET", kTestSecret, 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  if (pid_ < 0) return false;
+  const std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
+  for (int i = 0; i < 600; ++i) {  // up to 30 s, for sanitizer builds
+    std::string text = LogText().substr(std::min(log_offset, LogText().size()));
+    std::smatch m;
+    if (std::regex_search(text, m, listening)) {
+      port_ = static_cast<uint16_t>(std::stoi(m[1]));
+      return true;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+void ServerProcess::Kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int ServerProcess::Terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string ServerProcess::LogText() const {
+  try {
+    return ReadFile(log_path_);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+}  // namespace engram::testing

@@ -1,0 +1,107 @@
+// Helpers shared by the test suites: temporary folders, fixtures, and an
+// in-process Engram (log + projectors + HTTP server on 127.0.0.1 port 0).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "log/rocksdb_event_log.h"
+#include "projections/projector_runner.h"
+#include "projections/sqlite_db.h"
+
+namespace engram::testing {
+
+// A fresh folder under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// The shared/ folder beside the repo (ENGRAM_SHARED_DIR overrides).
+std::string SharedDir();
+std::string ReadFile(const std::string& path);
+// A file of shared/elevenlabs/, verbatim.
+std::string Fixture(const std::string& name);
+
+inline constexpr char kTestSecret[] = "wsec_test_0123456789abcdef0123456789abcdef";
+
+// One Engram in this process, as `engram serve` assembles it.
+struct EngramInstance {
+  struct Options {
+    bool start_http = true;
+    bool insecure_no_signature = false;
+    bool keep_audio = false;
+    uint64_t body_limit = 64ull << 20;
+    std::chrono::milliseconds read_timeout{30'000};
+  };
+
+  explicit EngramInstance(const std::string& data_dir) : EngramInstance(data_dir, Options()) {}
+  EngramInstance(const std::string& data_dir, Options options);
+  ~EngramInstance();
+
+  std::string db_path() const { return data_dir + "/engram.db"; }
+  // Waits until the projectors have applied everything appended so far.
+  void WaitForProjection();
+
+  std::string data_dir;
+  std::unique_ptr<log::RocksDbEventLog> log;
+  std::unique_ptr<projections::ProjectorRunner> runner;
+  http::Services services;
+  std::unique_ptr<http::HttpServer> server;
+  uint16_t port = 0;
+};
+
+// A signed POST of `body` to /webhook/post-call (signed now unless `at` given).
+http::HttpRequest SignedPostCall(const std::string& body, int64_t at_secs = 0,
+                                 const std::string& secret = kTestSecret);
+
+// Rows of `sql` (first column as text), for quick assertions.
+std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::string& sql);
+int64_t QueryInt(projections::SqliteDb& db, const std::string& sql);
+std::unique_ptr<projections::SqliteDb> OpenDb(const std::string& path);
+
+// A post_call_transcription body for `conversation_id`, `caller`, with the
+// given user sentences, shaped like the fixtures.
+nlohmann::json MakeTranscription(const std::string& conversation_id, const std::string& caller,
+                                 const std::vector<std::string>& user_lines,
+                                 int64_t start_secs = 1773068650);
+
+}  // namespace engram::testing
+
+namespace engram::testing {
+
+// `engram serve` as a child process, for crash tests. Listens on 127.0.0.1
+// on a free port it reports in its log.
+class ServerProcess {
+ public:
+  ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();  // SIGKILLs the child if still running
+  // Starts the child and waits until it listens. Returns false on failure.
+  bool Start();
+  void Kill9();
+  // SIGTERM and wait; returns the exit code.
+  int Terminate();
+  uint16_t port() const { return port_; }
+  std::string LogText() const;
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> extra_args_;
+  std::string log_path_;
+  int pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace engram::testing

@@ -1,0 +1,240 @@
+// The event log: envelope codec, durability contract, idempotency, ordering.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "common/crypto.h"
+#include "log/event_codec.h"
+#include "log/rocksdb_event_log.h"
+#include "support/test_support.h"
+
+namespace engram::log {
+namespace {
+
+using engram::testing::TempDir;
+
+Event SampleEvent() {
+  Event e;
+  e.seq = 42;
+  e.received_at_us = 1773068794123456;
+  e.type = "post_call_transcription";
+  e.route = "/webhook/post-call";
+  e.idempotency_key = "post_call_transcription:conv_1";
+  e.headers = {{"ElevenLabs-Signature", "t=1,v0=ab"}, {"User-Agent", "x"}};
+  e.verification = Verification::kSignatureValid;
+  e.flags = kFlagAudioDropped;
+  e.original_body_sha256 = crypto::Sha256Hex("original");
+  e.original_body_size = 12345;
+  e.body = std::string("{\"a\":1}\0binary\xff", 16);
+  e.body_sha256 = crypto::Sha256Hex(e.body);
+  e.chain_hash = ComputeChainHash("", e);
+  return e;
+}
+
+TEST(EventCodec, RoundTripsEveryField) {
+  Event e = SampleEvent();
+  auto decoded = DecodeEvent(EncodeEvent(e));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->seq, e.seq);
+  EXPECT_EQ(decoded->received_at_us, e.received_at_us);
+  EXPECT_EQ(decoded->type, e.type);
+  EXPECT_EQ(decoded->route, e.route);
+  EXPECT_EQ(decoded->idempotency_key, e.idempotency_key);
+  EXPECT_EQ(decoded->headers, e.headers);
+  EXPECT_EQ(decoded->verification, e.verification);
+  EXPECT_EQ(decoded->flags, e.flags);
+  EXPECT_EQ(decoded->body_sha256, e.body_sha256);
+  EXPECT_EQ(decoded->original_body_sha256, e.original_body_sha256);
+  EXPECT_EQ(decoded->original_body_size, e.original_body_size);
+  EXPECT_EQ(decoded->chain_hash, e.chain_hash);
+  EXPECT_EQ(decoded->body, e.body);
+  EXPECT_EQ(decoded->HeaderValue("elevenlabs-signature"), "t=1,v0=ab");
+}
+
+TEST(EventCodec, RejectsEveryTruncation) {
+  std::string bytes = EncodeEvent(SampleEvent());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto r = DecodeEvent(std::string_view(bytes).substr(0, n));
+    ASSERT_FALSE(r.ok()) << "prefix of " << n << " bytes decoded";
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  }
+}
+
+TEST(EventCodec, RejectsUnknownVersionAndTrailingBytes) {
+  std::string bytes = EncodeEvent(SampleEvent());
+  std::string v2 = bytes;
+  v2[0] = 2;
+  EXPECT_EQ(DecodeEvent(v2).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(DecodeEvent(bytes + "x").status().code(), StatusCode::kCorruption);
+}
+
+TEST(EventCodec, SeqKeysSortNumerically) {
+  EXPECT_LT(EncodeSeqKey(255), EncodeSeqKey(256));
+  EXPECT_LT(EncodeSeqKey(1), EncodeSeqKey(1ull << 40));
+  EXPECT_EQ(*DecodeSeqKey(EncodeSeqKey(123456789)), 123456789u);
+  EXPECT_FALSE(DecodeSeqKey("short").ok());
+}
+
+TEST(EventCodec, ChainHashCoversBodyOnlyThroughItsDigest) {
+  Event e = SampleEvent();
+  std::string h = ComputeChainHash("", e);
+  Event erased = e;
+  erased.body = "";  // body gone, digest kept: chain still verifies
+  EXPECT_EQ(ComputeChainHash("", erased), h);
+  Event altered = e;
+  altered.body_sha256 = crypto::Sha256Hex("other");
+  EXPECT_NE(ComputeChainHash("", altered), h);
+  EXPECT_NE(ComputeChainHash(h, e), h);
+}
+
+NewEvent MakeEvent(const std::string& key, const std::string& body = "{}") {
+  NewEvent e;
+  e.type = "post_call_transcription";
+  e.route = "/webhook/post-call";
+  e.idempotency_key = key;
+  e.body = body;
+  e.verification = Verification::kSignatureValid;
+  return e;
+}
+
+std::unique_ptr<RocksDbEventLog> OpenLog(const std::string& path, const Clock& clock) {
+  RocksDbEventLogOptions o;
+  o.path = path;
+  auto log = RocksDbEventLog::Open(o, clock);
+  EXPECT_TRUE(log.ok()) << log.status().ToString();
+  return std::move(log).value();
+}
+
+TEST(RocksDbEventLog, AssignsConsecutiveSeqsAndStampsReceiveTime) {
+  TempDir dir;
+  FakeClock clock(1'700'000'000'000'000);
+  auto log = OpenLog(dir / "log", clock);
+  EXPECT_EQ(log->Head(), 0u);
+  auto a = log->Append(MakeEvent("k1", "{\"n\":1}"));
+  clock.SetMicros(1'700'000'000'500'000);
+  auto b = log->Append(MakeEvent("", "{\"n\":2}"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->seq, 1u);
+  EXPECT_EQ(b->seq, 2u);
+  auto events = log->ReadAfter(0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].received_at_us, 1'700'000'000'000'000);
+  EXPECT_EQ((*events)[1].received_at_us, 1'700'000'000'500'000);
+  EXPECT_EQ((*events)[1].body, "{\"n\":2}");
+  EXPECT_EQ((*events)[1].body_sha256, crypto::Sha256Hex("{\"n\":2}"));
+  EXPECT_EQ((*events)[1].chain_hash, ComputeChainHash((*events)[0].chain_hash, (*events)[1]));
+  EXPECT_EQ(log->ReadAfter(1, 10)->size(), 1u);
+  EXPECT_TRUE(log->ReadAfter(2, 10)->empty());
+}
+
+TEST(RocksDbEventLog, SecondDeliveryOfAKeyAppendsNothing) {
+  TempDir dir;
+  auto log = OpenLog(dir / "log", SystemClock::Instance());
+  auto first = log->Append(MakeEvent("post_call_transcription:conv_1"));
+  auto again = log->Append(MakeEvent("post_call_transcription:conv_1", "{\"changed\":true}"));
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_FALSE(first->duplicate);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->seq, first->seq);
+  EXPECT_EQ(log->Head(), 1u);
+  EXPECT_EQ(*log->FindByKey("post_call_transcription:conv_1").value(), 1u);
+  EXPECT_FALSE(log->FindByKey("nope")->has_value());
+}
+
+TEST(RocksDbEventLog, IdempotencyAndHeadSurviveReopen) {
+  TempDir dir;
+  std::string chain;
+  {
+    auto log = OpenLog(dir / "log", SystemClock::Instance());
+    ASSERT_TRUE(log->Append(MakeEvent("a")).ok());
+    ASSERT_TRUE(log->Append(MakeEvent("b")).ok());
+    chain = log->ReadAfter(1, 1)->at(0).chain_hash;
+  }
+  auto log = OpenLog(dir / "log", SystemClock::Instance());
+  EXPECT_EQ(log->Head(), 2u);
+  EXPECT_TRUE(log->Append(MakeEvent("a"))->duplicate);
+  auto c = log->Append(MakeEvent("c"));
+  EXPECT_EQ(c->seq, 3u);
+  auto third = log->ReadAfter(2, 1)->at(0);
+  EXPECT_EQ(third.chain_hash, ComputeChainHash(chain, third)) << "chain continues after reopen";
+}
+
+TEST(RocksDbEventLog, ConcurrentAppendsGetDistinctGaplessSeqs) {
+  TempDir dir;
+  auto log = OpenLog(dir / "log", SystemClock::Instance());
+  constexpr int kThreads = 16, kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<Seq> seqs;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Every other append reuses a key another thread also sends.
+        std::string key = i % 2 ? std::string("shared-") : std::string("t").append(std::to_string(t)).append("-");
+        key += std::to_string(i);
+        auto r = log->Append(MakeEvent(key));
+        ASSERT_TRUE(r.ok());
+        std::lock_guard lock(mu);
+        if (!r->duplicate) {
+          EXPECT_TRUE(seqs.insert(r->seq).second);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const size_t expected = kThreads * (kPerThread / 2) + kPerThread / 2;
+  EXPECT_EQ(seqs.size(), expected);
+  EXPECT_EQ(log->Head(), expected);
+  EXPECT_EQ(*seqs.begin(), 1u);
+  EXPECT_EQ(*seqs.rbegin(), expected);
+  auto all = log->ReadAfter(0, 100000);
+  ASSERT_EQ(all->size(), expected);
+  for (size_t i = 1; i < all->size(); ++i) {
+    EXPECT_EQ((*all)[i].chain_hash, ComputeChainHash((*all)[i - 1].chain_hash, (*all)[i]));
+  }
+}
+
+TEST(RocksDbEventLog, TailWakesWaitersOnAppend) {
+  TempDir dir;
+  auto log = OpenLog(dir / "log", SystemClock::Instance());
+  EXPECT_FALSE(log->WaitForHead(0, std::chrono::milliseconds(20)));
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(log->Append(MakeEvent("x")).ok());
+  });
+  EXPECT_TRUE(log->WaitForHead(0, std::chrono::seconds(10)));
+  writer.join();
+}
+
+TEST(RocksDbEventLog, FollowerSeesAppendsAfterCatchUpAndRefusesWrites) {
+  TempDir dir;
+  auto log = OpenLog(dir / "log", SystemClock::Instance());
+  ASSERT_TRUE(log->Append(MakeEvent("a")).ok());
+  auto follower = RocksDbEventLog::OpenFollower(dir / "log", dir / "follower");
+  ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+  EXPECT_EQ((*follower)->Head(), 1u);
+  ASSERT_TRUE(log->Append(MakeEvent("b")).ok());
+  ASSERT_TRUE((*follower)->CatchUp().ok());
+  EXPECT_EQ((*follower)->Head(), 2u);
+  EXPECT_EQ((*follower)->ReadAfter(0, 10)->size(), 2u);
+  EXPECT_EQ((*follower)->Append(MakeEvent("c")).status().code(), StatusCode::kUnavailable);
+}
+
+TEST(RocksDbEventLog, OpenFailsClearlyWhenTheFolderIsUnusable) {
+  TempDir dir;
+  std::string file = dir / "not-a-dir";
+  FILE* f = fopen(file.c_str(), "w");
+  fclose(f);
+  RocksDbEventLogOptions o;
+  o.path = file + "/log";
+  auto log = RocksDbEventLog::Open(o, SystemClock::Instance());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kIOError);
+  EXPECT_EQ(RocksDbEventLog::OpenFollower(dir / "missing", dir / "f").status().code(),
+            StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace engram::log

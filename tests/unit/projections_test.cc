@@ -1,0 +1,228 @@
+// The conversation projector and the projector runner, on real RocksDB and
+// SQLite in a temporary folder.
+#include <gtest/gtest.h>
+
+#include "log/rocksdb_event_log.h"
+#include "projections/conversation_projector.h"
+#include "projections/projector_runner.h"
+#include "projections/projectors.h"
+#include "projections/read_model.h"
+#include "support/test_support.h"
+
+namespace engram::projections {
+namespace {
+
+using engram::testing::Fixture;
+using engram::testing::MakeTranscription;
+using engram::testing::QueryColumn;
+using engram::testing::QueryInt;
+using engram::testing::TempDir;
+using nlohmann::json;
+using Rows = std::vector<std::string>;
+
+class ConversationProjectorTest : public ::testing::Test {
+ protected:
+  ConversationProjectorTest() {
+    log::RocksDbEventLogOptions o;
+    o.path = dir_ / "log";
+    log_ = std::move(log::RocksDbEventLog::Open(o, SystemClock::Instance())).value();
+  }
+
+  log::Seq Append(const std::string& body, const std::string& type = "") {
+    log::NewEvent e;
+    e.type = type.empty() ? json::parse(body)["type"].get<std::string>() : type;
+    e.route = "/webhook/post-call";
+    e.body = body;
+    e.verification = log::Verification::kSignatureValid;
+    return log_->Append(std::move(e))->seq;
+  }
+
+  // Applies everything in the log with a fresh runner over dir_/engram.db.
+  void Project() {
+    auto db = OpenReadModel(dir_ / "engram.db");
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors());
+    Status s = runner.CatchUp();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(runner.Applied(), log_->Head());
+  }
+
+  SqliteDb& Db() {
+    if (!db_) db_ = engram::testing::OpenDb(dir_ / "engram.db");
+    return *db_;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<log::RocksDbEventLog> log_;
+  std::unique_ptr<SqliteDb> db_;
+};
+
+TEST_F(ConversationProjectorTest, ProjectsTheFirstCallFixture) {
+  Append(Fixture("post_call_transcription.json"));
+  Project();
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id || '|' || name || '|' || created_at FROM users"),
+            Rows{"cust_000184|Priya Raman|1773068650000"});
+  EXPECT_EQ(QueryColumn(Db(), "SELECT caller_id || '>' || user_id FROM user_identities"),
+            Rows{"+15125550147>cust_000184"});
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id || '|' || user_id || '|' || status || '|' || caller_id "
+                              "|| '|' || called_number || '|' || call_sid || '|' || direction || "
+                              "'|' || duration_secs FROM conversations"),
+            Rows{"conv_0801k7b3m9qz2tx5hp4ev6dwc1ry|cust_000184|done|+15125550147|+17375550100|"
+                 "CAdcfaea21818b904ce6087413e3b266f8|inbound|121"});
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM conversation_turns"), 15);
+  EXPECT_EQ(QueryColumn(Db(), "SELECT message FROM conversation_turns WHERE turn_index = 1"),
+            Rows{"Hi Sage. This is Priya Raman, I'm the operations manager at Hollis and Vane "
+                 "Logistics."});
+  EXPECT_EQ(QueryColumn(Db(), "SELECT role || coalesce(message, '<null>') FROM "
+                              "conversation_turns WHERE turn_index = 8"),
+            Rows{"agent<null>"});
+  EXPECT_EQ(QueryColumn(Db(), "SELECT tool_name || '|' || turn_index || '|' || latency_ms || '|' "
+                              "|| json_extract(result, '$.ticket_id') || '|' || invoked_at FROM "
+                              "tool_invocations"),
+            Rows{"create_support_ticket|8|842.0|TD-20931|1773068729000"});
+  EXPECT_EQ(QueryColumn(Db(), "SELECT call_summary_title || '|' || "
+                              "json_extract(data_collection, '$.crm_system.value') || '|' || "
+                              "json_extract(evaluation_results, '$.empathy_shown.result') FROM "
+                              "conversation_analysis"),
+            Rows{"HubSpot sync duplicating contacts|HubSpot|success"});
+  EXPECT_EQ(QueryColumn(Db(), "SELECT status || '|' || type || '|' || event_timestamp || '|' || "
+                              "verification FROM webhook_events"),
+            Rows{"done|post_call_transcription|1773068794|signature_valid"});
+}
+
+TEST_F(ConversationProjectorTest, SecondCallUpdatesTheSameUserAndAudioMergesIntoTheConversation) {
+  Append(Fixture("post_call_audio.json"));  // audio may arrive before its transcript
+  Append(Fixture("post_call_transcription.json"));
+  Append(Fixture("post_call_transcription_2.json"));
+  Project();
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM users"), 1);
+  EXPECT_EQ(QueryInt(Db(), "SELECT last_seen_at FROM users"), 1776176497000);
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id || '|' || has_audio || '|' || coalesce(audio_bytes, 'NULL') || '|' || "
+                              "status FROM conversations ORDER BY started_at"),
+            (Rows{"conv_0801k7b3m9qz2tx5hp4ev6dwc1ry|1|844|done",
+                  "conv_3401k8p6yj5c0qn2fx9tw7ebh3ma|0|NULL|done"}));
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM webhook_events WHERE status = 'done'"), 3);
+}
+
+TEST_F(ConversationProjectorTest, InitiationFailureLinksAKnownNumberButCreatesNoUser) {
+  Append(Fixture("call_initiation_failure.json"));
+  Project();
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM users"), 0);
+  EXPECT_EQ(QueryColumn(Db(), "SELECT coalesce(user_id, 'none') || '|' || status || '|' || "
+                              "failure_reason || '|' || caller_id || '|' || call_sid FROM "
+                              "conversations"),
+            Rows{"none|initiation_failed|no-answer|+15125550147|CA80b21ead8f062d15a4f4ef27e9589c69"});
+  Append(Fixture("post_call_transcription.json"));
+  Append(Fixture("call_initiation_failure.json"));  // a second attempt, now a known caller
+  Project();
+  EXPECT_EQ(QueryColumn(Db(), "SELECT user_id FROM conversations WHERE status = "
+                              "'initiation_failed'"),
+            Rows{"cust_000184"});
+}
+
+TEST_F(ConversationProjectorTest, FindsTheCallerByTheDocumentedRule) {
+  // No user_id anywhere: a new number gets a user derived from the number.
+  Append(MakeTranscription("conv_a", "+15550100001", {"Hi"}).dump());
+  // An explicit user_id claims a number ...
+  json b = MakeTranscription("conv_b", "+15550100002", {"Hi"});
+  b["data"]["user_id"] = "crm-42";
+  Append(b.dump());
+  // ... and a later call from that number without user_id maps to it.
+  Append(MakeTranscription("conv_c", "+15550100002", {"Hi again"}).dump());
+  // conversation_initiation_client_data.user_id counts when data.user_id is null.
+  json d = MakeTranscription("conv_d", "+15550100003", {"Hi"});
+  d["data"]["user_id"] = nullptr;
+  d["data"]["conversation_initiation_client_data"] = {{"user_id", "crm-43"}};
+  Append(d.dump());
+  // No number and no user id: no user.
+  json e = MakeTranscription("conv_e", "", {"Hi"});
+  e["data"]["metadata"].erase("phone_call");
+  Append(e.dump());
+  Project();
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id || '>' || coalesce(user_id, 'none') FROM conversations "
+                              "ORDER BY id"),
+            (Rows{"conv_a>" + DerivedUserId("+15550100001"), "conv_b>crm-42", "conv_c>crm-42",
+                  "conv_d>crm-43", "conv_e>none"}));
+  EXPECT_EQ(DerivedUserId("+15550100001").size(), 22u);
+}
+
+TEST_F(ConversationProjectorTest, AFailedEventIsMarkedAndLaterEventsStillApply) {
+  json bad = MakeTranscription("conv_bad", "+15550100009", {"Hi"});
+  bad["data"]["transcript"] = "not an array";
+  log::Seq bad_seq = Append(bad.dump());
+  json bad_turn = MakeTranscription("conv_bad2", "+15550100009", {"Hi"});
+  bad_turn["data"]["transcript"][1]["message"] = 42;
+  Append(bad_turn.dump());
+  Append("{not json", "post_call_transcription");
+  Append(MakeTranscription("conv_good", "+15550100009", {"Hi"}).dump());
+  Project();
+  EXPECT_EQ(QueryColumn(Db(), "SELECT seq || '|' || status FROM webhook_events ORDER BY seq"),
+            (Rows{"1|failed", "2|failed", "3|failed", "4|done"}));
+  EXPECT_NE(QueryColumn(Db(), "SELECT last_error FROM webhook_events WHERE seq = " +
+                                  std::to_string(bad_seq))[0]
+                .find("transcript"),
+            std::string::npos);
+  EXPECT_EQ(QueryColumn(Db(), "SELECT conversation_id FROM webhook_events WHERE seq = 1"),
+            Rows{"conv_bad"});
+  // Nothing of the failed events was left half-written.
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id FROM conversations"), Rows{"conv_good"});
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM conversation_turns WHERE conversation_id = "
+                           "'conv_bad2'"),
+            0);
+}
+
+TEST_F(ConversationProjectorTest, ResumesFromItsCheckpointWithoutReapplying) {
+  for (int i = 0; i < 10; ++i) {
+    Append(MakeTranscription("conv_" + std::to_string(i), "+1555010000" + std::to_string(i),
+                             {"Hello"})
+               .dump());
+  }
+  {
+    auto db = OpenReadModel(dir_ / "engram.db");
+    ProjectorRunnerOptions o;
+    o.batch_size = 3;
+    o.stop_at = 4;
+    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors(), o);
+    ASSERT_TRUE(runner.CatchUp().ok());
+    EXPECT_EQ(runner.Applied(), 4u);
+  }
+  EXPECT_EQ(QueryInt(Db(), "SELECT seq FROM checkpoints WHERE name = 'conversations.v1'"), 4);
+  db_.reset();
+  Project();
+  EXPECT_EQ(QueryInt(Db(), "SELECT seq FROM checkpoints WHERE name = 'conversations.v1'"), 10);
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM webhook_events"), 10);
+  EXPECT_EQ(QueryInt(Db(), "SELECT max(attempts) FROM webhook_events"), 1) << "applied once";
+}
+
+TEST(ReadModel, CheckpointMovesOnlyByCompareAndSet) {
+  TempDir dir;
+  auto db = std::move(OpenReadModel(dir / "rm.db")).value();
+  EXPECT_EQ(*ReadCheckpoint(*db, "p.v1"), 0u);
+  EXPECT_TRUE(AdvanceCheckpoint(*db, "p.v1", 0, 5).ok());
+  EXPECT_EQ(AdvanceCheckpoint(*db, "p.v1", 3, 9).code(), StatusCode::kConflict);
+  EXPECT_EQ(*ReadCheckpoint(*db, "p.v1"), 5u);
+  EXPECT_EQ(*SchemaVersion(*db), 1);
+}
+
+TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
+  TempDir dir;
+  auto db = std::move(OpenReadModel(dir / "rm.db")).value();
+  EXPECT_EQ(QueryColumn(*db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                             "IN ('checkpoints', 'schema_version') ORDER BY name"),
+            (Rows{"conversation_analysis", "conversation_memories", "conversation_turns",
+                  "conversations", "memories", "memory_embeddings", "memory_links",
+                  "tool_invocations", "user_identities", "users", "webhook_events"}));
+  EXPECT_EQ(QueryColumn(*db, "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name "
+                             "IN ('webhook_events_by_status', 'memories_by_user_sector') ORDER "
+                             "BY name"),
+            (Rows{"memories", "webhook_events"}));
+  EXPECT_EQ(QueryInt(*db, "PRAGMA foreign_keys"), 1);
+  EXPECT_EQ(QueryColumn(*db, "PRAGMA journal_mode"), Rows{"wal"});
+  // Reopening applies no migration twice.
+  db.reset();
+  db = std::move(OpenReadModel(dir / "rm.db")).value();
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM schema_version"), 1);
+}
+
+}  // namespace
+}  // namespace engram::projections
