@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures (once) and builds Engram into build/ (or $ENGRAM_BUILD_DIR) with
+# ccache and two jobs. Extra arguments go to the CMake configure step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${ENGRAM_BUILD_DIR:-build}
+BUILD_TYPE=${ENGRAM_BUILD_TYPE:-Release}
+if [ ! -f "$BUILD_DIR/build.ninja" ] || [ $# -gt 0 ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "$@"
+fi
+cmake --build "$BUILD_DIR" -j2
