@@ -15,9 +15,10 @@ std::string LogDir(const std::string& data_dir) { return data_dir + "/log"; }
 std::string ReadModelPath(const std::string& data_dir) { return data_dir + "/engram.db"; }
 
 void RegisterSign(CLI::App& app, int* exit_code) {
-  auto* cmd = app.add_subcommand(
-      "sign", "Print the ElevenLabs-Signature header value for a file, signed now with "
-              "ENGRAM_WEBHOOK_SECRET (for trying the post-call route by hand)");
+  auto* cmd =
+      app.add_subcommand("sign",
+                         "Print the ElevenLabs-Signature header value for a file, signed now with "
+                         "ENGRAM_WEBHOOK_SECRET (for trying the post-call route by hand)");
   auto file = std::make_shared<std::string>();
   cmd->add_option("FILE", *file, "the exact body to sign")->required()->check(CLI::ExistingFile);
   cmd->callback([file, exit_code] {

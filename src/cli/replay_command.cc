@@ -54,9 +54,9 @@ int Replay(const ReplayFlags& flags) {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(out + suffix);
   }
   // Read the log as a follower so this works while `engram serve` holds it.
-  const std::string scratch = (std::filesystem::temp_directory_path() /
-                               ("engram-replay-" + std::to_string(getpid())))
-                                  .string();
+  const std::string scratch =
+      (std::filesystem::temp_directory_path() / ("engram-replay-" + std::to_string(getpid())))
+          .string();
   int code = 0;
   {
     auto log = log::RocksDbEventLog::OpenFollower(LogDir(flags.data_dir), scratch);
@@ -65,16 +65,17 @@ int Replay(const ReplayFlags& flags) {
       return 1;
     }
     if (flags.verify) {
-      auto report = replay::RebuildAndVerify(**log, ReadModelPath(flags.data_dir), out,
-                                             TerminalProgress());
+      auto report =
+          replay::RebuildAndVerify(**log, ReadModelPath(flags.data_dir), out, TerminalProgress());
       if (!report.ok()) {
         std::cerr << "engram replay: " << report.status().ToString() << "\n";
         code = 1;
       } else if (report->differences.empty()) {
-        std::printf("replay verify: equal: %s matches a rebuild from the log at seq %llu "
-                    "(%.2fs)\n",
-                    ReadModelPath(flags.data_dir).c_str(),
-                    static_cast<unsigned long long>(report->compared_at), report->rebuild.seconds);
+        std::printf(
+            "replay verify: equal: %s matches a rebuild from the log at seq %llu "
+            "(%.2fs)\n",
+            ReadModelPath(flags.data_dir).c_str(),
+            static_cast<unsigned long long>(report->compared_at), report->rebuild.seconds);
       } else {
         std::printf("replay verify: DIFFERENT at seq %llu:\n",
                     static_cast<unsigned long long>(report->compared_at));
@@ -87,8 +88,8 @@ int Replay(const ReplayFlags& flags) {
         std::cerr << "engram replay: " << stats.status().ToString() << "\n";
         code = 1;
       } else {
-        std::printf("replay: rebuilt %s from %llu events in %.2fs (%.0f events/s)\n",
-                    out.c_str(), static_cast<unsigned long long>(stats->applied), stats->seconds,
+        std::printf("replay: rebuilt %s from %llu events in %.2fs (%.0f events/s)\n", out.c_str(),
+                    static_cast<unsigned long long>(stats->applied), stats->seconds,
                     stats->seconds > 0 ? stats->applied / stats->seconds : 0.0);
       }
     }
@@ -105,10 +106,9 @@ int Replay(const ReplayFlags& flags) {
 
 void RegisterReplay(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<ReplayFlags>();
-  auto* cmd = app.add_subcommand(
-      "replay", "Rebuild the read model from the event log into a fresh database");
-  cmd->add_option("--data-dir", flags->data_dir, "The server's data folder")
-      ->capture_default_str();
+  auto* cmd = app.add_subcommand("replay",
+                                 "Rebuild the read model from the event log into a fresh database");
+  cmd->add_option("--data-dir", flags->data_dir, "The server's data folder")->capture_default_str();
   cmd->add_option("--out", flags->out, "The new database to build");
   cmd->add_flag("--verify", flags->verify,
                 "Compare the rebuild with the live database; exit 3 when they differ");

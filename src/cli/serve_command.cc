@@ -38,8 +38,9 @@ int Serve(const ServeFlags& flags) {
     return 2;
   }
   if (flags.insecure_no_signature) {
-    spdlog::warn("*** --insecure-no-signature: post-call webhooks are accepted WITHOUT "
-                 "signature checks. Anyone who can reach this port can write to the log. ***");
+    spdlog::warn(
+        "*** --insecure-no-signature: post-call webhooks are accepted WITHOUT "
+        "signature checks. Anyone who can reach this port can write to the log. ***");
   }
   auto colon = flags.listen.rfind(':');
   if (colon == std::string::npos) {

@@ -63,7 +63,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return value_.has_value(); }
@@ -84,17 +84,17 @@ class [[nodiscard]] Result {
 }  // namespace engram
 
 // Returns early from the enclosing function when `expr` is not OK.
-#define ENGRAM_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::engram::Status engram_status_ = (expr);    \
+#define ENGRAM_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::engram::Status engram_status_ = (expr);        \
     if (!engram_status_.ok()) return engram_status_; \
   } while (0)
 
 #define ENGRAM_CONCAT_INNER(a, b) a##b
 #define ENGRAM_CONCAT(a, b) ENGRAM_CONCAT_INNER(a, b)
 // ENGRAM_ASSIGN_OR_RETURN(auto x, MakeX()); returns the error when MakeX fails.
-#define ENGRAM_ASSIGN_OR_RETURN(lhs, expr)                       \
-  auto ENGRAM_CONCAT(engram_result_, __LINE__) = (expr);         \
-  if (!ENGRAM_CONCAT(engram_result_, __LINE__).ok())             \
-    return ENGRAM_CONCAT(engram_result_, __LINE__).status();     \
+#define ENGRAM_ASSIGN_OR_RETURN(lhs, expr)                   \
+  auto ENGRAM_CONCAT(engram_result_, __LINE__) = (expr);     \
+  if (!ENGRAM_CONCAT(engram_result_, __LINE__).ok())         \
+    return ENGRAM_CONCAT(engram_result_, __LINE__).status(); \
   lhs = std::move(ENGRAM_CONCAT(engram_result_, __LINE__)).value()

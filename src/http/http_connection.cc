@@ -3,7 +3,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <charconv>
 
 namespace engram::http {
@@ -93,7 +92,8 @@ Result<ClientResponse> HttpConnection::Send(
   req.set(bhttp::field::user_agent, "engram-client");
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || method == "POST") {
-    if (req[bhttp::field::content_type].empty()) req.set(bhttp::field::content_type, "application/json");
+    if (req[bhttp::field::content_type].empty())
+      req.set(bhttp::field::content_type, "application/json");
     req.body() = body;
   }
   req.keep_alive(true);

@@ -1,8 +1,7 @@
 #include "http/router.h"
 
-#include <strings.h>
-
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include "projections/projector_runner.h"
 
@@ -22,19 +21,28 @@ std::string_view HttpRequest::Path() const {
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthorized: return 401;
-    case StatusCode::kForbidden: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kTooLarge: return 413;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthorized:
+      return 401;
+    case StatusCode::kForbidden:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kTooLarge:
+      return 413;
     // The log could not take the write (disk full, read-only, closing): the
     // sender should retry later; ElevenLabs retries 5xx.
     case StatusCode::kIOError:
-    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kUnavailable:
+      return 503;
     case StatusCode::kCorruption:
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }

@@ -1,11 +1,11 @@
 #include "http/server.h"
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -55,10 +55,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(server_.options.header_limit);
     parser_->body_limit(server_.options.body_limit);
     stream_.expires_after(server_.options.read_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                               self->OnHeader(ec);
-                             });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -132,11 +131,10 @@ class Session : public std::enable_shared_from_this<Session> {
         spdlog::error("handler threw: {}", e.what());
         response = HttpResponse::Json(500, {{"error", "internal error"}});
       }
-      asio::post(self->stream_.get_executor(),
-                 [self, response = std::move(response)]() mutable {
-                   self->server_.in_flight--;
-                   self->Reply(std::move(response), !self->keep_alive_);
-                 });
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->server_.in_flight--;
+        self->Reply(std::move(response), !self->keep_alive_);
+      });
     });
   }
 
@@ -146,14 +144,17 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(bhttp::field::server, "engram");
     res->set(bhttp::field::content_type, response.content_type);
     res->body() = std::move(response.body);
-    if (close || server_.stopping) res->keep_alive(false);
-    else res->keep_alive(true);
+    if (close || server_.stopping)
+      res->keep_alive(false);
+    else
+      res->keep_alive(true);
     res->prepare_payload();
     stream_.expires_after(server_.options.read_timeout);
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-      if (ec || !res->keep_alive()) return self->Close();
-      self->ReadHeader();
-    });
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                         if (ec || !res->keep_alive()) return self->Close();
+                         self->ReadHeader();
+                       });
   }
 
   void Close() {

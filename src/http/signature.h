@@ -24,8 +24,7 @@ Result<SignatureHeader> ParseSignatureHeader(std::string_view header);
 // "v0=" + hex HMAC of `body` signed at `timestamp`: what a sender puts in v0.
 std::string ComputeSignature(std::string_view secret, int64_t timestamp, std::string_view body);
 // A complete header value for `body`, as ElevenLabs would send it.
-std::string SignatureHeaderValue(std::string_view secret, int64_t timestamp,
-                                 std::string_view body);
+std::string SignatureHeaderValue(std::string_view secret, int64_t timestamp, std::string_view body);
 
 struct SignaturePolicy {
   // How old a signature may be: the SDKs' 30 minutes.

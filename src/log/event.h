@@ -16,10 +16,10 @@ using Seq = uint64_t;
 
 // How the request that produced an event was authenticated.
 enum class Verification : uint8_t {
-  kNone = 0,          // the route needs no authentication (internal events)
-  kSignatureValid = 1,  // ElevenLabs-Signature HMAC checked and valid
+  kNone = 0,              // the route needs no authentication (internal events)
+  kSignatureValid = 1,    // ElevenLabs-Signature HMAC checked and valid
   kSignatureSkipped = 2,  // server ran with --insecure-no-signature
-  kSharedSecret = 3,  // shared-secret header checked (tool and init routes)
+  kSharedSecret = 3,      // shared-secret header checked (tool and init routes)
 };
 const char* VerificationName(Verification v);
 
@@ -43,8 +43,8 @@ struct NewEvent {
   Verification verification = Verification::kNone;
   uint32_t flags = kFlagNone;
   std::string original_body_sha256;  // hex; set iff the body was transformed
-  uint64_t original_body_size = 0;    // set iff the body was transformed
-  std::string body;                   // the raw body bytes, verbatim unless flags say otherwise
+  uint64_t original_body_size = 0;   // set iff the body was transformed
+  std::string body;                  // the raw body bytes, verbatim unless flags say otherwise
 };
 
 // A stored event. Fields beyond NewEvent are assigned by the log at append.

@@ -1,7 +1,8 @@
 #include "log/event_codec.h"
 
-#include <cstring>
 #include <strings.h>
+
+#include <cstring>
 
 #include "common/crypto.h"
 
@@ -9,10 +10,14 @@ namespace engram::log {
 
 const char* VerificationName(Verification v) {
   switch (v) {
-    case Verification::kNone: return "none";
-    case Verification::kSignatureValid: return "signature_valid";
-    case Verification::kSignatureSkipped: return "signature_skipped";
-    case Verification::kSharedSecret: return "shared_secret";
+    case Verification::kNone:
+      return "none";
+    case Verification::kSignatureValid:
+      return "signature_valid";
+    case Verification::kSignatureSkipped:
+      return "signature_skipped";
+    case Verification::kSharedSecret:
+      return "shared_secret";
   }
   return "unknown";
 }
@@ -167,7 +172,8 @@ std::string EncodeSeqKey(Seq seq) {
 }
 
 Result<Seq> DecodeSeqKey(std::string_view key) {
-  if (key.size() != 8) return Status::Corruption("sequence key of size " + std::to_string(key.size()));
+  if (key.size() != 8)
+    return Status::Corruption("sequence key of size " + std::to_string(key.size()));
   Seq seq = 0;
   for (int i = 0; i < 8; ++i) seq = (seq << 8) | static_cast<uint8_t>(key[i]);
   return seq;

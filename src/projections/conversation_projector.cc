@@ -82,7 +82,8 @@ Result<Caller> ResolveCaller(SqliteDb& db, std::optional<std::string> explicit_u
 
 class PostCallApplier {
  public:
-  PostCallApplier(const log::Event& e, SqliteDb& db, const json& body) : e_(e), db_(db), body_(body) {}
+  PostCallApplier(const log::Event& e, SqliteDb& db, const json& body)
+      : e_(e), db_(db), body_(body) {}
 
   Status PostCallTranscription() {
     const json& data = ObjectField(body_, "data");
@@ -125,8 +126,8 @@ class PostCallApplier {
         "started_at = excluded.started_at, duration_secs = excluded.duration_secs, "
         "termination_reason = excluded.termination_reason, "
         "transcript_seq = excluded.transcript_seq, updated_seq = excluded.updated_seq",
-        conversation_id, caller.user_id, OptString(data, "agent_id"),
-        OptString(data, "agent_name"), OptString(data, "status"),
+        conversation_id, caller.user_id, OptString(data, "agent_id"), OptString(data, "agent_name"),
+        OptString(data, "status"),
         caller.number.empty() ? std::nullopt : std::optional(caller.number), called, call_sid,
         OptString(phone, "direction"), started_at_ms, OptInt(metadata, "call_duration_secs"),
         OptString(metadata, "termination_reason"), e_.seq, e_.seq));
@@ -135,9 +136,9 @@ class PostCallApplier {
     // with a new idempotency key, or a resent conversation).
     ENGRAM_RETURN_IF_ERROR(
         db_.Run("DELETE FROM conversation_turns WHERE conversation_id = ?", conversation_id));
-    ENGRAM_RETURN_IF_ERROR(db_.Run(
-        "DELETE FROM tool_invocations WHERE conversation_id = ? AND source = 'transcript'",
-        conversation_id));
+    ENGRAM_RETURN_IF_ERROR(
+        db_.Run("DELETE FROM tool_invocations WHERE conversation_id = ? AND source = 'transcript'",
+                conversation_id));
     ENGRAM_RETURN_IF_ERROR(Turns(data, conversation_id, caller.user_id, started_at_ms));
     return Analysis(analysis, conversation_id);
   }
@@ -186,8 +187,8 @@ class PostCallApplier {
         "failure_reason = excluded.failure_reason, updated_seq = excluded.updated_seq",
         conversation_id, caller.user_id, OptString(data, "agent_id"),
         number.empty() ? std::nullopt : std::optional(number),
-        agent_number.empty() ? std::nullopt : std::optional(agent_number), call_sid,
-        EventTimeMs(), OptString(data, "failure_reason"), e_.seq);
+        agent_number.empty() ? std::nullopt : std::optional(agent_number), call_sid, EventTimeMs(),
+        OptString(data, "failure_reason"), e_.seq);
   }
 
  private:
@@ -219,12 +220,13 @@ class PostCallApplier {
       if (!role) throw FieldTypeError("transcript[" + std::to_string(index) + "].role is missing");
       const std::optional<double> t = OptNumber(turn, "time_in_call_secs");
       const json& feedback = ObjectField(turn, "feedback");
-      ENGRAM_RETURN_IF_ERROR(db_.Run(
-          "INSERT INTO conversation_turns(conversation_id, turn_index, role, message, "
-          "time_in_call_secs, interrupted, source_medium, feedback) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-          conversation_id, index, *role, OptString(turn, "message"), t,
-          static_cast<int64_t>(OptBool(turn, "interrupted").value_or(false)),
-          OptString(turn, "source_medium"), OptString(feedback, "score")));
+      ENGRAM_RETURN_IF_ERROR(
+          db_.Run("INSERT INTO conversation_turns(conversation_id, turn_index, role, message, "
+                  "time_in_call_secs, interrupted, source_medium, feedback) VALUES (?, ?, ?, ?, ?, "
+                  "?, ?, ?)",
+                  conversation_id, index, *role, OptString(turn, "message"), t,
+                  static_cast<int64_t>(OptBool(turn, "interrupted").value_or(false)),
+                  OptString(turn, "source_medium"), OptString(feedback, "score")));
       int call_index = 0;
       for (const json& call : ArrayField(turn, "tool_calls")) {
         auto request_id = OptNonEmpty(call, "request_id");
@@ -273,15 +275,18 @@ class PostCallApplier {
     // nlohmann's json objects are ordered maps: dump() is deterministic.
     json collected = json::object();
     for (const auto& [id, r] : ObjectField(analysis, "data_collection_results").items()) {
-      if (!r.is_object()) throw FieldTypeError("data_collection_results." + id + " must be an object");
-      collected[id] = {{"value", r.value("value", json())}, {"rationale", r.value("rationale", json())}};
+      if (!r.is_object())
+        throw FieldTypeError("data_collection_results." + id + " must be an object");
+      collected[id] = {{"value", r.value("value", json())},
+                       {"rationale", r.value("rationale", json())}};
     }
     json evaluated = json::object();
     for (const auto& [id, r] : ObjectField(analysis, "evaluation_criteria_results").items()) {
       if (!r.is_object()) {
         throw FieldTypeError("evaluation_criteria_results." + id + " must be an object");
       }
-      evaluated[id] = {{"result", r.value("result", json())}, {"rationale", r.value("rationale", json())}};
+      evaluated[id] = {{"result", r.value("result", json())},
+                       {"rationale", r.value("rationale", json())}};
     }
     return db_.Run(
         "INSERT INTO conversation_analysis(conversation_id, call_successful, transcript_summary, "

@@ -16,10 +16,9 @@
 // user_identities for that user, so the init webhook can find them next time.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "projections/projector.h"
 

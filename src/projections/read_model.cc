@@ -7,7 +7,8 @@ namespace engram::projections {
 Result<int> SchemaVersion(SqliteDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st,
-      db.Prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'"));
+      db.Prepare(
+          "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'"));
   ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row || st.Int(0) == 0) return 0;
   ENGRAM_ASSIGN_OR_RETURN(Statement v, db.Prepare("SELECT max(version) FROM schema_version"));
@@ -55,9 +56,8 @@ Result<log::Seq> ReadCheckpoint(SqliteDb& db, std::string_view name) {
 Status AdvanceCheckpoint(SqliteDb& db, std::string_view name, log::Seq from, log::Seq to) {
   if (from == 0) {
     // First advance: the row may not exist yet.
-    ENGRAM_RETURN_IF_ERROR(
-        db.Run("INSERT INTO checkpoints(name, seq) VALUES (?, 0) ON CONFLICT(name) DO NOTHING",
-               name));
+    ENGRAM_RETURN_IF_ERROR(db.Run(
+        "INSERT INTO checkpoints(name, seq) VALUES (?, 0) ON CONFLICT(name) DO NOTHING", name));
   }
   ENGRAM_RETURN_IF_ERROR(
       db.Run("UPDATE checkpoints SET seq = ? WHERE name = ? AND seq = ?", to, name, from));

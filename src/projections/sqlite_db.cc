@@ -13,16 +13,21 @@ Status FromSqlite(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Status::Unavailable(msg);
+    case SQLITE_LOCKED:
+      return Status::Unavailable(msg);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return Status::Corruption(msg);
+    case SQLITE_NOTADB:
+      return Status::Corruption(msg);
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
-    case SQLITE_READONLY: return Status::IOError(msg);
+    case SQLITE_READONLY:
+      return Status::IOError(msg);
     case SQLITE_CONSTRAINT:
-    case SQLITE_MISMATCH: return Status::Conflict(msg);
-    default: return Status::Internal(msg);
+    case SQLITE_MISMATCH:
+      return Status::Conflict(msg);
+    default:
+      return Status::Internal(msg);
   }
 }
 
@@ -94,8 +99,10 @@ std::string Statement::ColumnName(int col) const { return sqlite3_column_name(st
 
 std::string Statement::Render(int col) const {
   switch (sqlite3_column_type(stmt_, col)) {
-    case SQLITE_NULL: return "NULL";
-    case SQLITE_INTEGER: return std::to_string(Int(col));
+    case SQLITE_NULL:
+      return "NULL";
+    case SQLITE_INTEGER:
+      return std::to_string(Int(col));
     case SQLITE_FLOAT: {
       char buf[40];
       std::snprintf(buf, sizeof buf, "%.17g", Double(col));
@@ -105,14 +112,15 @@ std::string Statement::Render(int col) const {
       std::string b = Blob(col);
       return "x'" + crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size()) + "'";
     }
-    default: return "'" + Text(col) + "'";
+    default:
+      return "'" + Text(col) + "'";
   }
 }
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode mode) {
   sqlite3* db = nullptr;
-  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
-                                      : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {

@@ -36,8 +36,7 @@ Result<std::vector<std::string>> DumpTable(SqliteDb& db, const std::string& tabl
   return rows;
 }
 
-Result<std::vector<std::string>> DiffReadModels(SqliteDb& a, SqliteDb& b,
-                                                size_t max_differences) {
+Result<std::vector<std::string>> DiffReadModels(SqliteDb& a, SqliteDb& b, size_t max_differences) {
   std::vector<std::string> diffs;
   size_t hidden = 0;
   auto add = [&](std::string d) {

@@ -31,11 +31,10 @@ Result<RebuildStats> RebuildReadModel(const log::EventLog& log, const std::strin
   }
   RebuildStats stats;
   stats.applied = runner.Applied();
-  stats.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (stats.applied < target) {
-    return Status::Corruption("log ends at seq " + std::to_string(stats.applied) +
-                              ", expected " + std::to_string(target));
+    return Status::Corruption("log ends at seq " + std::to_string(stats.applied) + ", expected " +
+                              std::to_string(target));
   }
   return stats;
 }

@@ -34,7 +34,6 @@ struct VerifyReport {
 // Rebuilds into `out_path` up to the live database's checkpoint and compares
 // every projected table with the live database at that same point.
 Result<VerifyReport> RebuildAndVerify(const log::EventLog& log, const std::string& live_path,
-                                      const std::string& out_path,
-                                      const ProgressFn& progress = {});
+                                      const std::string& out_path, const ProgressFn& progress = {});
 
 }  // namespace engram::replay

@@ -4,11 +4,10 @@
 
 #include <atomic>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "http/http_connection.h"
 #include "http/signature.h"
@@ -40,15 +39,15 @@ TEST(CrashRecovery, Kill9DuringWebhookStreamLosesNoAcknowledgedEvent) {
       senders.emplace_back([&, t] {
         http::HttpConnection client("127.0.0.1", server.port(), std::chrono::seconds(5));
         for (int i = 0; !stop && i < 5000; ++i) {  // bounded even if the kill never comes
-          std::string id = "conv_r" + std::to_string(round) + "_t" + std::to_string(t) + "_" +
-                           std::to_string(i);
+          std::string id =
+              "conv_r" + std::to_string(round) + "_t" + std::to_string(t) + "_" + std::to_string(i);
           std::string body =
               MakeTranscription(id, "+1555010" + std::to_string(1000 + i % 30), {"Hello", "Bye"})
                   .dump();
           int64_t now = SystemClock::Instance().NowMicros() / 1'000'000;
-          auto r = client.Send(
-              "POST", "/webhook/post-call", body,
-              {{"ElevenLabs-Signature", http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
+          auto r = client.Send("POST", "/webhook/post-call", body,
+                               {{"ElevenLabs-Signature",
+                                 http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
           if (!r.ok()) return;  // the server died under us
           if (r->status != 200) continue;
           std::lock_guard lock(mu);
@@ -87,8 +86,10 @@ TEST(CrashRecovery, Kill9DuringWebhookStreamLosesNoAcknowledgedEvent) {
   // Every event in the log projected exactly once (seq is the primary key).
   EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events"), head);
   for (const auto& [id, seq] : acknowledged) {
-    ASSERT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events WHERE status = 'done' AND "
-                            "conversation_id = '" + id + "' AND seq = " + std::to_string(seq)),
+    ASSERT_EQ(QueryInt(*db,
+                       "SELECT count(*) FROM webhook_events WHERE status = 'done' AND "
+                       "conversation_id = '" +
+                           id + "' AND seq = " + std::to_string(seq)),
               1)
         << id << " acknowledged as seq " << seq << " is missing";
     ASSERT_EQ(QueryInt(*db, "SELECT count(*) FROM conversation_turns WHERE conversation_id = '" +

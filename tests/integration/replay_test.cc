@@ -30,9 +30,9 @@ using nlohmann::json;
 
 // What the history should leave in the read model, kept beside it.
 struct Model {
-  std::set<std::string> accepted_keys;          // distinct (type:conversation) delivered
-  std::map<std::string, size_t> turns;          // conversation -> turns, for good transcripts
-  std::set<std::string> failed_conversations;   // transcripts that must fail to project
+  std::set<std::string> accepted_keys;         // distinct (type:conversation) delivered
+  std::map<std::string, size_t> turns;         // conversation -> turns, for good transcripts
+  std::set<std::string> failed_conversations;  // transcripts that must fail to project
 };
 
 std::string RandomAudio(std::mt19937& rng) {
@@ -61,9 +61,9 @@ Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
   std::vector<std::string> conversations;
   auto send = [&](const std::string& body) {
     int64_t now = SystemClock::Instance().NowMicros() / 1'000'000;
-    auto r = client.Send("POST", "/webhook/post-call", body,
-                         {{"ElevenLabs-Signature",
-                           http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
+    auto r = client.Send(
+        "POST", "/webhook/post-call", body,
+        {{"ElevenLabs-Signature", http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_EQ(r->status, 200) << r->body;
     json j = json::parse(body);
@@ -77,19 +77,26 @@ Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
       std::string id = "conv_" + std::to_string(seed) + "_" + std::to_string(i);
       std::string caller = "+1555010" + std::to_string(1000 + rng() % 25);
       std::vector<std::string> lines;
-      for (int l = 0, n = 1 + rng() % 5; l < n; ++l) lines.push_back("Line " + std::to_string(rng() % 1000));
+      for (int l = 0, n = 1 + rng() % 5; l < n; ++l)
+        lines.push_back("Line " + std::to_string(rng() % 1000));
       json body = MakeTranscription(id, caller, lines, 1773000000 + i * 3600);
       if (rng() % 4 == 0) body["data"]["user_id"] = "crm-" + std::to_string(rng() % 8);
       if (rng() % 5 == 0) {
-        body["data"]["transcript"][1]["tool_calls"] = json::array(
-            {{{"type", "webhook"}, {"request_id", "req_" + id}, {"tool_name", "lookup"},
-              {"params_as_json", "{\"q\":1}"}}});
-        body["data"]["transcript"][2]["tool_results"] = json::array(
-            {{{"request_id", "req_" + id}, {"tool_name", "lookup"}, {"result_value", "ok"},
-              {"is_error", false}, {"tool_latency_secs", (rng() % 1000) / 1000.0}}});
+        body["data"]["transcript"][1]["tool_calls"] =
+            json::array({{{"type", "webhook"},
+                          {"request_id", "req_" + id},
+                          {"tool_name", "lookup"},
+                          {"params_as_json", "{\"q\":1}"}}});
+        body["data"]["transcript"][2]["tool_results"] =
+            json::array({{{"request_id", "req_" + id},
+                          {"tool_name", "lookup"},
+                          {"result_value", "ok"},
+                          {"is_error", false},
+                          {"tool_latency_secs", (rng() % 1000) / 1000.0}}});
       }
-      if (rng() % 10 == 0) body["data"]["analysis"]["data_collection_results"] = {
-          {"customer_name", {{"value", "Caller " + std::to_string(rng() % 50)}}}};
+      if (rng() % 10 == 0)
+        body["data"]["analysis"]["data_collection_results"] = {
+            {"customer_name", {{"value", "Caller " + std::to_string(rng() % 50)}}}};
       conversations.push_back(id);
       if (rng() % 15 == 0) {
         body["data"]["metadata"]["call_duration_secs"] = "long";  // wrong type: fails
@@ -102,18 +109,24 @@ Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
       const std::string& id = conversations[rng() % conversations.size()];
       send(json({{"type", "post_call_audio"},
                  {"event_timestamp", 1773000000 + i},
-                 {"data", {{"agent_id", "agent_test"}, {"conversation_id", id},
-                           {"full_audio", RandomAudio(rng)}}}})
+                 {"data",
+                  {{"agent_id", "agent_test"},
+                   {"conversation_id", id},
+                   {"full_audio", RandomAudio(rng)}}}})
                .dump());
     } else if (dice < 78) {
       std::string id = "conv_fail_" + std::to_string(seed) + "_" + std::to_string(i);
       send(json({{"type", "call_initiation_failure"},
                  {"event_timestamp", 1773000000 + i},
-                 {"data", {{"agent_id", "agent_test"}, {"conversation_id", id},
-                           {"failure_reason", rng() % 2 ? "busy" : "no-answer"},
-                           {"metadata", {{"type", "twilio"},
-                                         {"body", {{"To", "+1555010" + std::to_string(1000 + rng() % 25)},
-                                                   {"CallSid", "CA" + id}}}}}}}})
+                 {"data",
+                  {{"agent_id", "agent_test"},
+                   {"conversation_id", id},
+                   {"failure_reason", rng() % 2 ? "busy" : "no-answer"},
+                   {"metadata",
+                    {{"type", "twilio"},
+                     {"body",
+                      {{"To", "+1555010" + std::to_string(1000 + rng() % 25)},
+                       {"CallSid", "CA" + id}}}}}}}})
                .dump());
     } else {
       send(sent[rng() % sent.size()]);  // a redelivery: stored once
@@ -223,7 +236,8 @@ TEST(ReplayCommand, VerifyReportsEqualityAndDifferences) {
   {
     auto db = projections::SqliteDb::Open(dir / "data/engram.db",
                                           projections::SqliteDb::Mode::kReadWriteCreate);
-    ASSERT_TRUE((*db)->Exec("UPDATE conversation_turns SET message = 'edited' WHERE rowid = 1").ok());
+    ASSERT_TRUE(
+        (*db)->Exec("UPDATE conversation_turns SET message = 'edited' WHERE rowid = 1").ok());
   }
   std::string cmd = std::string(ENGRAM_BINARY) + " replay --data-dir " + (dir / "data") +
                     " --verify > " + (dir / "out2.txt") + " 2>&1";

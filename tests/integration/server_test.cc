@@ -106,9 +106,10 @@ TEST(ServerIntegration, ChunkedBodyIsAccepted) {
   addr.sin_port = htons(engram.port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  std::string req = "POST /webhook/post-call HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                    "Connection: close\r\nElevenLabs-Signature: " +
-                    SignatureFor(body)[0].second + "\r\n\r\n";
+  std::string req =
+      "POST /webhook/post-call HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Connection: close\r\nElevenLabs-Signature: " +
+      SignatureFor(body)[0].second + "\r\n\r\n";
   for (size_t off = 0; off < body.size(); off += 500) {
     std::string chunk = body.substr(off, 500);
     char len[16];
@@ -136,7 +137,8 @@ TEST(ServerIntegration, SlowClientIsDisconnectedAfterTheReadTimeout) {
   addr.sin_port = htons(engram.port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string partial = "POST /webhook/post-call HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n";
+  const std::string partial =
+      "POST /webhook/post-call HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n";
   ASSERT_GT(write(fd, partial.data(), partial.size()), 0);
   timeval tv{5, 0};  // the test's own bound: the server must close well before
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -38,7 +38,9 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-std::string Fixture(const std::string& name) { return ReadFile(SharedDir() + "/elevenlabs/" + name); }
+std::string Fixture(const std::string& name) {
+  return ReadFile(SharedDir() + "/elevenlabs/" + name);
+}
 
 EngramInstance::EngramInstance(const std::string& dir, Options options) : data_dir(dir) {
   log::RocksDbEventLogOptions log_options;
@@ -123,8 +125,8 @@ nlohmann::json MakeTranscription(const std::string& conversation_id, const std::
                                  const std::vector<std::string>& user_lines, int64_t start_secs) {
   nlohmann::json transcript = nlohmann::json::array();
   double t = 0;
-  transcript.push_back({{"role", "agent"}, {"message", "Hello, how can I help?"},
-                        {"time_in_call_secs", t}});
+  transcript.push_back(
+      {{"role", "agent"}, {"message", "Hello, how can I help?"}, {"time_in_call_secs", t}});
   for (const auto& line : user_lines) {
     t += 5;
     transcript.push_back({{"role", "user"}, {"message", line}, {"time_in_call_secs", t}});
@@ -174,12 +176,11 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::Start() {
-  std::vector<std::string> args = {ENGRAM_BINARY, "serve", "--data-dir", data_dir_,
-                                   "--listen", "127.0.0.1:0"};
+  std::vector<std::string> args = {ENGRAM_BINARY, "serve",    "--data-dir",
+                                   data_dir_,     "--listen", "127.0.0.1:0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  const size_t log_offset = std::filesystem::exists(log_path_)
-                                ? std::filesystem::file_size(log_path_)
-                                : 0;
+  const size_t log_offset =
+      std::filesystem::exists(log_path_) ? std::filesystem::file_size(log_path_) : 0;
   pid_ = fork();
   if (pid_ == 0) {
     FILE* out = freopen(log_path_.c_str(), "a", stdout);

@@ -144,7 +144,8 @@ TEST_F(PostCallRoute, DropsAudioKeepingItsSizeAndDigest) {
   json data = json::parse(stored.body)["data"];
   EXPECT_FALSE(data.contains("full_audio"));
   std::string mp3;
-  ASSERT_TRUE(crypto::Base64Decode(json::parse(body)["data"]["full_audio"].get<std::string>(), &mp3));
+  ASSERT_TRUE(
+      crypto::Base64Decode(json::parse(body)["data"]["full_audio"].get<std::string>(), &mp3));
   EXPECT_EQ(data["full_audio_bytes"], mp3.size());
   EXPECT_EQ(data["full_audio_sha256"], crypto::Sha256Hex(mp3));
   engram_.WaitForProjection();

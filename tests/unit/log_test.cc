@@ -172,7 +172,8 @@ TEST(RocksDbEventLog, ConcurrentAppendsGetDistinctGaplessSeqs) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         // Every other append reuses a key another thread also sends.
-        std::string key = i % 2 ? std::string("shared-") : std::string("t").append(std::to_string(t)).append("-");
+        std::string key =
+            i % 2 ? std::string("shared-") : std::string("t").append(std::to_string(t)).append("-");
         key += std::to_string(i);
         auto r = log->Append(MakeEvent(key));
         ASSERT_TRUE(r.ok());

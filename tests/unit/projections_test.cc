@@ -64,29 +64,34 @@ TEST_F(ConversationProjectorTest, ProjectsTheFirstCallFixture) {
             Rows{"cust_000184|Priya Raman|1773068650000"});
   EXPECT_EQ(QueryColumn(Db(), "SELECT caller_id || '>' || user_id FROM user_identities"),
             Rows{"+15125550147>cust_000184"});
-  EXPECT_EQ(QueryColumn(Db(), "SELECT id || '|' || user_id || '|' || status || '|' || caller_id "
-                              "|| '|' || called_number || '|' || call_sid || '|' || direction || "
-                              "'|' || duration_secs FROM conversations"),
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT id || '|' || user_id || '|' || status || '|' || caller_id "
+                        "|| '|' || called_number || '|' || call_sid || '|' || direction || "
+                        "'|' || duration_secs FROM conversations"),
             Rows{"conv_0801k7b3m9qz2tx5hp4ev6dwc1ry|cust_000184|done|+15125550147|+17375550100|"
                  "CAdcfaea21818b904ce6087413e3b266f8|inbound|121"});
   EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM conversation_turns"), 15);
   EXPECT_EQ(QueryColumn(Db(), "SELECT message FROM conversation_turns WHERE turn_index = 1"),
             Rows{"Hi Sage. This is Priya Raman, I'm the operations manager at Hollis and Vane "
                  "Logistics."});
-  EXPECT_EQ(QueryColumn(Db(), "SELECT role || coalesce(message, '<null>') FROM "
-                              "conversation_turns WHERE turn_index = 8"),
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT role || coalesce(message, '<null>') FROM "
+                        "conversation_turns WHERE turn_index = 8"),
             Rows{"agent<null>"});
-  EXPECT_EQ(QueryColumn(Db(), "SELECT tool_name || '|' || turn_index || '|' || latency_ms || '|' "
-                              "|| json_extract(result, '$.ticket_id') || '|' || invoked_at FROM "
-                              "tool_invocations"),
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT tool_name || '|' || turn_index || '|' || latency_ms || '|' "
+                        "|| json_extract(result, '$.ticket_id') || '|' || invoked_at FROM "
+                        "tool_invocations"),
             Rows{"create_support_ticket|8|842.0|TD-20931|1773068729000"});
-  EXPECT_EQ(QueryColumn(Db(), "SELECT call_summary_title || '|' || "
-                              "json_extract(data_collection, '$.crm_system.value') || '|' || "
-                              "json_extract(evaluation_results, '$.empathy_shown.result') FROM "
-                              "conversation_analysis"),
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT call_summary_title || '|' || "
+                        "json_extract(data_collection, '$.crm_system.value') || '|' || "
+                        "json_extract(evaluation_results, '$.empathy_shown.result') FROM "
+                        "conversation_analysis"),
             Rows{"HubSpot sync duplicating contacts|HubSpot|success"});
-  EXPECT_EQ(QueryColumn(Db(), "SELECT status || '|' || type || '|' || event_timestamp || '|' || "
-                              "verification FROM webhook_events"),
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT status || '|' || type || '|' || event_timestamp || '|' || "
+                        "verification FROM webhook_events"),
             Rows{"done|post_call_transcription|1773068794|signature_valid"});
 }
 
@@ -97,10 +102,12 @@ TEST_F(ConversationProjectorTest, SecondCallUpdatesTheSameUserAndAudioMergesInto
   Project();
   EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM users"), 1);
   EXPECT_EQ(QueryInt(Db(), "SELECT last_seen_at FROM users"), 1776176497000);
-  EXPECT_EQ(QueryColumn(Db(), "SELECT id || '|' || has_audio || '|' || coalesce(audio_bytes, 'NULL') || '|' || "
-                              "status FROM conversations ORDER BY started_at"),
-            (Rows{"conv_0801k7b3m9qz2tx5hp4ev6dwc1ry|1|844|done",
-                  "conv_3401k8p6yj5c0qn2fx9tw7ebh3ma|0|NULL|done"}));
+  EXPECT_EQ(
+      QueryColumn(Db(),
+                  "SELECT id || '|' || has_audio || '|' || coalesce(audio_bytes, 'NULL') || '|' || "
+                  "status FROM conversations ORDER BY started_at"),
+      (Rows{"conv_0801k7b3m9qz2tx5hp4ev6dwc1ry|1|844|done",
+            "conv_3401k8p6yj5c0qn2fx9tw7ebh3ma|0|NULL|done"}));
   EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM webhook_events WHERE status = 'done'"), 3);
 }
 
@@ -108,15 +115,18 @@ TEST_F(ConversationProjectorTest, InitiationFailureLinksAKnownNumberButCreatesNo
   Append(Fixture("call_initiation_failure.json"));
   Project();
   EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM users"), 0);
-  EXPECT_EQ(QueryColumn(Db(), "SELECT coalesce(user_id, 'none') || '|' || status || '|' || "
-                              "failure_reason || '|' || caller_id || '|' || call_sid FROM "
-                              "conversations"),
-            Rows{"none|initiation_failed|no-answer|+15125550147|CA80b21ead8f062d15a4f4ef27e9589c69"});
+  EXPECT_EQ(
+      QueryColumn(Db(),
+                  "SELECT coalesce(user_id, 'none') || '|' || status || '|' || "
+                  "failure_reason || '|' || caller_id || '|' || call_sid FROM "
+                  "conversations"),
+      Rows{"none|initiation_failed|no-answer|+15125550147|CA80b21ead8f062d15a4f4ef27e9589c69"});
   Append(Fixture("post_call_transcription.json"));
   Append(Fixture("call_initiation_failure.json"));  // a second attempt, now a known caller
   Project();
-  EXPECT_EQ(QueryColumn(Db(), "SELECT user_id FROM conversations WHERE status = "
-                              "'initiation_failed'"),
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT user_id FROM conversations WHERE status = "
+                        "'initiation_failed'"),
             Rows{"cust_000184"});
 }
 
@@ -139,8 +149,9 @@ TEST_F(ConversationProjectorTest, FindsTheCallerByTheDocumentedRule) {
   e["data"]["metadata"].erase("phone_call");
   Append(e.dump());
   Project();
-  EXPECT_EQ(QueryColumn(Db(), "SELECT id || '>' || coalesce(user_id, 'none') FROM conversations "
-                              "ORDER BY id"),
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT id || '>' || coalesce(user_id, 'none') FROM conversations "
+                        "ORDER BY id"),
             (Rows{"conv_a>" + DerivedUserId("+15550100001"), "conv_b>crm-42", "conv_c>crm-42",
                   "conv_d>crm-43", "conv_e>none"}));
   EXPECT_EQ(DerivedUserId("+15550100001").size(), 22u);
@@ -166,16 +177,17 @@ TEST_F(ConversationProjectorTest, AFailedEventIsMarkedAndLaterEventsStillApply) 
             Rows{"conv_bad"});
   // Nothing of the failed events was left half-written.
   EXPECT_EQ(QueryColumn(Db(), "SELECT id FROM conversations"), Rows{"conv_good"});
-  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM conversation_turns WHERE conversation_id = "
-                           "'conv_bad2'"),
+  EXPECT_EQ(QueryInt(Db(),
+                     "SELECT count(*) FROM conversation_turns WHERE conversation_id = "
+                     "'conv_bad2'"),
             0);
 }
 
 TEST_F(ConversationProjectorTest, ResumesFromItsCheckpointWithoutReapplying) {
   for (int i = 0; i < 10; ++i) {
-    Append(MakeTranscription("conv_" + std::to_string(i), "+1555010000" + std::to_string(i),
-                             {"Hello"})
-               .dump());
+    Append(
+        MakeTranscription("conv_" + std::to_string(i), "+1555010000" + std::to_string(i), {"Hello"})
+            .dump());
   }
   {
     auto db = OpenReadModel(dir_ / "engram.db");
@@ -207,14 +219,16 @@ TEST(ReadModel, CheckpointMovesOnlyByCompareAndSet) {
 TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
   TempDir dir;
   auto db = std::move(OpenReadModel(dir / "rm.db")).value();
-  EXPECT_EQ(QueryColumn(*db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
-                             "IN ('checkpoints', 'schema_version') ORDER BY name"),
+  EXPECT_EQ(QueryColumn(*db,
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                        "IN ('checkpoints', 'schema_version') ORDER BY name"),
             (Rows{"conversation_analysis", "conversation_memories", "conversation_turns",
                   "conversations", "memories", "memory_embeddings", "memory_links",
                   "tool_invocations", "user_identities", "users", "webhook_events"}));
-  EXPECT_EQ(QueryColumn(*db, "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name "
-                             "IN ('webhook_events_by_status', 'memories_by_user_sector') ORDER "
-                             "BY name"),
+  EXPECT_EQ(QueryColumn(*db,
+                        "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name "
+                        "IN ('webhook_events_by_status', 'memories_by_user_sector') ORDER "
+                        "BY name"),
             (Rows{"memories", "webhook_events"}));
   EXPECT_EQ(QueryInt(*db, "PRAGMA foreign_keys"), 1);
   EXPECT_EQ(QueryColumn(*db, "PRAGMA journal_mode"), Rows{"wal"});
