@@ -9,6 +9,7 @@ PACKAGES=(
   librocksdb-dev libsqlite3-dev sqlite3 libboost-dev nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
+  libsimdjson-dev nodejs npm
   clang-format curl
 )
 

@@ -26,6 +26,7 @@ struct ServeFlags {
   int read_timeout_secs = 30;
   int handler_threads = 64;
   int io_threads = 2;
+  int projector_nice = 10;
 };
 
 int Serve(const ServeFlags& flags) {
@@ -87,8 +88,10 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", db.status().ToString());
     return 1;
   }
+  projections::ProjectorRunnerOptions runner_options;
+  runner_options.nice = flags.projector_nice;
   projections::ProjectorRunner runner(**event_log, std::move(db).value(),
-                                      projections::MakeProjectors());
+                                      projections::MakeProjectors(), runner_options);
   runner.Start();
 
   http::Services services;
@@ -140,6 +143,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Requests handled at once (appends wait for their fsync)")
       ->capture_default_str();
   cmd->add_option("--io-threads", flags->io_threads, "Network threads")->capture_default_str();
+  cmd->add_option("--projector-nice", flags->projector_nice,
+                  "Niceness of the projector thread (0-19; higher yields more CPU to requests)")
+      ->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = Serve(*flags); });
 }
 

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "projections/read_model.h"
@@ -34,6 +38,16 @@ Result<size_t> ProjectorRunner::RunRound() {
 
   Transaction txn(*db_);
   ENGRAM_RETURN_IF_ERROR(txn.Begin());
+  // Whatever happens below, each projector hears whether its staged state
+  // committed.
+  bool committed = false;
+  struct Notify {
+    std::vector<std::unique_ptr<Projector>>& projectors;
+    bool& committed;
+    ~Notify() {
+      for (auto& p : projectors) committed ? p->AfterCommit() : p->AfterRollback();
+    }
+  } notify{projectors_, committed};
   std::vector<log::Seq> next = checkpoints_;
   for (const log::Event& e : events) {
     for (size_t i = 0; i < projectors_.size(); ++i) {
@@ -58,6 +72,7 @@ Result<size_t> ProjectorRunner::RunRound() {
     }
   }
   ENGRAM_RETURN_IF_ERROR(txn.Commit());
+  committed = true;
   checkpoints_ = std::move(next);
   {
     std::lock_guard lock(mu_);
@@ -89,6 +104,10 @@ void ProjectorRunner::Stop() {
 }
 
 void ProjectorRunner::Loop() {
+  if (options_.nice != 0) {
+    // Linux applies setpriority on a thread id to that thread alone.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
+  }
   auto backoff = std::chrono::milliseconds(10);
   while (!stop_) {
     auto n = RunRound();

@@ -31,6 +31,10 @@ struct ProjectorRunnerOptions {
   // Applies events up to this seq and no further (0: no limit). Used by
   // `engram replay --verify` to stop where the live database stands.
   log::Seq stop_at = 0;
+  // Niceness of the background thread. Acknowledging webhooks is the
+  // latency-critical work; projection is asynchronous and catches up, so
+  // `engram serve` runs it at a lower priority (10) on small machines.
+  int nice = 0;
 };
 
 class ProjectorRunner {

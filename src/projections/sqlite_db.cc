@@ -110,10 +110,17 @@ std::string Statement::Render(int col) const {
     }
     case SQLITE_BLOB: {
       std::string b = Blob(col);
-      return "x'" + crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size()) + "'";
+      std::string out = "x'";  // built by appends: GCC 12 misreports "lit" + string (-Wrestrict)
+      out += crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+      out += '\'';
+      return out;
     }
-    default:
-      return "'" + Text(col) + "'";
+    default: {
+      std::string out = "'";
+      out += Text(col);
+      out += '\'';
+      return out;
+    }
   }
 }
 

@@ -1,0 +1,30 @@
+// Embedder: text -> unit-length vector. Default: GloVe word vectors pooled
+// with SIF weights (glove_embedder.h); alternative: any OpenAI-compatible
+// /v1/embeddings endpoint (openai_embedder.h).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace engram::memory {
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  // Names the model and pooling; stored with every vector. A different id
+  // means stored vectors must be rebuilt.
+  virtual std::string ModelId() const = 0;
+  virtual int Dimensions() const = 0;
+  // An L2-normalised vector (all zeros when the text has no known words).
+  // Unavailable/IOError when a remote embedder fails.
+  virtual Result<std::vector<float>> Embed(std::string_view text) = 0;
+  // True when the same text always gives the same vector (no cache needed).
+  virtual bool IsDeterministic() const { return false; }
+};
+
+float Cosine(const std::vector<float>& a, const std::vector<float>& b);
+
+}  // namespace engram::memory

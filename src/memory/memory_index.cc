@@ -1,0 +1,244 @@
+#include "memory/memory_index.h"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+
+#include "memory/text.h"
+
+namespace engram::memory {
+
+// BM25 parameters: the usual defaults.
+constexpr double kBm25K1 = 1.2;
+constexpr double kBm25B = 0.75;
+
+struct MemoryIndex::UserState {
+  mutable std::shared_mutex mu;
+  std::vector<IndexedMemory> items;     // by slot
+  std::vector<bool> live;               // by slot
+  std::vector<std::vector<std::pair<std::string, int>>> terms;  // by slot: (term, tf)
+  std::vector<int> lengths;             // by slot
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> vectors;  // dims x capacity
+  std::unordered_map<std::string, int> slot_of;
+  std::unordered_map<std::string, std::vector<std::pair<int, int>>> postings;  // term -> (slot, tf)
+  std::unordered_map<std::string, int> doc_freq;  // live documents per term
+  size_t live_count = 0;
+  int64_t total_length = 0;  // of live documents
+
+  void Kill(int slot) {
+    if (!live[slot]) return;
+    live[slot] = false;
+    --live_count;
+    total_length -= lengths[slot];
+    for (const auto& [term, tf] : terms[slot]) {
+      if (--doc_freq[term] == 0) doc_freq.erase(term);
+    }
+    slot_of.erase(items[slot].id);
+  }
+
+  // Rebuilds the slots without dead entries once they are the majority, so
+  // scans stay proportional to the live memories.
+  void MaybeCompact(int dims) {
+    if (items.size() < 64 || live_count * 2 >= items.size()) return;
+    UserState fresh;
+    fresh.vectors.resize(dims, static_cast<Eigen::Index>(live_count));
+    for (size_t s = 0; s < items.size(); ++s) {
+      if (!live[s]) continue;
+      int slot = static_cast<int>(fresh.items.size());
+      fresh.items.push_back(std::move(items[s]));
+      fresh.live.push_back(true);
+      fresh.terms.push_back(std::move(terms[s]));
+      fresh.lengths.push_back(lengths[s]);
+      fresh.vectors.col(slot) = vectors.col(static_cast<Eigen::Index>(s));
+      fresh.slot_of[fresh.items.back().id] = slot;
+      for (const auto& [term, tf] : fresh.terms.back()) fresh.postings[term].emplace_back(slot, tf);
+    }
+    items = std::move(fresh.items);
+    live = std::move(fresh.live);
+    terms = std::move(fresh.terms);
+    lengths = std::move(fresh.lengths);
+    vectors = std::move(fresh.vectors);
+    slot_of = std::move(fresh.slot_of);
+    postings = std::move(fresh.postings);
+  }
+};
+
+std::shared_ptr<MemoryIndex::UserState> MemoryIndex::Find(const std::string& user_id) const {
+  std::lock_guard lock(users_mu_);
+  auto it = users_.find(user_id);
+  return it == users_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<MemoryIndex::UserState> MemoryIndex::FindOrCreate(const std::string& user_id) {
+  std::lock_guard lock(users_mu_);
+  auto& slot = users_[user_id];
+  if (!slot) slot = std::make_shared<UserState>();
+  return slot;
+}
+
+void MemoryIndex::Upsert(const std::string& user_id, IndexedMemory memory,
+                         const std::vector<float>& vector) {
+  auto user = FindOrCreate(user_id);
+  std::unique_lock lock(user->mu);
+  if (auto it = user->slot_of.find(memory.id); it != user->slot_of.end()) user->Kill(it->second);
+  const int slot = static_cast<int>(user->items.size());
+  if (user->vectors.cols() <= slot) {
+    // Grow geometrically so appends are amortised O(dims).
+    Eigen::Index cap = std::max<Eigen::Index>(16, user->vectors.cols() * 2);
+    user->vectors.conservativeResize(dims_, cap);
+  }
+  for (int d = 0; d < dims_; ++d) {
+    user->vectors(d, slot) = d < static_cast<int>(vector.size()) ? vector[d] : 0.0f;
+  }
+  std::unordered_map<std::string, int> tf;
+  int length = 0;
+  for (std::string& t : LexicalTerms(memory.content)) {
+    ++tf[t];
+    ++length;
+  }
+  std::vector<std::pair<std::string, int>> terms(tf.begin(), tf.end());
+  std::sort(terms.begin(), terms.end());
+  for (const auto& [term, n] : terms) {
+    user->postings[term].emplace_back(slot, n);
+    ++user->doc_freq[term];
+  }
+  user->slot_of[memory.id] = slot;
+  user->items.push_back(std::move(memory));
+  user->live.push_back(true);
+  user->terms.push_back(std::move(terms));
+  user->lengths.push_back(length);
+  user->live_count++;
+  user->total_length += length;
+}
+
+void MemoryIndex::Remove(const std::string& user_id, const std::string& memory_id) {
+  auto user = Find(user_id);
+  if (!user) return;
+  std::unique_lock lock(user->mu);
+  auto it = user->slot_of.find(memory_id);
+  if (it == user->slot_of.end()) return;
+  user->Kill(it->second);
+  user->MaybeCompact(dims_);
+}
+
+void MemoryIndex::UpdateSalience(const std::string& user_id, const std::string& memory_id,
+                                 double salience, int64_t last_seen_at) {
+  auto user = Find(user_id);
+  if (!user) return;
+  std::unique_lock lock(user->mu);
+  auto it = user->slot_of.find(memory_id);
+  if (it == user->slot_of.end()) return;
+  IndexedMemory& m = user->items[it->second];
+  m.salience = salience;
+  m.last_seen_at = std::max(m.last_seen_at, last_seen_at);
+}
+
+void MemoryIndex::ForgetUser(const std::string& user_id) {
+  std::lock_guard lock(users_mu_);
+  users_.erase(user_id);
+}
+
+std::vector<ScoredCandidate> MemoryIndex::TopBySimilarity(
+    const std::string& user_id, const std::vector<float>& query,
+    const std::vector<std::string>& query_terms, const SimilarityWeights& weights,
+    size_t keep) const {
+  std::vector<ScoredCandidate> out;
+  auto user = Find(user_id);
+  if (!user) return out;
+  std::shared_lock lock(user->mu);
+  const Eigen::Index n = static_cast<Eigen::Index>(user->items.size());
+  if (user->live_count == 0 || keep == 0) return out;
+  Eigen::VectorXf dense = Eigen::VectorXf::Zero(n);
+  if (query.size() == static_cast<size_t>(dims_)) {
+    Eigen::Map<const Eigen::VectorXf> q(query.data(), dims_);
+    dense.noalias() = user->vectors.leftCols(n).transpose() * q;
+  }
+  std::vector<double> lexical(static_cast<size_t>(n), 0.0);
+  const double N = static_cast<double>(user->live_count);
+  const double avgdl = user->total_length > 0 ? user->total_length / N : 1.0;
+  std::vector<std::string> unique_terms(query_terms);
+  std::sort(unique_terms.begin(), unique_terms.end());
+  unique_terms.erase(std::unique(unique_terms.begin(), unique_terms.end()), unique_terms.end());
+  double best_lexical = 0;
+  for (const std::string& term : unique_terms) {
+    auto df_it = user->doc_freq.find(term);
+    if (df_it == user->doc_freq.end()) continue;
+    const double df = df_it->second;
+    const double idf = std::log(1.0 + (N - df + 0.5) / (df + 0.5));
+    for (const auto& [slot, tf] : user->postings.at(term)) {
+      if (!user->live[slot]) continue;
+      const double len = user->lengths[slot];
+      lexical[slot] += idf * (tf * (kBm25K1 + 1)) /
+                       (tf + kBm25K1 * (1 - kBm25B + kBm25B * len / avgdl));
+      best_lexical = std::max(best_lexical, lexical[slot]);
+    }
+  }
+  const double total_weight = std::max(1e-9, weights.lexical + weights.dense);
+  std::vector<std::pair<double, int>> ranked;
+  ranked.reserve(user->live_count);
+  for (Eigen::Index s = 0; s < n; ++s) {
+    if (!user->live[s]) continue;
+    const double lex = best_lexical > 0 ? lexical[s] / best_lexical : 0.0;
+    const double sim =
+        (weights.lexical * lex + weights.dense * std::max(0.0f, dense[s])) / total_weight;
+    ranked.emplace_back(sim, static_cast<int>(s));
+  }
+  keep = std::min(keep, ranked.size());
+  // Ties broken by slot, i.e. insertion order: deterministic.
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<long>(keep), ranked.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first : a.second < b.second;
+                    });
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) {
+    const int s = ranked[i].second;
+    out.push_back({user->items[s], dense[s], best_lexical > 0 ? lexical[s] / best_lexical : 0.0,
+                   ranked[i].first});
+  }
+  return out;
+}
+
+bool MemoryIndex::Get(const std::string& user_id, const std::string& memory_id,
+                      IndexedMemory* out) const {
+  auto user = Find(user_id);
+  if (!user) return false;
+  std::shared_lock lock(user->mu);
+  auto it = user->slot_of.find(memory_id);
+  if (it == user->slot_of.end()) return false;
+  *out = user->items[it->second];
+  return true;
+}
+
+int64_t MemoryIndex::NewestSeen(const std::string& user_id) const {
+  auto user = Find(user_id);
+  if (!user) return 0;
+  std::shared_lock lock(user->mu);
+  int64_t newest = 0;
+  for (size_t s = 0; s < user->items.size(); ++s) {
+    if (user->live[s]) newest = std::max(newest, user->items[s].last_seen_at);
+  }
+  return newest;
+}
+
+size_t MemoryIndex::Count(const std::string& user_id) const {
+  auto user = Find(user_id);
+  if (!user) return 0;
+  std::shared_lock lock(user->mu);
+  return user->live_count;
+}
+
+size_t MemoryIndex::TotalCount() const {
+  std::vector<std::shared_ptr<UserState>> all;
+  {
+    std::lock_guard lock(users_mu_);
+    for (const auto& [id, u] : users_) all.push_back(u);
+  }
+  size_t total = 0;
+  for (const auto& u : all) {
+    std::shared_lock lock(u->mu);
+    total += u->live_count;
+  }
+  return total;
+}
+
+}  // namespace engram::memory

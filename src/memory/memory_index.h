@@ -1,0 +1,90 @@
+// MemoryIndex: the in-memory search state of every user's current memories:
+// a contiguous matrix of unit vectors (Eigen) for exact cosine search, a
+// BM25 inverted index over stemmed terms, and the metadata recall returns.
+//
+// Rebuilt at start from the read model and kept current by the memory
+// projector after each commit; it holds nothing the read model does not, so
+// it is disposable like the read model. Thread-safe: many readers, one
+// writer per user at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "memory/memory_types.h"
+
+namespace engram::memory {
+
+struct IndexedMemory {
+  std::string id;
+  std::string content;
+  Sector sector = Sector::kSemantic;
+  double salience = 0.5;
+  int64_t created_at = 0;    // ms
+  int64_t last_seen_at = 0;  // ms
+  std::string conversation_id;
+  std::vector<int> source_turns;
+  std::string waypoint_id;  // strongest link to an earlier memory, "" if none
+  float waypoint_weight = 0;
+};
+
+struct ScoredCandidate {
+  IndexedMemory memory;
+  double dense = 0;       // cosine with the query, in [-1, 1]
+  double lexical = 0;     // BM25 score divided by the best BM25 score of the query, in [0, 1]
+  double similarity = 0;  // the hybrid of both, in [0, 1]
+};
+
+// similarity = (lexical_weight * lexical + dense_weight * max(0, dense)) /
+//              (lexical_weight + dense_weight)
+struct SimilarityWeights {
+  double lexical = 1.0;
+  double dense = 0.35;
+};
+
+class MemoryIndex {
+ public:
+  explicit MemoryIndex(int dims) : dims_(dims) {}
+
+  int dims() const { return dims_; }
+  // Adds or replaces a memory. `vector` must have dims() entries, unit length.
+  void Upsert(const std::string& user_id, IndexedMemory memory, const std::vector<float>& vector);
+  // Drops a memory (superseded or forgotten). No-op when absent.
+  void Remove(const std::string& user_id, const std::string& memory_id);
+  void UpdateSalience(const std::string& user_id, const std::string& memory_id, double salience,
+                      int64_t last_seen_at);
+  void ForgetUser(const std::string& user_id);
+
+  // The `keep` current memories of `user_id` most similar to the query, best
+  // first: dense cosine over all of them (one matrix-vector product), BM25
+  // over those sharing a term. Only the kept ones are copied out.
+  std::vector<ScoredCandidate> TopBySimilarity(const std::string& user_id,
+                                               const std::vector<float>& query,
+                                               const std::vector<std::string>& query_terms,
+                                               const SimilarityWeights& weights,
+                                               size_t keep) const;
+  // Metadata of one memory, if current.
+  bool Get(const std::string& user_id, const std::string& memory_id, IndexedMemory* out) const;
+  // Newest last_seen_at among the user's memories (0 when none): the
+  // reference point for recency, so scores do not drift with the wall clock.
+  int64_t NewestSeen(const std::string& user_id) const;
+  size_t Count(const std::string& user_id) const;
+  size_t TotalCount() const;
+
+  struct UserState;
+
+ private:
+  std::shared_ptr<UserState> Find(const std::string& user_id) const;
+  std::shared_ptr<UserState> FindOrCreate(const std::string& user_id);
+
+  const int dims_;
+  mutable std::mutex users_mu_;
+  std::unordered_map<std::string, std::shared_ptr<UserState>> users_;
+};
+
+}  // namespace engram::memory

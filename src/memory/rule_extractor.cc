@@ -1,0 +1,522 @@
+#include "memory/rule_extractor.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <map>
+
+#include "memory/text.h"
+
+namespace engram::memory {
+
+std::string_view SectorName(Sector s) {
+  switch (s) {
+    case Sector::kSemantic: return "semantic";
+    case Sector::kEpisodic: return "episodic";
+    case Sector::kProcedural: return "procedural";
+    case Sector::kEmotional: return "emotional";
+    case Sector::kReflective: return "reflective";
+  }
+  return "semantic";
+}
+
+std::optional<Sector> ParseSector(std::string_view name) {
+  for (Sector s : kAllSectors) {
+    if (SectorName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+double SectorDecayPerDay(Sector s) {
+  switch (s) {
+    case Sector::kSemantic: return 0.005;
+    case Sector::kEpisodic: return 0.015;
+    case Sector::kProcedural: return 0.008;
+    case Sector::kEmotional: return 0.02;
+    case Sector::kReflective: return 0.001;
+  }
+  return 0.01;
+}
+
+namespace {
+
+using Words = std::vector<std::string_view>;
+
+// Products a caller may name as their CRM. Lower case, single tokens or
+// two-word names joined by a space.
+constexpr std::array<std::string_view, 18> kCrmProducts = {
+    "hubspot",  "salesforce", "zoho",     "pipedrive", "dynamics", "freshsales",
+    "copper",   "insightly",  "sugarcrm", "keap",      "odoo",     "attio",
+    "close",    "monday",     "nutshell", "capsule",   "zendesk",  "salesflare"};
+
+// Display spelling of product names found in text (first occurrence wins).
+std::string FindProduct(std::string_view sentence, const std::vector<std::string>& exclude = {}) {
+  std::vector<std::string> tokens = Tokenize(sentence);
+  for (const std::string& t : tokens) {
+    if (std::find(kCrmProducts.begin(), kCrmProducts.end(), t) == kCrmProducts.end()) continue;
+    if (t == "close" || t == "monday" || t == "copper") continue;  // too common as words
+    if (std::find(exclude.begin(), exclude.end(), t) != exclude.end()) continue;
+    // Recover the original spelling.
+    std::string lower = ToLower(sentence);
+    size_t pos = lower.find(t);
+    while (pos != std::string::npos) {
+      bool left = pos == 0 || !std::isalnum(static_cast<unsigned char>(lower[pos - 1]));
+      bool right = pos + t.size() >= lower.size() ||
+                   !std::isalnum(static_cast<unsigned char>(lower[pos + t.size()]));
+      if (left && right) return std::string(sentence.substr(pos, t.size()));
+      pos = lower.find(t, pos + 1);
+    }
+  }
+  return "";
+}
+
+bool HasAny(const std::string& lower, std::initializer_list<std::string_view> words) {
+  for (std::string_view w : words) {
+    if (w.find(' ') != std::string_view::npos || w.find('\'') != std::string_view::npos) {
+      if (lower.find(w) != std::string::npos) return true;
+    } else if (ContainsWord(lower, w)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Cue words per sector. A sentence scores one point per cue found.
+int SectorScore(Sector s, const std::string& lower) {
+  auto count = [&](std::initializer_list<std::string_view> cues) {
+    int n = 0;
+    for (std::string_view c : cues) {
+      bool phrase = c.find(' ') != std::string_view::npos;
+      if (phrase ? lower.find(c) != std::string::npos : ContainsWord(lower, c)) ++n;
+    }
+    return n;
+  };
+  switch (s) {
+    case Sector::kEmotional:
+      return 2 * count({"frustrated", "frustrating", "angry", "upset", "annoyed", "relieved",
+                        "happy", "glad", "worried", "stressed", "disappointed", "love", "hate",
+                        "rough", "painful", "blamed", "excited", "thrilled", "sad", "anxious",
+                        "nervous", "scared", "furious", "delighted", "tired of", "fed up"});
+    case Sector::kProcedural:
+      return 2 * count({"every monday", "every tuesday", "every wednesday", "every thursday",
+                        "every friday", "every day", "every night", "every morning",
+                        "every week", "every month", "each week", "each morning", "routine",
+                        "usually", "always", "workflow", "process", "step", "first i",
+                        "by hand", "export", "reconcile", "weekly", "daily", "monthly"});
+    case Sector::kEpisodic:
+      return count({"yesterday", "last week", "last month", "last year", "started", "stopped",
+                    "moved", "switched", "opened", "happened", "ago", "since", "as of",
+                    "after your", "went", "visited", "bought", "called", "met", "finished",
+                    "by thursday", "by friday", "by monday", "on monday", "on tuesday",
+                    "on wednesday", "on thursday", "on friday", "tomorrow", "next week",
+                    "next month", "next monday", "january", "february", "march", "april",
+                    "may", "june", "july", "august", "september", "october", "november",
+                    "december", "ticket", "update", "fix", "scheduled", "requested"});
+    case Sector::kReflective:
+      return count({"i think", "i feel like", "i believe", "i guess", "i realized",
+                    "i realised", "i learned", "lesson", "honestly", "trust", "trusting",
+                    "i wonder", "it seems", "i tend to"});
+    case Sector::kSemantic:
+      return count({"is our", "our crm", "my name", "i'm the", "i am the", "works at",
+                    "work at", "work for", "we use", "we're on", "prefer", "email",
+                    "address", "manager", "team", "company", "based in", "live in", "crm"});
+  }
+  return 0;
+}
+
+// Sentences that carry nothing to remember.
+bool IsSmallTalk(const std::string& lower, size_t content_words) {
+  if (content_words < 3) return true;
+  static constexpr std::array<std::string_view, 10> kOpeners = {
+      "thank you", "thanks", "you too", "bye", "goodbye", "have a good", "have a great",
+      "talk soon", "no, that's it", "that's it"};
+  for (std::string_view o : kOpeners) {
+    if (lower.starts_with(o) && content_words < 6) return true;
+  }
+  return false;
+}
+
+// Cues that make a sentence worth keeping at all.
+bool IsDurable(const std::string& lower, bool agent) {
+  if (agent) {
+    return HasAny(lower, {"i've opened", "i opened", "i've created", "i've noted", "i've logged",
+                          "i've requested", "i've scheduled", "i've escalated", "i'll have",
+                          "we'll email", "we'll call", "ticket"});
+  }
+  for (Sector s : kAllSectors) {
+    if (SectorScore(s, lower) > 0) return true;
+  }
+  return HasAny(lower, {"i need", "i want", "i'd like", "we need", "i use", "we use", "my ",
+                        "our ", "i have", "we have", "i never", "i don't", "i always", "could someone",
+                        "can someone", "duplicate", "problem", "issue", "error", "broken",
+                        "doesn't work", "not working", "syncing", "sync"});
+}
+
+bool IsVerbSkipWord(std::string_view w) {
+  static constexpr std::array<std::string_view, 20> kAdverbs = {
+      "never", "always", "usually", "really", "just", "also", "still", "often",
+      "sometimes", "only", "actually", "already", "even", "definitely", "honestly",
+      "probably", "mostly", "normally", "typically", "rarely"};
+  return std::find(kAdverbs.begin(), kAdverbs.end(), w) != kAdverbs.end();
+}
+
+// Third person singular of `verb` (lower case as given): "export" ->
+// "exports", "have" -> "has". Leaves modals and past forms alone.
+std::string ThirdPersonVerb(const std::string& verb) {
+  static const std::map<std::string, std::string, std::less<>> kIrregular = {
+      {"am", "is"},       {"are", "is"},    {"have", "has"},   {"do", "does"},
+      {"don't", "doesn't"}, {"go", "goes"}, {"were", "was"},   {"haven't", "hasn't"},
+      {"aren't", "isn't"}};
+  static constexpr std::array<std::string_view, 24> kUnchanged = {
+      "can", "could", "will", "would", "should", "must", "may", "might", "can't", "won't",
+      "wouldn't", "couldn't", "shouldn't", "was", "did", "had", "said", "got", "went", "made",
+      "didn't", "wasn't", "told", "thought"};
+  std::string lower = ToLower(verb);
+  if (auto it = kIrregular.find(lower); it != kIrregular.end()) return it->second;
+  if (std::find(kUnchanged.begin(), kUnchanged.end(), lower) != kUnchanged.end()) return verb;
+  if (lower.ends_with("ed") || lower.empty() || !std::isalpha(static_cast<unsigned char>(lower.back()))) {
+    return verb;
+  }
+  if (lower.ends_with("s") || lower.ends_with("sh") || lower.ends_with("ch") ||
+      lower.ends_with("x") || lower.ends_with("z") || lower.ends_with("o")) {
+    return verb + "es";
+  }
+  if (lower.size() > 1 && lower.back() == 'y' && !std::strchr("aeiou", lower[lower.size() - 2])) {
+    return verb.substr(0, verb.size() - 1) + "ies";
+  }
+  return verb + "s";
+}
+
+std::vector<std::string> SplitWords(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    size_t j = i;
+    while (j < s.size() && s[j] != ' ') ++j;
+    if (j > i) out.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::pair<std::string, std::string> SplitTrailing(const std::string& w) {
+  size_t e = w.size();
+  while (e > 0 && !std::isalnum(static_cast<unsigned char>(w[e - 1])) && w[e - 1] != '\'') --e;
+  return {w.substr(0, e), w.substr(e)};
+}
+
+}  // namespace
+
+std::vector<Sector> ClassifySectors(std::string_view sentence) {
+  std::string lower = ToLower(sentence);
+  std::vector<std::pair<int, Sector>> scored;
+  for (Sector s : kAllSectors) {
+    int score = SectorScore(s, lower);
+    if (score > 0) scored.emplace_back(score, s);
+  }
+  // Highest score first; ties broken by the enum order, so the result is stable.
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<Sector> out;
+  for (const auto& [score, s] : scored) out.push_back(s);
+  if (out.empty()) out.push_back(Sector::kSemantic);
+  return out;
+}
+
+std::string ToThirdPerson(std::string_view sentence, std::string_view name_in,
+                          bool speaker_is_agent) {
+  const std::string name = name_in.empty() ? "the caller" : std::string(name_in);
+  std::vector<std::string> words = SplitWords(sentence);
+  std::vector<std::string> out;
+  bool named = false;      // the caller's name has been used once
+  bool conjugate = false;  // the next verb follows a new singular subject
+  auto subject = [&](const std::string& first, const std::string& later) {
+    std::string s = named ? later : first;
+    named = true;
+    return s;
+  };
+  for (size_t i = 0; i < words.size(); ++i) {
+    auto [w, trail] = SplitTrailing(words[i]);
+    std::string lw = ToLower(w);
+    std::string rep;
+    bool set_conjugate = false;
+    if (conjugate && !lw.empty()) {
+      if (IsVerbSkipWord(lw)) {
+        out.push_back(words[i]);
+        continue;
+      }
+      rep = ThirdPersonVerb(w);
+      if (std::isupper(static_cast<unsigned char>(w[0]))) rep[0] = static_cast<char>(std::toupper(rep[0]));
+      conjugate = false;
+      out.push_back(rep + trail);
+      continue;
+    }
+    if (speaker_is_agent) {
+      if (lw == "i") rep = "the agent";
+      else if (lw == "i've") rep = "the agent has";
+      else if (lw == "i'll") rep = "the agent will";
+      else if (lw == "i'm") rep = "the agent is";
+      else if (lw == "we" || lw == "us") rep = "the support team";
+      else if (lw == "we'll") rep = "the support team will";
+      else if (lw == "we've") rep = "the support team has";
+      else if (lw == "our") rep = "the support team's";
+      else if (lw == "you") rep = name;
+      else if (lw == "you're") rep = name + " is";
+      else if (lw == "your") rep = name + "'s";
+      else if (lw == "i'd") rep = "the agent would";
+      set_conjugate = lw == "i";
+    } else {
+      if (lw == "i") {
+        rep = subject(name, "they");
+        set_conjugate = rep != "they";
+      } else if (lw == "i'm") {
+        rep = named ? "they are" : name + " is";
+        named = true;
+      } else if (lw == "i've") {
+        rep = named ? "they have" : name + " has";
+        named = true;
+      } else if (lw == "i'd") {
+        rep = subject(name, "they") + " would";
+      } else if (lw == "i'll") {
+        rep = subject(name, "they") + " will";
+      } else if (lw == "me" || lw == "myself") {
+        rep = named ? "them" : name;
+        named = true;
+      } else if (lw == "my") {
+        rep = named ? "their" : name + "'s";
+        named = true;
+      } else if (lw == "we") {
+        rep = named ? "they" : name + "'s team";
+        set_conjugate = !named;
+        named = true;
+      } else if (lw == "we're") {
+        rep = named ? "they are" : name + "'s team is";
+        named = true;
+      } else if (lw == "we've") {
+        rep = named ? "they have" : name + "'s team has";
+        named = true;
+      } else if (lw == "we'll") {
+        rep = named ? "they will" : name + "'s team will";
+        named = true;
+      } else if (lw == "our") {
+        rep = named ? "their" : name + "'s";
+        named = true;
+      } else if (lw == "us") {
+        rep = "them";
+      } else if (lw == "you") {
+        rep = "the support team";
+      } else if (lw == "your") {
+        rep = "the support team's";
+      }
+    }
+    if (rep.empty()) {
+      out.push_back(words[i]);
+      continue;
+    }
+    if (i == 0 || (!out.empty() && (out.back().ends_with('.') || out.back().ends_with(':')))) {
+      rep[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(rep[0])));
+    }
+    out.push_back(rep + trail);
+    conjugate = set_conjugate;
+  }
+  std::string joined;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (i) joined += ' ';
+    joined += out[i];
+  }
+  // Drop a leading discourse marker ("So, ", "And ", "Yes. ") that means nothing alone.
+  for (std::string_view lead : {"So, ", "So ", "And ", "Yes, ", "Well, ", "Honestly, ", "Also, "}) {
+    if (joined.starts_with(lead) && joined.size() > lead.size() + 3) {
+      joined = joined.substr(lead.size());
+      joined[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(joined[0])));
+      break;
+    }
+  }
+  return joined;
+}
+
+namespace {
+
+struct Slot {
+  std::string subject, value, content;
+};
+
+std::string Possessive(const std::string& name) { return name + "'s"; }
+
+// Capitalised words after `marker` in `sentence`, e.g. "This is Priya Raman, ..." -> "Priya Raman".
+std::string CapitalisedAfter(std::string_view sentence, std::string_view marker) {
+  std::string lower = ToLower(sentence);
+  size_t pos = lower.find(marker);
+  if (pos == std::string::npos) return "";
+  std::vector<std::string> words = SplitWords(sentence.substr(pos + marker.size()));
+  std::string out;
+  static constexpr std::array<std::string_view, 4> kJoiners = {"and", "&", "of", "de"};
+  for (size_t i = 0; i < words.size(); ++i) {
+    auto [w, trail] = SplitTrailing(words[i]);
+    bool cap = !w.empty() && std::isupper(static_cast<unsigned char>(w[0]));
+    bool joiner = !out.empty() && std::find(kJoiners.begin(), kJoiners.end(), w) != kJoiners.end() &&
+                  i + 1 < words.size() && std::isupper(static_cast<unsigned char>(words[i + 1][0]));
+    if (!cap && !joiner) break;
+    if (!out.empty()) out += ' ';
+    out += w;
+    if (!trail.empty()) break;
+  }
+  return out;
+}
+
+// Lower-case words after `marker` up to " at " or punctuation: the role in
+// "I'm the operations manager at ...".
+std::string RoleAfter(std::string_view sentence, std::string_view marker) {
+  std::string lower = ToLower(sentence);
+  size_t pos = lower.find(marker);
+  if (pos == std::string::npos) return "";
+  std::string rest = lower.substr(pos + marker.size());
+  size_t at = rest.find(" at ");
+  if (at == std::string::npos) at = rest.find(" for ");
+  if (at == std::string::npos || at > 40) return "";
+  return Trim(rest.substr(0, at));
+}
+
+std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, bool agent) {
+  std::vector<Slot> slots;
+  const std::string lower = ToLower(sentence);
+  const std::string who = name.empty() ? "The caller" : name;
+  if (!agent) {
+    // Name.
+    for (std::string_view marker : {"this is ", "my name is ", "my name's "}) {
+      std::string n = CapitalisedAfter(sentence, marker);
+      if (n.find(' ') != std::string::npos || (marker != "this is " && !n.empty())) {
+        slots.push_back({"name", n, "The caller's name is " + n + "."});
+        break;
+      }
+    }
+    // Role and employer.
+    for (std::string_view marker : {"i'm the ", "i am the ", "i'm a ", "i am a ", "i'm an "}) {
+      std::string role = RoleAfter(sentence, marker);
+      if (role.empty()) continue;
+      std::string company = CapitalisedAfter(sentence, std::string(marker) + role + " at ");
+      if (company.empty()) company = CapitalisedAfter(sentence, std::string(marker) + role + " for ");
+      std::string subject_name = name.empty() ? "The caller" : name;
+      if (!company.empty()) {
+        slots.push_back({"employer", company,
+                         subject_name + " is the " + role + " at " + company + "."});
+      }
+      break;
+    }
+    for (std::string_view marker : {"i work at ", "i work for "}) {
+      std::string company = CapitalisedAfter(sentence, marker);
+      if (!company.empty()) slots.push_back({"employer", company, who + " works at " + company + "."});
+    }
+    // E-mail address.
+    for (const std::string& w : SplitWords(sentence)) {
+      auto [core, trail] = SplitTrailing(w);
+      size_t at = core.find('@');
+      if (at != std::string::npos && at > 0 && core.find('.', at) != std::string::npos) {
+        slots.push_back({"email", ToLower(core), Possessive(who) + " email address is " + ToLower(core) + "."});
+      }
+    }
+    // Contact preference.
+    if (lower.starts_with("email, please") || lower.starts_with("yes, email please") ||
+        lower.starts_with("email please") || HasAny(lower, {"prefer email", "email me",
+                                                            "email updates", "by email, please"})) {
+      slots.push_back({"contact_preference", "email", who + " prefers to be contacted by email."});
+    } else if (HasAny(lower, {"prefer a call", "prefer phone", "call me", "text me",
+                              "prefer text"})) {
+      std::string v = HasAny(lower, {"text"}) ? "text message" : "phone";
+      slots.push_back({"contact_preference", v, who + " prefers to be contacted by " + v + "."});
+    }
+  }
+  // CRM: "X is our CRM", "our CRM is X", "we're on X", "we use X", "moved to X".
+  std::string product = FindProduct(sentence);
+  if (!product.empty()) {
+    std::string p = ToLower(product);
+    bool negated = HasAny(lower, {"moved off " + p, "off of " + p, "away from " + p,
+                                  p + " has been shut off", p + " was shut off", "no longer use"});
+    bool crm_word = ContainsWord(lower, "crm");
+    bool on_product = HasAny(lower, {"we're on " + p, "we are on " + p, "we use " + p,
+                                     "we're using " + p, "moved to " + p, "switched to " + p,
+                                     "migrated to " + p, "now on " + p, "you're on " + p,
+                                     "is our crm", "our crm is"});
+    if (negated) {
+      // The sentence may name the new product after the old one.
+      std::string other = FindProduct(sentence, {p});
+      if (!other.empty()) {
+        product = other;
+        p = ToLower(other);
+        on_product = HasAny(lower, {"we're on " + p, "we are on " + p, "we use " + p,
+                                    "moved to " + p, "switched to " + p, "now on " + p});
+        negated = false;
+      }
+    }
+    if (!negated && (on_product || (crm_word && HasAny(lower, {"is our", "our crm", "crm is"})))) {
+      slots.push_back({"crm", product, Possessive(who) + " CRM is " + product + "."});
+    }
+    // Integration: "we connect Tandem to X", "I need Tandem syncing with X".
+    if (!negated && !agent &&
+        HasAny(lower, {"connect", "syncing with", "sync with", "integrate", "integration with"})) {
+      slots.push_back({"integration", product,
+                       Possessive(who) + " integration syncs with " + product + "."});
+    }
+  }
+  return slots;
+}
+
+}  // namespace
+
+Result<std::vector<ExtractedMemory>> RuleExtractor::Extract(const ExtractionInput& input) {
+  std::vector<ExtractedMemory> out;
+  std::string name = input.caller_name;
+  // A name stated in this call wins for rewriting the rest of it.
+  for (const TranscriptTurn& turn : input.turns) {
+    if (turn.role != "user") continue;
+    for (const std::string& s : SplitSentences(turn.message)) {
+      for (const Slot& slot : FindSlots(s, "", false)) {
+        if (slot.subject == "name") name = slot.value;
+      }
+    }
+  }
+  for (const TranscriptTurn& turn : input.turns) {
+    if (turn.message.empty()) continue;
+    const bool agent = turn.role != "user";
+    for (const std::string& raw : SplitSentences(turn.message)) {
+      const std::string sentence = NormalizeSpoken(raw);
+      const std::string lower = ToLower(sentence);
+      size_t content_words = 0;
+      for (const std::string& t : Tokenize(lower)) content_words += !IsStopWord(t);
+      std::vector<Slot> slots = FindSlots(sentence, name, agent);
+      for (const Slot& slot : slots) {
+        ExtractedMemory m;
+        m.content = slot.content;
+        m.subject = slot.subject;
+        m.value = slot.value;
+        m.primary = Sector::kSemantic;
+        m.sectors = {Sector::kSemantic};
+        m.salience = agent ? 0.6 : 0.8;
+        m.source_turns = {turn.index};
+        out.push_back(std::move(m));
+      }
+      if (IsSmallTalk(lower, content_words)) continue;
+      if (!IsDurable(lower, agent)) continue;
+      std::vector<Sector> sectors = ClassifySectors(sentence);
+      // A sentence that only restates its slot adds nothing; one that also
+      // tells of an event, a routine or a feeling is kept as well.
+      if (!slots.empty() && sectors.front() == Sector::kSemantic) continue;
+      if (slots.size() == 1 && slots[0].subject == "email") continue;
+      ExtractedMemory m;
+      m.content = ToThirdPerson(sentence, name, agent);
+      if (!m.content.empty() && !std::ispunct(static_cast<unsigned char>(m.content.back()))) {
+        m.content += '.';
+      }
+      m.primary = sectors.front();
+      m.sectors = sectors;
+      m.salience = agent ? 0.35 : (m.primary == Sector::kEmotional ? 0.5 : 0.6);
+      m.source_turns = {turn.index};
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
+}  // namespace engram::memory

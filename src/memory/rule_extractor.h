@@ -1,0 +1,34 @@
+// RuleExtractor: the default Extractor. Deterministic English rules, no
+// network. See docs/MEMORY.md for what it keeps and how it rewrites.
+//
+// Per sentence of each turn: normalise spoken forms (e-mails, spelled ticket
+// ids); find slot facts (name, employer, CRM, integration, e-mail, contact
+// preference) that later calls may contradict; keep other durable statements
+// (tools, preferences, plans and dates, routines, feelings and complaints,
+// problems) and drop small talk; rewrite first person into statements about
+// the caller; classify sectors by cue words.
+#pragma once
+
+#include "memory/extractor.h"
+
+namespace engram::memory {
+
+class RuleExtractor final : public Extractor {
+ public:
+  // Bump when the rules change: it is part of the extraction cache key and
+  // of what a replay compares.
+  static constexpr char kRulesVersion[] = "rules-v1";
+
+  std::string CacheIdentity() const override { return std::string("rules/") + kRulesVersion; }
+  Result<std::vector<ExtractedMemory>> Extract(const ExtractionInput& input) override;
+};
+
+// Sector scores of one sentence by cue words; exposed for tests.
+// Returns the sectors with a positive score, strongest first; semantic when none.
+std::vector<Sector> ClassifySectors(std::string_view sentence);
+
+// Rewrites a caller's first-person sentence into a statement about `name`
+// ("the caller" when empty); exposed for tests.
+std::string ToThirdPerson(std::string_view sentence, std::string_view name, bool speaker_is_agent);
+
+}  // namespace engram::memory

@@ -1,0 +1,35 @@
+// Small text utilities for the English rules: sentence splitting,
+// tokenising, light stemming, and normalising spoken forms.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace engram::memory {
+
+// Splits text into sentences at . ! ? followed by a space and an upper-case
+// letter, digit or quote, or at the end. Keeps "a.m.", "e.g.", decimals and
+// e-mail addresses whole.
+std::vector<std::string> SplitSentences(std::string_view text);
+
+// Lower-case alphanumeric tokens ("don't" -> "don't", "back-to-back" -> "back", "to", "back").
+std::vector<std::string> Tokenize(std::string_view text);
+
+// Light suffix stripping (plurals, -ing, -ed, -ly), enough for lexical
+// matching of "exports"/"exported"/"exporting".
+std::string Stem(std::string_view token);
+
+// Tokenize + Stem, dropping stop words. What the lexical index stores.
+std::vector<std::string> LexicalTerms(std::string_view text);
+bool IsStopWord(std::string_view token);
+
+// "priya dot raman at hollisvane dot example" -> "priya.raman@hollisvane.example";
+// "T D two zero nine three one" -> "TD-20931".
+std::string NormalizeSpoken(std::string_view text);
+
+std::string ToLower(std::string_view s);
+std::string Trim(std::string_view s);
+bool ContainsWord(std::string_view haystack_lower, std::string_view word);
+
+}  // namespace engram::memory

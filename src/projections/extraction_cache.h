@@ -1,0 +1,37 @@
+// ExtractionCache: results of calls that may differ from run to run (an LLM
+// extractor, a remote embedder), keyed by everything that determines them,
+// so a replay with the same configuration is exact and never calls out.
+//
+// Lives in its own SQLite file (DATA_DIR/cache.db), outside the read model,
+// because a rebuild into a fresh read model must still find it. Not
+// thread-safe: one instance per thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "projections/sqlite_db.h"
+
+namespace engram::projections {
+
+class ExtractionCache {
+ public:
+  // Opens or creates the cache at `path` (":memory:" for a private one).
+  static Result<std::unique_ptr<ExtractionCache>> Open(const std::string& path);
+
+  // The cached value of `key` in `space` ("extraction", "embedding", ...).
+  Result<std::optional<std::string>> Get(const std::string& space, const std::string& key);
+  Status Put(const std::string& space, const std::string& key, const std::string& value);
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  explicit ExtractionCache(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  std::unique_ptr<SqliteDb> db_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+};
+
+}  // namespace engram::projections

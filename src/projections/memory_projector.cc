@@ -1,0 +1,513 @@
+#include "projections/memory_projector.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "common/json_fields.h"
+#include "memory/summary.h"
+#include "memory/text.h"
+
+namespace engram::projections {
+namespace {
+
+using nlohmann::json;
+using memory::Sector;
+
+std::string VectorBlob(const std::vector<float>& v) {
+  std::string out(v.size() * sizeof(float), '\0');
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+std::vector<float> BlobVector(const std::string& blob) {
+  std::vector<float> v(blob.size() / sizeof(float));
+  std::memcpy(v.data(), blob.data(), v.size() * sizeof(float));
+  return v;
+}
+
+std::string JsonInts(const std::vector<int>& v) { return json(v).dump(); }
+
+std::vector<int> ParseInts(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  std::vector<int> out;
+  if (j.is_array()) {
+    for (const json& x : j) {
+      if (x.is_number_integer()) out.push_back(x.get<int>());
+    }
+  }
+  return out;
+}
+
+// Names and numbers of a sentence: capitalised words (but the first) and
+// tokens holding digits. Two near-identical sentences that name different
+// things ("from HubSpot" / "out of Salesforce") state different facts.
+std::set<std::string> KeyTerms(const std::string& content, const std::set<std::string>& ignore) {
+  std::set<std::string> out;
+  bool first = true;
+  std::string word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    bool cap = std::isupper(static_cast<unsigned char>(word[0]));
+    bool digit = std::any_of(word.begin(), word.end(),
+                             [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    std::string lower = memory::ToLower(word);
+    if ((digit || (cap && !first)) && !ignore.count(lower)) out.insert(lower);
+    first = false;
+    word.clear();
+  };
+  for (char c : content) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      word += c;
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+struct Known {
+  std::string id, content, subject, value;
+  Sector sector = Sector::kSemantic;
+  double salience = 0;
+  int64_t created_at = 0;
+  int64_t last_seen_at = 0;
+  std::string conversation_id;
+  std::vector<int> source_turns;
+  std::vector<float> vector;
+};
+
+Result<std::vector<Known>> LoadKnown(SqliteDb& db, const std::string& user_id) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached("SELECT m.id, m.content, coalesce(m.subject, ''), m.primary_sector, m.salience, "
+                "m.created_at, m.last_seen_at, coalesce(m.source_conversation_id, ''), "
+                "m.source_turns, e.vector FROM memories m JOIN memory_embeddings e ON "
+                "e.memory_id = m.id AND e.sector = m.primary_sector WHERE m.user_id = ? AND "
+                "m.valid_to IS NULL ORDER BY m.created_seq, m.id"));
+  st->Bind(1, user_id);
+  std::vector<Known> out;
+  for (;;) {
+    auto row = st->Step();
+    if (!row.ok()) {
+      st->Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    Known k;
+    k.id = st->Text(0);
+    k.content = st->Text(1);
+    k.subject = st->Text(2);
+    k.sector = memory::ParseSector(st->Text(3)).value_or(Sector::kSemantic);
+    k.salience = st->Double(4);
+    k.created_at = st->Int(5);
+    k.last_seen_at = st->Int(6);
+    k.conversation_id = st->Text(7);
+    k.source_turns = ParseInts(st->Text(8));
+    k.vector = BlobVector(st->Blob(9));
+    out.push_back(std::move(k));
+  }
+  st->Reset();
+  // The subject's value is not a column of its own: it is the slot value
+  // recorded in memories.subject as "subject=value".
+  for (Known& k : out) {
+    if (auto eq = k.subject.find('='); eq != std::string::npos) {
+      k.value = k.subject.substr(eq + 1);
+      k.subject = k.subject.substr(0, eq);
+    }
+  }
+  return out;
+}
+
+json ToJson(const memory::ExtractedMemory& m) {
+  std::vector<std::string> sectors;
+  for (Sector s : m.sectors) sectors.emplace_back(memory::SectorName(s));
+  return {{"content", m.content},        {"primary", memory::SectorName(m.primary)},
+          {"sectors", sectors},          {"subject", m.subject},
+          {"value", m.value},            {"salience", m.salience},
+          {"source_turns", m.source_turns}};
+}
+
+memory::ExtractedMemory FromJson(const json& j) {
+  memory::ExtractedMemory m;
+  m.content = j.value("content", "");
+  m.primary = memory::ParseSector(j.value("primary", "semantic")).value_or(Sector::kSemantic);
+  for (const json& s : j.value("sectors", json::array())) {
+    if (auto sector = memory::ParseSector(s.get<std::string>())) m.sectors.push_back(*sector);
+  }
+  if (m.sectors.empty()) m.sectors.push_back(m.primary);
+  m.subject = j.value("subject", "");
+  m.value = j.value("value", "");
+  m.salience = std::clamp(j.value("salience", 0.5), 0.0, 1.0);
+  m.source_turns = j.value("source_turns", std::vector<int>());
+  return m;
+}
+
+}  // namespace
+
+Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
+  std::vector<IndexOp> ops;
+  Status s;
+  try {
+    if (e.type == "post_call_transcription") {
+      s = Learn(e, db, ops);
+    } else if (e.type == "memory_queried") {
+      s = Reinforce(e, db, ops);
+    } else {
+      return Status::Ok();
+    }
+  } catch (const FieldTypeError& err) {
+    s = Status::InvalidArgument(err.what());
+  } catch (const json::exception& err) {
+    s = Status::InvalidArgument(err.what());
+  }
+  if (s.ok()) {
+    std::move(ops.begin(), ops.end(), std::back_inserter(staged_));
+  }
+  return s;
+}
+
+Status MemoryProjector::RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) {
+  return db.Run(
+      "UPDATE webhook_events SET status = 'failed', last_error = ? WHERE seq = ?",
+      "memory extraction: " + error.ToString(), e.seq);
+}
+
+void MemoryProjector::AfterCommit() {
+  if (parts_.index) {
+    for (IndexOp& op : staged_) {
+      switch (op.kind) {
+        case IndexOp::kUpsert:
+          parts_.index->Upsert(op.user_id, std::move(op.memory), op.vector);
+          break;
+        case IndexOp::kRemove:
+          parts_.index->Remove(op.user_id, op.memory.id);
+          break;
+        case IndexOp::kSalience:
+          parts_.index->UpdateSalience(op.user_id, op.memory.id, op.memory.salience,
+                                       op.memory.last_seen_at);
+          break;
+      }
+    }
+  }
+  staged_.clear();
+}
+
+Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
+  json body = json::parse(e.body, nullptr, false);
+  if (body.is_discarded()) return Status::Ok();  // the conversation projector recorded it
+  const json& data = ObjectField(body, "data");
+  auto conversation_id = OptNonEmpty(data, "conversation_id");
+  if (!conversation_id) return Status::Ok();
+
+  // Learn only from a transcript the conversation projector applied from
+  // this very event, for a known user.
+  std::string user_id, name;
+  int64_t call_time = 0;
+  {
+    ENGRAM_ASSIGN_OR_RETURN(
+        Statement * st,
+        db.Cached("SELECT c.user_id, coalesce(c.started_at, 0), coalesce(u.name, '') FROM "
+                  "conversations c JOIN users u ON u.id = c.user_id WHERE c.id = ? AND "
+                  "c.transcript_seq = ?"));
+    st->BindAll(*conversation_id, e.seq);
+    auto row = st->Step();
+    if (row.ok() && *row) {
+      user_id = st->Text(0);
+      call_time = st->Int(1);
+      name = st->Text(2);
+    }
+    st->Reset();
+    if (!row.ok()) return row.status();
+  }
+  if (user_id.empty()) return Status::Ok();
+
+  memory::ExtractionInput input;
+  input.caller_name = name;
+  json input_json = {{"name", name}, {"turns", json::array()}};
+  int index = 0;
+  for (const json& turn : ArrayField(data, "transcript")) {
+    memory::TranscriptTurn t;
+    t.index = index++;
+    t.role = OptString(turn, "role").value_or("");
+    t.message = OptString(turn, "message").value_or("");
+    if (t.message.empty()) continue;
+    input_json["turns"].push_back({t.index, t.role, t.message});
+    input.turns.push_back(std::move(t));
+  }
+
+  // Extraction, through the cache.
+  const std::string identity = parts_.extractor->CacheIdentity();
+  const std::string key = crypto::Sha256Hex(identity + "\n" + input_json.dump());
+  std::vector<memory::ExtractedMemory> candidates;
+  std::optional<std::string> cached;
+  if (parts_.cache) {
+    ENGRAM_ASSIGN_OR_RETURN(cached, parts_.cache->Get("extraction", key));
+  }
+  if (cached) {
+    for (const json& j : json::parse(*cached)) candidates.push_back(FromJson(j));
+  } else {
+    ENGRAM_ASSIGN_OR_RETURN(candidates, parts_.extractor->Extract(input));
+    if (parts_.cache) {
+      json all = json::array();
+      for (const auto& c : candidates) all.push_back(ToJson(c));
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", key, all.dump()));
+    }
+  }
+
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
+  std::set<std::string> name_terms;
+  for (const std::string& t : memory::Tokenize(name)) name_terms.insert(t);
+  const std::string model = parts_.embedder->ModelId();
+
+  auto embed = [&](const std::string& text) -> Result<std::vector<float>> {
+    if (parts_.embedder->IsDeterministic() || !parts_.cache) return parts_.embedder->Embed(text);
+    const std::string ekey = crypto::Sha256Hex(model + "\n" + text);
+    ENGRAM_ASSIGN_OR_RETURN(auto hit, parts_.cache->Get("embedding", ekey));
+    if (hit) return BlobVector(*hit);
+    ENGRAM_ASSIGN_OR_RETURN(std::vector<float> v, parts_.embedder->Embed(text));
+    ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("embedding", ekey, VectorBlob(v)));
+    return v;
+  };
+  auto relate = [&](const std::string& memory_id, const char* relation) {
+    return db.Run(
+        "INSERT INTO conversation_memories(conversation_id, memory_id, relation) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        *conversation_id, memory_id, relation);
+  };
+  auto reinforce = [&](Known& k) -> Status {
+    k.salience += kRestatementBoost * (1.0 - k.salience);
+    k.last_seen_at = std::max(k.last_seen_at, call_time);
+    ENGRAM_RETURN_IF_ERROR(db.Run(
+        "UPDATE memories SET salience = ?, reinforcements = reinforcements + 1, last_seen_at = ? "
+        "WHERE id = ?",
+        k.salience, k.last_seen_at, k.id));
+    IndexOp op{IndexOp::kSalience, user_id, {}, {}};
+    op.memory.id = k.id;
+    op.memory.salience = k.salience;
+    op.memory.last_seen_at = k.last_seen_at;
+    ops.push_back(std::move(op));
+    return relate(k.id, "reinforced");
+  };
+
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const memory::ExtractedMemory& c = candidates[i];
+    if (c.content.empty()) continue;
+    ENGRAM_ASSIGN_OR_RETURN(std::vector<float> vec, embed(c.content));
+
+    // Find what this candidate restates or updates.
+    Known* match = nullptr;
+    bool restates = false;
+    if (!c.subject.empty()) {
+      for (Known& k : known) {
+        if (k.subject == c.subject) match = &k;  // the newest wins: known is in creation order
+      }
+      if (match) restates = memory::ToLower(match->value) == memory::ToLower(c.value);
+    } else {
+      double best = kNearDuplicateCosine;
+      for (Known& k : known) {
+        if (!k.subject.empty()) continue;
+        const double cos = memory::Cosine(vec, k.vector);
+        if (cos >= best || memory::ToLower(k.content) == memory::ToLower(c.content)) {
+          best = std::max(best, cos);
+          match = &k;
+        }
+      }
+      if (match) restates = KeyTerms(match->content, name_terms) == KeyTerms(c.content, name_terms);
+    }
+    if (match && restates) {
+      ENGRAM_RETURN_IF_ERROR(reinforce(*match));
+      continue;
+    }
+
+    const std::string id =
+        "m_" + crypto::Sha256Hex(*conversation_id + "#" + std::to_string(i) + "#" + c.content)
+                   .substr(0, 20);
+    std::vector<std::string> sectors;
+    for (Sector s : c.sectors) sectors.emplace_back(memory::SectorName(s));
+    const std::string subject = c.subject.empty() ? "" : c.subject + "=" + c.value;
+    ENGRAM_RETURN_IF_ERROR(db.Run(
+        "INSERT INTO memories(id, user_id, content, primary_sector, sectors, subject, salience, "
+        "created_at, last_seen_at, valid_from, source_conversation_id, source_turns, created_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+        id, user_id, c.content, std::string(memory::SectorName(c.primary)), json(sectors).dump(),
+        subject.empty() ? std::nullopt : std::optional(subject), c.salience, call_time,
+        call_time, call_time, *conversation_id, JsonInts(c.source_turns), e.seq));
+    for (Sector s : c.sectors) {
+      ENGRAM_ASSIGN_OR_RETURN(Statement * st,
+                              db.Cached("INSERT INTO memory_embeddings(memory_id, sector, model, "
+                                        "dim, vector) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO "
+                                        "NOTHING"));
+      st->BindAll(id, std::string(memory::SectorName(s)), model,
+                  static_cast<int64_t>(vec.size()));
+      const std::string blob = VectorBlob(vec);
+      st->BindBlob(5, blob.data(), blob.size());
+      Status run = st->Run();
+      st->Reset();
+      ENGRAM_RETURN_IF_ERROR(run);
+    }
+    ENGRAM_RETURN_IF_ERROR(relate(id, "created"));
+    if (match) {
+      // An update: the known memory stays for history, no longer current.
+      ENGRAM_RETURN_IF_ERROR(db.Run(
+          "UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time, id,
+          match->id));
+      ENGRAM_RETURN_IF_ERROR(relate(match->id, "superseded"));
+      IndexOp op{IndexOp::kRemove, user_id, {}, {}};
+      op.memory.id = match->id;
+      ops.push_back(std::move(op));
+      known.erase(known.begin() + (match - known.data()));
+    }
+    // Waypoint graph: links to earlier memories above the threshold.
+    std::string waypoint;
+    double waypoint_weight = 0;
+    for (const Known& k : known) {
+      const double cos = memory::Cosine(vec, k.vector);
+      if (cos <= kLinkThreshold) continue;
+      ENGRAM_RETURN_IF_ERROR(db.Run(
+          "INSERT INTO memory_links(src_id, dst_id, weight, is_waypoint) VALUES (?, ?, ?, 0) "
+          "ON CONFLICT DO NOTHING",
+          id, k.id, cos));
+      if (cos > waypoint_weight) {
+        waypoint_weight = cos;
+        waypoint = k.id;
+      }
+    }
+    if (!waypoint.empty()) {
+      ENGRAM_RETURN_IF_ERROR(db.Run(
+          "UPDATE memory_links SET is_waypoint = 1 WHERE src_id = ? AND dst_id = ?", id, waypoint));
+    }
+    Known added;
+    added.id = id;
+    added.content = c.content;
+    added.subject = c.subject;
+    added.value = c.value;
+    added.sector = c.primary;
+    added.salience = c.salience;
+    added.created_at = call_time;
+    added.last_seen_at = call_time;
+    added.conversation_id = *conversation_id;
+    added.source_turns = c.source_turns;
+    added.vector = vec;
+    IndexOp op{IndexOp::kUpsert, user_id, {}, vec};
+    op.memory = {id,       c.content,           c.primary,      c.salience,
+                 call_time, call_time,          *conversation_id, c.source_turns,
+                 waypoint, static_cast<float>(waypoint_weight)};
+    ops.push_back(std::move(op));
+    known.push_back(std::move(added));
+  }
+  return RefreshUserSummary(db, user_id, e.seq);
+}
+
+Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
+  json body = json::parse(e.body);
+  const json& request = ObjectField(body, "request");
+  std::string user_id = OptString(body, "user_id").value_or("");
+  std::optional<std::string> conversation_id = OptNonEmpty(request, "conversation_id");
+  const int64_t at = e.received_at_us / 1000;
+  bool user_exists = false;
+  if (!user_id.empty()) {
+    ENGRAM_ASSIGN_OR_RETURN(Statement * st, db.Cached("SELECT 1 FROM users WHERE id = ?"));
+    st->Bind(1, user_id);
+    auto row = st->Step();
+    user_exists = row.ok() && *row;
+    st->Reset();
+  }
+  if (conversation_id) {
+    // The call is still going on: its conversation row comes with the
+    // post-call webhook. A stub now keeps the foreign key; the transcript
+    // fills it in.
+    ENGRAM_RETURN_IF_ERROR(db.Run(
+        "INSERT INTO conversations(id, user_id, agent_id, call_sid, updated_seq) VALUES (?, ?, "
+        "?, ?, ?) ON CONFLICT(id) DO NOTHING",
+        *conversation_id, user_exists ? std::optional(user_id) : std::nullopt,
+        OptString(request, "agent_id"), OptString(request, "call_sid"), e.seq));
+  }
+  json returned = body.value("returned", json::array());
+  ENGRAM_RETURN_IF_ERROR(db.Run(
+      "INSERT INTO tool_invocations(id, conversation_id, user_id, source, tool_name, tool_type, "
+      "params, result, is_error, latency_ms, invoked_at, event_seq) VALUES (?, ?, ?, "
+      "'memory_tool', 'query_user_memory', 'webhook', ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+      "mq-" + std::to_string(e.seq), conversation_id,
+      user_exists ? std::optional(user_id) : std::nullopt, request.dump(), returned.dump(),
+      static_cast<int64_t>(body.value("status", 200) != 200), OptNumber(body, "latency_ms"), at,
+      e.seq));
+  for (const json& id : returned) {
+    if (!id.is_string()) continue;
+    ENGRAM_ASSIGN_OR_RETURN(
+        Statement * st,
+        db.Cached("UPDATE memories SET salience = salience + ? * (1.0 - salience), last_seen_at = "
+                  "max(last_seen_at, ?) WHERE id = ? AND user_id = ? AND valid_to IS NULL "
+                  "RETURNING salience, last_seen_at"));
+    st->BindAll(kRecallBoost, at, id.get<std::string>(), user_id);
+    auto row = st->Step();
+    if (row.ok() && *row) {
+      IndexOp op{IndexOp::kSalience, user_id, {}, {}};
+      op.memory.id = id.get<std::string>();
+      op.memory.salience = st->Double(0);
+      op.memory.last_seen_at = st->Int(1);
+      ops.push_back(std::move(op));
+    }
+    st->Reset();
+    if (!row.ok()) return row.status();
+  }
+  return Status::Ok();
+}
+
+Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq) {
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
+  std::string name;
+  {
+    ENGRAM_ASSIGN_OR_RETURN(Statement * st,
+                            db.Cached("SELECT coalesce(name, '') FROM users WHERE id = ?"));
+    st->Bind(1, user_id);
+    auto row = st->Step();
+    if (row.ok() && *row) name = st->Text(0);
+    st->Reset();
+  }
+  std::vector<memory::SummaryFact> facts;
+  for (const Known& k : known) {
+    facts.push_back({k.content, k.sector, k.subject, k.value, k.salience, k.created_at});
+  }
+  return db.Run("UPDATE users SET summary = ?, summary_seq = ? WHERE id = ?",
+                memory::BuildRuleSummary(name, facts), seq, user_id);
+}
+
+Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::string& model_id) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement st,
+      db.Prepare("SELECT m.id, m.user_id, m.content, m.primary_sector, m.salience, m.created_at, "
+                 "m.last_seen_at, coalesce(m.source_conversation_id, ''), m.source_turns, "
+                 "e.vector, e.model, coalesce(l.dst_id, ''), coalesce(l.weight, 0) FROM memories "
+                 "m JOIN memory_embeddings e ON e.memory_id = m.id AND e.sector = "
+                 "m.primary_sector LEFT JOIN memory_links l ON l.src_id = m.id AND l.is_waypoint "
+                 "= 1 WHERE m.valid_to IS NULL ORDER BY m.created_seq, m.id"));
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (st.Text(10) != model_id) {
+      return Status::Conflict("stored memory vectors were made by " + st.Text(10) +
+                              ", not " + model_id + ": rebuild with `engram replay`");
+    }
+    memory::IndexedMemory m;
+    m.id = st.Text(0);
+    m.content = st.Text(2);
+    m.sector = memory::ParseSector(st.Text(3)).value_or(Sector::kSemantic);
+    m.salience = st.Double(4);
+    m.created_at = st.Int(5);
+    m.last_seen_at = st.Int(6);
+    m.conversation_id = st.Text(7);
+    m.source_turns = ParseInts(st.Text(8));
+    m.waypoint_id = st.Text(11);
+    m.waypoint_weight = static_cast<float>(st.Double(12));
+    index.Upsert(st.Text(1), std::move(m), BlobVector(st.Blob(9)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace engram::projections
