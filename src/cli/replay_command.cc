@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "log/rocksdb_event_log.h"
+#include "projections/memory_engine.h"
 #include "replay/rebuild.h"
 
 namespace engram::cli {
@@ -18,6 +19,7 @@ struct ReplayFlags {
   std::string out;
   bool verify = false;
   bool force = false;
+  std::string embeddings;
 };
 
 // A progress line on a terminal: events done of total, rate, time left.
@@ -64,9 +66,20 @@ int Replay(const ReplayFlags& flags) {
       std::cerr << "engram replay: " << log.status().ToString() << "\n";
       return 1;
     }
+    projections::MemoryEngineOptions engine_options;
+    engine_options.embeddings_path = flags.embeddings;
+    // The same cache as the server: a replay with the same configuration
+    // reuses every extraction and never calls out.
+    engine_options.cache_path = flags.data_dir + "/cache.db";
+    auto engine = projections::OpenMemoryEngine(engine_options);
+    if (!engine.ok()) {
+      std::cerr << "engram replay: " << engine.status().ToString() << "\n";
+      return 1;
+    }
+    const auto parts = (*engine)->Parts(nullptr);
     if (flags.verify) {
-      auto report =
-          replay::RebuildAndVerify(**log, ReadModelPath(flags.data_dir), out, TerminalProgress());
+      auto report = replay::RebuildAndVerify(**log, ReadModelPath(flags.data_dir), out, parts,
+                                             TerminalProgress());
       if (!report.ok()) {
         std::cerr << "engram replay: " << report.status().ToString() << "\n";
         code = 1;
@@ -83,7 +96,7 @@ int Replay(const ReplayFlags& flags) {
         code = 3;
       }
     } else {
-      auto stats = replay::RebuildReadModel(**log, out, 0, TerminalProgress());
+      auto stats = replay::RebuildReadModel(**log, out, 0, parts, TerminalProgress());
       if (!stats.ok()) {
         std::cerr << "engram replay: " << stats.status().ToString() << "\n";
         code = 1;
@@ -113,6 +126,7 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
   cmd->add_flag("--verify", flags->verify,
                 "Compare the rebuild with the live database; exit 3 when they differ");
   cmd->add_flag("--force", flags->force, "Replace --out if it exists");
+  cmd->add_option("--embeddings", flags->embeddings, "GloVe file (as for engram serve)");
   cmd->callback([flags, exit_code] { *exit_code = Replay(*flags); });
 }
 

@@ -3,16 +3,21 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "log/rocksdb_event_log.h"
+#include "projections/memory_engine.h"
+#include "projections/memory_projector.h"
 #include "projections/projector_runner.h"
 #include "projections/projectors.h"
 #include "projections/read_model.h"
+#include "projections/read_queries.h"
 
 namespace engram::cli {
 namespace {
@@ -27,7 +32,29 @@ struct ServeFlags {
   int handler_threads = 64;
   int io_threads = 2;
   int projector_nice = 10;
+  bool insecure_no_tool_secret = false;
+  std::string tool_secret_header = "X-Engram-Secret";
+  std::string embeddings;
+  std::string dynamic_variables_file;
 };
+
+// {"name": default, ...} from a JSON file: the variables the agent defines.
+Result<nlohmann::json> LoadDynamicVariables(const std::string& path) {
+  if (path.empty()) return nlohmann::json::object();
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument(path + " must hold a JSON object {name: default value}");
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (k.starts_with("system__")) return Status::InvalidArgument("variable " + k + " is reserved");
+    if (!(v.is_string() || v.is_number() || v.is_boolean())) {
+      return Status::InvalidArgument("variable " + k + " must be a string, number or boolean");
+    }
+  }
+  return j;
+}
 
 int Serve(const ServeFlags& flags) {
   const char* secret_env = std::getenv("ENGRAM_WEBHOOK_SECRET");
@@ -36,6 +63,27 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical(
         "ENGRAM_WEBHOOK_SECRET is not set: refusing to start. Set it to the HMAC secret of "
         "the ElevenLabs post-call webhook, or pass --insecure-no-signature for local use.");
+    return 2;
+  }
+  const char* tool_secret_env = std::getenv("ENGRAM_TOOL_SECRET");
+  std::string tool_secret = tool_secret_env ? tool_secret_env : "";
+  if (tool_secret.empty() && !flags.insecure_no_tool_secret) {
+    spdlog::critical(
+        "ENGRAM_TOOL_SECRET is not set: refusing to start. Set it to the value ElevenLabs sends "
+        "in the {} header of the memory tool and init webhook, or pass "
+        "--insecure-no-tool-secret for local use.",
+        flags.tool_secret_header);
+    return 2;
+  }
+  if (flags.insecure_no_tool_secret) {
+    spdlog::warn(
+        "*** --insecure-no-tool-secret: the memory tool and init webhook accept "
+        "requests without {}. ***",
+        flags.tool_secret_header);
+  }
+  auto extra_vars = LoadDynamicVariables(flags.dynamic_variables_file);
+  if (!extra_vars.ok()) {
+    spdlog::critical("--dynamic-variables: {}", extra_vars.status().ToString());
     return 2;
   }
   if (flags.insecure_no_signature) {
@@ -88,10 +136,32 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", db.status().ToString());
     return 1;
   }
+  projections::MemoryEngineOptions engine_options;
+  engine_options.embeddings_path = flags.embeddings;
+  engine_options.cache_path = flags.data_dir + "/cache.db";
+  auto engine = projections::OpenMemoryEngine(engine_options);
+  if (!engine.ok()) {
+    spdlog::critical("{}", engine.status().ToString());
+    return 1;
+  }
+  memory::MemoryIndex index((*engine)->embedder->Dimensions());
+  if (Status s = projections::LoadMemoryIndex(**db, index, (*engine)->embedder->ModelId());
+      !s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    return 1;
+  }
+  spdlog::info("memory index: {} current memories ({})", index.TotalCount(),
+               (*engine)->embedder->ModelId());
+  auto queries = projections::ReadQueries::Open(ReadModelPath(flags.data_dir));
+  if (!queries.ok()) {
+    spdlog::critical("{}", queries.status().ToString());
+    return 1;
+  }
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
   projections::ProjectorRunner runner(**event_log, std::move(db).value(),
-                                      projections::MakeProjectors(), runner_options);
+                                      projections::MakeProjectors((*engine)->Parts(&index)),
+                                      runner_options);
   runner.Start();
 
   http::Services services;
@@ -101,6 +171,13 @@ int Serve(const ServeFlags& flags) {
   services.post_call.webhook_secret = secret;
   services.post_call.insecure_no_signature = flags.insecure_no_signature;
   services.post_call.keep_audio = flags.keep_audio;
+  services.queries = queries->get();
+  services.index = &index;
+  services.embedder = (*engine)->embedder.get();
+  services.tools.secret = tool_secret;
+  services.tools.header = flags.tool_secret_header;
+  services.tools.insecure_no_secret = flags.insecure_no_tool_secret;
+  services.tools.extra_dynamic_variables = *extra_vars;
   http::HttpServer server(server_options, [&services](const http::HttpRequest& r) {
     return http::HandleRequest(r, services);
   });
@@ -143,6 +220,16 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Requests handled at once (appends wait for their fsync)")
       ->capture_default_str();
   cmd->add_option("--io-threads", flags->io_threads, "Network threads")->capture_default_str();
+  cmd->add_flag("--insecure-no-tool-secret", flags->insecure_no_tool_secret,
+                "Accept memory-tool and init requests without the secret header (local use only)");
+  cmd->add_option("--tool-secret-header", flags->tool_secret_header,
+                  "Header carrying ENGRAM_TOOL_SECRET")
+      ->capture_default_str();
+  cmd->add_option("--embeddings", flags->embeddings,
+                  "GloVe file made by engram-convert-glove (default: models/glove-100d.bin "
+                  "beside the binary, or ENGRAM_EMBEDDINGS)");
+  cmd->add_option("--dynamic-variables", flags->dynamic_variables_file,
+                  "JSON file {name: default}: extra variables every init answer carries");
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector thread (0-19; higher yields more CPU to requests)")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 // POST /webhook/post-call: verify, append durably, acknowledge.
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
+
+#include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
 #include "http/router.h"

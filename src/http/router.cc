@@ -64,6 +64,8 @@ struct Route {
 constexpr Route kRoutes[] = {
     {"POST", "/webhook/post-call", HandlePostCall},
     {"GET", "/healthz", HandleHealthz},
+    {"POST", "/tools/memory-query", HandleMemoryQuery},
+    {"POST", "/webhook/conversation-init", HandleConversationInit},
 };
 
 }  // namespace

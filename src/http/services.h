@@ -4,15 +4,23 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "http/signature.h"
 #include "log/event_log.h"
+#include "memory/embedder.h"
+#include "memory/memory_index.h"
+#include "memory/recall.h"
 
 namespace engram::projections {
 class ProjectorRunner;
-}
+class ReadQueries;
+}  // namespace engram::projections
 
 namespace engram::http {
 
@@ -21,6 +29,43 @@ struct PostCallConfig {
   bool insecure_no_signature = false;  // accept unsigned post-call webhooks
   bool keep_audio = false;             // keep data.full_audio in the log
   SignaturePolicy signature_policy;
+};
+
+// The memory tool and the init webhook (ElevenLabs sends a secret header).
+struct ToolConfig {
+  std::string secret;  // ENGRAM_TOOL_SECRET
+  std::string header = "X-Engram-Secret";
+  bool insecure_no_secret = false;  // accept requests without the header
+  memory::RecallWeights weights;
+  size_t default_limit = 5;
+  size_t max_limit = 50;  // bounds the answer the agent's LLM must read
+  // Variables every init answer carries, with these defaults, because
+  // ElevenLabs requires every variable defined on the agent to be present.
+  nlohmann::json extra_dynamic_variables = nlohmann::json::object();
+};
+
+// call_sid -> user for calls the init webhook served. Filled at append
+// time so a tool call a few milliseconds later finds it; the projector
+// writes the same binding to call_bindings for after a restart.
+class CallBindings {
+ public:
+  void Bind(const std::string& call_sid, const std::string& user_id) {
+    std::lock_guard lock(mu_);
+    // Live calls are few; drop everything rather than grow without bound.
+    if (map_.size() >= kMaxEntries) map_.clear();
+    map_[call_sid] = user_id;
+  }
+  std::optional<std::string> Find(const std::string& call_sid) const {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(call_sid);
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 100'000;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::string> map_;
 };
 
 struct RouteCounters {
@@ -35,6 +80,15 @@ struct Services {
   projections::ProjectorRunner* projector = nullptr;  // optional: health reporting
   PostCallConfig post_call;
   RouteCounters post_call_counters;
+
+  // The memory routes; all required for them, unused by the post-call route.
+  projections::ReadQueries* queries = nullptr;
+  memory::MemoryIndex* index = nullptr;
+  memory::Embedder* embedder = nullptr;
+  ToolConfig tools;
+  CallBindings bindings;
+  RouteCounters tool_counters;
+  RouteCounters init_counters;
 };
 
 }  // namespace engram::http

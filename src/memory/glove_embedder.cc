@@ -86,8 +86,10 @@ int GloveEmbedder::Find(std::string_view word) const {
     std::string_view w(strings_ + offsets_[mid], offsets_[mid + 1] - offsets_[mid]);
     int c = w.compare(word);
     if (c == 0) return static_cast<int>(mid);
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return -1;
 }

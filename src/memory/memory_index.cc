@@ -14,10 +14,10 @@ constexpr double kBm25B = 0.75;
 
 struct MemoryIndex::UserState {
   mutable std::shared_mutex mu;
-  std::vector<IndexedMemory> items;     // by slot
-  std::vector<bool> live;               // by slot
-  std::vector<std::vector<std::pair<std::string, int>>> terms;  // by slot: (term, tf)
-  std::vector<int> lengths;             // by slot
+  std::vector<IndexedMemory> items;                              // by slot
+  std::vector<bool> live;                                        // by slot
+  std::vector<std::vector<std::pair<std::string, int>>> terms;   // by slot: (term, tf)
+  std::vector<int> lengths;                                      // by slot
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> vectors;  // dims x capacity
   std::unordered_map<std::string, int> slot_of;
   std::unordered_map<std::string, std::vector<std::pair<int, int>>> postings;  // term -> (slot, tf)
@@ -168,8 +168,8 @@ std::vector<ScoredCandidate> MemoryIndex::TopBySimilarity(
     for (const auto& [slot, tf] : user->postings.at(term)) {
       if (!user->live[slot]) continue;
       const double len = user->lengths[slot];
-      lexical[slot] += idf * (tf * (kBm25K1 + 1)) /
-                       (tf + kBm25K1 * (1 - kBm25B + kBm25B * len / avgdl));
+      lexical[slot] +=
+          idf * (tf * (kBm25K1 + 1)) / (tf + kBm25K1 * (1 - kBm25B + kBm25B * len / avgdl));
       best_lexical = std::max(best_lexical, lexical[slot]);
     }
   }

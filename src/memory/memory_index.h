@@ -66,8 +66,7 @@ class MemoryIndex {
   std::vector<ScoredCandidate> TopBySimilarity(const std::string& user_id,
                                                const std::vector<float>& query,
                                                const std::vector<std::string>& query_terms,
-                                               const SimilarityWeights& weights,
-                                               size_t keep) const;
+                                               const SimilarityWeights& weights, size_t keep) const;
   // Metadata of one memory, if current.
   bool Get(const std::string& user_id, const std::string& memory_id, IndexedMemory* out) const;
   // Newest last_seen_at among the user's memories (0 when none): the

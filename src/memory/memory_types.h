@@ -39,15 +39,15 @@ struct ExtractionInput {
 
 // A memory as the extractor proposes it, before dedupe and supersede.
 struct ExtractedMemory {
-  std::string content;           // short self-contained sentence about the caller
+  std::string content;  // short self-contained sentence about the caller
   Sector primary = Sector::kSemantic;
-  std::vector<Sector> sectors;   // primary first, then any others
+  std::vector<Sector> sectors;  // primary first, then any others
   // Slot facts (crm, company, role, email, contact_preference, ...) carry a
   // subject and its value; a later memory with the same subject and another
   // value supersedes this one.
   std::string subject;
   std::string value;
-  double salience = 0.5;         // initial salience in [0, 1]
+  double salience = 0.5;  // initial salience in [0, 1]
   std::vector<int> source_turns;
 };
 

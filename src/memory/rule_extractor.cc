@@ -12,11 +12,16 @@ namespace engram::memory {
 
 std::string_view SectorName(Sector s) {
   switch (s) {
-    case Sector::kSemantic: return "semantic";
-    case Sector::kEpisodic: return "episodic";
-    case Sector::kProcedural: return "procedural";
-    case Sector::kEmotional: return "emotional";
-    case Sector::kReflective: return "reflective";
+    case Sector::kSemantic:
+      return "semantic";
+    case Sector::kEpisodic:
+      return "episodic";
+    case Sector::kProcedural:
+      return "procedural";
+    case Sector::kEmotional:
+      return "emotional";
+    case Sector::kReflective:
+      return "reflective";
   }
   return "semantic";
 }
@@ -30,11 +35,16 @@ std::optional<Sector> ParseSector(std::string_view name) {
 
 double SectorDecayPerDay(Sector s) {
   switch (s) {
-    case Sector::kSemantic: return 0.005;
-    case Sector::kEpisodic: return 0.015;
-    case Sector::kProcedural: return 0.008;
-    case Sector::kEmotional: return 0.02;
-    case Sector::kReflective: return 0.001;
+    case Sector::kSemantic:
+      return 0.005;
+    case Sector::kEpisodic:
+      return 0.015;
+    case Sector::kProcedural:
+      return 0.008;
+    case Sector::kEmotional:
+      return 0.02;
+    case Sector::kReflective:
+      return 0.001;
   }
   return 0.01;
 }
@@ -46,9 +56,9 @@ using Words = std::vector<std::string_view>;
 // Products a caller may name as their CRM. Lower case, single tokens or
 // two-word names joined by a space.
 constexpr std::array<std::string_view, 18> kCrmProducts = {
-    "hubspot",  "salesforce", "zoho",     "pipedrive", "dynamics", "freshsales",
-    "copper",   "insightly",  "sugarcrm", "keap",      "odoo",     "attio",
-    "close",    "monday",     "nutshell", "capsule",   "zendesk",  "salesflare"};
+    "hubspot", "salesforce", "zoho",     "pipedrive", "dynamics", "freshsales",
+    "copper",  "insightly",  "sugarcrm", "keap",      "odoo",     "attio",
+    "close",   "monday",     "nutshell", "capsule",   "zendesk",  "salesflare"};
 
 // Display spelling of product names found in text (first occurrence wins).
 std::string FindProduct(std::string_view sentence, const std::vector<std::string>& exclude = {}) {
@@ -94,33 +104,39 @@ int SectorScore(Sector s, const std::string& lower) {
   };
   switch (s) {
     case Sector::kEmotional:
-      return 2 * count({"frustrated", "frustrating", "angry", "upset", "annoyed", "relieved",
-                        "happy", "glad", "worried", "stressed", "disappointed", "love", "hate",
-                        "rough", "painful", "blamed", "excited", "thrilled", "sad", "anxious",
-                        "nervous", "scared", "furious", "delighted", "tired of", "fed up"});
+      return 2 *
+             count({"frustrated", "frustrating", "angry",   "upset",    "annoyed",      "relieved",
+                    "happy",      "glad",        "worried", "stressed", "disappointed", "love",
+                    "hate",       "rough",       "painful", "blamed",   "excited",      "thrilled",
+                    "sad",        "anxious",     "nervous", "scared",   "furious",      "delighted",
+                    "tired of",   "fed up"});
     case Sector::kProcedural:
       return 2 * count({"every monday", "every tuesday", "every wednesday", "every thursday",
-                        "every friday", "every day", "every night", "every morning",
-                        "every week", "every month", "each week", "each morning", "routine",
-                        "usually", "always", "workflow", "process", "step", "first i",
-                        "by hand", "export", "reconcile", "weekly", "daily", "monthly"});
+                        "every friday", "every day",     "every night",     "every morning",
+                        "every week",   "every month",   "each week",       "each morning",
+                        "routine",      "usually",       "always",          "workflow",
+                        "process",      "step",          "first i",         "by hand",
+                        "export",       "reconcile",     "weekly",          "daily",
+                        "monthly"});
     case Sector::kEpisodic:
-      return count({"yesterday", "last week", "last month", "last year", "started", "stopped",
-                    "moved", "switched", "opened", "happened", "ago", "since", "as of",
-                    "after your", "went", "visited", "bought", "called", "met", "finished",
-                    "by thursday", "by friday", "by monday", "on monday", "on tuesday",
-                    "on wednesday", "on thursday", "on friday", "tomorrow", "next week",
-                    "next month", "next monday", "january", "february", "march", "april",
-                    "may", "june", "july", "august", "september", "october", "november",
-                    "december", "ticket", "update", "fix", "scheduled", "requested"});
+      return count({"yesterday",    "last week",   "last month", "last year",  "started",
+                    "stopped",      "moved",       "switched",   "opened",     "happened",
+                    "ago",          "since",       "as of",      "after your", "went",
+                    "visited",      "bought",      "called",     "met",        "finished",
+                    "by thursday",  "by friday",   "by monday",  "on monday",  "on tuesday",
+                    "on wednesday", "on thursday", "on friday",  "tomorrow",   "next week",
+                    "next month",   "next monday", "january",    "february",   "march",
+                    "april",        "may",         "june",       "july",       "august",
+                    "september",    "october",     "november",   "december",   "ticket",
+                    "update",       "fix",         "scheduled",  "requested"});
     case Sector::kReflective:
-      return count({"i think", "i feel like", "i believe", "i guess", "i realized",
-                    "i realised", "i learned", "lesson", "honestly", "trust", "trusting",
-                    "i wonder", "it seems", "i tend to"});
+      return 2 * count({"i think", "i feel like", "i believe", "i guess", "i realized",
+                        "i realised", "i learned", "lesson", "honestly", "trust", "trusting",
+                        "i wonder", "it seems", "i tend to"});
     case Sector::kSemantic:
-      return count({"is our", "our crm", "my name", "i'm the", "i am the", "works at",
-                    "work at", "work for", "we use", "we're on", "prefer", "email",
-                    "address", "manager", "team", "company", "based in", "live in", "crm"});
+      return count({"is our", "our crm", "my name", "i'm the", "i am the", "works at", "work at",
+                    "work for", "we use", "we're on", "prefer", "email", "address", "manager",
+                    "team", "company", "based in", "live in", "crm"});
   }
   return 0;
 }
@@ -129,8 +145,8 @@ int SectorScore(Sector s, const std::string& lower) {
 bool IsSmallTalk(const std::string& lower, size_t content_words) {
   if (content_words < 3) return true;
   static constexpr std::array<std::string_view, 10> kOpeners = {
-      "thank you", "thanks", "you too", "bye", "goodbye", "have a good", "have a great",
-      "talk soon", "no, that's it", "that's it"};
+      "thank you",   "thanks",       "you too",   "bye",           "goodbye",
+      "have a good", "have a great", "talk soon", "no, that's it", "that's it"};
   for (std::string_view o : kOpeners) {
     if (lower.starts_with(o) && content_words < 6) return true;
   }
@@ -147,17 +163,18 @@ bool IsDurable(const std::string& lower, bool agent) {
   for (Sector s : kAllSectors) {
     if (SectorScore(s, lower) > 0) return true;
   }
-  return HasAny(lower, {"i need", "i want", "i'd like", "we need", "i use", "we use", "my ",
-                        "our ", "i have", "we have", "i never", "i don't", "i always", "could someone",
-                        "can someone", "duplicate", "problem", "issue", "error", "broken",
-                        "doesn't work", "not working", "syncing", "sync"});
+  return HasAny(lower,
+                {"i need",       "i want",      "i'd like", "we need", "i use",    "we use",
+                 "i have",       "we have",     "i never",  "i don't", "i always", "could someone",
+                 "can someone",  "duplicate",   "problem",  "issue",   "error",    "broken",
+                 "doesn't work", "not working", "syncing",  "sync"});
 }
 
 bool IsVerbSkipWord(std::string_view w) {
   static constexpr std::array<std::string_view, 20> kAdverbs = {
-      "never", "always", "usually", "really", "just", "also", "still", "often",
-      "sometimes", "only", "actually", "already", "even", "definitely", "honestly",
-      "probably", "mostly", "normally", "typically", "rarely"};
+      "never",    "always",    "usually", "really",   "just",      "also",  "still",
+      "often",    "sometimes", "only",    "actually", "already",   "even",  "definitely",
+      "honestly", "probably",  "mostly",  "normally", "typically", "rarely"};
   return std::find(kAdverbs.begin(), kAdverbs.end(), w) != kAdverbs.end();
 }
 
@@ -165,17 +182,19 @@ bool IsVerbSkipWord(std::string_view w) {
 // "exports", "have" -> "has". Leaves modals and past forms alone.
 std::string ThirdPersonVerb(const std::string& verb) {
   static const std::map<std::string, std::string, std::less<>> kIrregular = {
-      {"am", "is"},       {"are", "is"},    {"have", "has"},   {"do", "does"},
-      {"don't", "doesn't"}, {"go", "goes"}, {"were", "was"},   {"haven't", "hasn't"},
-      {"aren't", "isn't"}};
+      {"am", "is"},    {"are", "is"},         {"have", "has"},
+      {"do", "does"},  {"don't", "doesn't"},  {"go", "goes"},
+      {"were", "was"}, {"haven't", "hasn't"}, {"aren't", "isn't"}};
   static constexpr std::array<std::string_view, 24> kUnchanged = {
-      "can", "could", "will", "would", "should", "must", "may", "might", "can't", "won't",
-      "wouldn't", "couldn't", "shouldn't", "was", "did", "had", "said", "got", "went", "made",
-      "didn't", "wasn't", "told", "thought"};
+      "can",   "could", "will",     "would",    "should",    "must",   "may",  "might",
+      "can't", "won't", "wouldn't", "couldn't", "shouldn't", "was",    "did",  "had",
+      "said",  "got",   "went",     "made",     "didn't",    "wasn't", "told", "thought"};
   std::string lower = ToLower(verb);
   if (auto it = kIrregular.find(lower); it != kIrregular.end()) return it->second;
   if (std::find(kUnchanged.begin(), kUnchanged.end(), lower) != kUnchanged.end()) return verb;
-  if (lower.ends_with("ed") || lower.empty() || !std::isalpha(static_cast<unsigned char>(lower.back()))) {
+  // Past forms keep their shape; "need", "proceed" are present tense.
+  const bool past = lower.ends_with("ed") && !lower.ends_with("eed");
+  if (past || lower.empty() || !std::isalpha(static_cast<unsigned char>(lower.back()))) {
     return verb;
   }
   if (lower.ends_with("s") || lower.ends_with("sh") || lower.ends_with("ch") ||
@@ -248,24 +267,37 @@ std::string ToThirdPerson(std::string_view sentence, std::string_view name_in,
         continue;
       }
       rep = ThirdPersonVerb(w);
-      if (std::isupper(static_cast<unsigned char>(w[0]))) rep[0] = static_cast<char>(std::toupper(rep[0]));
+      if (std::isupper(static_cast<unsigned char>(w[0])))
+        rep[0] = static_cast<char>(std::toupper(rep[0]));
       conjugate = false;
       out.push_back(rep + trail);
       continue;
     }
     if (speaker_is_agent) {
-      if (lw == "i") rep = "the agent";
-      else if (lw == "i've") rep = "the agent has";
-      else if (lw == "i'll") rep = "the agent will";
-      else if (lw == "i'm") rep = "the agent is";
-      else if (lw == "we" || lw == "us") rep = "the support team";
-      else if (lw == "we'll") rep = "the support team will";
-      else if (lw == "we've") rep = "the support team has";
-      else if (lw == "our") rep = "the support team's";
-      else if (lw == "you") rep = name;
-      else if (lw == "you're") rep = name + " is";
-      else if (lw == "your") rep = name + "'s";
-      else if (lw == "i'd") rep = "the agent would";
+      if (lw == "i")
+        rep = "the agent";
+      else if (lw == "i've")
+        rep = "the agent has";
+      else if (lw == "i'll")
+        rep = "the agent will";
+      else if (lw == "i'm")
+        rep = "the agent is";
+      else if (lw == "we" || lw == "us")
+        rep = "the support team";
+      else if (lw == "we'll")
+        rep = "the support team will";
+      else if (lw == "we've")
+        rep = "the support team has";
+      else if (lw == "our")
+        rep = "the support team's";
+      else if (lw == "you")
+        rep = name;
+      else if (lw == "you're")
+        rep = name + " is";
+      else if (lw == "your")
+        rep = name + "'s";
+      else if (lw == "i'd")
+        rep = "the agent would";
       set_conjugate = lw == "i";
     } else {
       if (lw == "i") {
@@ -356,7 +388,8 @@ std::string CapitalisedAfter(std::string_view sentence, std::string_view marker)
   for (size_t i = 0; i < words.size(); ++i) {
     auto [w, trail] = SplitTrailing(words[i]);
     bool cap = !w.empty() && std::isupper(static_cast<unsigned char>(w[0]));
-    bool joiner = !out.empty() && std::find(kJoiners.begin(), kJoiners.end(), w) != kJoiners.end() &&
+    bool joiner = !out.empty() &&
+                  std::find(kJoiners.begin(), kJoiners.end(), w) != kJoiners.end() &&
                   i + 1 < words.size() && std::isupper(static_cast<unsigned char>(words[i + 1][0]));
     if (!cap && !joiner) break;
     if (!out.empty()) out += ' ';
@@ -397,33 +430,36 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
       std::string role = RoleAfter(sentence, marker);
       if (role.empty()) continue;
       std::string company = CapitalisedAfter(sentence, std::string(marker) + role + " at ");
-      if (company.empty()) company = CapitalisedAfter(sentence, std::string(marker) + role + " for ");
+      if (company.empty())
+        company = CapitalisedAfter(sentence, std::string(marker) + role + " for ");
       std::string subject_name = name.empty() ? "The caller" : name;
       if (!company.empty()) {
-        slots.push_back({"employer", company,
-                         subject_name + " is the " + role + " at " + company + "."});
+        slots.push_back(
+            {"employer", company, subject_name + " is the " + role + " at " + company + "."});
       }
       break;
     }
     for (std::string_view marker : {"i work at ", "i work for "}) {
       std::string company = CapitalisedAfter(sentence, marker);
-      if (!company.empty()) slots.push_back({"employer", company, who + " works at " + company + "."});
+      if (!company.empty())
+        slots.push_back({"employer", company, who + " works at " + company + "."});
     }
     // E-mail address.
     for (const std::string& w : SplitWords(sentence)) {
       auto [core, trail] = SplitTrailing(w);
       size_t at = core.find('@');
       if (at != std::string::npos && at > 0 && core.find('.', at) != std::string::npos) {
-        slots.push_back({"email", ToLower(core), Possessive(who) + " email address is " + ToLower(core) + "."});
+        slots.push_back(
+            {"email", ToLower(core), Possessive(who) + " email address is " + ToLower(core) + "."});
       }
     }
     // Contact preference.
     if (lower.starts_with("email, please") || lower.starts_with("yes, email please") ||
-        lower.starts_with("email please") || HasAny(lower, {"prefer email", "email me",
-                                                            "email updates", "by email, please"})) {
+        lower.starts_with("email please") ||
+        HasAny(lower, {"prefer email", "email me", "email updates", "by email, please"})) {
       slots.push_back({"contact_preference", "email", who + " prefers to be contacted by email."});
-    } else if (HasAny(lower, {"prefer a call", "prefer phone", "call me", "text me",
-                              "prefer text"})) {
+    } else if (HasAny(lower,
+                      {"prefer a call", "prefer phone", "call me", "text me", "prefer text"})) {
       std::string v = HasAny(lower, {"text"}) ? "text message" : "phone";
       slots.push_back({"contact_preference", v, who + " prefers to be contacted by " + v + "."});
     }
@@ -435,10 +471,10 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
     bool negated = HasAny(lower, {"moved off " + p, "off of " + p, "away from " + p,
                                   p + " has been shut off", p + " was shut off", "no longer use"});
     bool crm_word = ContainsWord(lower, "crm");
-    bool on_product = HasAny(lower, {"we're on " + p, "we are on " + p, "we use " + p,
-                                     "we're using " + p, "moved to " + p, "switched to " + p,
-                                     "migrated to " + p, "now on " + p, "you're on " + p,
-                                     "is our crm", "our crm is"});
+    bool on_product =
+        HasAny(lower, {"we're on " + p, "we are on " + p, "we use " + p, "we're using " + p,
+                       "moved to " + p, "switched to " + p, "migrated to " + p, "now on " + p,
+                       "you're on " + p, "is our crm", "our crm is"});
     if (negated) {
       // The sentence may name the new product after the old one.
       std::string other = FindProduct(sentence, {p});
@@ -456,8 +492,8 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
     // Integration: "we connect Tandem to X", "I need Tandem syncing with X".
     if (!negated && !agent &&
         HasAny(lower, {"connect", "syncing with", "sync with", "integrate", "integration with"})) {
-      slots.push_back({"integration", product,
-                       Possessive(who) + " integration syncs with " + product + "."});
+      slots.push_back(
+          {"integration", product, Possessive(who) + " integration syncs with " + product + "."});
     }
   }
   return slots;

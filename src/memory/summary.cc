@@ -34,8 +34,8 @@ std::string BuildRuleSummary(const std::string& name, const std::vector<SummaryF
     add(who + ".");
   }
   if (std::string crm = value("crm"); !crm.empty()) add("CRM: " + crm + ".");
-  if (std::string integration = value("integration"); !integration.empty() &&
-                                                      integration != value("crm")) {
+  if (std::string integration = value("integration");
+      !integration.empty() && integration != value("crm")) {
     add("Integration: " + integration + ".");
   }
   std::string contact = value("contact_preference");

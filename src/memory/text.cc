@@ -17,8 +17,8 @@ constexpr std::array<std::string_view, 12> kAbbreviations = {
 
 bool EndsWithAbbreviation(std::string_view before_dot) {
   size_t start = before_dot.find_last_of(" (\"");
-  std::string word = ToLower(start == std::string_view::npos ? before_dot
-                                                             : before_dot.substr(start + 1));
+  std::string word =
+      ToLower(start == std::string_view::npos ? before_dot : before_dot.substr(start + 1));
   return std::find(kAbbreviations.begin(), kAbbreviations.end(), word) != kAbbreviations.end();
 }
 
@@ -38,8 +38,7 @@ std::string Trim(std::string_view s) {
 }
 
 bool ContainsWord(std::string_view hay, std::string_view word) {
-  for (size_t pos = hay.find(word); pos != std::string_view::npos;
-       pos = hay.find(word, pos + 1)) {
+  for (size_t pos = hay.find(word); pos != std::string_view::npos; pos = hay.find(word, pos + 1)) {
     bool left = pos == 0 || !IsAlnum(hay[pos - 1]);
     size_t end = pos + word.size();
     bool right = end >= hay.size() || !IsAlnum(hay[end]);
@@ -78,8 +77,8 @@ std::vector<std::string> Tokenize(std::string_view text) {
   std::string cur;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    bool apostrophe = (c == '\'' || c == '\x92') && !cur.empty() && i + 1 < text.size() &&
-                      IsAlnum(text[i + 1]);
+    bool apostrophe =
+        (c == '\'' || c == '\x92') && !cur.empty() && i + 1 < text.size() && IsAlnum(text[i + 1]);
     if (IsAlnum(c) || apostrophe) {
       cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c == '\x92' ? '\'' : c)));
     } else if (!cur.empty()) {
@@ -109,8 +108,8 @@ std::string Stem(std::string_view t) {
   } else if (w.size() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") &&
              !w.ends_with("is")) {
     w.pop_back();
-    if (w.size() > 3 && w.ends_with("e") && (w.ends_with("che") || w.ends_with("she") ||
-                                              w.ends_with("xe") || w.ends_with("se"))) {
+    if (w.size() > 3 && w.ends_with("e") &&
+        (w.ends_with("che") || w.ends_with("she") || w.ends_with("xe") || w.ends_with("se"))) {
       w.pop_back();
     }
   }
@@ -120,14 +119,13 @@ std::string Stem(std::string_view t) {
 
 bool IsStopWord(std::string_view t) {
   static constexpr std::array<std::string_view, 72> kStop = {
-      "a",    "an",    "the",   "and",   "or",    "but",  "if",    "of",    "to",   "in",
-      "on",   "at",    "by",    "for",   "with",  "from", "as",    "is",    "are",  "was",
-      "were", "be",    "been",  "being", "it",    "its",  "this",  "that",  "these", "those",
-      "i",    "me",    "my",    "we",    "our",   "us",   "you",   "your",  "he",   "she",
-      "him",  "her",   "his",   "they",  "them",  "their", "what", "which", "who",  "whom",
-      "do",   "does",  "did",   "so",    "than",  "too",  "very",  "can",   "will", "just",
-      "about", "there", "here", "then",  "have",  "has",  "had",   "not",   "no",   "yes",
-      "i'm",  "it's"};
+      "a",    "an",    "the",  "and",   "or",   "but",   "if",    "of",    "to",   "in",   "on",
+      "at",   "by",    "for",  "with",  "from", "as",    "is",    "are",   "was",  "were", "be",
+      "been", "being", "it",   "its",   "this", "that",  "these", "those", "i",    "me",   "my",
+      "we",   "our",   "us",   "you",   "your", "he",    "she",   "him",   "her",  "his",  "they",
+      "them", "their", "what", "which", "who",  "whom",  "do",    "does",  "did",  "so",   "than",
+      "too",  "very",  "can",  "will",  "just", "about", "there", "here",  "then", "have", "has",
+      "had",  "not",   "no",   "yes",   "i'm",  "it's"};
   return std::find(kStop.begin(), kStop.end(), t) != kStop.end();
 }
 

@@ -338,7 +338,35 @@ Status UpsertUser(SqliteDb& db, const std::string& user_id, const std::string& c
       caller_id, user_id, seen_at_ms, seen_at_ms, seq);
 }
 
+// The init webhook served `user_id` to a call: record the user, the number
+// and the call binding exactly as served.
+Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
+  json body = json::parse(e.body, nullptr, false);
+  if (body.is_discarded()) return Status::InvalidArgument("body is not JSON");
+  try {
+    const json& request = ObjectField(body, "request");
+    auto user_id = OptNonEmpty(body, "user_id");
+    if (!user_id) return Status::InvalidArgument("conversation_initiated without user_id");
+    const std::string caller = OptNonEmpty(request, "caller_id").value_or("");
+    const int64_t at = ReceivedMs(e);
+    ENGRAM_RETURN_IF_ERROR(UpsertUser(db, *user_id, caller, at, e.seq));
+    if (auto call_sid = OptNonEmpty(request, "call_sid")) {
+      ENGRAM_RETURN_IF_ERROR(
+          db.Run("INSERT INTO call_bindings(call_sid, user_id, agent_id, caller_id, bound_at, seq) "
+                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(call_sid) DO UPDATE SET user_id = "
+                 "excluded.user_id, agent_id = excluded.agent_id, caller_id = excluded.caller_id, "
+                 "bound_at = excluded.bound_at, seq = excluded.seq",
+                 *call_sid, *user_id, OptString(request, "agent_id"),
+                 caller.empty() ? std::nullopt : std::optional(caller), at, e.seq));
+    }
+  } catch (const FieldTypeError& err) {
+    return Status::InvalidArgument(err.what());
+  }
+  return InsertWebhookEvent(db, e, nullptr, "done", std::nullopt);
+}
+
 Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
+  if (e.type == "conversation_initiated") return ApplyConversationInitiated(e, db);
   const bool post_call = e.type == "post_call_transcription" || e.type == "post_call_audio" ||
                          e.type == "call_initiation_failure";
   if (!post_call) {

@@ -12,8 +12,8 @@ Result<std::unique_ptr<ExtractionCache>> ExtractionCache::Open(const std::string
 
 Result<std::optional<std::string>> ExtractionCache::Get(const std::string& space,
                                                         const std::string& key) {
-  ENGRAM_ASSIGN_OR_RETURN(Statement * st,
-                          db_->Cached("SELECT value FROM cache_entries WHERE space = ? AND key = ?"));
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement * st, db_->Cached("SELECT value FROM cache_entries WHERE space = ? AND key = ?"));
   st->BindAll(space, key);
   auto row = st->Step();
   std::optional<std::string> value;

@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/crypto.h"
 #include "common/json_fields.h"
@@ -15,8 +14,8 @@
 namespace engram::projections {
 namespace {
 
-using nlohmann::json;
 using memory::Sector;
+using nlohmann::json;
 
 std::string VectorBlob(const std::vector<float>& v) {
   std::string out(v.size() * sizeof(float), '\0');
@@ -127,9 +126,12 @@ Result<std::vector<Known>> LoadKnown(SqliteDb& db, const std::string& user_id) {
 json ToJson(const memory::ExtractedMemory& m) {
   std::vector<std::string> sectors;
   for (Sector s : m.sectors) sectors.emplace_back(memory::SectorName(s));
-  return {{"content", m.content},        {"primary", memory::SectorName(m.primary)},
-          {"sectors", sectors},          {"subject", m.subject},
-          {"value", m.value},            {"salience", m.salience},
+  return {{"content", m.content},
+          {"primary", memory::SectorName(m.primary)},
+          {"sectors", sectors},
+          {"subject", m.subject},
+          {"value", m.value},
+          {"salience", m.salience},
           {"source_turns", m.source_turns}};
 }
 
@@ -173,9 +175,8 @@ Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
 }
 
 Status MemoryProjector::RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) {
-  return db.Run(
-      "UPDATE webhook_events SET status = 'failed', last_error = ? WHERE seq = ?",
-      "memory extraction: " + error.ToString(), e.seq);
+  return db.Run("UPDATE webhook_events SET status = 'failed', last_error = ? WHERE seq = ?",
+                "memory extraction: " + error.ToString(), e.seq);
 }
 
 void MemoryProjector::AfterCommit() {
@@ -336,15 +337,14 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
         "created_at, last_seen_at, valid_from, source_conversation_id, source_turns, created_seq) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
         id, user_id, c.content, std::string(memory::SectorName(c.primary)), json(sectors).dump(),
-        subject.empty() ? std::nullopt : std::optional(subject), c.salience, call_time,
-        call_time, call_time, *conversation_id, JsonInts(c.source_turns), e.seq));
+        subject.empty() ? std::nullopt : std::optional(subject), c.salience, call_time, call_time,
+        call_time, *conversation_id, JsonInts(c.source_turns), e.seq));
     for (Sector s : c.sectors) {
       ENGRAM_ASSIGN_OR_RETURN(Statement * st,
                               db.Cached("INSERT INTO memory_embeddings(memory_id, sector, model, "
                                         "dim, vector) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO "
                                         "NOTHING"));
-      st->BindAll(id, std::string(memory::SectorName(s)), model,
-                  static_cast<int64_t>(vec.size()));
+      st->BindAll(id, std::string(memory::SectorName(s)), model, static_cast<int64_t>(vec.size()));
       const std::string blob = VectorBlob(vec);
       st->BindBlob(5, blob.data(), blob.size());
       Status run = st->Run();
@@ -354,9 +354,9 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     ENGRAM_RETURN_IF_ERROR(relate(id, "created"));
     if (match) {
       // An update: the known memory stays for history, no longer current.
-      ENGRAM_RETURN_IF_ERROR(db.Run(
-          "UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time, id,
-          match->id));
+      ENGRAM_RETURN_IF_ERROR(
+          db.Run("UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time, id,
+                 match->id));
       ENGRAM_RETURN_IF_ERROR(relate(match->id, "superseded"));
       IndexOp op{IndexOp::kRemove, user_id, {}, {}};
       op.memory.id = match->id;
@@ -395,9 +395,16 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     added.source_turns = c.source_turns;
     added.vector = vec;
     IndexOp op{IndexOp::kUpsert, user_id, {}, vec};
-    op.memory = {id,       c.content,           c.primary,      c.salience,
-                 call_time, call_time,          *conversation_id, c.source_turns,
-                 waypoint, static_cast<float>(waypoint_weight)};
+    op.memory = {id,
+                 c.content,
+                 c.primary,
+                 c.salience,
+                 call_time,
+                 call_time,
+                 *conversation_id,
+                 c.source_turns,
+                 waypoint,
+                 static_cast<float>(waypoint_weight)};
     ops.push_back(std::move(op));
     known.push_back(std::move(added));
   }
@@ -441,10 +448,11 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
     if (!id.is_string()) continue;
     ENGRAM_ASSIGN_OR_RETURN(
         Statement * st,
-        db.Cached("UPDATE memories SET salience = salience + ? * (1.0 - salience), last_seen_at = "
-                  "max(last_seen_at, ?) WHERE id = ? AND user_id = ? AND valid_to IS NULL "
-                  "RETURNING salience, last_seen_at"));
-    st->BindAll(kRecallBoost, at, id.get<std::string>(), user_id);
+        // Salience only: last_seen_at records when the caller last stated the
+        // fact, which a recall by the agent does not change.
+        db.Cached("UPDATE memories SET salience = salience + ? * (1.0 - salience) WHERE id = ? "
+                  "AND user_id = ? AND valid_to IS NULL RETURNING salience, last_seen_at"));
+    st->BindAll(kRecallBoost, id.get<std::string>(), user_id);
     auto row = st->Step();
     if (row.ok() && *row) {
       IndexOp op{IndexOp::kSalience, user_id, {}, {}};
@@ -491,8 +499,8 @@ Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::stri
     ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     if (st.Text(10) != model_id) {
-      return Status::Conflict("stored memory vectors were made by " + st.Text(10) +
-                              ", not " + model_id + ": rebuild with `engram replay`");
+      return Status::Conflict("stored memory vectors were made by " + st.Text(10) + ", not " +
+                              model_id + ": rebuild with `engram replay`");
     }
     memory::IndexedMemory m;
     m.id = st.Text(0);

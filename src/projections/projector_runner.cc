@@ -1,7 +1,6 @@
 #include "projections/projector_runner.h"
 
 #include <spdlog/spdlog.h>
-
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -11,7 +11,9 @@
 namespace engram::replay {
 
 Result<RebuildStats> RebuildReadModel(const log::EventLog& log, const std::string& out_path,
-                                      log::Seq stop_at, const ProgressFn& progress) {
+                                      log::Seq stop_at,
+                                      const projections::MemoryEngineParts& memory,
+                                      const ProgressFn& progress) {
   if (std::filesystem::exists(out_path)) {
     return Status::Conflict(out_path + " already exists; a rebuild needs a fresh database");
   }
@@ -21,7 +23,8 @@ Result<RebuildStats> RebuildReadModel(const log::EventLog& log, const std::strin
   projections::ProjectorRunnerOptions options;
   options.stop_at = target;
   options.batch_size = 1024;  // no concurrent readers to keep waiting
-  projections::ProjectorRunner runner(log, std::move(db), projections::MakeProjectors(), options);
+  projections::ProjectorRunner runner(log, std::move(db), projections::MakeProjectors(memory),
+                                      options);
   // CatchUp in slices so progress can be reported between them.
   for (;;) {
     log::Seq before = runner.Applied();
@@ -40,7 +43,9 @@ Result<RebuildStats> RebuildReadModel(const log::EventLog& log, const std::strin
 }
 
 Result<VerifyReport> RebuildAndVerify(const log::EventLog& log, const std::string& live_path,
-                                      const std::string& out_path, const ProgressFn& progress) {
+                                      const std::string& out_path,
+                                      const projections::MemoryEngineParts& memory,
+                                      const ProgressFn& progress) {
   ENGRAM_ASSIGN_OR_RETURN(auto live, projections::OpenReadModelReadOnly(live_path));
   // Hold one read transaction from the checkpoint read to the last
   // comparison, so the live rows stay at the checkpoint while the server
@@ -58,7 +63,7 @@ Result<VerifyReport> RebuildAndVerify(const log::EventLog& log, const std::strin
     ENGRAM_ASSIGN_OR_RETURN(auto db, projections::OpenReadModel(out_path));
     db.reset();
   } else {
-    ENGRAM_ASSIGN_OR_RETURN(report.rebuild, RebuildReadModel(log, out_path, at, progress));
+    ENGRAM_ASSIGN_OR_RETURN(report.rebuild, RebuildReadModel(log, out_path, at, memory, progress));
   }
   ENGRAM_ASSIGN_OR_RETURN(auto rebuilt, projections::OpenReadModelReadOnly(out_path));
   ENGRAM_ASSIGN_OR_RETURN(report.differences, projections::DiffReadModels(*live, *rebuilt));

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "log/event_log.h"
+#include "projections/memory_projector.h"
 
 namespace engram::replay {
 
@@ -22,8 +23,11 @@ using ProgressFn = std::function<void(log::Seq applied, log::Seq target)>;
 
 // Projects `log` from seq 1 to `stop_at` (0: the head) into a new database at
 // `out_path`. Conflict when `out_path` already exists.
+// `memory` supplies the extractor, embedder and cache (no index needed).
 Result<RebuildStats> RebuildReadModel(const log::EventLog& log, const std::string& out_path,
-                                      log::Seq stop_at, const ProgressFn& progress = {});
+                                      log::Seq stop_at,
+                                      const projections::MemoryEngineParts& memory,
+                                      const ProgressFn& progress = {});
 
 struct VerifyReport {
   log::Seq compared_at = 0;  // the live checkpoint both databases were compared at
@@ -34,6 +38,8 @@ struct VerifyReport {
 // Rebuilds into `out_path` up to the live database's checkpoint and compares
 // every projected table with the live database at that same point.
 Result<VerifyReport> RebuildAndVerify(const log::EventLog& log, const std::string& live_path,
-                                      const std::string& out_path, const ProgressFn& progress = {});
+                                      const std::string& out_path,
+                                      const projections::MemoryEngineParts& memory,
+                                      const ProgressFn& progress = {});
 
 }  // namespace engram::replay

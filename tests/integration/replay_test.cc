@@ -162,12 +162,14 @@ TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
     // Rebuild while the server is still running, through a follower.
     auto follower = log::RocksDbEventLog::OpenFollower(dir / "data/log", dir / "follower");
     ASSERT_TRUE(follower.ok()) << follower.status().ToString();
-    auto report = replay::RebuildAndVerify(**follower, engram.db_path(), dir / "verify.db");
+    auto engine = testing::TestEngine(dir / "data/cache.db");
+    auto report = replay::RebuildAndVerify(**follower, engram.db_path(), dir / "verify.db",
+                                           engine->Parts(nullptr));
     ASSERT_TRUE(report.ok()) << report.status().ToString();
     EXPECT_EQ(report->compared_at, engram.log->Head());
     EXPECT_TRUE(report->differences.empty()) << report->differences.front();
 
-    auto stats = replay::RebuildReadModel(*engram.log, rebuilt, 0);
+    auto stats = replay::RebuildReadModel(*engram.log, rebuilt, 0, engine->Parts(nullptr));
     ASSERT_TRUE(stats.ok()) << stats.status().ToString();
     EXPECT_EQ(stats->applied, engram.log->Head());
   }
@@ -199,20 +201,21 @@ TEST(ReplayEquality, StoppingAtARandomSeqAndResumingGivesTheSameRows) {
   engram.WaitForProjection();
   const log::Seq head = engram.log->Head();
   const log::Seq stop = 1 + seed % (head - 1);
+  auto engine = testing::TestEngine(dir / "data/cache.db");
   {
     auto db = projections::OpenReadModel(dir / "resumed.db");
     projections::ProjectorRunnerOptions o;
     o.stop_at = stop;
     o.batch_size = 7;
     projections::ProjectorRunner first(*engram.log, std::move(db).value(),
-                                       projections::MakeProjectors(), o);
+                                       projections::MakeProjectors(engine->Parts(nullptr)), o);
     ASSERT_TRUE(first.CatchUp().ok());
     ASSERT_EQ(first.Applied(), stop);
   }
   {
     auto db = projections::OpenReadModel(dir / "resumed.db");
     projections::ProjectorRunner second(*engram.log, std::move(db).value(),
-                                        projections::MakeProjectors());
+                                        projections::MakeProjectors(engine->Parts(nullptr)));
     ASSERT_TRUE(second.CatchUp().ok());
     ASSERT_EQ(second.Applied(), head);
   }

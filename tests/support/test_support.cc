@@ -38,6 +38,15 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::unique_ptr<projections::MemoryEngine> TestEngine(const std::string& cache_path) {
+  projections::MemoryEngineOptions o;
+  o.embeddings_path = ENGRAM_EMBEDDINGS_FILE;
+  o.cache_path = cache_path;
+  auto engine = projections::OpenMemoryEngine(o);
+  if (!engine.ok()) throw std::runtime_error(engine.status().ToString());
+  return std::move(engine).value();
+}
+
 std::string Fixture(const std::string& name) {
   return ReadFile(SharedDir() + "/elevenlabs/" + name);
 }
@@ -50,8 +59,15 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   log = std::move(opened).value();
   auto db = projections::OpenReadModel(db_path());
   if (!db.ok()) throw std::runtime_error(db.status().ToString());
-  runner = std::make_unique<projections::ProjectorRunner>(*log, std::move(db).value(),
-                                                          projections::MakeProjectors());
+  engine = TestEngine(data_dir + "/cache.db");
+  index = std::make_unique<memory::MemoryIndex>(engine->embedder->Dimensions());
+  Status loaded = projections::LoadMemoryIndex(**db, *index, engine->embedder->ModelId());
+  if (!loaded.ok()) throw std::runtime_error(loaded.ToString());
+  auto q = projections::ReadQueries::Open(db_path());
+  if (!q.ok()) throw std::runtime_error(q.status().ToString());
+  queries = std::move(q).value();
+  runner = std::make_unique<projections::ProjectorRunner>(
+      *log, std::move(db).value(), projections::MakeProjectors(engine->Parts(index.get())));
   runner->Start();
   services.log = log.get();
   services.clock = &SystemClock::Instance();
@@ -59,6 +75,10 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   services.post_call.webhook_secret = kTestSecret;
   services.post_call.insecure_no_signature = options.insecure_no_signature;
   services.post_call.keep_audio = options.keep_audio;
+  services.queries = queries.get();
+  services.index = index.get();
+  services.embedder = engine->embedder.get();
+  services.tools.secret = kToolSecret;
   if (options.start_http) {
     http::ServerOptions so;
     so.host = "127.0.0.1";
@@ -187,6 +207,7 @@ bool ServerProcess::Start() {
     (void)out;
     dup2(fileno(stdout), fileno(stderr));
     setenv("ENGRAM_WEBHOOK_SECRET", kTestSecret, 1);
+    setenv("ENGRAM_TOOL_SECRET", kToolSecret, 1);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -11,7 +11,10 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "log/rocksdb_event_log.h"
+#include "memory/memory_index.h"
+#include "projections/memory_engine.h"
 #include "projections/projector_runner.h"
+#include "projections/read_queries.h"
 #include "projections/sqlite_db.h"
 
 namespace engram::testing {
@@ -35,6 +38,11 @@ std::string ReadFile(const std::string& path);
 std::string Fixture(const std::string& name);
 
 inline constexpr char kTestSecret[] = "wsec_test_0123456789abcdef0123456789abcdef";
+inline constexpr char kToolSecret[] = "tsk_test_secret";
+
+// The memory engine tests use: rules, GloVe from the build, a private cache
+// at `cache_path` (":memory:" when empty).
+std::unique_ptr<projections::MemoryEngine> TestEngine(const std::string& cache_path = "");
 
 // One Engram in this process, as `engram serve` assembles it.
 struct EngramInstance {
@@ -56,6 +64,9 @@ struct EngramInstance {
 
   std::string data_dir;
   std::unique_ptr<log::RocksDbEventLog> log;
+  std::unique_ptr<projections::MemoryEngine> engine;
+  std::unique_ptr<memory::MemoryIndex> index;
+  std::unique_ptr<projections::ReadQueries> queries;
   std::unique_ptr<projections::ProjectorRunner> runner;
   http::Services services;
   std::unique_ptr<http::HttpServer> server;

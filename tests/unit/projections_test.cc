@@ -41,7 +41,7 @@ class ConversationProjectorTest : public ::testing::Test {
   void Project() {
     auto db = OpenReadModel(dir_ / "engram.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
-    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors());
+    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors(engine_->Parts(nullptr)));
     Status s = runner.CatchUp();
     ASSERT_TRUE(s.ok()) << s.ToString();
     EXPECT_EQ(runner.Applied(), log_->Head());
@@ -55,6 +55,7 @@ class ConversationProjectorTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<log::RocksDbEventLog> log_;
   std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<MemoryEngine> engine_ = engram::testing::TestEngine();
 };
 
 TEST_F(ConversationProjectorTest, ProjectsTheFirstCallFixture) {
@@ -194,7 +195,8 @@ TEST_F(ConversationProjectorTest, ResumesFromItsCheckpointWithoutReapplying) {
     ProjectorRunnerOptions o;
     o.batch_size = 3;
     o.stop_at = 4;
-    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors(), o);
+    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors(engine_->Parts(nullptr)),
+                           o);
     ASSERT_TRUE(runner.CatchUp().ok());
     EXPECT_EQ(runner.Applied(), 4u);
   }
@@ -216,15 +218,17 @@ TEST(ReadModel, CheckpointMovesOnlyByCompareAndSet) {
   EXPECT_EQ(*SchemaVersion(*db), 1);
 }
 
+// The seed's eleven tables, plus call_bindings (init webhook -> live call).
 TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
   TempDir dir;
   auto db = std::move(OpenReadModel(dir / "rm.db")).value();
-  EXPECT_EQ(QueryColumn(*db,
-                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
-                        "IN ('checkpoints', 'schema_version') ORDER BY name"),
-            (Rows{"conversation_analysis", "conversation_memories", "conversation_turns",
-                  "conversations", "memories", "memory_embeddings", "memory_links",
-                  "tool_invocations", "user_identities", "users", "webhook_events"}));
+  EXPECT_EQ(
+      QueryColumn(*db,
+                  "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                  "IN ('checkpoints', 'schema_version') ORDER BY name"),
+      (Rows{"call_bindings", "conversation_analysis", "conversation_memories", "conversation_turns",
+            "conversations", "memories", "memory_embeddings", "memory_links", "tool_invocations",
+            "user_identities", "users", "webhook_events"}));
   EXPECT_EQ(QueryColumn(*db,
                         "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name "
                         "IN ('webhook_events_by_status', 'memories_by_user_sector') ORDER "

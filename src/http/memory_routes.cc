@@ -1,0 +1,198 @@
+// POST /tools/memory-query (the agent's query_user_memory tool) and
+// POST /webhook/conversation-init (before the call). Both authenticate with
+// a shared-secret header, read the read model and the vector index, append
+// their invocation to the log, then answer.
+//
+// Their log events are Engram's record of the exchange, not the raw bytes
+// alone: {"request": <the request JSON>, "user_id", ...what was answered}.
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "common/json_fields.h"
+#include "http/router.h"
+#include "projections/conversation_projector.h"
+#include "projections/read_queries.h"
+
+namespace engram::http {
+namespace {
+
+using nlohmann::json;
+
+Status CheckToolSecret(const HttpRequest& request, const ToolConfig& config) {
+  if (config.insecure_no_secret) return Status::Ok();
+  std::string given = request.Header(config.header);
+  if (given.empty()) return Status::Unauthorized("missing " + config.header + " header");
+  if (!crypto::ConstantTimeEquals(given, config.secret)) {
+    return Status::Unauthorized("invalid " + config.header);
+  }
+  return Status::Ok();
+}
+
+Result<json> ParseObject(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument("malformed JSON body");
+  if (!j.is_object()) return Status::InvalidArgument("body must be a JSON object");
+  return j;
+}
+
+// A string field that must be present and non-empty.
+Result<std::string> RequiredString(const json& j, const char* key) {
+  try {
+    auto v = OptNonEmpty(j, key);
+    if (!v) return Status::InvalidArgument(std::string("'") + key + "' is required");
+    return *v;
+  } catch (const FieldTypeError& e) {
+    return Status::InvalidArgument(e.what());
+  }
+}
+
+Result<std::optional<std::string>> OptionalString(const json& j, const char* key) {
+  try {
+    return OptNonEmpty(j, key);
+  } catch (const FieldTypeError& e) {
+    return Status::InvalidArgument(e.what());
+  }
+}
+
+std::string Iso8601(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services) {
+  const auto start = std::chrono::steady_clock::now();
+  ENGRAM_RETURN_IF_ERROR(CheckToolSecret(request, services.tools));
+  ENGRAM_ASSIGN_OR_RETURN(json body, ParseObject(request.body));
+  ENGRAM_ASSIGN_OR_RETURN(std::string query, RequiredString(body, "query"));
+  ENGRAM_ASSIGN_OR_RETURN(std::string user_id, RequiredString(body, "user_id"));
+  size_t limit = services.tools.default_limit;
+  if (const json* l = Field(body, "limit")) {
+    if (!l->is_number_integer() || l->get<int64_t>() < 1) {
+      return Status::InvalidArgument("'limit' must be a positive integer");
+    }
+    limit = std::min<size_t>(l->get<size_t>(), services.tools.max_limit);
+  }
+  ENGRAM_ASSIGN_OR_RETURN(auto call_sid, OptionalString(body, "call_sid"));
+  ENGRAM_ASSIGN_OR_RETURN(auto conversation_id, OptionalString(body, "conversation_id"));
+  ENGRAM_ASSIGN_OR_RETURN(auto caller_id, OptionalString(body, "caller_id"));
+
+  // Isolation: whatever identifies the live call must point at this user.
+  auto refuse = [&](const std::string& what) {
+    services.tool_counters.rejected++;
+    return Status::Forbidden(what + " belongs to another user than '" + user_id + "'");
+  };
+  if (call_sid) {
+    std::optional<std::string> bound = services.bindings.Find(*call_sid);
+    if (!bound) {
+      ENGRAM_ASSIGN_OR_RETURN(bound, services.queries->UserForCall(*call_sid));
+    }
+    if (bound && *bound != user_id) return refuse("call_sid " + *call_sid);
+  }
+  if (conversation_id) {
+    ENGRAM_ASSIGN_OR_RETURN(auto owner, services.queries->UserForConversation(*conversation_id));
+    if (owner && *owner != user_id) return refuse("conversation " + *conversation_id);
+  }
+  if (caller_id) {
+    ENGRAM_ASSIGN_OR_RETURN(auto owner, services.queries->UserForCaller(*caller_id));
+    if (owner && *owner != user_id) return refuse("caller " + *caller_id);
+  }
+
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<memory::RecallHit> hits,
+                          memory::Recall(*services.index, *services.embedder, user_id, query, limit,
+                                         services.tools.weights));
+  json memories = json::array();
+  json returned = json::array();
+  for (const memory::RecallHit& h : hits) {
+    memories.push_back({{"id", h.memory.id},
+                        {"content", h.memory.content},
+                        {"sector", memory::SectorName(h.memory.sector)},
+                        {"score", std::round(h.score * 10000) / 10000},
+                        {"created_at", Iso8601(h.memory.created_at)},
+                        {"conversation_id", h.memory.conversation_id},
+                        {"source_turns", h.memory.source_turns}});
+    returned.push_back(h.memory.id);
+  }
+  const double latency_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+
+  log::NewEvent event;
+  event.type = "memory_queried";
+  event.route = "/tools/memory-query";
+  event.verification = log::Verification::kSharedSecret;
+  event.body = json({{"request", body},
+                     {"user_id", user_id},
+                     {"returned", returned},
+                     {"latency_ms", std::round(latency_ms * 1000) / 1000}})
+                   .dump();
+  if (std::string agent = request.Header("User-Agent"); !agent.empty()) {
+    event.headers.emplace_back("User-Agent", agent);
+  }
+  if (!request.remote_address.empty()) {
+    event.headers.emplace_back("Remote-Address", request.remote_address);
+  }
+  ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
+  (void)appended;
+  services.tool_counters.accepted++;
+  return HttpResponse::Json(200,
+                            {{"memories", memories}, {"summary", memory::ExtractiveSummary(hits)}});
+}
+
+Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services& services) {
+  ENGRAM_RETURN_IF_ERROR(CheckToolSecret(request, services.tools));
+  ENGRAM_ASSIGN_OR_RETURN(json body, ParseObject(request.body));
+  ENGRAM_ASSIGN_OR_RETURN(std::string caller_id, RequiredString(body, "caller_id"));
+  ENGRAM_ASSIGN_OR_RETURN(auto call_sid, OptionalString(body, "call_sid"));
+  ENGRAM_ASSIGN_OR_RETURN(auto agent_id, OptionalString(body, "agent_id"));
+
+  // Serve what is ready: a read-model error leaves the defaults in place
+  // rather than failing the call before it starts.
+  std::optional<std::string> known;
+  std::optional<projections::UserProfile> profile;
+  if (auto mapped = services.queries->UserForCaller(caller_id); mapped.ok()) {
+    known = *mapped;
+  }
+  const std::string user_id = known ? *known : projections::DerivedUserId(caller_id);
+  if (known) {
+    if (auto p = services.queries->Profile(user_id); p.ok()) profile = *p;
+  }
+
+  json vars = services.tools.extra_dynamic_variables;
+  vars["user_id"] = user_id;
+  vars["user_name"] = profile ? profile->name : "";
+  vars["memory_context"] = profile && !profile->summary.empty() ? profile->summary : "";
+  std::string topics;
+  if (profile) {
+    for (const std::string& t : profile->recent_topics) topics += (topics.empty() ? "" : "; ") + t;
+  }
+  vars["recent_topics"] = topics;
+  vars["caller_known"] = profile && profile->conversations > 0;
+  vars["last_call_date"] =
+      profile && profile->last_call_at ? Iso8601(profile->last_call_at).substr(0, 10) : "";
+
+  log::NewEvent event;
+  event.type = "conversation_initiated";
+  event.route = "/webhook/conversation-init";
+  event.verification = log::Verification::kSharedSecret;
+  // A retried init for the same call is recorded once.
+  if (call_sid) event.idempotency_key = "conversation_initiated:" + *call_sid;
+  event.body = json({{"request", body}, {"user_id", user_id}, {"new_user", !known}}).dump();
+  if (!request.remote_address.empty()) {
+    event.headers.emplace_back("Remote-Address", request.remote_address);
+  }
+  ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
+  (void)appended;
+  if (call_sid) services.bindings.Bind(*call_sid, user_id);
+  services.init_counters.accepted++;
+  (void)agent_id;
+  return HttpResponse::Json(
+      200, {{"type", "conversation_initiation_client_data"}, {"dynamic_variables", vars}});
+}
+
+}  // namespace engram::http

@@ -1,0 +1,112 @@
+#include "projections/read_queries.h"
+
+namespace engram::projections {
+
+// Idle connections kept for reuse; more are opened under load and closed.
+constexpr size_t kMaxIdleConnections = 16;
+
+Result<std::unique_ptr<ReadQueries>> ReadQueries::Open(const std::string& path) {
+  std::unique_ptr<ReadQueries> q(new ReadQueries(path));
+  ENGRAM_ASSIGN_OR_RETURN(auto db, q->Lease());  // fail early when the file is unusable
+  q->Return(std::move(db));
+  return q;
+}
+
+Result<std::unique_ptr<SqliteDb>> ReadQueries::Lease() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto db = std::move(idle_.back());
+      idle_.pop_back();
+      return db;
+    }
+  }
+  return SqliteDb::Open(path_, SqliteDb::Mode::kReadOnly);
+}
+
+void ReadQueries::Return(std::unique_ptr<SqliteDb> db) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));
+}
+
+Result<std::optional<std::string>> ReadQueries::OneText(const std::string& sql,
+                                                        const std::string& arg) {
+  ENGRAM_ASSIGN_OR_RETURN(auto db, Lease());
+  std::optional<std::string> out;
+  Status status;
+  {
+    auto st = db->Cached(sql);
+    if (!st.ok()) return st.status();
+    (*st)->Bind(1, arg);
+    auto row = (*st)->Step();
+    if (!row.ok())
+      status = row.status();
+    else if (*row && !(*st)->IsNull(0))
+      out = (*st)->Text(0);
+    (*st)->Reset();
+  }
+  Return(std::move(db));
+  if (!status.ok()) return status;
+  return out;
+}
+
+Result<std::optional<std::string>> ReadQueries::UserForCaller(const std::string& caller_id) {
+  return OneText("SELECT user_id FROM user_identities WHERE caller_id = ?", caller_id);
+}
+
+Result<std::optional<std::string>> ReadQueries::UserForCall(const std::string& call_sid) {
+  return OneText("SELECT user_id FROM call_bindings WHERE call_sid = ?", call_sid);
+}
+
+Result<std::optional<std::string>> ReadQueries::UserForConversation(
+    const std::string& conversation_id) {
+  return OneText("SELECT user_id FROM conversations WHERE id = ?", conversation_id);
+}
+
+Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_id,
+                                                        size_t max_topics) {
+  ENGRAM_ASSIGN_OR_RETURN(auto db, Lease());
+  std::optional<UserProfile> profile;
+  Status status;
+  auto run = [&]() -> Status {
+    ENGRAM_ASSIGN_OR_RETURN(
+        Statement * st,
+        db->Cached("SELECT coalesce(name, ''), coalesce(summary, '') FROM users WHERE id = ?"));
+    st->Bind(1, user_id);
+    auto row = st->Step();
+    if (row.ok() && *row) {
+      profile = UserProfile{user_id, st->Text(0), st->Text(1), {}, 0, 0};
+    }
+    st->Reset();
+    if (!row.ok()) return row.status();
+    if (!profile) return Status::Ok();
+    ENGRAM_ASSIGN_OR_RETURN(
+        Statement * topics,
+        db->Cached("SELECT coalesce(a.call_summary_title, ''), coalesce(c.started_at, 0) FROM "
+                   "conversations c LEFT JOIN conversation_analysis a ON a.conversation_id = "
+                   "c.id WHERE c.user_id = ? AND c.transcript_seq IS NOT NULL ORDER BY "
+                   "c.started_at DESC, c.id"));
+    topics->Bind(1, user_id);
+    for (;;) {
+      auto r = topics->Step();
+      if (!r.ok()) {
+        topics->Reset();
+        return r.status();
+      }
+      if (!*r) break;
+      if (profile->conversations++ == 0) profile->last_call_at = topics->Int(1);
+      std::string title = topics->Text(0);
+      if (!title.empty() && profile->recent_topics.size() < max_topics) {
+        profile->recent_topics.push_back(std::move(title));
+      }
+    }
+    topics->Reset();
+    return Status::Ok();
+  };
+  status = run();
+  Return(std::move(db));
+  if (!status.ok()) return status;
+  return profile;
+}
+
+}  // namespace engram::projections

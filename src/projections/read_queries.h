@@ -1,0 +1,49 @@
+// ReadQueries: the reads request handlers need, so handlers hold no SQL.
+// Thread-safe: each call leases one of a small pool of read-only
+// connections (SQLite WAL lets them read while the projector writes).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "projections/sqlite_db.h"
+
+namespace engram::projections {
+
+struct UserProfile {
+  std::string id;
+  std::string name;
+  std::string summary;
+  std::vector<std::string> recent_topics;  // newest first: call titles
+  int64_t last_call_at = 0;                // ms, 0 when none
+  int64_t conversations = 0;
+};
+
+class ReadQueries {
+ public:
+  static Result<std::unique_ptr<ReadQueries>> Open(const std::string& path);
+
+  // The user a caller number maps to.
+  Result<std::optional<std::string>> UserForCaller(const std::string& caller_id);
+  // The user a live call (call_sid) was bound to by the init webhook.
+  Result<std::optional<std::string>> UserForCall(const std::string& call_sid);
+  // The user of a known conversation.
+  Result<std::optional<std::string>> UserForConversation(const std::string& conversation_id);
+  Result<std::optional<UserProfile>> Profile(const std::string& user_id, size_t max_topics = 3);
+
+ private:
+  explicit ReadQueries(std::string path) : path_(std::move(path)) {}
+  Result<std::unique_ptr<SqliteDb>> Lease();
+  void Return(std::unique_ptr<SqliteDb> db);
+  Result<std::optional<std::string>> OneText(const std::string& sql, const std::string& arg);
+
+  std::string path_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<SqliteDb>> idle_;
+};
+
+}  // namespace engram::projections

@@ -1,0 +1,249 @@
+// The memory engine's parts: text rules, extraction, sector classification,
+// the SIF sentence embedding, the index, composite scoring and waypoints.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "memory/glove_embedder.h"
+#include "memory/memory_index.h"
+#include "memory/recall.h"
+#include "memory/rule_extractor.h"
+#include "memory/summary.h"
+#include "memory/text.h"
+#include "support/test_support.h"
+
+namespace engram::memory {
+namespace {
+
+GloveEmbedder& Glove() {
+  static std::unique_ptr<GloveEmbedder> e = [] {
+    auto r = GloveEmbedder::Open(ENGRAM_EMBEDDINGS_FILE);
+    if (!r.ok()) throw std::runtime_error(r.status().ToString());
+    return std::move(r).value();
+  }();
+  return *e;
+}
+
+TEST(Text, SplitsSentencesButKeepsAbbreviationsAndAddresses) {
+  EXPECT_EQ(SplitSentences("Before our ten a.m. standup. Email priya.raman@x.example now! Ok?"),
+            (std::vector<std::string>{"Before our ten a.m. standup.",
+                                      "Email priya.raman@x.example now!", "Ok?"}));
+  EXPECT_EQ(SplitSentences("It costs 3.5 dollars. yes"),
+            (std::vector<std::string>{"It costs 3.5 dollars. yes"}));
+}
+
+TEST(Text, NormalizesSpokenEmailsAndSpelledIds) {
+  EXPECT_EQ(NormalizeSpoken("priya dot raman at hollisvane dot example."),
+            "priya.raman@hollisvane.example.");
+  EXPECT_EQ(NormalizeSpoken("a ticket, T D two zero nine three one, with"),
+            "a ticket, TD-20931, with");
+  EXPECT_EQ(NormalizeSpoken("by Thursday at the latest."), "by Thursday at the latest.");
+}
+
+TEST(Text, StemsInflectionsTogether) {
+  EXPECT_EQ(Stem("exports"), Stem("export"));
+  EXPECT_EQ(Stem("merging"), Stem("merged"));
+  EXPECT_EQ(Stem("duplicates"), Stem("duplicate"));
+  EXPECT_EQ(LexicalTerms("What CRM does the customer use?"),
+            (std::vector<std::string>{"crm", "customer", "use"}));
+}
+
+TEST(RuleExtractor, RewritesFirstPersonIntoStatementsAboutTheCaller) {
+  EXPECT_EQ(ToThirdPerson("And I need a real update by Thursday.", "Priya Raman", false),
+            "Priya Raman needs a real update by Thursday.");
+  EXPECT_EQ(ToThirdPerson("I never pick up calls from numbers I don't know.", "Priya", false),
+            "Priya never picks up calls from numbers they don't know.");
+  EXPECT_EQ(ToThirdPerson("So we connect Tandem to HubSpot.", "Priya", false),
+            "Priya's team connects Tandem to HubSpot.");
+  EXPECT_EQ(ToThirdPerson("I've opened a ticket for you.", "Priya", true),
+            "The agent has opened a ticket for Priya.");
+  EXPECT_EQ(ToThirdPerson("I'm relieved.", "", false), "The caller is relieved.");
+}
+
+TEST(RuleExtractor, ClassifiesSectorsByCues) {
+  EXPECT_EQ(ClassifySectors("Honestly, I'm really frustrated.").front(), Sector::kEmotional);
+  EXPECT_EQ(ClassifySectors("Every Monday morning I export the weekly report.").front(),
+            Sector::kProcedural);
+  EXPECT_EQ(ClassifySectors("It started right after your February update.").front(),
+            Sector::kEpisodic);
+  EXPECT_EQ(ClassifySectors("I think the team no longer trusts the data.").front(),
+            Sector::kReflective);
+  EXPECT_EQ(ClassifySectors("The sky is blue.").front(), Sector::kSemantic);
+  auto several = ClassifySectors("I'm frustrated that every Monday the export breaks.");
+  EXPECT_GE(several.size(), 2u) << "a primary sector and others";
+}
+
+TEST(RuleExtractor, FindsSlotFactsAndDropsSmallTalk) {
+  RuleExtractor ex;
+  ExtractionInput in;
+  in.turns = {{0, "agent", "Thank you for calling. May I have your name?"},
+              {1, "user",
+               "Hi. This is Priya Raman, I'm the operations manager at Hollis and "
+               "Vane Logistics."},
+              {2, "user", "HubSpot is our CRM for everything."},
+              {3, "user", "Email, please. priya dot raman at hollisvane dot example."},
+              {4, "user", "You too. Bye."}};
+  auto out = ex.Extract(in);
+  ASSERT_TRUE(out.ok());
+  auto find = [&](const std::string& subject) -> const ExtractedMemory* {
+    for (const auto& m : *out) {
+      if (m.subject == subject) return &m;
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(find("name"));
+  EXPECT_EQ(find("name")->value, "Priya Raman");
+  ASSERT_TRUE(find("employer"));
+  EXPECT_EQ(find("employer")->content,
+            "Priya Raman is the operations manager at Hollis and Vane Logistics.");
+  ASSERT_TRUE(find("crm"));
+  EXPECT_EQ(find("crm")->content, "Priya Raman's CRM is HubSpot.");
+  EXPECT_EQ(find("crm")->source_turns, std::vector<int>{2});
+  ASSERT_TRUE(find("contact_preference"));
+  ASSERT_TRUE(find("email"));
+  EXPECT_EQ(find("email")->value, "priya.raman@hollisvane.example");
+  for (const auto& m : *out) {
+    EXPECT_EQ(m.content.find("Bye"), std::string::npos) << "small talk kept: " << m.content;
+    EXPECT_NE(m.content.find_first_of("."), std::string::npos);
+  }
+}
+
+TEST(RuleExtractor, NewCrmSupersedingSentenceNamesTheNewValue) {
+  RuleExtractor ex;
+  ExtractionInput in;
+  in.caller_name = "Priya Raman";
+  in.turns = {{3, "user",
+               "We moved off HubSpot. As of April first we're on Salesforce for "
+               "everything, and HubSpot has been shut off."}};
+  auto out = ex.Extract(in);
+  ASSERT_TRUE(out.ok());
+  std::vector<std::string> crm;
+  for (const auto& m : *out) {
+    if (m.subject == "crm") crm.push_back(m.value);
+  }
+  EXPECT_EQ(crm, std::vector<std::string>{"Salesforce"});
+}
+
+TEST(RuleExtractor, IsDeterministic) {
+  RuleExtractor ex;
+  ExtractionInput in;
+  in.turns = {{1, "user", "Every Monday I export the report. I'm frustrated with the sync."}};
+  auto a = ex.Extract(in), b = ex.Extract(in);
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].content, (*b)[i].content);
+}
+
+TEST(GloveEmbedding, RelatedSentencesAreCloserThanUnrelatedOnes) {
+  auto v = [](const char* s) { return *Glove().Embed(s); };
+  const auto crm = v("Our CRM is Salesforce.");
+  const auto crm2 = v("We switched our customer database to HubSpot.");
+  const auto weather = v("It rained all weekend at the beach.");
+  const auto report = v("Every Monday I export the weekly pipeline report to CSV.");
+  const auto report2 = v("Each week she downloads the sales spreadsheet.");
+  EXPECT_GT(Cosine(crm, crm2), Cosine(crm, weather));
+  EXPECT_GT(Cosine(report, report2), Cosine(report, weather));
+  EXPECT_NEAR(Cosine(crm, crm), 1.0, 1e-5);
+  EXPECT_EQ(Glove().Dimensions(), 100);
+  auto empty = *Glove().Embed("qwzxqv plorbt");
+  EXPECT_TRUE(std::all_of(empty.begin(), empty.end(), [](float x) { return x == 0; }));
+}
+
+TEST(GloveEmbedding, RejectsAFileThatIsNotOurs) {
+  engram::testing::TempDir dir;
+  std::string path = dir / "bad.bin";
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("not a glove file at all", f);
+  fclose(f);
+  EXPECT_EQ(GloveEmbedder::Open(path).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(GloveEmbedder::Open(dir / "missing.bin").status().code(), StatusCode::kNotFound);
+}
+
+IndexedMemory Mem(const std::string& id, const std::string& content, double salience,
+                  int64_t seen_ms, const std::string& waypoint = "", float weight = 0) {
+  IndexedMemory m;
+  m.id = id;
+  m.content = content;
+  m.salience = salience;
+  m.created_at = m.last_seen_at = seen_ms;
+  m.waypoint_id = waypoint;
+  m.waypoint_weight = weight;
+  return m;
+}
+
+TEST(Recall, CompositeScoreUsesTheDocumentedWeights) {
+  RecallWeights w;
+  EXPECT_DOUBLE_EQ(CompositeScore(w, 1, 0, 0, 0), 0.6);
+  EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 1, 0, 0), 0.2);
+  EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 0, 1, 0), 0.1);
+  EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 0, 0, 1), 0.1);
+  EXPECT_DOUBLE_EQ(CompositeScore(w, 0.5, 0.5, 0.5, 0.5), 0.5);
+}
+
+TEST(Recall, RanksBySimilarityThenSalienceAndRecency) {
+  MemoryIndex index(Glove().Dimensions());
+  const int64_t day = 86'400'000;
+  auto add = [&](IndexedMemory m) { index.Upsert("u1", m, *Glove().Embed(m.content)); };
+  add(Mem("crm", "Priya's CRM is Salesforce.", 0.8, 100 * day));
+  add(Mem("weather", "Priya enjoys hiking when the weather is good.", 0.8, 100 * day));
+  add(Mem("old-crm", "Priya's CRM is HubSpot.", 0.3, 10 * day));
+  index.Upsert("u2", Mem("other", "Bob's CRM is Zoho.", 1.0, 100 * day),
+               *Glove().Embed("Bob's CRM is Zoho."));
+  auto hits = Recall(index, Glove(), "u1", "what CRM does she use", 3);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_GE(hits->size(), 2u);
+  EXPECT_EQ((*hits)[0].memory.id, "crm") << "same similarity: more salient and recent wins";
+  EXPECT_EQ((*hits)[1].memory.id, "old-crm");
+  for (const auto& h : *hits) EXPECT_NE(h.memory.id, "other") << "never another user's memory";
+  EXPECT_GE((*hits)[0].score, (*hits)[1].score);
+  EXPECT_TRUE(Recall(index, Glove(), "nobody", "crm", 3)->empty());
+}
+
+TEST(Recall, ExpandsEachHitByItsWaypoint) {
+  MemoryIndex index(Glove().Dimensions());
+  const int64_t t = 1'000'000;
+  auto add = [&](IndexedMemory m) { index.Upsert("u1", m, *Glove().Embed(m.content)); };
+  add(Mem("ticket", "The agent opened ticket TD-20931 for the sync bug.", 0.5, t));
+  // Shares no word with the query; reachable only through the waypoint.
+  add(Mem("follow", "An update was promised by Thursday.", 0.5, t, "", 0));
+  add(Mem("seed", "The duplicate contacts come from the sync bug.", 0.5, t, "follow", 0.9f));
+  auto hits = Recall(index, Glove(), "u1", "duplicate contacts", 5);
+  ASSERT_TRUE(hits.ok());
+  auto it = std::find_if(hits->begin(), hits->end(),
+                         [](const RecallHit& h) { return h.memory.id == "follow"; });
+  ASSERT_NE(it, hits->end()) << "waypoint target was not expanded";
+  EXPECT_GT(it->link, 0.0);
+  EXPECT_EQ(hits->front().memory.id, "seed");
+}
+
+TEST(MemoryIndex, RemovedMemoriesAreNeverReturnedAndCompactionKeepsTheRest) {
+  MemoryIndex index(Glove().Dimensions());
+  for (int i = 0; i < 200; ++i) {
+    std::string text = "Fact number " + std::to_string(i) + " about invoices";
+    index.Upsert("u", Mem("m" + std::to_string(i), text, 0.5, i), *Glove().Embed(text));
+  }
+  for (int i = 0; i < 150; ++i) index.Remove("u", "m" + std::to_string(i));
+  EXPECT_EQ(index.Count("u"), 50u);
+  auto top = index.TopBySimilarity("u", *Glove().Embed("invoices"), {"invoic"}, {}, 100);
+  EXPECT_EQ(top.size(), 50u);
+  for (const auto& c : top) EXPECT_GE(std::stoi(c.memory.id.substr(1)), 150);
+  IndexedMemory m;
+  EXPECT_TRUE(index.Get("u", "m199", &m));
+  EXPECT_FALSE(index.Get("u", "m3", &m));
+}
+
+TEST(Summary, ServesCurrentSlotsFirst) {
+  std::vector<SummaryFact> facts = {
+      {"Priya is the operations manager at Hollis.", Sector::kSemantic, "employer", "Hollis", 0.8,
+       1},
+      {"Priya's CRM is Salesforce.", Sector::kSemantic, "crm", "Salesforce", 0.8, 2},
+      {"Every Monday Priya exports the report.", Sector::kProcedural, "", "", 0.6, 2},
+      {"Priya is relieved.", Sector::kEmotional, "", "", 0.5, 2}};
+  std::string s = BuildRuleSummary("Priya", facts);
+  EXPECT_EQ(s.find("Priya is the operations manager"), 0u);
+  EXPECT_NE(s.find("CRM: Salesforce."), std::string::npos);
+  EXPECT_LT(s.find("CRM:"), s.find("Every Monday"));
+  EXPECT_LE(BuildRuleSummary("Priya", facts, 60).size(), 60u);
+}
+
+}  // namespace
+}  // namespace engram::memory
