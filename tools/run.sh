@@ -5,9 +5,10 @@
 #
 #   ENGRAM_DATA_DIR   data folder (default ./data)
 #   ENGRAM_LISTEN     HOST:PORT (default 127.0.0.1:8080)
-#   ENGRAM_WEBHOOK_SECRET  the ElevenLabs post-call HMAC secret; when unset a
-#                     random local secret is made once and kept in
-#                     $ENGRAM_DATA_DIR/webhook-secret.
+#   ENGRAM_WEBHOOK_SECRET  the ElevenLabs post-call HMAC secret, and
+#   ENGRAM_TOOL_SECRET     the secret header of the memory tool and init webhook;
+#                     when unset, random local ones are made once and kept in
+#                     $ENGRAM_DATA_DIR/webhook-secret and tool-secret.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,14 +18,17 @@ bash tools/build.sh
 DATA_DIR=${ENGRAM_DATA_DIR:-./data}
 LISTEN=${ENGRAM_LISTEN:-127.0.0.1:8080}
 mkdir -p "$DATA_DIR"
-if [ -z "${ENGRAM_WEBHOOK_SECRET:-}" ]; then
-  SECRET_FILE="$DATA_DIR/webhook-secret"
-  if [ ! -s "$SECRET_FILE" ]; then
-    (umask 077 && echo "wsec_local_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$SECRET_FILE")
+# Local secrets, made once and kept in the data folder, when none are given.
+local_secret() {  # $1: env var name, $2: file, $3: prefix
+  if [ -z "${!1:-}" ]; then
+    if [ ! -s "$2" ]; then
+      (umask 077 && echo "$3_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$2")
+    fi
+    export "$1=$(cat "$2")"
+    echo "run: $1 is the local secret in $2"
   fi
-  ENGRAM_WEBHOOK_SECRET=$(cat "$SECRET_FILE")
-  export ENGRAM_WEBHOOK_SECRET
-  echo "run: using the local webhook secret in $SECRET_FILE"
-  echo "run: sign a body with: ENGRAM_WEBHOOK_SECRET=\$(cat $SECRET_FILE) build/engram sign FILE"
-fi
+}
+local_secret ENGRAM_WEBHOOK_SECRET "$DATA_DIR/webhook-secret" wsec_local
+local_secret ENGRAM_TOOL_SECRET "$DATA_DIR/tool-secret" tsk_local
+echo "run: sign a post-call body with: ENGRAM_WEBHOOK_SECRET=\$(cat $DATA_DIR/webhook-secret) build/engram sign FILE"
 exec build/engram serve --data-dir "$DATA_DIR" --listen "$LISTEN" "$@"
