@@ -12,6 +12,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "log/rocksdb_event_log.h"
+#include "memory/recall.h"
 #include "projections/memory_engine.h"
 #include "projections/memory_projector.h"
 #include "projections/projector_runner.h"
@@ -36,6 +37,7 @@ struct ServeFlags {
   std::string tool_secret_header = "X-Engram-Secret";
   std::string embeddings;
   std::string dynamic_variables_file;
+  memory::RecallWeights weights;
 };
 
 // {"name": default, ...} from a JSON file: the variables the agent defines.
@@ -178,6 +180,7 @@ int Serve(const ServeFlags& flags) {
   services.tools.header = flags.tool_secret_header;
   services.tools.insecure_no_secret = flags.insecure_no_tool_secret;
   services.tools.extra_dynamic_variables = *extra_vars;
+  services.tools.weights = flags.weights;
   http::HttpServer server(server_options, [&services](const http::HttpRequest& r) {
     return http::HandleRequest(r, services);
   });
@@ -230,6 +233,23 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "beside the binary, or ENGRAM_EMBEDDINGS)");
   cmd->add_option("--dynamic-variables", flags->dynamic_variables_file,
                   "JSON file {name: default}: extra variables every init answer carries");
+  auto& w = flags->weights;
+  cmd->add_option("--weight-similarity", w.similarity, "Composite score: similarity weight")
+      ->capture_default_str();
+  cmd->add_option("--weight-salience", w.salience, "Composite score: salience weight")
+      ->capture_default_str();
+  cmd->add_option("--weight-recency", w.recency, "Composite score: recency weight")
+      ->capture_default_str();
+  cmd->add_option("--weight-link", w.link, "Composite score: waypoint link weight")
+      ->capture_default_str();
+  cmd->add_option("--lexical-weight", w.hybrid.lexical,
+                  "Similarity: weight of the BM25 score (normalised by the query's best)")
+      ->capture_default_str();
+  cmd->add_option("--dense-weight", w.hybrid.dense, "Similarity: weight of the dense cosine")
+      ->capture_default_str();
+  cmd->add_option("--recency-half-life-days", w.recency_half_life_days,
+                  "Recency halves every this many days")
+      ->capture_default_str();
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector thread (0-19; higher yields more CPU to requests)")
       ->capture_default_str();
