@@ -66,8 +66,8 @@ int Replay(const ReplayFlags& flags) {
       std::cerr << "engram replay: " << log.status().ToString() << "\n";
       return 1;
     }
-    projections::MemoryEngineOptions engine_options;
-    engine_options.embeddings_path = flags.embeddings;
+    projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
+    if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
     // The same cache as the server: a replay with the same configuration
     // reuses every extraction and never calls out.
     engine_options.cache_path = flags.data_dir + "/cache.db";

@@ -138,8 +138,8 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", db.status().ToString());
     return 1;
   }
-  projections::MemoryEngineOptions engine_options;
-  engine_options.embeddings_path = flags.embeddings;
+  projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
+  if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
   engine_options.cache_path = flags.data_dir + "/cache.db";
   auto engine = projections::OpenMemoryEngine(engine_options);
   if (!engine.ok()) {

@@ -244,9 +244,40 @@ std::vector<Sector> ClassifySectors(std::string_view sentence) {
   return out;
 }
 
-std::string ToThirdPerson(std::string_view sentence, std::string_view name_in,
-                          bool speaker_is_agent) {
-  const std::string name = name_in.empty() ? "the caller" : std::string(name_in);
+namespace {
+
+// How a sentence is rewritten. Support calls: the caller is "user", the
+// support agent "agent". Dialogues with named speakers ("Name: " prefixes):
+// whoever speaks is `name`, "you" is `listener` (when known), and "we" stays
+// "we", since a friend's "we" is a family or a couple, not a team.
+struct Rewrite {
+  std::string name;
+  bool speaker_is_agent = false;
+  bool dialogue = false;
+  std::string listener;  // dialogue only; "" leaves "you" alone
+};
+
+// Words after which "you" is the subject of what follows ("I hope you have
+// ...", "..., you are ..."): its verb then takes the third person.
+bool IntroducesSubject(std::string_view previous_lower) {
+  static constexpr std::array<std::string_view, 22> kIntroducers = {
+      "and",  "but",   "so",    "if",    "when", "because", "cause", "that",
+      "hope", "think", "bet",   "guess", "know", "sure",    "glad",  "wish",
+      "as",   "while", "since", "where", "how",  "until"};
+  return std::find(kIntroducers.begin(), kIntroducers.end(), previous_lower) != kIntroducers.end();
+}
+
+// Words that follow a subject "you" but are not its verb ("you guys", "you
+// all"): conjugating them would garble the sentence.
+bool IsNotAVerb(std::string_view lower) {
+  static constexpr std::array<std::string_view, 8> kWords = {"guys", "all", "both", "two",
+                                                             "too",  "and", "or",   "know"};
+  return std::find(kWords.begin(), kWords.end(), lower) != kWords.end();
+}
+
+std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
+  const bool speaker_is_agent = how.speaker_is_agent;
+  const std::string name = how.name.empty() ? "the caller" : how.name;
   std::vector<std::string> words = SplitWords(sentence);
   std::vector<std::string> out;
   bool named = false;      // the caller's name has been used once
@@ -261,6 +292,7 @@ std::string ToThirdPerson(std::string_view sentence, std::string_view name_in,
     std::string lw = ToLower(w);
     std::string rep;
     bool set_conjugate = false;
+    if (conjugate && !lw.empty() && IsNotAVerb(lw)) conjugate = false;
     if (conjugate && !lw.empty()) {
       if (IsVerbSkipWord(lw)) {
         out.push_back(words[i]);
@@ -273,7 +305,52 @@ std::string ToThirdPerson(std::string_view sentence, std::string_view name_in,
       out.push_back(rep + trail);
       continue;
     }
-    if (speaker_is_agent) {
+    if (how.dialogue) {
+      // The speaker's first person, as for a caller; "you" is the listener.
+      const std::string prev = out.empty() ? "" : ToLower(SplitTrailing(out.back()).first);
+      const bool after_pause = out.empty() || !SplitTrailing(out.back()).second.empty();
+      if (lw == "i") {
+        rep = subject(name, "they");
+        set_conjugate = rep != "they";
+      } else if (lw == "i'm") {
+        rep = named ? "they are" : name + " is";
+        named = true;
+      } else if (lw == "i've") {
+        rep = named ? "they have" : name + " has";
+        named = true;
+      } else if (lw == "i'd") {
+        rep = subject(name, "they") + " would";
+      } else if (lw == "i'll") {
+        rep = subject(name, "they") + " will";
+      } else if (lw == "me" || lw == "myself") {
+        rep = named ? "them" : name;
+        named = true;
+      } else if (lw == "my") {
+        rep = named ? "their" : name + "'s";
+        named = true;
+      } else if (lw == "mine") {
+        rep = named ? "theirs" : name + "'s";
+        named = true;
+      } else if (!how.listener.empty()) {
+        const std::string& l = how.listener;
+        if (lw == "you") {
+          rep = l;
+          set_conjugate = after_pause || IntroducesSubject(prev);
+        } else if (lw == "you're") {
+          rep = l + " is";
+        } else if (lw == "you've") {
+          rep = l + " has";
+        } else if (lw == "you'll") {
+          rep = l + " will";
+        } else if (lw == "you'd") {
+          rep = l + " would";
+        } else if (lw == "your" || lw == "yours") {
+          rep = l + "'s";
+        } else if (lw == "yourself") {
+          rep = l;
+        }
+      }
+    } else if (speaker_is_agent) {
       if (lw == "i")
         rep = "the agent";
       else if (lw == "i've")
@@ -367,6 +444,12 @@ std::string ToThirdPerson(std::string_view sentence, std::string_view name_in,
     }
   }
   return joined;
+}
+
+}  // namespace
+
+std::string ToThirdPerson(std::string_view sentence, std::string_view name, bool speaker_is_agent) {
+  return RewriteSentence(sentence, {std::string(name), speaker_is_agent, false, ""});
 }
 
 namespace {
@@ -499,10 +582,153 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
   return slots;
 }
 
+// Longest "Name: " prefix looked at: three words of a name and the colon.
+constexpr size_t kMaxSpeakerPrefix = 40;
+// Share of a transcript's turns that must carry a "Name: " prefix before the
+// prefixes are read as speakers: a dialogue rendered from a chat has one on
+// every turn, while a support agent's "Note: ..." is one turn among many.
+constexpr int kSpeakerTurnsPercent = 80;
+// Initial salience in a dialogue: what the user said about themselves, and
+// what the other speaker said (kept, since questions about the user are
+// often answered in the other's words, but ranked below the user's own).
+constexpr double kOwnSalience = 0.6;
+constexpr double kOwnEmotionalSalience = 0.5;
+constexpr double kOtherSalience = 0.45;
+constexpr double kSlotSalience = 0.8;
+
+// "Melanie: Hi!" -> {"Melanie", "Hi!"}. A name is one to three words, each
+// starting with an upper-case letter, made of letters, apostrophes, hyphens
+// and dots. {"", message} when the message has no such prefix.
+std::pair<std::string, std::string_view> SplitSpeaker(std::string_view message) {
+  const size_t colon = message.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > kMaxSpeakerPrefix ||
+      (colon + 1 < message.size() && message[colon + 1] != ' ')) {
+    return {"", message};
+  }
+  const std::string_view name = message.substr(0, colon);
+  int words = 0;
+  bool word_start = true;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == ' ') {
+      if (word_start) return {"", message};  // two spaces, or a leading one
+      word_start = true;
+      continue;
+    }
+    if (word_start) {
+      if (!std::isupper(u)) return {"", message};
+      ++words;
+      word_start = false;
+    } else if (!std::isalpha(u) && c != '\'' && c != '-' && c != '.') {
+      return {"", message};
+    }
+  }
+  if (word_start || words > 3) return {"", message};
+  std::string_view rest = message.substr(colon + 1);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  return {std::string(name), rest};
+}
+
+// A trailing bracketed annotation, "look! [shares a photo of a lake]" ->
+// {"look!", "shares a photo of a lake"}: what a chat shows beside the text
+// (an image's caption), kept as a sentence of its own.
+std::pair<std::string_view, std::string_view> SplitAnnotation(std::string_view text) {
+  if (!text.ends_with(']')) return {text, ""};
+  const size_t open = text.rfind('[');
+  if (open == std::string_view::npos || open + 2 >= text.size()) return {text, ""};
+  std::string_view before = text.substr(0, open);
+  while (!before.empty() && before.back() == ' ') before.remove_suffix(1);
+  return {before, text.substr(open + 1, text.size() - open - 2)};
+}
+
+std::string EndSentence(std::string s) {
+  if (!s.empty() && !std::ispunct(static_cast<unsigned char>(s.back()))) s += '.';
+  return s;
+}
+
+// Memories of one turn of a dialogue between named speakers. Casual talk
+// carries its facts without the cue words of a support call ("We went
+// camping in the mountains last week"), so every informative statement is
+// kept, rewritten about its speaker; small talk and questions are not.
+void ExtractDialogueTurn(const TranscriptTurn& turn, const std::string& speaker,
+                         std::string_view text, const std::string& listener,
+                         std::vector<ExtractedMemory>& out) {
+  const bool own = turn.role == "user";
+  const Rewrite how{speaker, false, true, listener};
+  const std::string speaker_lower = ToLower(speaker);
+  auto [body, annotation] = SplitAnnotation(text);
+  auto add = [&](std::string content, const std::string& classify) {
+    ExtractedMemory m;
+    m.content = EndSentence(std::move(content));
+    m.sectors = ClassifySectors(classify);
+    m.primary = m.sectors.front();
+    m.salience = !own                              ? kOtherSalience
+                 : m.primary == Sector::kEmotional ? kOwnEmotionalSalience
+                                                   : kOwnSalience;
+    m.source_turns = {turn.index};
+    out.push_back(std::move(m));
+  };
+  for (const std::string& raw : SplitSentences(body)) {
+    const std::string sentence = NormalizeSpoken(raw);
+    const std::string lower = ToLower(sentence);
+    size_t content_words = 0;
+    for (const std::string& t : Tokenize(lower)) content_words += !IsStopWord(t);
+    if (own) {
+      // Only facts that cannot be a friend's chatter: where they work, their
+      // address. Another speaker's slots would supersede the user's own.
+      for (const Slot& slot : FindSlots(sentence, speaker, false)) {
+        if (slot.subject != "employer" && slot.subject != "email") continue;
+        ExtractedMemory m;
+        m.content = slot.content;
+        m.subject = slot.subject;
+        m.value = slot.value;
+        m.primary = Sector::kSemantic;
+        m.sectors = {Sector::kSemantic};
+        m.salience = kSlotSalience;
+        m.source_turns = {turn.index};
+        out.push_back(std::move(m));
+      }
+    }
+    if (IsSmallTalk(lower, content_words)) continue;
+    if (sentence.ends_with('?')) continue;
+    std::string content = RewriteSentence(sentence, how);
+    // Every memory names its speaker: both speakers' words are kept.
+    if (!ContainsWord(ToLower(content), speaker_lower)) content = speaker + ": " + content;
+    add(std::move(content), sentence);
+  }
+  if (!annotation.empty()) add(speaker + " " + std::string(annotation), std::string(annotation));
+}
+
 }  // namespace
 
 Result<std::vector<ExtractedMemory>> RuleExtractor::Extract(const ExtractionInput& input) {
   std::vector<ExtractedMemory> out;
+  // A dialogue between named speakers: nearly every turn says who speaks.
+  std::vector<std::string> speakers;  // distinct, in order of appearance
+  int nonempty = 0, prefixed = 0;
+  for (const TranscriptTurn& turn : input.turns) {
+    if (turn.message.empty()) continue;
+    ++nonempty;
+    std::string speaker = SplitSpeaker(turn.message).first;
+    if (speaker.empty()) continue;
+    ++prefixed;
+    if (std::find(speakers.begin(), speakers.end(), speaker) == speakers.end()) {
+      speakers.push_back(std::move(speaker));
+    }
+  }
+  if (prefixed >= 2 && prefixed * 100 >= nonempty * kSpeakerTurnsPercent) {
+    for (const TranscriptTurn& turn : input.turns) {
+      auto [speaker, text] = SplitSpeaker(turn.message);
+      if (speaker.empty() || text.empty()) continue;
+      // "You" is the other speaker when there are two; in a group it could
+      // be anyone, and stays "you".
+      std::string listener;
+      if (speakers.size() == 2) listener = speakers[0] == speaker ? speakers[1] : speakers[0];
+      ExtractDialogueTurn(turn, speaker, text, listener, out);
+    }
+    return out;
+  }
+
   std::string name = input.caller_name;
   // A name stated in this call wins for rewriting the rest of it.
   for (const TranscriptTurn& turn : input.turns) {

@@ -7,6 +7,13 @@
 // (tools, preferences, plans and dates, routines, feelings and complaints,
 // problems) and drop small talk; rewrite first person into statements about
 // the caller; classify sectors by cue words.
+//
+// Dialogues between named speakers (nearly every turn starts "Name: ", as a
+// transcript rendered from a chat does) follow other rules: every
+// informative statement of either speaker is kept, rewritten about its
+// speaker ("I" -> the name, "you" -> the other speaker), the user's own at a
+// higher salience than the other's; small talk and questions are dropped; a
+// trailing "[...]" annotation (an image's caption) is a memory of its own.
 #pragma once
 
 #include "memory/extractor.h"
@@ -17,7 +24,7 @@ class RuleExtractor final : public Extractor {
  public:
   // Bump when the rules change: it is part of the extraction cache key and
   // of what a replay compares.
-  static constexpr char kRulesVersion[] = "rules-v1";
+  static constexpr char kRulesVersion[] = "rules-v2";
 
   std::string CacheIdentity() const override { return std::string("rules/") + kRulesVersion; }
   Result<std::vector<ExtractedMemory>> Extract(const ExtractionInput& input) override;

@@ -3,11 +3,53 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "memory/glove_embedder.h"
+#include "memory/llm_extractor.h"
+#include "memory/openai_embedder.h"
 #include "memory/rule_extractor.h"
 
+namespace engram::prompts {
+std::string_view ExtractV1();
+}
+
 namespace engram::projections {
+
+namespace {
+std::string Env(const char* name, const std::string& fallback = "") {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+// A number from the environment; `fallback` when unset or not a number.
+int64_t EnvInt(const char* name, int64_t fallback) {
+  std::string v = Env(name);
+  if (v.empty()) return fallback;
+  try {
+    return std::stoll(v);
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+}  // namespace
+
+MemoryEngineOptions MemoryEngineOptionsFromEnv() {
+  MemoryEngineOptions o;
+  o.llm.base_url = Env("ENGRAM_LLM_BASE_URL");
+  o.llm.api_key = Env("ENGRAM_LLM_API_KEY");
+  o.llm.model = Env("ENGRAM_LLM_MODEL", "gpt-4o-mini");
+  o.llm.timeout = std::chrono::milliseconds(EnvInt("ENGRAM_LLM_TIMEOUT_MS", 30000));
+  o.extractor = Env("ENGRAM_EXTRACTOR", o.llm.base_url.empty() ? "rules" : "llm");
+  o.prompt_path = Env("ENGRAM_PROMPT_FILE");
+  o.embedding.base_url = Env("ENGRAM_EMBEDDING_BASE_URL");
+  o.embedding.api_key = Env("ENGRAM_EMBEDDING_API_KEY", o.llm.api_key);
+  o.embedding.model = Env("ENGRAM_EMBEDDING_MODEL", "text-embedding-3-small");
+  o.embedding_dims = static_cast<int>(EnvInt("ENGRAM_EMBEDDING_DIMS", 1536));
+  o.embedder = o.embedding.base_url.empty() ? "glove" : "openai";
+  o.embeddings_path = Env("ENGRAM_EMBEDDINGS");
+  return o;
+}
 
 std::string DefaultEmbeddingsPath() {
   if (const char* env = std::getenv("ENGRAM_EMBEDDINGS"); env && *env) return env;
@@ -19,13 +61,47 @@ std::string DefaultEmbeddingsPath() {
 
 Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions& options) {
   auto engine = std::make_unique<MemoryEngine>();
-  engine->extractor = std::make_unique<memory::RuleExtractor>();
-  const std::string path =
-      options.embeddings_path.empty() ? DefaultEmbeddingsPath() : options.embeddings_path;
-  ENGRAM_ASSIGN_OR_RETURN(engine->embedder, memory::GloveEmbedder::Open(path));
-  ENGRAM_ASSIGN_OR_RETURN(
-      engine->cache,
-      ExtractionCache::Open(options.cache_path.empty() ? ":memory:" : options.cache_path));
+  if (options.extractor == "llm" || options.embedder == "openai") {
+    engine->http = http::MakeCurlHttpClient();
+  }
+  if (options.extractor == "rules") {
+    engine->extractor = std::make_unique<memory::RuleExtractor>();
+  } else if (options.extractor == "llm") {
+    if (options.llm.base_url.empty()) {
+      return Status::InvalidArgument("the llm extractor needs ENGRAM_LLM_BASE_URL");
+    }
+    std::string prompt(prompts::ExtractV1());
+    if (!options.prompt_path.empty()) {
+      std::ifstream in(options.prompt_path);
+      if (!in) return Status::NotFound("cannot read prompt file " + options.prompt_path);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      prompt = ss.str();
+    }
+    engine->extractor =
+        std::make_unique<memory::LlmExtractor>(*engine->http, options.llm, std::move(prompt));
+  } else {
+    return Status::InvalidArgument("unknown extractor '" + options.extractor +
+                                   "' (rules or llm)");
+  }
+  if (options.embedder == "glove") {
+    const std::string path =
+        options.embeddings_path.empty() ? DefaultEmbeddingsPath() : options.embeddings_path;
+    ENGRAM_ASSIGN_OR_RETURN(engine->embedder, memory::GloveEmbedder::Open(path));
+  } else if (options.embedder == "openai") {
+    if (options.embedding.base_url.empty() || options.embedding_dims <= 0) {
+      return Status::InvalidArgument(
+          "the openai embedder needs ENGRAM_EMBEDDING_BASE_URL and ENGRAM_EMBEDDING_DIMS");
+    }
+    engine->embedder = std::make_unique<memory::OpenAiEmbedder>(*engine->http, options.embedding,
+                                                                options.embedding_dims);
+  } else {
+    return Status::InvalidArgument("unknown embedder '" + options.embedder +
+                                   "' (glove or openai)");
+  }
+  ENGRAM_ASSIGN_OR_RETURN(engine->cache,
+                          ExtractionCache::Open(options.cache_path.empty() ? ":memory:"
+                                                                           : options.cache_path));
   return engine;
 }
 

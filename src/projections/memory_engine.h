@@ -7,19 +7,39 @@
 #include <memory>
 #include <string>
 
+#include "http/http_client.h"
 #include "memory/embedder.h"
 #include "memory/extractor.h"
+#include "memory/openai_compat.h"
 #include "projections/extraction_cache.h"
 #include "projections/memory_projector.h"
 
 namespace engram::projections {
 
 struct MemoryEngineOptions {
-  std::string embeddings_path;  // the GloVe file; DefaultEmbeddingsPath() when empty
-  std::string cache_path;       // the extraction cache (DATA_DIR/cache.db)
+  // "rules" (default) or "llm" (an OpenAI-compatible chat endpoint).
+  std::string extractor = "rules";
+  memory::OpenAiEndpoint llm;        // for "llm"
+  std::string prompt_path;           // "" = the compiled-in prompts/extract_v1.txt
+  // "glove" (default) or "openai" (an OpenAI-compatible /embeddings endpoint).
+  std::string embedder = "glove";
+  std::string embeddings_path;       // the GloVe file; DefaultEmbeddingsPath() when empty
+  memory::OpenAiEndpoint embedding;  // for "openai"
+  int embedding_dims = 0;            // for "openai"
+  std::string cache_path;            // the extraction cache (DATA_DIR/cache.db)
 };
 
+// Options from the environment, as documented in README:
+//   ENGRAM_EXTRACTOR (rules|llm; llm by default when ENGRAM_LLM_BASE_URL is set),
+//   ENGRAM_LLM_BASE_URL, ENGRAM_LLM_API_KEY, ENGRAM_LLM_MODEL, ENGRAM_LLM_TIMEOUT_MS,
+//   ENGRAM_PROMPT_FILE,
+//   ENGRAM_EMBEDDING_BASE_URL (selects the openai embedder), ENGRAM_EMBEDDING_MODEL,
+//   ENGRAM_EMBEDDING_DIMS, ENGRAM_EMBEDDING_API_KEY (default: ENGRAM_LLM_API_KEY),
+//   ENGRAM_EMBEDDINGS (the GloVe file).
+MemoryEngineOptions MemoryEngineOptionsFromEnv();
+
 struct MemoryEngine {
+  std::unique_ptr<http::HttpClient> http;  // for the remote parts, when any
   std::unique_ptr<memory::Extractor> extractor;
   std::unique_ptr<memory::Embedder> embedder;
   std::unique_ptr<ExtractionCache> cache;
@@ -33,6 +53,7 @@ struct MemoryEngine {
 // executable (where tools/build.sh writes it).
 std::string DefaultEmbeddingsPath();
 
+// InvalidArgument for an unknown kind or missing endpoint settings.
 Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions& options);
 
 }  // namespace engram::projections

@@ -35,19 +35,28 @@ Result<size_t> ProjectorRunner::RunRound() {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<log::Event> events, log_.ReadAfter(from, limit));
   if (events.empty()) return 0;
 
+  std::vector<log::Seq> next = checkpoints_;
+  Status applied = ApplyBatch(events, next);
+  if (!applied.ok()) {
+    for (auto& p : projectors_) p->AfterRollback();
+    return applied;
+  }
+  // In-memory state first, then the published checkpoint: a reader that
+  // sees Applied() >= seq also sees what those events put in the index.
+  for (auto& p : projectors_) p->AfterCommit();
+  checkpoints_ = std::move(next);
+  {
+    std::lock_guard lock(mu_);
+    applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
+  }
+  applied_cv_.notify_all();
+  return events.size();
+}
+
+Status ProjectorRunner::ApplyBatch(const std::vector<log::Event>& events,
+                                   std::vector<log::Seq>& next) {
   Transaction txn(*db_);
   ENGRAM_RETURN_IF_ERROR(txn.Begin());
-  // Whatever happens below, each projector hears whether its staged state
-  // committed.
-  bool committed = false;
-  struct Notify {
-    std::vector<std::unique_ptr<Projector>>& projectors;
-    bool& committed;
-    ~Notify() {
-      for (auto& p : projectors) committed ? p->AfterCommit() : p->AfterRollback();
-    }
-  } notify{projectors_, committed};
-  std::vector<log::Seq> next = checkpoints_;
   for (const log::Event& e : events) {
     for (size_t i = 0; i < projectors_.size(); ++i) {
       if (e.seq <= next[i]) continue;
@@ -70,15 +79,7 @@ Result<size_t> ProjectorRunner::RunRound() {
           AdvanceCheckpoint(*db_, projectors_[i]->Name(), checkpoints_[i], next[i]));
     }
   }
-  ENGRAM_RETURN_IF_ERROR(txn.Commit());
-  committed = true;
-  checkpoints_ = std::move(next);
-  {
-    std::lock_guard lock(mu_);
-    applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
-  }
-  applied_cv_.notify_all();
-  return events.size();
+  return txn.Commit();
 }
 
 Status ProjectorRunner::CatchUp() {

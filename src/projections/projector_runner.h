@@ -63,6 +63,8 @@ class ProjectorRunner {
  private:
   // Applies one batch; returns how many events it applied.
   Result<size_t> RunRound();
+  // One transaction: applies `events`, advancing `next` (per projector).
+  Status ApplyBatch(const std::vector<log::Event>& events, std::vector<log::Seq>& next);
   void Loop();
 
   const log::EventLog& log_;

@@ -1,0 +1,283 @@
+// The LLM extractor and the remote embedder against a local stand-in server
+// that speaks the OpenAI protocol (/v1/chat/completions, /v1/embeddings),
+// including its errors and timeouts; and the extraction cache that makes a
+// replay with the same configuration exact and call nothing.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "http/http_client.h"
+#include "http/server.h"
+#include "log/rocksdb_event_log.h"
+#include "memory/llm_extractor.h"
+#include "memory/openai_embedder.h"
+#include "projections/memory_engine.h"
+#include "projections/projector_runner.h"
+#include "projections/projectors.h"
+#include "projections/read_model.h"
+#include "projections/table_dump.h"
+#include "support/test_support.h"
+
+namespace engram {
+namespace {
+
+using engram::testing::QueryColumn;
+using engram::testing::TempDir;
+using nlohmann::json;
+
+// An OpenAI-compatible server on 127.0.0.1 whose behaviour a test sets.
+class OpenAiStandIn {
+ public:
+  enum class Mode { kOk, kServerError, kRateLimited, kSlow, kGarbage, kUnauthorized };
+
+  OpenAiStandIn() {
+    http::ServerOptions o;
+    o.port = 0;
+    o.handler_threads = 4;
+    server_ = std::make_unique<http::HttpServer>(
+        o, [this](const http::HttpRequest& r) { return Handle(r); });
+    if (!server_->Start().ok()) throw std::runtime_error("stand-in failed to start");
+  }
+  ~OpenAiStandIn() { server_->Stop(std::chrono::milliseconds(0)); }
+
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1"; }
+  std::atomic<Mode> mode{Mode::kOk};
+  std::atomic<int> chat_calls{0};
+  std::atomic<int> embedding_calls{0};
+  std::string last_chat_body;  // guarded by single-threaded test use
+
+ private:
+  http::HttpResponse Handle(const http::HttpRequest& r) {
+    if (r.Header("Authorization") != "Bearer test-key" || mode == Mode::kUnauthorized) {
+      return http::HttpResponse::Json(401, {{"error", {{"message", "Incorrect API key"}}}});
+    }
+    json body = json::parse(r.body, nullptr, false);
+    if (body.is_discarded()) return http::HttpResponse::Json(400, {{"error", "bad json"}});
+    switch (mode.load()) {
+      case Mode::kServerError:
+        return http::HttpResponse::Json(500, {{"error", {{"message", "boom"}}}});
+      case Mode::kRateLimited:
+        return http::HttpResponse::Json(429, {{"error", {{"message", "slow down"}}}});
+      case Mode::kSlow:
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        break;
+      default:
+        break;
+    }
+    if (r.Path() == "/v1/chat/completions") {
+      chat_calls++;
+      last_chat_body = r.body;
+      if (body.value("model", "") != "test-model") {
+        return http::HttpResponse::Json(404, {{"error", "no such model"}});
+      }
+      std::string content =
+          mode == Mode::kGarbage
+              ? "Sure! Here are the memories: HubSpot."
+              : json({{"memories",
+                       {{{"content", "Priya Raman's CRM is HubSpot."},
+                         {"sector", "semantic"},
+                         {"sectors", {"semantic"}},
+                         {"subject", "crm"},
+                         {"value", "HubSpot"},
+                         {"salience", 0.8},
+                         {"source_turns", {3}}},
+                        {{"content", "Priya Raman is frustrated by duplicate contacts."},
+                         {"sector", "emotional"},
+                         {"sectors", {"emotional", "episodic", "nonsense"}},
+                         {"salience", 7},
+                         {"source_turns", {3, "x"}}}}}})
+                    .dump();
+      json choice = {{"index", 0},
+                     {"message", {{"role", "assistant"}, {"content", content}}},
+                     {"finish_reason", "stop"}};
+      json reply = {{"id", "chatcmpl-1"}, {"object", "chat.completion"}, {"model", "test-model"}};
+      reply["choices"] = json::array({choice});
+      return http::HttpResponse::Json(200, reply);
+    }
+    if (r.Path() == "/v1/embeddings") {
+      embedding_calls++;
+      // A deterministic 8-d vector from the text's hash.
+      auto digest = crypto::Sha256(body.value("input", ""));
+      json v = json::array();
+      for (int i = 0; i < (mode == Mode::kGarbage ? 5 : 8); ++i) v.push_back(digest[i] - 128.0);
+      json item = {{"object", "embedding"}, {"index", 0}, {"embedding", v}};
+      json reply = {{"object", "list"}, {"model", body.value("model", "")}};
+      reply["data"] = json::array({item});
+      return http::HttpResponse::Json(200, reply);
+    }
+    return http::HttpResponse::Json(404, {{"error", "unknown path"}});
+  }
+
+  std::unique_ptr<http::HttpServer> server_;
+};
+
+memory::OpenAiEndpoint Endpoint(const OpenAiStandIn& s, int timeout_ms = 500) {
+  return {s.base_url(), "test-key", "test-model", std::chrono::milliseconds(timeout_ms)};
+}
+
+memory::ExtractionInput Input() {
+  memory::ExtractionInput in;
+  in.caller_name = "Priya Raman";
+  in.turns = {{3, "user", "HubSpot is our CRM. Honestly, I'm really frustrated."}};
+  return in;
+}
+
+TEST(LlmExtractor, SendsThePromptAndParsesTheJsonAnswer) {
+  OpenAiStandIn standin;
+  auto client = http::MakeCurlHttpClient();
+  memory::LlmExtractor ex(*client, Endpoint(standin), "PROMPT v1");
+  auto out = ex.Extract(Input());
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0].subject, "crm");
+  EXPECT_EQ((*out)[0].value, "HubSpot");
+  EXPECT_EQ((*out)[0].source_turns, std::vector<int>{3});
+  EXPECT_EQ((*out)[1].primary, memory::Sector::kEmotional);
+  EXPECT_EQ((*out)[1].sectors.size(), 2u) << "unknown sectors dropped";
+  EXPECT_EQ((*out)[1].salience, 1.0) << "clamped";
+  json sent = json::parse(standin.last_chat_body);
+  EXPECT_EQ(sent["model"], "test-model");
+  EXPECT_EQ(sent["response_format"]["type"], "json_object");
+  EXPECT_EQ(sent["messages"][0]["content"], "PROMPT v1");
+  EXPECT_NE(sent["messages"][1]["content"].get<std::string>().find("[3] user: HubSpot is our CRM"),
+            std::string::npos);
+  memory::LlmExtractor other(*client, Endpoint(standin), "PROMPT v2");
+  EXPECT_NE(ex.CacheIdentity(), other.CacheIdentity()) << "a changed prompt changes the key";
+}
+
+TEST(LlmExtractor, MapsEndpointFailuresToClearErrors) {
+  OpenAiStandIn standin;
+  auto client = http::MakeCurlHttpClient();
+  memory::LlmExtractor ex(*client, Endpoint(standin, 300), "p");
+  standin.mode = OpenAiStandIn::Mode::kServerError;
+  EXPECT_EQ(ex.Extract(Input()).status().code(), StatusCode::kUnavailable);
+  standin.mode = OpenAiStandIn::Mode::kRateLimited;
+  EXPECT_EQ(ex.Extract(Input()).status().code(), StatusCode::kUnavailable);
+  standin.mode = OpenAiStandIn::Mode::kGarbage;
+  EXPECT_EQ(ex.Extract(Input()).status().code(), StatusCode::kCorruption);
+  standin.mode = OpenAiStandIn::Mode::kUnauthorized;
+  EXPECT_EQ(ex.Extract(Input()).status().code(), StatusCode::kUnauthorized);
+  standin.mode = OpenAiStandIn::Mode::kSlow;
+  auto start = std::chrono::steady_clock::now();
+  auto slow = ex.Extract(Input());
+  EXPECT_EQ(slow.status().code(), StatusCode::kUnavailable) << slow.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1400))
+      << "the client's timeout, not the server's delay, bounds the call";
+  // A dead endpoint: nothing listens there.
+  memory::OpenAiEndpoint dead{"http://127.0.0.1:1/v1", "test-key", "test-model",
+                              std::chrono::milliseconds(300)};
+  memory::LlmExtractor gone(*client, dead, "p");
+  EXPECT_EQ(gone.Extract(Input()).status().code(), StatusCode::kUnavailable);
+}
+
+TEST(OpenAiEmbedder, ReturnsUnitVectorsAndChecksTheirSize) {
+  OpenAiStandIn standin;
+  auto client = http::MakeCurlHttpClient();
+  memory::OpenAiEmbedder embedder(*client, Endpoint(standin), 8);
+  auto v = embedder.Embed("hello");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_EQ(v->size(), 8u);
+  double norm = 0;
+  for (float x : *v) norm += double(x) * x;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+  EXPECT_EQ(embedder.ModelId(), "openai/test-model");
+  EXPECT_FALSE(embedder.IsDeterministic());
+  standin.mode = OpenAiStandIn::Mode::kGarbage;  // answers 5 dimensions
+  EXPECT_EQ(embedder.Embed("hello").status().code(), StatusCode::kCorruption);
+  standin.mode = OpenAiStandIn::Mode::kServerError;
+  EXPECT_EQ(embedder.Embed("hello").status().code(), StatusCode::kUnavailable);
+}
+
+// Projects the fixture with the LLM extractor and remote embedder; a rebuild
+// with the same configuration is equal and calls nothing; a changed prompt
+// calls out again.
+TEST(ExtractionCache, ReplayWithTheSameConfigurationIsExactAndCallsNothing) {
+  OpenAiStandIn standin;
+  TempDir dir;
+  log::RocksDbEventLogOptions lo;
+  lo.path = dir / "log";
+  auto log = std::move(log::RocksDbEventLog::Open(lo, SystemClock::Instance())).value();
+  log::NewEvent e;
+  e.type = "post_call_transcription";
+  e.route = "/webhook/post-call";
+  e.body = testing::Fixture("post_call_transcription.json");
+  ASSERT_TRUE(log->Append(e).ok());
+
+  projections::MemoryEngineOptions o;
+  o.extractor = "llm";
+  o.llm = Endpoint(standin, 2000);
+  o.embedder = "openai";
+  o.embedding = Endpoint(standin, 2000);
+  o.embedding_dims = 8;
+  o.cache_path = dir / "cache.db";
+  auto project = [&](const std::string& db_path, const projections::MemoryEngineOptions& opts) {
+    auto engine = projections::OpenMemoryEngine(opts);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    auto db = projections::OpenReadModel(db_path);
+    projections::ProjectorRunner runner(*log, std::move(db).value(),
+                                        projections::MakeProjectors((*engine)->Parts(nullptr)));
+    ASSERT_TRUE(runner.CatchUp().ok());
+  };
+  project(dir / "live.db", o);
+  EXPECT_EQ(standin.chat_calls.load(), 1);
+  const int embeddings_after_live = standin.embedding_calls.load();
+  EXPECT_GE(embeddings_after_live, 2);
+  auto live = testing::OpenDb(dir / "live.db");
+  EXPECT_EQ(QueryColumn(*live, "SELECT content FROM memories WHERE subject = 'crm=HubSpot'"),
+            std::vector<std::string>{"Priya Raman's CRM is HubSpot."});
+  EXPECT_EQ(QueryColumn(*live, "SELECT DISTINCT model FROM memory_embeddings"),
+            std::vector<std::string>{"openai/test-model"});
+
+  standin.mode = OpenAiStandIn::Mode::kServerError;  // any call now would fail the event
+  project(dir / "replayed.db", o);
+  EXPECT_EQ(standin.chat_calls.load(), 1) << "replay called the LLM";
+  EXPECT_EQ(standin.embedding_calls.load(), embeddings_after_live) << "replay embedded again";
+  auto replayed = testing::OpenDb(dir / "replayed.db");
+  auto diffs = projections::DiffReadModels(*live, *replayed);
+  ASSERT_TRUE(diffs.ok());
+  EXPECT_TRUE(diffs->empty()) << diffs->front();
+
+  standin.mode = OpenAiStandIn::Mode::kOk;
+  TempDir prompt_dir;
+  FILE* f = fopen((prompt_dir / "v2.txt").c_str(), "w");
+  fputs("extract_v2: a changed prompt", f);
+  fclose(f);
+  o.prompt_path = prompt_dir / "v2.txt";
+  project(dir / "reextracted.db", o);
+  EXPECT_EQ(standin.chat_calls.load(), 2) << "a changed prompt re-extracts";
+}
+
+TEST(ExtractionCache, AnUnreachableLlmFailsTheEventNotTheLog) {
+  TempDir dir;
+  log::RocksDbEventLogOptions lo;
+  lo.path = dir / "log";
+  auto log = std::move(log::RocksDbEventLog::Open(lo, SystemClock::Instance())).value();
+  log::NewEvent e;
+  e.type = "post_call_transcription";
+  e.route = "/webhook/post-call";
+  e.body = testing::Fixture("post_call_transcription.json");
+  ASSERT_TRUE(log->Append(e).ok());
+  projections::MemoryEngineOptions o;
+  o.extractor = "llm";
+  o.llm = {"http://127.0.0.1:1/v1", "k", "m", std::chrono::milliseconds(200)};
+  o.embeddings_path = ENGRAM_EMBEDDINGS_FILE;
+  auto engine = std::move(projections::OpenMemoryEngine(o)).value();
+  auto db = projections::OpenReadModel(dir / "rm.db");
+  projections::ProjectorRunner runner(*log, std::move(db).value(),
+                                      projections::MakeProjectors(engine->Parts(nullptr)));
+  ASSERT_TRUE(runner.CatchUp().ok());
+  auto rm = testing::OpenDb(dir / "rm.db");
+  auto status = QueryColumn(*rm, "SELECT status || '|' || last_error FROM webhook_events");
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].rfind("failed|memory extraction: Unavailable", 0), 0u) << status[0];
+  EXPECT_EQ(QueryColumn(*rm, "SELECT count(*) FROM conversation_turns"),
+            std::vector<std::string>{"15"})
+      << "the conversation itself is projected";
+}
+
+}  // namespace
+}  // namespace engram
