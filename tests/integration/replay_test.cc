@@ -33,6 +33,7 @@ struct Model {
   std::set<std::string> accepted_keys;         // distinct (type:conversation) delivered
   std::map<std::string, size_t> turns;         // conversation -> turns, for good transcripts
   std::set<std::string> failed_conversations;  // transcripts that must fail to project
+  size_t init_calls = 0;                       // each a webhook event of its own
 };
 
 std::string RandomAudio(std::mt19937& rng) {
@@ -50,6 +51,34 @@ std::string RandomAudio(std::mt19937& rng) {
     out += i + 2 < raw.size() ? kAlphabet[n & 63] : '=';
   }
   return out;
+}
+
+// A caller's sentence the rule extractor keeps: slot facts that later calls
+// contradict, routines, feelings, plans; so histories exercise reinforce,
+// supersede, links and summaries.
+std::string RandomStatement(std::mt19937& rng) {
+  static const char* kCrms[] = {"HubSpot", "Salesforce", "Pipedrive", "Zoho"};
+  static const char* kDays[] = {"Monday", "Tuesday", "Friday"};
+  static const char* kFeelings[] = {"frustrated", "relieved", "worried", "happy"};
+  static const char* kThings[] = {"the sync", "the invoices", "the duplicate contacts",
+                                  "the weekly report"};
+  const std::string crm = kCrms[rng() % 4];
+  const std::string day = kDays[rng() % 3];
+  switch (rng() % 6) {
+    case 0:
+      return crm + " is our CRM for everything.";
+    case 1:
+      return "As of April first we're on " + crm + " for everything.";
+    case 2:
+      return "Every " + day + " morning I export the pipeline report from " + crm + ".";
+    case 3:
+      return std::string("Honestly, I'm really ") + kFeelings[rng() % 4] + " about " +
+             kThings[rng() % 4] + ".";
+    case 4:
+      return "I need a real update by " + day + " at the latest.";
+    default:
+      return "Email, please. I never pick up calls from numbers I don't know.";
+  }
 }
 
 // Sends `count` random webhooks to the server and returns the model.
@@ -77,8 +106,7 @@ Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
       std::string id = "conv_" + std::to_string(seed) + "_" + std::to_string(i);
       std::string caller = "+1555010" + std::to_string(1000 + rng() % 25);
       std::vector<std::string> lines;
-      for (int l = 0, n = 1 + rng() % 5; l < n; ++l)
-        lines.push_back("Line " + std::to_string(rng() % 1000));
+      for (int l = 0, n = 1 + rng() % 5; l < n; ++l) lines.push_back(RandomStatement(rng));
       json body = MakeTranscription(id, caller, lines, 1773000000 + i * 3600);
       if (rng() % 4 == 0) body["data"]["user_id"] = "crm-" + std::to_string(rng() % 8);
       if (rng() % 5 == 0) {
@@ -128,8 +156,35 @@ Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
                       {{"To", "+1555010" + std::to_string(1000 + rng() % 25)},
                        {"CallSid", "CA" + id}}}}}}}})
                .dump());
-    } else {
+    } else if (dice < 86) {
       send(sent[rng() % sent.size()]);  // a redelivery: stored once
+    } else if (dice < 94) {
+      // The agent's memory tool, for a user the history knows: reinforces
+      // what it returns, through the log.
+      const std::string user =
+          rng() % 2 ? "crm-" + std::to_string(rng() % 8) : "u_unknown_" + std::to_string(rng() % 3);
+      auto r = client.Send(
+          "POST", "/tools/memory-query",
+          json({{"query", RandomStatement(rng)}, {"user_id", user}, {"limit", 1 + rng() % 5}})
+              .dump(),
+          {{"X-Engram-Secret", testing::kToolSecret}});
+      if (!r.ok() || r->status != 200) {
+        ADD_FAILURE() << (r.ok() ? r->body : r.status().ToString());
+        return model;
+      }
+    } else {
+      const std::string call_sid = "CAinit_" + std::to_string(seed) + "_" + std::to_string(i);
+      auto r = client.Send("POST", "/webhook/conversation-init",
+                           json({{"caller_id", "+1555010" + std::to_string(1000 + rng() % 25)},
+                                 {"agent_id", "agent_test"},
+                                 {"call_sid", call_sid}})
+                               .dump(),
+                           {{"X-Engram-Secret", testing::kToolSecret}});
+      if (!r.ok() || r->status != 200) {
+        ADD_FAILURE() << (r.ok() ? r->body : r.status().ToString());
+        return model;
+      }
+      model.init_calls++;
     }
   }
   return model;
@@ -157,7 +212,7 @@ TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
     EngramInstance engram(dir / "data");
     model = PlayRandomHistory(engram.port, seed, 300);
     engram.WaitForProjection();
-    ASSERT_EQ(engram.log->Head(), model.accepted_keys.size());
+    ASSERT_GE(engram.log->Head(), model.accepted_keys.size() + model.init_calls);
 
     // Rebuild while the server is still running, through a follower.
     auto follower = log::RocksDbEventLog::OpenFollower(dir / "data/log", dir / "follower");
@@ -178,7 +233,14 @@ TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
   // Against the model.
   auto db = testing::OpenDb(rebuilt);
   EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events"),
-            static_cast<int64_t>(model.accepted_keys.size()));
+            static_cast<int64_t>(model.accepted_keys.size() + model.init_calls));
+  // The history exercised the memory engine, so the equality above covers it.
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM memories"), 50);
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM memories WHERE valid_to IS NOT NULL"), 0);
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM memories WHERE reinforcements > 0"), 0);
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM memory_links"), 0);
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM tool_invocations WHERE source = 'memory_tool'"), 0);
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM users WHERE summary <> ''"), 0);
   EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events WHERE status = 'failed'"),
             static_cast<int64_t>(model.failed_conversations.size()));
   size_t turns = 0;
