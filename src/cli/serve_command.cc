@@ -176,6 +176,7 @@ int Serve(const ServeFlags& flags) {
   services.queries = queries->get();
   services.index = &index;
   services.embedder = (*engine)->embedder.get();
+  services.answer_summarizer = (*engine)->answer_summarizer.get();
   services.tools.secret = tool_secret;
   services.tools.header = flags.tool_secret_header;
   services.tools.insecure_no_secret = flags.insecure_no_tool_secret;

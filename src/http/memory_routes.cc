@@ -119,6 +119,11 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
                         {"source_turns", h.memory.source_turns}});
     returned.push_back(h.memory.id);
   }
+  // An LLM summary when configured and quick enough; the extractive one otherwise.
+  std::string summary = memory::ExtractiveSummary(hits);
+  if (services.answer_summarizer && !hits.empty()) {
+    if (auto s = services.answer_summarizer->SummarizeAnswer(query, hits); s.ok()) summary = *s;
+  }
   const double latency_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
@@ -140,8 +145,7 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
   ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
   (void)appended;
   services.tool_counters.accepted++;
-  return HttpResponse::Json(200,
-                            {{"memories", memories}, {"summary", memory::ExtractiveSummary(hits)}});
+  return HttpResponse::Json(200, {{"memories", memories}, {"summary", summary}});
 }
 
 Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services& services) {

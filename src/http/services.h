@@ -16,6 +16,7 @@
 #include "memory/embedder.h"
 #include "memory/memory_index.h"
 #include "memory/recall.h"
+#include "memory/summarizer.h"
 
 namespace engram::projections {
 class ProjectorRunner;
@@ -85,6 +86,7 @@ struct Services {
   projections::ReadQueries* queries = nullptr;
   memory::MemoryIndex* index = nullptr;
   memory::Embedder* embedder = nullptr;
+  memory::Summarizer* answer_summarizer = nullptr;  // optional: extractive when null
   ToolConfig tools;
   CallBindings bindings;
   RouteCounters tool_counters;

@@ -171,27 +171,53 @@ bool IsDurable(const std::string& lower, bool agent) {
 }
 
 bool IsVerbSkipWord(std::string_view w) {
-  static constexpr std::array<std::string_view, 20> kAdverbs = {
-      "never",    "always",    "usually", "really",   "just",      "also",  "still",
-      "often",    "sometimes", "only",    "actually", "already",   "even",  "definitely",
-      "honestly", "probably",  "mostly",  "normally", "typically", "rarely"};
-  return std::find(kAdverbs.begin(), kAdverbs.end(), w) != kAdverbs.end();
+  static constexpr std::array<std::string_view, 24> kAdverbs = {
+      "never",     "always",     "usually",   "really",   "just",     "also",
+      "still",     "often",      "sometimes", "only",     "actually", "already",
+      "even",      "definitely", "honestly",  "probably", "mostly",   "normally",
+      "typically", "rarely",     "kinda",     "sorta",    "once",     "recently"};
+  if (std::find(kAdverbs.begin(), kAdverbs.end(), w) != kAdverbs.end()) return true;
+  // Other adverbs in -ly ("finally", "totally"), but not verbs that end so.
+  static constexpr std::array<std::string_view, 5> kLyVerbs = {"apply", "reply", "supply", "rely",
+                                                               "fly"};
+  return w.size() > 4 && w.ends_with("ly") &&
+         std::find(kLyVerbs.begin(), kLyVerbs.end(), w) == kLyVerbs.end();
+}
+
+// After "I" became "they": "they am" -> "they are", "they was" -> "they were".
+std::string PluralAgreement(const std::string& lower) {
+  if (lower == "am" || lower == "are") return "are";
+  if (lower == "was") return "were";
+  if (lower == "wasn't") return "weren't";
+  return "";
 }
 
 // Third person singular of `verb` (lower case as given): "export" ->
 // "exports", "have" -> "has". Leaves modals and past forms alone.
 std::string ThirdPersonVerb(const std::string& verb) {
   static const std::map<std::string, std::string, std::less<>> kIrregular = {
-      {"am", "is"},    {"are", "is"},         {"have", "has"},
-      {"do", "does"},  {"don't", "doesn't"},  {"go", "goes"},
-      {"were", "was"}, {"haven't", "hasn't"}, {"aren't", "isn't"}};
-  static constexpr std::array<std::string_view, 24> kUnchanged = {
-      "can",   "could", "will",     "would",    "should",    "must",   "may",  "might",
-      "can't", "won't", "wouldn't", "couldn't", "shouldn't", "was",    "did",  "had",
-      "said",  "got",   "went",     "made",     "didn't",    "wasn't", "told", "thought"};
+      {"am", "is"},         {"are", "is"},        {"have", "has"}, {"do", "does"},
+      {"don't", "doesn't"}, {"go", "goes"},       {"were", "was"}, {"haven't", "hasn't"},
+      {"aren't", "isn't"},  {"weren't", "wasn't"}};
+  static constexpr std::array<std::string_view, 28> kUnchanged = {
+      "can",    "could", "will",    "would",    "should",   "must",      "may",
+      "might",  "can't", "won't",   "wouldn't", "couldn't", "shouldn't", "was",
+      "did",    "had",   "said",    "got",      "went",     "made",      "didn't",
+      "wasn't", "told",  "thought", "gonna",    "gotta",    "wanna",     "used"};
+  // Irregular past forms, which "-ed" does not reveal ("I ran" is not "I run").
+  static constexpr std::array<std::string_view, 48> kIrregularPast = {
+      "ran",   "saw",    "took",    "came",  "gave",   "found",  "felt",       "left",
+      "met",   "bought", "brought", "began", "wrote",  "won",    "sang",       "drew",
+      "knew",  "kept",   "lost",    "spent", "sent",   "built",  "taught",     "caught",
+      "heard", "held",   "paid",    "sold",  "stood",  "slept",  "swam",       "threw",
+      "wore",  "chose",  "broke",   "spoke", "forgot", "became", "fell",       "grew",
+      "drove", "rode",   "flew",    "ate",   "sat",    "led",    "understood", "tried"};
   std::string lower = ToLower(verb);
   if (auto it = kIrregular.find(lower); it != kIrregular.end()) return it->second;
   if (std::find(kUnchanged.begin(), kUnchanged.end(), lower) != kUnchanged.end()) return verb;
+  if (std::find(kIrregularPast.begin(), kIrregularPast.end(), lower) != kIrregularPast.end()) {
+    return verb;
+  }
   // Past forms keep their shape; "need", "proceed" are present tense.
   const bool past = lower.ends_with("ed") && !lower.ends_with("eed");
   if (past || lower.empty() || !std::isalpha(static_cast<unsigned char>(lower.back()))) {
@@ -275,6 +301,13 @@ bool IsNotAVerb(std::string_view lower) {
   return std::find(kWords.begin(), kWords.end(), lower) != kWords.end();
 }
 
+// Verbs that after "you" can only be its own: "you are", "you have".
+bool IsAuxiliary(std::string_view lower) {
+  static constexpr std::array<std::string_view, 8> kWords = {
+      "are", "were", "have", "do", "don't", "aren't", "haven't", "weren't"};
+  return std::find(kWords.begin(), kWords.end(), lower) != kWords.end();
+}
+
 std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
   const bool speaker_is_agent = how.speaker_is_agent;
   const std::string name = how.name.empty() ? "the caller" : how.name;
@@ -282,6 +315,7 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
   std::vector<std::string> out;
   bool named = false;      // the caller's name has been used once
   bool conjugate = false;  // the next verb follows a new singular subject
+  bool plural = false;     // the next verb follows "they" (a repeated "I")
   auto subject = [&](const std::string& first, const std::string& later) {
     std::string s = named ? later : first;
     named = true;
@@ -292,6 +326,18 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
     std::string lw = ToLower(w);
     std::string rep;
     bool set_conjugate = false;
+    bool set_plural = false;
+    if (plural && !lw.empty()) {
+      if (IsVerbSkipWord(lw)) {
+        out.push_back(words[i]);
+        continue;
+      }
+      plural = false;
+      if (std::string agreed = PluralAgreement(lw); !agreed.empty()) {
+        out.push_back(agreed + trail);
+        continue;
+      }
+    }
     if (conjugate && !lw.empty() && IsNotAVerb(lw)) conjugate = false;
     if (conjugate && !lw.empty()) {
       if (IsVerbSkipWord(lw)) {
@@ -312,6 +358,7 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
       if (lw == "i") {
         rep = subject(name, "they");
         set_conjugate = rep != "they";
+        set_plural = rep == "they";
       } else if (lw == "i'm") {
         rep = named ? "they are" : name + " is";
         named = true;
@@ -322,8 +369,11 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
         rep = subject(name, "they") + " would";
       } else if (lw == "i'll") {
         rep = subject(name, "they") + " will";
-      } else if (lw == "me" || lw == "myself") {
+      } else if (lw == "me") {
         rep = named ? "them" : name;
+        named = true;
+      } else if (lw == "myself") {
+        rep = named ? "themselves" : name;
         named = true;
       } else if (lw == "my") {
         rep = named ? "their" : name + "'s";
@@ -335,7 +385,11 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
         const std::string& l = how.listener;
         if (lw == "you") {
           rep = l;
-          set_conjugate = after_pause || IntroducesSubject(prev);
+          // "you are" is always a subject and its verb; elsewhere "you" is
+          // a subject after a pause or a conjunction ("I hope you have").
+          const std::string next =
+              i + 1 < words.size() ? ToLower(SplitTrailing(words[i + 1]).first) : "";
+          set_conjugate = after_pause || IntroducesSubject(prev) || IsAuxiliary(next);
         } else if (lw == "you're") {
           rep = l + " is";
         } else if (lw == "you've") {
@@ -380,6 +434,7 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
       if (lw == "i") {
         rep = subject(name, "they");
         set_conjugate = rep != "they";
+        set_plural = rep == "they";
       } else if (lw == "i'm") {
         rep = named ? "they are" : name + " is";
         named = true;
@@ -429,6 +484,7 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
     }
     out.push_back(rep + trail);
     conjugate = set_conjugate;
+    plural = set_plural;
   }
   std::string joined;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -641,6 +697,35 @@ std::pair<std::string_view, std::string_view> SplitAnnotation(std::string_view t
   return {before, text.substr(open + 1, text.size() - open - 2)};
 }
 
+// Words of a chat that state nothing by themselves: greetings, reactions and
+// fillers ("Wow, that's awesome, Mel!"). Lower case, sorted for lookup.
+constexpr std::array<std::string_view, 60> kReactionWords = {
+    "absolutely", "agree",      "ah",         "amazing", "awesome",   "aw",
+    "aww",        "beautiful",  "bet",        "bye",     "congrats",  "congratulations",
+    "cool",       "cute",       "definitely", "glad",    "good",      "gorgeous",
+    "great",      "haha",       "hello",      "hey",     "hi",        "hmm",
+    "hope",       "impressive", "incredible", "lol",     "looks",     "lovely",
+    "luck",       "nice",       "oh",         "ok",      "okay",      "omg",
+    "really",     "right",      "sound",      "sounds",  "such",      "super",
+    "sure",       "sweet",      "thank",      "thanks",  "that's",    "thing",
+    "totally",    "true",       "well",       "what's",  "wonderful", "wow",
+    "yay",        "yeah",       "yep",        "yes",     "you're",    "fantastic"};
+
+// A dialogue sentence with fewer than two words beyond reactions, stop words
+// and the speakers' names: small talk.
+bool IsDialogueSmallTalk(const std::string& lower, const std::vector<std::string>& names) {
+  int informative = 0;
+  for (const std::string& t : Tokenize(lower)) {
+    if (IsStopWord(t)) continue;
+    if (std::find(kReactionWords.begin(), kReactionWords.end(), t) != kReactionWords.end()) {
+      continue;
+    }
+    if (std::find(names.begin(), names.end(), t) != names.end()) continue;
+    if (++informative >= 2) return false;
+  }
+  return true;
+}
+
 std::string EndSentence(std::string s) {
   if (!s.empty() && !std::ispunct(static_cast<unsigned char>(s.back()))) s += '.';
   return s;
@@ -656,6 +741,8 @@ void ExtractDialogueTurn(const TranscriptTurn& turn, const std::string& speaker,
   const bool own = turn.role == "user";
   const Rewrite how{speaker, false, true, listener};
   const std::string speaker_lower = ToLower(speaker);
+  std::vector<std::string> names = Tokenize(speaker_lower);
+  for (std::string& t : Tokenize(listener)) names.push_back(std::move(t));
   auto [body, annotation] = SplitAnnotation(text);
   auto add = [&](std::string content, const std::string& classify) {
     ExtractedMemory m;
@@ -671,8 +758,6 @@ void ExtractDialogueTurn(const TranscriptTurn& turn, const std::string& speaker,
   for (const std::string& raw : SplitSentences(body)) {
     const std::string sentence = NormalizeSpoken(raw);
     const std::string lower = ToLower(sentence);
-    size_t content_words = 0;
-    for (const std::string& t : Tokenize(lower)) content_words += !IsStopWord(t);
     if (own) {
       // Only facts that cannot be a friend's chatter: where they work, their
       // address. Another speaker's slots would supersede the user's own.
@@ -689,7 +774,7 @@ void ExtractDialogueTurn(const TranscriptTurn& turn, const std::string& speaker,
         out.push_back(std::move(m));
       }
     }
-    if (IsSmallTalk(lower, content_words)) continue;
+    if (IsDialogueSmallTalk(lower, names)) continue;
     if (sentence.ends_with('?')) continue;
     std::string content = RewriteSentence(sentence, how);
     // Every memory names its speaker: both speakers' words are kept.

@@ -118,14 +118,15 @@ std::string Stem(std::string_view t) {
 }
 
 bool IsStopWord(std::string_view t) {
-  static constexpr std::array<std::string_view, 72> kStop = {
-      "a",    "an",    "the",  "and",   "or",   "but",   "if",    "of",    "to",   "in",   "on",
-      "at",   "by",    "for",  "with",  "from", "as",    "is",    "are",   "was",  "were", "be",
-      "been", "being", "it",   "its",   "this", "that",  "these", "those", "i",    "me",   "my",
-      "we",   "our",   "us",   "you",   "your", "he",    "she",   "him",   "her",  "his",  "they",
-      "them", "their", "what", "which", "who",  "whom",  "do",    "does",  "did",  "so",   "than",
-      "too",  "very",  "can",  "will",  "just", "about", "there", "here",  "then", "have", "has",
-      "had",  "not",   "no",   "yes",   "i'm",  "it's"};
+  static constexpr std::array<std::string_view, 80> kStop = {
+      "a",     "an",    "the",  "and",   "or",    "but",   "if",    "of",    "to",     "in",
+      "on",    "at",    "by",   "for",   "with",  "from",  "as",    "is",    "are",    "was",
+      "were",  "be",    "been", "being", "it",    "its",   "this",  "that",  "these",  "those",
+      "i",     "me",    "my",   "we",    "our",   "us",    "you",   "your",  "he",     "she",
+      "him",   "her",   "his",  "they",  "them",  "their", "what",  "which", "who",    "whom",
+      "do",    "does",  "did",  "so",    "than",  "too",   "very",  "can",   "will",   "just",
+      "about", "there", "here", "then",  "have",  "has",   "had",   "not",   "no",     "yes",
+      "i'm",   "it's",  "how",  "when",  "where", "why",   "would", "could", "should", "am"};
   return std::find(kStop.begin(), kStop.end(), t) != kStop.end();
 }
 

@@ -12,8 +12,10 @@
 #include "memory/rule_extractor.h"
 
 namespace engram::prompts {
-std::string_view ExtractV1();
-}
+std::string_view extract_v1();
+std::string_view summary_v1();
+std::string_view recall_v1();
+}  // namespace engram::prompts
 
 namespace engram::projections {
 
@@ -48,6 +50,8 @@ MemoryEngineOptions MemoryEngineOptionsFromEnv() {
   o.embedding_dims = static_cast<int>(EnvInt("ENGRAM_EMBEDDING_DIMS", 1536));
   o.embedder = o.embedding.base_url.empty() ? "glove" : "openai";
   o.embeddings_path = Env("ENGRAM_EMBEDDINGS");
+  o.summarizer = Env("ENGRAM_SUMMARIZER", o.llm.base_url.empty() ? "rules" : "llm");
+  o.answer_timeout = std::chrono::milliseconds(EnvInt("ENGRAM_LLM_ANSWER_TIMEOUT_MS", 800));
   return o;
 }
 
@@ -61,7 +65,7 @@ std::string DefaultEmbeddingsPath() {
 
 Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions& options) {
   auto engine = std::make_unique<MemoryEngine>();
-  if (options.extractor == "llm" || options.embedder == "openai") {
+  if (options.extractor == "llm" || options.embedder == "openai" || options.summarizer == "llm") {
     engine->http = http::MakeCurlHttpClient();
   }
   if (options.extractor == "rules") {
@@ -70,7 +74,7 @@ Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions
     if (options.llm.base_url.empty()) {
       return Status::InvalidArgument("the llm extractor needs ENGRAM_LLM_BASE_URL");
     }
-    std::string prompt(prompts::ExtractV1());
+    std::string prompt(prompts::extract_v1());
     if (!options.prompt_path.empty()) {
       std::ifstream in(options.prompt_path);
       if (!in) return Status::NotFound("cannot read prompt file " + options.prompt_path);
@@ -81,8 +85,7 @@ Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions
     engine->extractor =
         std::make_unique<memory::LlmExtractor>(*engine->http, options.llm, std::move(prompt));
   } else {
-    return Status::InvalidArgument("unknown extractor '" + options.extractor +
-                                   "' (rules or llm)");
+    return Status::InvalidArgument("unknown extractor '" + options.extractor + "' (rules or llm)");
   }
   if (options.embedder == "glove") {
     const std::string path =
@@ -96,12 +99,30 @@ Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions
     engine->embedder = std::make_unique<memory::OpenAiEmbedder>(*engine->http, options.embedding,
                                                                 options.embedding_dims);
   } else {
-    return Status::InvalidArgument("unknown embedder '" + options.embedder +
-                                   "' (glove or openai)");
+    return Status::InvalidArgument("unknown embedder '" + options.embedder + "' (glove or openai)");
   }
-  ENGRAM_ASSIGN_OR_RETURN(engine->cache,
-                          ExtractionCache::Open(options.cache_path.empty() ? ":memory:"
-                                                                           : options.cache_path));
+  if (options.summarizer == "rules") {
+    engine->summarizer = std::make_unique<memory::RuleSummarizer>();
+    engine->answer_summarizer = std::make_unique<memory::RuleSummarizer>();
+  } else if (options.summarizer == "llm") {
+    if (options.llm.base_url.empty()) {
+      return Status::InvalidArgument("the llm summarizer needs ENGRAM_LLM_BASE_URL");
+    }
+    engine->summarizer = std::make_unique<memory::LlmSummarizer>(*engine->http, options.llm,
+                                                                 std::string(prompts::summary_v1()),
+                                                                 std::string(prompts::recall_v1()));
+    memory::OpenAiEndpoint quick = options.llm;
+    quick.timeout = options.answer_timeout;
+    engine->answer_summarizer = std::make_unique<memory::LlmSummarizer>(
+        *engine->http, quick, std::string(prompts::summary_v1()),
+        std::string(prompts::recall_v1()));
+  } else {
+    return Status::InvalidArgument("unknown summarizer '" + options.summarizer +
+                                   "' (rules or llm)");
+  }
+  ENGRAM_ASSIGN_OR_RETURN(
+      engine->cache,
+      ExtractionCache::Open(options.cache_path.empty() ? ":memory:" : options.cache_path));
   return engine;
 }
 

@@ -11,6 +11,7 @@
 #include "memory/embedder.h"
 #include "memory/extractor.h"
 #include "memory/openai_compat.h"
+#include "memory/summarizer.h"
 #include "projections/extraction_cache.h"
 #include "projections/memory_projector.h"
 
@@ -19,20 +20,26 @@ namespace engram::projections {
 struct MemoryEngineOptions {
   // "rules" (default) or "llm" (an OpenAI-compatible chat endpoint).
   std::string extractor = "rules";
-  memory::OpenAiEndpoint llm;        // for "llm"
-  std::string prompt_path;           // "" = the compiled-in prompts/extract_v1.txt
+  memory::OpenAiEndpoint llm;  // for "llm"
+  std::string prompt_path;     // "" = the compiled-in prompts/extract_v1.txt
   // "glove" (default) or "openai" (an OpenAI-compatible /embeddings endpoint).
   std::string embedder = "glove";
   std::string embeddings_path;       // the GloVe file; DefaultEmbeddingsPath() when empty
   memory::OpenAiEndpoint embedding;  // for "openai"
   int embedding_dims = 0;            // for "openai"
   std::string cache_path;            // the extraction cache (DATA_DIR/cache.db)
+  // "rules" (default) or "llm" (the same endpoint as the LLM extractor).
+  std::string summarizer = "rules";
+  // The memory tool waits this long for an LLM answer summary, then serves
+  // the extractive one: the tool's budget is 500 ms at p95.
+  std::chrono::milliseconds answer_timeout{800};
 };
 
 // Options from the environment, as documented in README:
 //   ENGRAM_EXTRACTOR (rules|llm; llm by default when ENGRAM_LLM_BASE_URL is set),
 //   ENGRAM_LLM_BASE_URL, ENGRAM_LLM_API_KEY, ENGRAM_LLM_MODEL, ENGRAM_LLM_TIMEOUT_MS,
-//   ENGRAM_PROMPT_FILE,
+//   ENGRAM_PROMPT_FILE, ENGRAM_SUMMARIZER (rules|llm; llm when ENGRAM_LLM_BASE_URL is set),
+//   ENGRAM_LLM_ANSWER_TIMEOUT_MS (800),
 //   ENGRAM_EMBEDDING_BASE_URL (selects the openai embedder), ENGRAM_EMBEDDING_MODEL,
 //   ENGRAM_EMBEDDING_DIMS, ENGRAM_EMBEDDING_API_KEY (default: ENGRAM_LLM_API_KEY),
 //   ENGRAM_EMBEDDINGS (the GloVe file).
@@ -43,9 +50,11 @@ struct MemoryEngine {
   std::unique_ptr<memory::Extractor> extractor;
   std::unique_ptr<memory::Embedder> embedder;
   std::unique_ptr<ExtractionCache> cache;
+  std::unique_ptr<memory::Summarizer> summarizer;         // for user summaries (projector)
+  std::unique_ptr<memory::Summarizer> answer_summarizer;  // for the tool (short timeout)
 
   MemoryEngineParts Parts(memory::MemoryIndex* index) const {
-    return {extractor.get(), embedder.get(), cache.get(), index};
+    return {extractor.get(), embedder.get(), cache.get(), index, summarizer.get()};
   }
 };
 

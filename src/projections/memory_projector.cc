@@ -408,7 +408,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     ops.push_back(std::move(op));
     known.push_back(std::move(added));
   }
-  return RefreshUserSummary(db, user_id, e.seq);
+  return RefreshUserSummary(db, user_id, e.seq, parts_);
 }
 
 Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
@@ -467,7 +467,8 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
   return Status::Ok();
 }
 
-Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq) {
+Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+                          const MemoryEngineParts& parts) {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
   std::string name;
   {
@@ -482,8 +483,30 @@ Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq
   for (const Known& k : known) {
     facts.push_back({k.content, k.sector, k.subject, k.value, k.salience, k.created_at});
   }
-  return db.Run("UPDATE users SET summary = ?, summary_seq = ? WHERE id = ?",
-                memory::BuildRuleSummary(name, facts), seq, user_id);
+  std::string summary;
+  memory::RuleSummarizer rules;
+  memory::Summarizer* summarizer = parts.summarizer ? parts.summarizer : &rules;
+  if (summarizer == &rules || dynamic_cast<memory::RuleSummarizer*>(summarizer)) {
+    summary = memory::BuildRuleSummary(name, facts);
+  } else {
+    json key_material = {{"identity", summarizer->CacheIdentity()}, {"name", name}};
+    for (const auto& f : facts)
+      key_material["facts"].push_back({std::string(memory::SectorName(f.sector)), f.content});
+    const std::string key = crypto::Sha256Hex(key_material.dump());
+    std::optional<std::string> cached;
+    if (parts.cache) {
+      ENGRAM_ASSIGN_OR_RETURN(cached, parts.cache->Get("summary", key));
+    }
+    if (cached) {
+      summary = *cached;
+    } else {
+      auto made = summarizer->SummarizeUser(name, facts);
+      summary = made.ok() ? *made : memory::BuildRuleSummary(name, facts);
+      if (parts.cache) ENGRAM_RETURN_IF_ERROR(parts.cache->Put("summary", key, summary));
+    }
+  }
+  return db.Run("UPDATE users SET summary = ?, summary_seq = ? WHERE id = ?", summary, seq,
+                user_id);
 }
 
 Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::string& model_id) {

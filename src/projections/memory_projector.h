@@ -25,16 +25,18 @@
 #include "memory/embedder.h"
 #include "memory/extractor.h"
 #include "memory/memory_index.h"
+#include "memory/summarizer.h"
 #include "projections/extraction_cache.h"
 #include "projections/projector.h"
 
 namespace engram::projections {
 
 struct MemoryEngineParts {
-  memory::Extractor* extractor = nullptr;  // required
-  memory::Embedder* embedder = nullptr;    // required
-  ExtractionCache* cache = nullptr;        // optional
-  memory::MemoryIndex* index = nullptr;    // optional (replay builds none)
+  memory::Extractor* extractor = nullptr;    // required
+  memory::Embedder* embedder = nullptr;      // required
+  ExtractionCache* cache = nullptr;          // optional
+  memory::MemoryIndex* index = nullptr;      // optional (replay builds none)
+  memory::Summarizer* summarizer = nullptr;  // optional: rules when null
 };
 
 // Salience changes. A restatement in a new call is strong evidence; a recall
@@ -77,7 +79,11 @@ class MemoryProjector final : public Projector {
 // `model_id` (rebuild with `engram replay`).
 Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::string& model_id);
 
-// Regenerates users.summary for `user_id` from its current memories (rules).
-Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq);
+// Regenerates users.summary for `user_id` from its current memories with
+// `parts.summarizer` (rules when null). A remote summary goes through the
+// cache; when the summarizer fails, the rules summary is used and cached in
+// its place, so a replay gives the same text either way.
+Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+                          const MemoryEngineParts& parts);
 
 }  // namespace engram::projections

@@ -5,9 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/crypto.h"
 #include "http/http_client.h"
@@ -44,10 +43,13 @@ class OpenAiStandIn {
   }
   ~OpenAiStandIn() { server_->Stop(std::chrono::milliseconds(0)); }
 
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1"; }
+  std::string base_url() const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
+  }
   std::atomic<Mode> mode{Mode::kOk};
   std::atomic<int> chat_calls{0};
   std::atomic<int> embedding_calls{0};
+  std::atomic<int> summary_calls{0};
   std::string last_chat_body;  // guarded by single-threaded test use
 
  private:
@@ -74,8 +76,12 @@ class OpenAiStandIn {
       if (body.value("model", "") != "test-model") {
         return http::HttpResponse::Json(404, {{"error", "no such model"}});
       }
+      const std::string system = body["messages"][0].value("content", "");
+      if (system.find("summary_v1") != std::string::npos) summary_calls++;
       std::string content =
-          mode == Mode::kGarbage
+          system.find("summary_v1") != std::string::npos  ? "LLM SUMMARY: Priya uses HubSpot."
+          : system.find("recall_v1") != std::string::npos ? "LLM ANSWER: HubSpot."
+          : mode == Mode::kGarbage
               ? "Sure! Here are the memories: HubSpot."
               : json({{"memories",
                        {{{"content", "Priya Raman's CRM is HubSpot."},
@@ -249,6 +255,52 @@ TEST(ExtractionCache, ReplayWithTheSameConfigurationIsExactAndCallsNothing) {
   o.prompt_path = prompt_dir / "v2.txt";
   project(dir / "reextracted.db", o);
   EXPECT_EQ(standin.chat_calls.load(), 2) << "a changed prompt re-extracts";
+}
+
+TEST(LlmSummarizer, WritesTheUserSummaryThroughTheCacheAndFallsBackToRules) {
+  OpenAiStandIn standin;
+  TempDir dir;
+  log::RocksDbEventLogOptions lo;
+  lo.path = dir / "log";
+  auto log = std::move(log::RocksDbEventLog::Open(lo, SystemClock::Instance())).value();
+  log::NewEvent e;
+  e.type = "post_call_transcription";
+  e.route = "/webhook/post-call";
+  e.body = testing::Fixture("post_call_transcription.json");
+  ASSERT_TRUE(log->Append(e).ok());
+  projections::MemoryEngineOptions o;
+  o.llm = Endpoint(standin, 2000);
+  o.summarizer = "llm";
+  o.embeddings_path = ENGRAM_EMBEDDINGS_FILE;
+  o.cache_path = dir / "cache.db";
+  auto project = [&](const std::string& db_path) {
+    auto engine = std::move(projections::OpenMemoryEngine(o)).value();
+    auto db = projections::OpenReadModel(db_path);
+    projections::ProjectorRunner runner(*log, std::move(db).value(),
+                                        projections::MakeProjectors(engine->Parts(nullptr)));
+    ASSERT_TRUE(runner.CatchUp().ok());
+  };
+  project(dir / "a.db");
+  {
+    auto engine = std::move(projections::OpenMemoryEngine(o)).value();
+    auto answer = engine->answer_summarizer->SummarizeAnswer("crm?", {});
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    EXPECT_EQ(*answer, "LLM ANSWER: HubSpot.");
+  }
+  EXPECT_EQ(standin.summary_calls.load(), 1);
+  auto a = testing::OpenDb(dir / "a.db");
+  EXPECT_EQ(QueryColumn(*a, "SELECT summary FROM users"),
+            std::vector<std::string>{"LLM SUMMARY: Priya uses HubSpot."});
+  standin.mode = OpenAiStandIn::Mode::kServerError;
+  project(dir / "b.db");
+  EXPECT_EQ(standin.summary_calls.load(), 1) << "the replay used the cache";
+  auto b = testing::OpenDb(dir / "b.db");
+  EXPECT_TRUE(projections::DiffReadModels(*a, *b)->empty());
+  // With the LLM down and no cache entry, the rules summary stands in.
+  o.cache_path = dir / "other-cache.db";
+  project(dir / "c.db");
+  auto c = testing::OpenDb(dir / "c.db");
+  EXPECT_EQ(QueryColumn(*c, "SELECT summary FROM users")[0].rfind("Priya Raman is the", 0), 0u);
 }
 
 TEST(ExtractionCache, AnUnreachableLlmFailsTheEventNotTheLog) {
