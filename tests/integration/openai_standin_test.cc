@@ -125,6 +125,19 @@ memory::OpenAiEndpoint Endpoint(const OpenAiStandIn& s, int timeout_ms = 500) {
   return {s.base_url(), "test-key", "test-model", std::chrono::milliseconds(timeout_ms)};
 }
 
+// A log in `dir` holding the first fixture call.
+std::unique_ptr<log::RocksDbEventLog> LogWithFirstCall(const TempDir& dir) {
+  log::RocksDbEventLogOptions lo;
+  lo.path = dir / "log";
+  auto log = std::move(log::RocksDbEventLog::Open(lo, SystemClock::Instance())).value();
+  log::NewEvent e;
+  e.type = "post_call_transcription";
+  e.route = "/webhook/post-call";
+  e.body = testing::Fixture("post_call_transcription.json");
+  EXPECT_TRUE(log->Append(e).ok());
+  return log;
+}
+
 memory::ExtractionInput Input() {
   memory::ExtractionInput in;
   in.caller_name = "Priya Raman";
@@ -204,14 +217,7 @@ TEST(OpenAiEmbedder, ReturnsUnitVectorsAndChecksTheirSize) {
 TEST(ExtractionCache, ReplayWithTheSameConfigurationIsExactAndCallsNothing) {
   OpenAiStandIn standin;
   TempDir dir;
-  log::RocksDbEventLogOptions lo;
-  lo.path = dir / "log";
-  auto log = std::move(log::RocksDbEventLog::Open(lo, SystemClock::Instance())).value();
-  log::NewEvent e;
-  e.type = "post_call_transcription";
-  e.route = "/webhook/post-call";
-  e.body = testing::Fixture("post_call_transcription.json");
-  ASSERT_TRUE(log->Append(e).ok());
+  auto log = LogWithFirstCall(dir);
 
   projections::MemoryEngineOptions o;
   o.extractor = "llm";
@@ -260,14 +266,7 @@ TEST(ExtractionCache, ReplayWithTheSameConfigurationIsExactAndCallsNothing) {
 TEST(LlmSummarizer, WritesTheUserSummaryThroughTheCacheAndFallsBackToRules) {
   OpenAiStandIn standin;
   TempDir dir;
-  log::RocksDbEventLogOptions lo;
-  lo.path = dir / "log";
-  auto log = std::move(log::RocksDbEventLog::Open(lo, SystemClock::Instance())).value();
-  log::NewEvent e;
-  e.type = "post_call_transcription";
-  e.route = "/webhook/post-call";
-  e.body = testing::Fixture("post_call_transcription.json");
-  ASSERT_TRUE(log->Append(e).ok());
+  auto log = LogWithFirstCall(dir);
   projections::MemoryEngineOptions o;
   o.llm = Endpoint(standin, 2000);
   o.summarizer = "llm";
@@ -305,14 +304,7 @@ TEST(LlmSummarizer, WritesTheUserSummaryThroughTheCacheAndFallsBackToRules) {
 
 TEST(ExtractionCache, AnUnreachableLlmFailsTheEventNotTheLog) {
   TempDir dir;
-  log::RocksDbEventLogOptions lo;
-  lo.path = dir / "log";
-  auto log = std::move(log::RocksDbEventLog::Open(lo, SystemClock::Instance())).value();
-  log::NewEvent e;
-  e.type = "post_call_transcription";
-  e.route = "/webhook/post-call";
-  e.body = testing::Fixture("post_call_transcription.json");
-  ASSERT_TRUE(log->Append(e).ok());
+  auto log = LogWithFirstCall(dir);
   projections::MemoryEngineOptions o;
   o.extractor = "llm";
   o.llm = {"http://127.0.0.1:1/v1", "k", "m", std::chrono::milliseconds(200)};
