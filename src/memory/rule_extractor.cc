@@ -286,10 +286,10 @@ struct Rewrite {
 // Words after which "you" is the subject of what follows ("I hope you have
 // ...", "..., you are ..."): its verb then takes the third person.
 bool IntroducesSubject(std::string_view previous_lower) {
-  static constexpr std::array<std::string_view, 22> kIntroducers = {
+  static constexpr std::array<std::string_view, 23> kIntroducers = {
       "and",  "but",   "so",    "if",    "when", "because", "cause", "that",
       "hope", "think", "bet",   "guess", "know", "sure",    "glad",  "wish",
-      "as",   "while", "since", "where", "how",  "until"};
+      "as",   "while", "since", "where", "how",  "until",   "once"};
   return std::find(kIntroducers.begin(), kIntroducers.end(), previous_lower) != kIntroducers.end();
 }
 
@@ -698,7 +698,7 @@ std::pair<std::string_view, std::string_view> SplitAnnotation(std::string_view t
 }
 
 // Words of a chat that state nothing by themselves: greetings, reactions and
-// fillers ("Wow, that's awesome, Mel!"). Lower case, sorted for lookup.
+// fillers ("Wow, that's awesome, Mel!"). Lower case.
 constexpr std::array<std::string_view, 60> kReactionWords = {
     "absolutely", "agree",      "ah",         "amazing", "awesome",   "aw",
     "aww",        "beautiful",  "bet",        "bye",     "congrats",  "congratulations",

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
+#include <iterator>
+#include <utility>
 
 namespace engram::memory {
 namespace {
@@ -90,9 +93,122 @@ std::vector<std::string> Tokenize(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Irregular verb forms and plurals that suffix stripping cannot join with
+// their base ("ran" / "run", "children" / "child"), sorted for lookup.
+constexpr std::pair<std::string_view, std::string_view> kIrregularForms[] = {
+    {"ate", "eat"},
+    {"became", "become"},
+    {"began", "begin"},
+    {"begun", "begin"},
+    {"bought", "buy"},
+    {"broke", "break"},
+    {"broken", "break"},
+    {"brought", "bring"},
+    {"built", "build"},
+    {"came", "come"},
+    {"caught", "catch"},
+    {"children", "child"},
+    {"chose", "choose"},
+    {"chosen", "choose"},
+    {"dealt", "deal"},
+    {"drawn", "draw"},
+    {"drew", "draw"},
+    {"driven", "drive"},
+    {"drove", "drive"},
+    {"eaten", "eat"},
+    {"fallen", "fall"},
+    {"fed", "feed"},
+    {"feet", "foot"},
+    {"fell", "fall"},
+    {"felt", "feel"},
+    {"flew", "fly"},
+    {"flown", "fly"},
+    {"forgot", "forget"},
+    {"forgotten", "forget"},
+    {"fought", "fight"},
+    {"found", "find"},
+    {"gave", "give"},
+    {"given", "give"},
+    {"gone", "go"},
+    {"got", "get"},
+    {"gotten", "get"},
+    {"grew", "grow"},
+    {"grown", "grow"},
+    {"heard", "hear"},
+    {"held", "hold"},
+    {"hid", "hide"},
+    {"hidden", "hide"},
+    {"kept", "keep"},
+    {"knew", "know"},
+    {"known", "know"},
+    {"led", "lead"},
+    {"left", "leave"},
+    {"lost", "lose"},
+    {"made", "make"},
+    {"meant", "mean"},
+    {"men", "man"},
+    {"met", "meet"},
+    {"mice", "mouse"},
+    {"paid", "pay"},
+    {"ran", "run"},
+    {"ridden", "ride"},
+    {"rode", "ride"},
+    {"sang", "sing"},
+    {"sank", "sink"},
+    {"sat", "sit"},
+    {"saw", "see"},
+    {"seen", "see"},
+    {"sent", "send"},
+    {"shook", "shake"},
+    {"shot", "shoot"},
+    {"slept", "sleep"},
+    {"sold", "sell"},
+    {"sought", "seek"},
+    {"spent", "spend"},
+    {"spoke", "speak"},
+    {"spoken", "speak"},
+    {"stood", "stand"},
+    {"struck", "strike"},
+    {"stuck", "stick"},
+    {"sung", "sing"},
+    {"sunk", "sink"},
+    {"swam", "swim"},
+    {"swum", "swim"},
+    {"taken", "take"},
+    {"taught", "teach"},
+    {"teeth", "tooth"},
+    {"thought", "think"},
+    {"threw", "throw"},
+    {"thrown", "throw"},
+    {"told", "tell"},
+    {"took", "take"},
+    {"tore", "tear"},
+    {"torn", "tear"},
+    {"understood", "understand"},
+    {"went", "go"},
+    {"wept", "weep"},
+    {"woke", "wake"},
+    {"women", "woman"},
+    {"won", "win"},
+    {"wore", "wear"},
+    {"worn", "wear"},
+    {"written", "write"},
+    {"wrote", "write"}};
+static_assert(std::is_sorted(std::begin(kIrregularForms), std::end(kIrregularForms)),
+              "kIrregularForms is searched with lower_bound");
+
+}  // namespace
+
 std::string Stem(std::string_view t) {
   std::string w(t);
   if (w.size() > 2 && w.ends_with("'s")) w.resize(w.size() - 2);
+  {
+    auto it = std::lower_bound(std::begin(kIrregularForms), std::end(kIrregularForms), w,
+                               [](const auto& e, const std::string& key) { return e.first < key; });
+    if (it != std::end(kIrregularForms) && it->first == w) w = std::string(it->second);
+  }
   auto strip = [&](std::string_view suffix, size_t min_left, std::string_view repl = "") {
     if (w.size() >= suffix.size() + min_left && w.ends_with(suffix)) {
       w.resize(w.size() - suffix.size());
@@ -104,7 +220,13 @@ std::string Stem(std::string_view t) {
   if (strip("ies", 2, "y") || strip("sses", 2, "ss")) return w;
   if (strip("ing", 3) || strip("edly", 3) || strip("ed", 3) || strip("ly", 4)) {
     // "merging" -> "merg", "merged" -> "merg", "merges" -> "merg": collapse a
-    // final e the same way below.
+    // final e the same way below. "running" -> "run", "planned" -> "plan":
+    // undo a doubled final consonant (not d, l, s, z: "adding", "falling",
+    // "passed" keep theirs).
+    const size_t n = w.size();
+    if (n > 3 && w[n - 1] == w[n - 2] && std::strchr("bgmnprt", w[n - 1]) != nullptr) {
+      w.pop_back();
+    }
   } else if (w.size() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") &&
              !w.ends_with("is")) {
     w.pop_back();
