@@ -310,12 +310,20 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
       }
       if (match) restates = memory::ToLower(match->value) == memory::ToLower(c.value);
     } else {
+      // Short sentences ("That's awesome, Melanie!") are close to many others
+      // without stating a fact a later one could update: only the same text
+      // restates them.
+      const bool carries_fact = memory::LexicalTerms(c.content).size() >= kMinFactTerms;
       double best = kNearDuplicateCosine;
       for (Known& k : known) {
         if (!k.subject.empty()) continue;
+        if (memory::ToLower(k.content) == memory::ToLower(c.content)) {
+          match = &k;
+          break;
+        }
         const double cos = memory::Cosine(vec, k.vector);
-        if (cos >= best || memory::ToLower(k.content) == memory::ToLower(c.content)) {
-          best = std::max(best, cos);
+        if (carries_fact && cos >= best) {
+          best = cos;
           match = &k;
         }
       }

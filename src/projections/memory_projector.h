@@ -47,6 +47,9 @@ inline constexpr double kRecallBoost = 0.05;
 inline constexpr double kLinkThreshold = 0.8;
 // A candidate this close to a known memory restates or updates it.
 inline constexpr double kNearDuplicateCosine = 0.9;
+// ...when it has at least this many content terms; shorter ones state no fact
+// a later sentence could update.
+inline constexpr size_t kMinFactTerms = 5;
 
 class MemoryProjector final : public Projector {
  public:

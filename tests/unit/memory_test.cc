@@ -247,3 +247,36 @@ TEST(Summary, ServesCurrentSlotsFirst) {
 
 }  // namespace
 }  // namespace engram::memory
+
+namespace engram::memory {
+namespace {
+
+// Dialogue transcripts ("Name: text", as LoCoMo is ingested) keep both
+// speakers' statements, each about its own speaker.
+TEST(RuleExtractor, DialogueKeepsBothSpeakersAndNamesThem) {
+  RuleExtractor ex;
+  ExtractionInput in;
+  in.caller_name = "Caroline";
+  in.turns = {{0, "user", "Caroline: I went to an LGBTQ support group yesterday."},
+              {1, "agent", "Melanie: That's great! I painted a sunset with my kids last week."},
+              {2, "user", "Caroline: Wow, cool!"}};
+  auto out = ex.Extract(in);
+  ASSERT_TRUE(out.ok());
+  bool caroline = false, melanie = false;
+  for (const auto& m : *out) {
+    if (m.content.find("Caroline went to an LGBTQ support group") != std::string::npos) {
+      caroline = true;
+      EXPECT_EQ(m.source_turns, std::vector<int>{0});
+    }
+    if (m.content.find("Melanie painted a sunset") != std::string::npos) {
+      melanie = true;
+      EXPECT_LT(m.salience, 0.6) << "the other speaker's statements weigh less";
+    }
+    EXPECT_EQ(m.content.find("Wow, cool"), std::string::npos) << "reactions are dropped";
+  }
+  EXPECT_TRUE(caroline);
+  EXPECT_TRUE(melanie);
+}
+
+}  // namespace
+}  // namespace engram::memory

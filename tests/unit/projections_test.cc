@@ -244,3 +244,33 @@ TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
 
 }  // namespace
 }  // namespace engram::projections
+
+namespace engram::projections {
+namespace {
+
+// Dialogue: short reactions that differ only in a name are two memories, not
+// an update of one by the other; a long statement naming a new value is.
+TEST_F(ConversationProjectorTest, ShortReactionsNeverSupersedeButUpdatedRoutinesDo) {
+  json first = MakeTranscription("conv_1", "+15550100001",
+                                 {"Every Monday morning I export the weekly pipeline report from "
+                                  "HubSpot to CSV.",
+                                  "Honestly, I'm so happy about that, Melanie!"});
+  json second = MakeTranscription("conv_2", "+15550100001",
+                                  {"Every Monday morning I export the weekly pipeline report from "
+                                   "Salesforce to CSV.",
+                                   "Honestly, I'm so happy about that, Caroline!"},
+                                  1773068650 + 86400);
+  Append(first.dump());
+  Append(second.dump());
+  Project();
+  EXPECT_EQ(QueryColumn(Db(), "SELECT content FROM memories WHERE valid_to IS NOT NULL"),
+            Rows{"Every Monday morning the caller exports the weekly pipeline report from HubSpot "
+                 "to CSV."});
+  EXPECT_EQ(QueryInt(Db(),
+                     "SELECT count(*) FROM memories WHERE content LIKE '%happy%' AND "
+                     "valid_to IS NULL"),
+            2);
+}
+
+}  // namespace
+}  // namespace engram::projections
