@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/telemetry.h"
 #include "log/rocksdb_event_log.h"
 #include "memory/recall.h"
 #include "projections/memory_engine.h"
@@ -38,7 +39,15 @@ struct ServeFlags {
   std::string embeddings;
   std::string dynamic_variables_file;
   memory::RecallWeights weights;
+  bool access_log = true;
 };
+
+// Size of a file, 0 when missing.
+double FileBytes(const std::string& path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0.0 : static_cast<double>(n);
+}
 
 // {"name": default, ...} from a JSON file: the variables the agent defines.
 Result<nlohmann::json> LoadDynamicVariables(const std::string& path) {
@@ -56,6 +65,54 @@ Result<nlohmann::json> LoadDynamicVariables(const std::string& path) {
     }
   }
   return j;
+}
+
+// What /metrics reads at scrape time, beside the per-request metrics.
+void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
+                         const projections::ProjectorRunner& runner,
+                         projections::ReadQueries& queries, const memory::MemoryIndex& index,
+                         const projections::ExtractionCache& cache, const std::string& data_dir,
+                         const http::Services& services) {
+  r.AddGauge("engram_log_head", "Highest durable seq in the event log", {},
+             [&log] { return static_cast<double>(log.Head()); });
+  r.AddGauge("engram_projection_applied", "Seq every projector has applied", {},
+             [&runner] { return static_cast<double>(runner.Applied()); });
+  r.AddGauge("engram_projection_lag_events", "Events appended but not yet projected (queue depth)",
+             {}, [&log, &runner] {
+               return static_cast<double>(log.Head()) - static_cast<double>(runner.Applied());
+             });
+  for (const char* status : {"pending", "processing", "done", "failed", "dead"}) {
+    r.AddGauge("engram_webhook_events", "webhook_events rows by status", {{"status", status}},
+               [&queries, s = std::string(status)] {
+                 auto n = queries.CountWebhookEvents(s);
+                 return n.ok() ? static_cast<double>(*n) : -1.0;
+               });
+  }
+  const std::string db = ReadModelPath(data_dir);
+  r.AddGauge("engram_sqlite_bytes", "Read model file sizes", {{"file", "db"}},
+             [db] { return FileBytes(db); });
+  r.AddGauge("engram_sqlite_bytes", "Read model file sizes", {{"file", "wal"}},
+             [db] { return FileBytes(db + "-wal"); });
+  r.AddGauge("engram_rocksdb_bytes", "Event log size on disk", {},
+             [&log] { return static_cast<double>(log.DiskUsageBytes()); });
+  r.AddGauge("engram_memories_indexed", "Current memories in the in-memory index", {},
+             [&index] { return static_cast<double>(index.TotalCount()); });
+  r.AddGauge(
+      "engram_extraction_cache_total", "Extraction cache lookups", {{"result", "hit"}},
+      [&cache] { return static_cast<double>(cache.hits()); }, "counter");
+  r.AddGauge(
+      "engram_extraction_cache_total", "Extraction cache lookups", {{"result", "miss"}},
+      [&cache] { return static_cast<double>(cache.misses()); }, "counter");
+  const auto& pc = services.post_call_counters;
+  r.AddGauge(
+      "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "accepted"}},
+      [&pc] { return static_cast<double>(pc.accepted.load()); }, "counter");
+  r.AddGauge(
+      "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "duplicate"}},
+      [&pc] { return static_cast<double>(pc.duplicates.load()); }, "counter");
+  r.AddGauge(
+      "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "rejected"}},
+      [&pc] { return static_cast<double>(pc.rejected.load()); }, "counter");
 }
 
 int Serve(const ServeFlags& flags) {
@@ -159,11 +216,12 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", queries.status().ToString());
     return 1;
   }
+  http::Telemetry telemetry(flags.access_log);
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
-  projections::ProjectorRunner runner(**event_log, std::move(db).value(),
-                                      projections::MakeProjectors((*engine)->Parts(&index)),
-                                      runner_options);
+  projections::ProjectorRunner runner(
+      **event_log, std::move(db).value(),
+      projections::MakeProjectors((*engine)->Parts(&index, &telemetry.registry())), runner_options);
   runner.Start();
 
   http::Services services;
@@ -182,6 +240,12 @@ int Serve(const ServeFlags& flags) {
   services.tools.insecure_no_secret = flags.insecure_no_tool_secret;
   services.tools.extra_dynamic_variables = *extra_vars;
   services.tools.weights = flags.weights;
+  services.telemetry = &telemetry;
+  RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
+                      *(*engine)->cache, flags.data_dir, services);
+  server_options.on_response = [&telemetry](const http::HttpRequest& r,
+                                            const http::HttpResponse& res,
+                                            double ms) { telemetry.Observe(r, res, ms); };
   http::HttpServer server(server_options, [&services](const http::HttpRequest& r) {
     return http::HandleRequest(r, services);
   });
@@ -250,6 +314,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--recency-half-life-days", w.recency_half_life_days,
                   "Recency halves every this many days")
+      ->capture_default_str();
+  cmd->add_option("--access-log", flags->access_log,
+                  "One JSON line per request on stdout (route, status, latency, seq)")
       ->capture_default_str();
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector thread (0-19; higher yields more CPU to requests)")

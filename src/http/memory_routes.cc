@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/json_fields.h"
 #include "http/router.h"
+#include "http/telemetry.h"
 #include "projections/conversation_projector.h"
 #include "projections/read_queries.h"
 
@@ -143,9 +144,17 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
     event.headers.emplace_back("Remote-Address", request.remote_address);
   }
   ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
-  (void)appended;
   services.tool_counters.accepted++;
-  return HttpResponse::Json(200, {{"memories", memories}, {"summary", summary}});
+  if (services.telemetry) {
+    std::string agent = "unknown";
+    if (auto a = OptionalString(body, "agent_id"); a.ok() && *a) agent = **a;
+    services.telemetry->registry()
+        .GetCounter("engram_tool_calls_total", "Memory tool calls by agent", {{"agent", agent}})
+        .Inc();
+  }
+  HttpResponse response = HttpResponse::Json(200, {{"memories", memories}, {"summary", summary}});
+  response.log_seq = appended.seq;
+  return response;
 }
 
 Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services& services) {
@@ -153,7 +162,9 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
   ENGRAM_ASSIGN_OR_RETURN(json body, ParseObject(request.body));
   ENGRAM_ASSIGN_OR_RETURN(std::string caller_id, RequiredString(body, "caller_id"));
   ENGRAM_ASSIGN_OR_RETURN(auto call_sid, OptionalString(body, "call_sid"));
-  ENGRAM_ASSIGN_OR_RETURN(auto agent_id, OptionalString(body, "agent_id"));
+  // agent_id and called_number are kept in the logged request; a wrong type
+  // is still a bad request.
+  ENGRAM_RETURN_IF_ERROR(OptionalString(body, "agent_id").status());
 
   // Serve what is ready: a read-model error leaves the defaults in place
   // rather than failing the call before it starts.
@@ -191,12 +202,12 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
     event.headers.emplace_back("Remote-Address", request.remote_address);
   }
   ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
-  (void)appended;
   if (call_sid) services.bindings.Bind(*call_sid, user_id);
   services.init_counters.accepted++;
-  (void)agent_id;
-  return HttpResponse::Json(
+  HttpResponse response = HttpResponse::Json(
       200, {{"type", "conversation_initiation_client_data"}, {"dynamic_variables", vars}});
+  response.log_seq = appended.seq;
+  return response;
 }
 
 }  // namespace engram::http

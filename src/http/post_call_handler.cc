@@ -100,12 +100,12 @@ Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& servic
   if (!dropped) event.body = request.body;
 
   ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
-  if (appended.duplicate) {
-    services.post_call_counters.duplicates++;
-    return HttpResponse::Json(200, {{"status", "duplicate"}, {"seq", appended.seq}});
-  }
-  services.post_call_counters.accepted++;
-  return HttpResponse::Json(200, {{"status", "accepted"}, {"seq", appended.seq}});
+  HttpResponse response = HttpResponse::Json(
+      200, {{"status", appended.duplicate ? "duplicate" : "accepted"}, {"seq", appended.seq}});
+  response.log_seq = appended.seq;
+  (appended.duplicate ? services.post_call_counters.duplicates
+                      : services.post_call_counters.accepted)++;
+  return response;
 }
 
 }  // namespace engram::http

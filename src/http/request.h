@@ -29,6 +29,7 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  uint64_t log_seq = 0;  // the event this request appended, for the access log; 0 if none
 
   static HttpResponse Json(int status, const nlohmann::json& body) {
     return {status, body.dump(), "application/json"};

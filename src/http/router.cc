@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include "http/telemetry.h"
 #include "projections/projector_runner.h"
 
 namespace engram::http {
@@ -64,6 +65,7 @@ struct Route {
 constexpr Route kRoutes[] = {
     {"POST", "/webhook/post-call", HandlePostCall},
     {"GET", "/healthz", HandleHealthz},
+    {"GET", "/metrics", HandleMetrics},
     {"POST", "/tools/memory-query", HandleMemoryQuery},
     {"POST", "/webhook/conversation-init", HandleConversationInit},
 };
@@ -98,6 +100,16 @@ Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
                        {"duplicates", services.post_call_counters.duplicates.load()},
                        {"rejected", services.post_call_counters.rejected.load()}};
   return HttpResponse::Json(200, body);
+}
+
+}  // namespace engram::http
+
+namespace engram::http {
+
+Result<HttpResponse> HandleMetrics(const HttpRequest&, Services& services) {
+  if (!services.telemetry) return Status::NotFound("metrics are not enabled");
+  return HttpResponse{200, services.telemetry->registry().Render(),
+                      "text/plain; version=0.0.4; charset=utf-8"};
 }
 
 }  // namespace engram::http

@@ -13,6 +13,7 @@ HttpResponse HandleRequest(const HttpRequest& request, Services& services);
 // Handlers, one per route. Each returns a response or an error Status.
 Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleHealthz(const HttpRequest& request, Services& services);
+Result<HttpResponse> HandleMetrics(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services& services);
 

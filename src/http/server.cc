@@ -123,13 +123,20 @@ class Session : public std::enable_shared_from_this<Session> {
     server_.in_flight++;
     // The handler may block; run it off the io threads, then come back to
     // this connection's executor to write.
-    asio::post(server_.handlers, [self = shared_from_this(), request] {
+    const auto read_done = std::chrono::steady_clock::now();
+    asio::post(server_.handlers, [self = shared_from_this(), request, read_done] {
       HttpResponse response;
       try {
         response = self->server_.handler(*request);
       } catch (const std::exception& e) {
         spdlog::error("handler threw: {}", e.what());
         response = HttpResponse::Json(500, {{"error", "internal error"}});
+      }
+      if (self->server_.options.on_response) {
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_done)
+                .count();
+        self->server_.options.on_response(*request, response, ms);
       }
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->server_.in_flight--;

@@ -20,6 +20,12 @@
 
 namespace engram::http {
 
+using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Called once per answered request with the time from the request being
+// fully read to the response being ready (server-side latency).
+using ResponseObserver =
+    std::function<void(const HttpRequest&, const HttpResponse&, double latency_ms)>;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: pick a free port (tests)
@@ -33,9 +39,8 @@ struct ServerOptions {
   // Requests handled at once. Appends block for their group commit, so this
   // bounds how many appends can share one fsync.
   int handler_threads = 64;
+  ResponseObserver on_response;  // optional
 };
-
-using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 class HttpServer {
  public:

@@ -18,6 +18,10 @@
 #include "memory/recall.h"
 #include "memory/summarizer.h"
 
+namespace engram::http {
+class Telemetry;
+}
+
 namespace engram::projections {
 class ProjectorRunner;
 class ReadQueries;
@@ -91,6 +95,8 @@ struct Services {
   CallBindings bindings;
   RouteCounters tool_counters;
   RouteCounters init_counters;
+
+  Telemetry* telemetry = nullptr;  // optional: GET /metrics answers 404 without it
 };
 
 }  // namespace engram::http

@@ -17,8 +17,7 @@ std::string LlmExtractor::CacheIdentity() const {
 
 Result<std::vector<ExtractedMemory>> ParseExtraction(const std::string& content) {
   json j = json::parse(content, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("memories") ||
-      !j["memories"].is_array()) {
+  if (j.is_discarded() || !j.is_object() || !j.contains("memories") || !j["memories"].is_array()) {
     return Status::Corruption("the model did not answer {\"memories\": [...]}");
   }
   std::vector<ExtractedMemory> out;
@@ -58,14 +57,15 @@ Result<std::vector<ExtractedMemory>> LlmExtractor::Extract(const ExtractionInput
   std::string transcript;
   if (!input.caller_name.empty()) transcript += "Caller's name: " + input.caller_name + "\n";
   for (const TranscriptTurn& t : input.turns) {
-    transcript += "[" + std::to_string(t.index) + "] " + t.role + ": " + t.message + "\n";
+    // Appends, not "lit" + string: GCC 12 misreports the latter (-Wrestrict).
+    transcript.append("[").append(std::to_string(t.index)).append("] ");
+    transcript.append(t.role).append(": ").append(t.message).append("\n");
   }
   json body = {{"model", endpoint_.model},
                {"temperature", 0},
                {"response_format", {{"type", "json_object"}}},
-               {"messages",
-                json::array({{{"role", "system"}, {"content", prompt_}},
-                             {{"role", "user"}, {"content", transcript}}})}};
+               {"messages", json::array({{{"role", "system"}, {"content", prompt_}},
+                                         {{"role", "user"}, {"content", transcript}}})}};
   ENGRAM_ASSIGN_OR_RETURN(json answer, PostJson(client_, endpoint_, "/chat/completions", body));
   std::string content;
   try {

@@ -17,8 +17,8 @@ Result<nlohmann::json> PostJson(http::HttpClient& client, const OpenAiEndpoint& 
   ENGRAM_ASSIGN_OR_RETURN(http::OutboundResponse response, client.Send(request));
   auto excerpt = [&] { return response.body.substr(0, 200); };
   if (response.status == 429 || response.status >= 500) {
-    return Status::Unavailable(request.url + " answered " + std::to_string(response.status) +
-                               ": " + excerpt());
+    return Status::Unavailable(request.url + " answered " + std::to_string(response.status) + ": " +
+                               excerpt());
   }
   if (response.status == 401 || response.status == 403) {
     return Status::Unauthorized(request.url + " refused the API key (" +

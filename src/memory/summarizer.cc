@@ -34,7 +34,7 @@ Result<std::string> LlmSummarizer::SummarizeUser(const std::string& name,
                                                  const std::vector<SummaryFact>& facts) {
   std::string text = "Caller: " + (name.empty() ? std::string("unknown") : name) + "\n";
   for (const SummaryFact& f : facts) {
-    text += "[" + std::string(SectorName(f.sector)) + "] " + f.content + "\n";
+    text.append("[").append(SectorName(f.sector)).append("] ").append(f.content).append("\n");
   }
   return Complete(user_prompt_, text);
 }

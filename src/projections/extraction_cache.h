@@ -7,6 +7,7 @@
 // thread-safe: one instance per thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,14 +25,15 @@ class ExtractionCache {
   // The cached value of `key` in `space` ("extraction", "embedding", ...).
   Result<std::optional<std::string>> Get(const std::string& space, const std::string& key);
   Status Put(const std::string& space, const std::string& key, const std::string& value);
-  uint64_t hits() const { return hits_; }
-  uint64_t misses() const { return misses_; }
+  // Readable from any thread (for metrics).
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
  private:
   explicit ExtractionCache(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
   std::unique_ptr<SqliteDb> db_;
-  uint64_t hits_ = 0;
-  uint64_t misses_ = 0;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
 };
 
 }  // namespace engram::projections

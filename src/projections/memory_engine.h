@@ -53,8 +53,8 @@ struct MemoryEngine {
   std::unique_ptr<memory::Summarizer> summarizer;         // for user summaries (projector)
   std::unique_ptr<memory::Summarizer> answer_summarizer;  // for the tool (short timeout)
 
-  MemoryEngineParts Parts(memory::MemoryIndex* index) const {
-    return {extractor.get(), embedder.get(), cache.get(), index, summarizer.get()};
+  MemoryEngineParts Parts(memory::MemoryIndex* index, metrics::Registry* metrics = nullptr) const {
+    return {extractor.get(), embedder.get(), cache.get(), index, summarizer.get(), metrics};
   }
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -251,9 +252,29 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     ENGRAM_ASSIGN_OR_RETURN(cached, parts_.cache->Get("extraction", key));
   }
   if (cached) {
+    if (parts_.metrics) {
+      parts_.metrics
+          ->GetCounter("engram_extractions_total", "Extractions by outcome",
+                       {{"outcome", "cached"}})
+          .Inc();
+    }
     for (const json& j : json::parse(*cached)) candidates.push_back(FromJson(j));
   } else {
-    ENGRAM_ASSIGN_OR_RETURN(candidates, parts_.extractor->Extract(input));
+    const auto started = std::chrono::steady_clock::now();
+    auto extracted = parts_.extractor->Extract(input);
+    if (parts_.metrics) {
+      parts_.metrics
+          ->GetCounter("engram_extractions_total", "Extractions by outcome",
+                       {{"outcome", extracted.ok() ? "ok" : "failed"}})
+          .Inc();
+      parts_.metrics
+          ->GetHistogram("engram_extraction_duration_ms", "Time to extract one conversation")
+          .Observe(
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                  .count());
+    }
+    ENGRAM_RETURN_IF_ERROR(extracted.status());
+    candidates = std::move(extracted).value();
     if (parts_.cache) {
       json all = json::array();
       for (const auto& c : candidates) all.push_back(ToJson(c));

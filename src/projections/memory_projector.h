@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics.h"
 #include "memory/embedder.h"
 #include "memory/extractor.h"
 #include "memory/memory_index.h"
@@ -37,6 +38,7 @@ struct MemoryEngineParts {
   ExtractionCache* cache = nullptr;          // optional
   memory::MemoryIndex* index = nullptr;      // optional (replay builds none)
   memory::Summarizer* summarizer = nullptr;  // optional: rules when null
+  metrics::Registry* metrics = nullptr;      // optional: extraction counts and durations
 };
 
 // Salience changes. A restatement in a new call is strong evidence; a recall

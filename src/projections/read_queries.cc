@@ -63,6 +63,12 @@ Result<std::optional<std::string>> ReadQueries::UserForConversation(
   return OneText("SELECT user_id FROM conversations WHERE id = ?", conversation_id);
 }
 
+Result<int64_t> ReadQueries::CountWebhookEvents(const std::string& status) {
+  ENGRAM_ASSIGN_OR_RETURN(auto n,
+                          OneText("SELECT count(*) FROM webhook_events WHERE status = ?", status));
+  return n ? std::stoll(*n) : 0;
+}
+
 Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_id,
                                                         size_t max_topics) {
   ENGRAM_ASSIGN_OR_RETURN(auto db, Lease());

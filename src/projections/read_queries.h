@@ -34,6 +34,8 @@ class ReadQueries {
   // The user of a known conversation.
   Result<std::optional<std::string>> UserForConversation(const std::string& conversation_id);
   Result<std::optional<UserProfile>> Profile(const std::string& user_id, size_t max_topics = 3);
+  // webhook_events rows with `status`.
+  Result<int64_t> CountWebhookEvents(const std::string& status);
 
  private:
   explicit ReadQueries(std::string path) : path_(std::move(path)) {}

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "http/http_connection.h"
@@ -70,8 +69,8 @@ TEST_F(MemoryStory, HubSpotIsLearntThenSupersededBySalesforce) {
   EXPECT_EQ(top["conversation_id"], "conv_0801k7b3m9qz2tx5hp4ev6dwc1ry");
   EXPECT_EQ(top["source_turns"], json::array({3}));
   EXPECT_EQ(top["created_at"], "2026-03-09T15:04:10Z");
-  for (const char* key : {"id", "content", "sector", "score", "created_at", "conversation_id",
-                          "source_turns"}) {
+  for (const char* key :
+       {"id", "content", "sector", "score", "created_at", "conversation_id", "source_turns"}) {
     EXPECT_TRUE(top.contains(key)) << key;
   }
   EXPECT_EQ(answer["memories"].size(), 5u) << "default limit";
@@ -86,15 +85,18 @@ TEST_F(MemoryStory, HubSpotIsLearntThenSupersededBySalesforce) {
         << "superseded memory served as current: " << m;
   }
   auto db = testing::OpenDb(engram_.db_path());
-  EXPECT_EQ(QueryColumn(*db, "SELECT content || '|' || (valid_to IS NOT NULL) || '|' || "
-                             "(superseded_by IS NOT NULL) FROM memories WHERE "
-                             "subject = 'crm=HubSpot'"),
+  EXPECT_EQ(QueryColumn(*db,
+                        "SELECT content || '|' || (valid_to IS NOT NULL) || '|' || "
+                        "(superseded_by IS NOT NULL) FROM memories WHERE "
+                        "subject = 'crm=HubSpot'"),
             std::vector<std::string>{"Priya Raman's CRM is HubSpot.|1|1"});
-  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM memories WHERE subject = 'crm=Salesforce' AND "
-                          "valid_to IS NULL"),
+  EXPECT_EQ(QueryInt(*db,
+                     "SELECT count(*) FROM memories WHERE subject = 'crm=Salesforce' AND "
+                     "valid_to IS NULL"),
             1);
-  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM conversation_memories WHERE relation = "
-                          "'superseded' AND conversation_id = 'conv_3401k8p6yj5c0qn2fx9tw7ebh3ma'"),
+  EXPECT_EQ(QueryInt(*db,
+                     "SELECT count(*) FROM conversation_memories WHERE relation = "
+                     "'superseded' AND conversation_id = 'conv_3401k8p6yj5c0qn2fx9tw7ebh3ma'"),
             QueryInt(*db, "SELECT count(*) FROM memories WHERE valid_to IS NOT NULL"));
   EXPECT_GE(QueryInt(*db, "SELECT count(*) FROM memories WHERE reinforcements > 0"), 1)
       << "'email please, same as before' reinforces the contact preference";
@@ -121,15 +123,19 @@ TEST_F(MemoryStory, ToolCallsAreLoggedAndReinforceWhatTheyReturn) {
   for (const std::string& row : QueryColumn(*db, "SELECT id || ' ' || salience FROM memories")) {
     before[row.substr(0, row.find(' '))] = std::stod(row.substr(row.find(' ') + 1));
   }
-  auto r = json::parse(Tool({{"query", "CRM"}, {"user_id", "cust_000184"}, {"limit", 1},
-                             {"conversation_id", "conv_live"}, {"call_sid", "CAlive"}})
+  auto r = json::parse(Tool({{"query", "CRM"},
+                             {"user_id", "cust_000184"},
+                             {"limit", 1},
+                             {"conversation_id", "conv_live"},
+                             {"call_sid", "CAlive"}})
                            .body);
   ASSERT_EQ(r["memories"].size(), 1u);
   const std::string returned = r["memories"][0]["id"];
   engram_.WaitForProjection();
-  EXPECT_EQ(QueryColumn(*db, "SELECT tool_name || '|' || source || '|' || conversation_id || '|' "
-                             "|| user_id || '|' || json_array_length(result) FROM "
-                             "tool_invocations WHERE source = 'memory_tool'"),
+  EXPECT_EQ(QueryColumn(*db,
+                        "SELECT tool_name || '|' || source || '|' || conversation_id || '|' "
+                        "|| user_id || '|' || json_array_length(result) FROM "
+                        "tool_invocations WHERE source = 'memory_tool'"),
             std::vector<std::string>{"query_user_memory|memory_tool|conv_live|cust_000184|1"});
   for (const std::string& row : QueryColumn(*db, "SELECT id || ' ' || salience FROM memories")) {
     const std::string id = row.substr(0, row.find(' '));
@@ -159,14 +165,16 @@ TEST_F(MemoryStory, ANewCallerGetsAUserDerivedFromTheEventAndDefaults) {
   EXPECT_EQ(vars["caller_known"], false);
   engram_.WaitForProjection();
   auto db = testing::OpenDb(engram_.db_path());
-  EXPECT_EQ(QueryColumn(*db, "SELECT user_id FROM user_identities WHERE caller_id = '+15550109999'"),
-            std::vector<std::string>{vars["user_id"].get<std::string>()});
+  EXPECT_EQ(
+      QueryColumn(*db, "SELECT user_id FROM user_identities WHERE caller_id = '+15550109999'"),
+      std::vector<std::string>{vars["user_id"].get<std::string>()});
   EXPECT_EQ(QueryColumn(*db, "SELECT user_id FROM call_bindings WHERE call_sid = 'CAnew'"),
             std::vector<std::string>{vars["user_id"].get<std::string>()});
   // The same call retried is recorded once.
   Init(R"({"caller_id":"+15550109999","call_sid":"CAnew"})");
-  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events WHERE type = "
-                          "'conversation_initiated'"),
+  EXPECT_EQ(QueryInt(*db,
+                     "SELECT count(*) FROM webhook_events WHERE type = "
+                     "'conversation_initiated'"),
             1);
 }
 
@@ -180,7 +188,8 @@ TEST_F(MemoryStory, AToolCallNeverReadsAnotherCallersMemories) {
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_TRUE(json::parse(r.body)["error"].is_string());
   // A conversation that belongs to Priya, asked for by someone else: refused.
-  r = Tool({{"query", "CRM"}, {"user_id", other_user},
+  r = Tool({{"query", "CRM"},
+            {"user_id", other_user},
             {"conversation_id", "conv_0801k7b3m9qz2tx5hp4ev6dwc1ry"}});
   EXPECT_EQ(r.status, 403);
   // Their own user id with their own call: allowed, and empty.

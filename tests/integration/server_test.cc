@@ -152,5 +152,33 @@ TEST(ServerIntegration, SlowClientIsDisconnectedAfterTheReadTimeout) {
   EXPECT_EQ(engram.log->Head(), 0u);
 }
 
+// /metrics shows real numbers after real traffic, and `engram stats` reads them.
+TEST(ServerIntegration, MetricsAndStatsShowRealTraffic) {
+  TempDir dir;
+  EngramInstance engram(dir.path());
+  http::HttpConnection client("127.0.0.1", engram.port);
+  const std::string body = Fixture("post_call_transcription.json");
+  ASSERT_EQ(client.Send("POST", "/webhook/post-call", body, SignatureFor(body))->status, 200);
+  ASSERT_EQ(client.Send("POST", "/webhook/post-call", body)->status, 401);
+  engram.WaitForProjection();
+  auto m = client.Send("GET", "/metrics", "");
+  ASSERT_EQ(m->status, 200);
+  const std::string& text = m->body;
+  EXPECT_NE(text.find("engram_http_request_duration_ms_count{route=\"/webhook/post-call\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("engram_http_responses_total{route=\"/webhook/post-call\",status=\"401\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("engram_extractions_total{outcome=\"ok\"} 1"), std::string::npos);
+  std::string cmd = std::string(ENGRAM_BINARY) +
+                    " stats --url http://127.0.0.1:" + std::to_string(engram.port) + " > " +
+                    (dir / "stats.txt");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string stats = testing::ReadFile(dir / "stats.txt");
+  EXPECT_NE(stats.find("/webhook/post-call"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("50.00%"), std::string::npos) << "1 of 2 post-calls rejected: " << stats;
+  EXPECT_NE(stats.find("queue depth 0"), std::string::npos) << stats;
+}
+
 }  // namespace
 }  // namespace engram

@@ -67,7 +67,8 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   if (!q.ok()) throw std::runtime_error(q.status().ToString());
   queries = std::move(q).value();
   runner = std::make_unique<projections::ProjectorRunner>(
-      *log, std::move(db).value(), projections::MakeProjectors(engine->Parts(index.get())));
+      *log, std::move(db).value(),
+      projections::MakeProjectors(engine->Parts(index.get(), &telemetry.registry())));
   runner->Start();
   services.log = log.get();
   services.clock = &SystemClock::Instance();
@@ -79,6 +80,7 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   services.index = index.get();
   services.embedder = engine->embedder.get();
   services.tools.secret = kToolSecret;
+  services.telemetry = &telemetry;
   if (options.start_http) {
     http::ServerOptions so;
     so.host = "127.0.0.1";
@@ -86,6 +88,9 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
     so.body_limit = options.body_limit;
     so.read_timeout = options.read_timeout;
     so.handler_threads = 16;
+    so.on_response = [this](const http::HttpRequest& r, const http::HttpResponse& res, double ms) {
+      telemetry.Observe(r, res, ms);
+    };
     server = std::make_unique<http::HttpServer>(
         so, [this](const http::HttpRequest& r) { return http::HandleRequest(r, services); });
     Status s = server->Start();

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/telemetry.h"
 #include "log/rocksdb_event_log.h"
 #include "memory/memory_index.h"
 #include "projections/memory_engine.h"
@@ -68,6 +69,7 @@ struct EngramInstance {
   std::unique_ptr<memory::MemoryIndex> index;
   std::unique_ptr<projections::ReadQueries> queries;
   std::unique_ptr<projections::ProjectorRunner> runner;
+  http::Telemetry telemetry{/*access_log=*/false};
   http::Services services;
   std::unique_ptr<http::HttpServer> server;
   uint16_t port = 0;
