@@ -217,11 +217,14 @@ TEST(Recall, ExpandsEachHitByItsWaypoint) {
 
 TEST(MemoryIndex, RemovedMemoriesAreNeverReturnedAndCompactionKeepsTheRest) {
   MemoryIndex index(Glove().Dimensions());
+  // Ids and texts by appends: GCC 12 misreports "lit" + std::string (-Wrestrict).
+  auto id = [](int i) { return std::string("m").append(std::to_string(i)); };
   for (int i = 0; i < 200; ++i) {
-    std::string text = "Fact number " + std::to_string(i) + " about invoices";
-    index.Upsert("u", Mem("m" + std::to_string(i), text, 0.5, i), *Glove().Embed(text));
+    std::string text =
+        std::string("Fact number ").append(std::to_string(i)).append(" about invoices");
+    index.Upsert("u", Mem(id(i), text, 0.5, i), *Glove().Embed(text));
   }
-  for (int i = 0; i < 150; ++i) index.Remove("u", "m" + std::to_string(i));
+  for (int i = 0; i < 150; ++i) index.Remove("u", id(i));
   EXPECT_EQ(index.Count("u"), 50u);
   auto top = index.TopBySimilarity("u", *Glove().Embed("invoices"), {"invoic"}, {}, 100);
   EXPECT_EQ(top.size(), 50u);
