@@ -9,6 +9,8 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "http/alerts.h"
+#include "http/http_client.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "http/telemetry.h"
@@ -40,6 +42,7 @@ struct ServeFlags {
   std::string dynamic_variables_file;
   memory::RecallWeights weights;
   bool access_log = true;
+  http::AlertThresholds alerts;
 };
 
 // Size of a file, 0 when missing.
@@ -249,9 +252,20 @@ int Serve(const ServeFlags& flags) {
   http::HttpServer server(server_options, [&services](const http::HttpRequest& r) {
     return http::HandleRequest(r, services);
   });
+  // Alerts, evaluated every 5 s; POSTed to ENGRAM_ALERT_WEBHOOK_URL when set.
+  const char* alert_url = std::getenv("ENGRAM_ALERT_WEBHOOK_URL");
+  auto alert_client = http::MakeCurlHttpClient();
+  const std::string wal_path = ReadModelPath(flags.data_dir) + "-wal";
+  http::AlertMonitor alerts(
+      telemetry.registry(),
+      {[&] { return static_cast<double>((*event_log)->Head()) - runner.Applied(); },
+       [wal_path] { return FileBytes(wal_path); }},
+      flags.alerts, alert_client.get(), alert_url ? alert_url : "");
+  alerts.Start();
   Status started = server.Start();
   if (!started.ok()) {
     spdlog::critical("{}", started.ToString());
+    alerts.Stop();
     runner.Stop();
     return 1;
   }
@@ -262,6 +276,7 @@ int Serve(const ServeFlags& flags) {
   sigwait(&signals, &sig);
   spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
+  alerts.Stop();
   runner.Stop();
   spdlog::info("stopped at log head {}, applied {}", (*event_log)->Head(), runner.Applied());
   return 0;
@@ -317,6 +332,22 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--access-log", flags->access_log,
                   "One JSON line per request on stdout (route, status, latency, seq)")
+      ->capture_default_str();
+  cmd->add_option("--alert-post-call-p95-ms", flags->alerts.post_call_p95_ms,
+                  "Alert when the post-call p95 over a 5 s window exceeds this")
+      ->capture_default_str();
+  cmd->add_option("--alert-tool-p95-ms", flags->alerts.tool_p95_ms, "Alert: memory tool p95")
+      ->capture_default_str();
+  cmd->add_option("--alert-init-p95-ms", flags->alerts.init_p95_ms, "Alert: init webhook p95")
+      ->capture_default_str();
+  cmd->add_option("--alert-queue-depth", flags->alerts.queue_depth,
+                  "Alert when this many events wait to be projected")
+      ->capture_default_str();
+  cmd->add_option("--alert-extraction-failure-share", flags->alerts.extraction_failure_share,
+                  "Alert when this share of extractions fails over a window")
+      ->capture_default_str();
+  cmd->add_option("--alert-wal-bytes", flags->alerts.wal_bytes,
+                  "Alert when the read model's WAL file grows past this")
       ->capture_default_str();
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector thread (0-19; higher yields more CPU to requests)")

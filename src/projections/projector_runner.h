@@ -35,6 +35,11 @@ struct ProjectorRunnerOptions {
   // latency-critical work; projection is asynchronous and catches up, so
   // `engram serve` runs it at a lower priority (10) on small machines.
   int nice = 0;
+  // How often the background thread checkpoints SQLite's WAL back into the
+  // database and truncates it. SQLite's own auto-checkpoint cannot reset the
+  // WAL while readers (the request handlers) keep it in use, so without
+  // this it grows with every write.
+  std::chrono::milliseconds wal_checkpoint_every{10'000};
 };
 
 class ProjectorRunner {
