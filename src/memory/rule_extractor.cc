@@ -233,19 +233,6 @@ std::string ThirdPersonVerb(const std::string& verb) {
   return verb + "s";
 }
 
-std::vector<std::string> SplitWords(std::string_view s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    size_t j = i;
-    while (j < s.size() && s[j] != ' ') ++j;
-    if (j > i) out.emplace_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
 std::pair<std::string, std::string> SplitTrailing(const std::string& w) {
   size_t e = w.size();
   while (e > 0 && !std::isalnum(static_cast<unsigned char>(w[e - 1])) && w[e - 1] != '\'') --e;
@@ -311,7 +298,7 @@ bool IsAuxiliary(std::string_view lower) {
 std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
   const bool speaker_is_agent = how.speaker_is_agent;
   const std::string name = how.name.empty() ? "the caller" : how.name;
-  std::vector<std::string> words = SplitWords(sentence);
+  std::vector<std::string> words = SplitSpaces(sentence);
   std::vector<std::string> out;
   bool named = false;      // the caller's name has been used once
   bool conjugate = false;  // the next verb follows a new singular subject
@@ -521,7 +508,7 @@ std::string CapitalisedAfter(std::string_view sentence, std::string_view marker)
   std::string lower = ToLower(sentence);
   size_t pos = lower.find(marker);
   if (pos == std::string::npos) return "";
-  std::vector<std::string> words = SplitWords(sentence.substr(pos + marker.size()));
+  std::vector<std::string> words = SplitSpaces(sentence.substr(pos + marker.size()));
   std::string out;
   static constexpr std::array<std::string_view, 4> kJoiners = {"and", "&", "of", "de"};
   for (size_t i = 0; i < words.size(); ++i) {
@@ -584,7 +571,7 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
         slots.push_back({"employer", company, who + " works at " + company + "."});
     }
     // E-mail address.
-    for (const std::string& w : SplitWords(sentence)) {
+    for (const std::string& w : SplitSpaces(sentence)) {
       auto [core, trail] = SplitTrailing(w);
       size_t at = core.find('@');
       if (at != std::string::npos && at > 0 && core.find('.', at) != std::string::npos) {

@@ -273,6 +273,15 @@ int DigitWord(std::string_view w) {
   return -1;
 }
 
+// Splits trailing punctuation off a word: "example." -> ("example", ".").
+std::pair<std::string, std::string> SplitPunct(const std::string& w) {
+  size_t e = w.size();
+  while (e > 0 && !IsAlnum(w[e - 1])) --e;
+  return {w.substr(0, e), w.substr(e)};
+}
+
+}  // namespace
+
 std::vector<std::string> SplitSpaces(std::string_view s) {
   std::vector<std::string> out;
   size_t i = 0;
@@ -285,15 +294,6 @@ std::vector<std::string> SplitSpaces(std::string_view s) {
   }
   return out;
 }
-
-// Splits trailing punctuation off a word: "example." -> ("example", ".").
-std::pair<std::string, std::string> SplitPunct(const std::string& w) {
-  size_t e = w.size();
-  while (e > 0 && !IsAlnum(w[e - 1])) --e;
-  return {w.substr(0, e), w.substr(e)};
-}
-
-}  // namespace
 
 std::string NormalizeSpoken(std::string_view text) {
   std::vector<std::string> words = SplitSpaces(text);

@@ -28,6 +28,9 @@ bool IsStopWord(std::string_view token);
 // "T D two zero nine three one" -> "TD-20931".
 std::string NormalizeSpoken(std::string_view text);
 
+// Words separated by spaces, punctuation attached ("Hi, Sage." -> "Hi,", "Sage.").
+std::vector<std::string> SplitSpaces(std::string_view s);
+
 std::string ToLower(std::string_view s);
 std::string Trim(std::string_view s);
 bool ContainsWord(std::string_view haystack_lower, std::string_view word);
