@@ -187,7 +187,7 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
     for (const std::string& t : profile->recent_topics) topics += (topics.empty() ? "" : "; ") + t;
   }
   vars["recent_topics"] = topics;
-  vars["caller_known"] = profile && profile->conversations > 0;
+  vars["caller_known"] = profile && profile->has_conversations;
   vars["last_call_date"] =
       profile && profile->last_call_at ? Iso8601(profile->last_call_at).substr(0, 10) : "";
 

@@ -32,14 +32,24 @@ std::vector<float> BlobVector(const std::string& blob) {
 
 std::string JsonInts(const std::vector<int>& v) { return json(v).dump(); }
 
+// "[3,7]" -> {3, 7}: the source_turns column, written by JsonInts. Parsed by
+// hand because it runs for every memory of a user on every call.
 std::vector<int> ParseInts(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
   std::vector<int> out;
-  if (j.is_array()) {
-    for (const json& x : j) {
-      if (x.is_number_integer()) out.push_back(x.get<int>());
+  int value = 0;
+  bool in_number = false, negative = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      value = value * 10 + (c - '0');
+      in_number = true;
+    } else {
+      if (in_number) out.push_back(negative ? -value : value);
+      negative = c == '-';
+      value = 0;
+      in_number = false;
     }
   }
+  if (in_number) out.push_back(negative ? -value : value);
   return out;
 }
 
@@ -73,6 +83,7 @@ std::set<std::string> KeyTerms(const std::string& content, const std::set<std::s
 
 struct Known {
   std::string id, content, subject, value;
+  std::string lower;  // content in lower case, compared with every candidate
   Sector sector = Sector::kSemantic;
   double salience = 0;
   int64_t created_at = 0;
@@ -109,6 +120,7 @@ Result<std::vector<Known>> LoadKnown(SqliteDb& db, const std::string& user_id) {
     k.last_seen_at = st->Int(6);
     k.conversation_id = st->Text(7);
     k.source_turns = ParseInts(st->Text(8));
+    k.lower = memory::ToLower(k.content);
     k.vector = BlobVector(st->Blob(9));
     out.push_back(std::move(k));
   }
@@ -150,6 +162,9 @@ memory::ExtractedMemory FromJson(const json& j) {
   m.source_turns = j.value("source_turns", std::vector<int>());
   return m;
 }
+
+Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+                        const MemoryEngineParts& parts, const std::vector<Known>& known);
 
 }  // namespace
 
@@ -335,10 +350,11 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
       // without stating a fact a later one could update: only the same text
       // restates them.
       const bool carries_fact = memory::LexicalTerms(c.content).size() >= kMinFactTerms;
+      const std::string candidate_lower = memory::ToLower(c.content);
       double best = kNearDuplicateCosine;
       for (Known& k : known) {
         if (!k.subject.empty()) continue;
-        if (memory::ToLower(k.content) == memory::ToLower(c.content)) {
+        if (k.lower == candidate_lower) {
           match = &k;
           break;
         }
@@ -423,6 +439,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     added.conversation_id = *conversation_id;
     added.source_turns = c.source_turns;
     added.vector = vec;
+    added.lower = memory::ToLower(c.content);
     IndexOp op{IndexOp::kUpsert, user_id, {}, vec};
     op.memory = {id,
                  c.content,
@@ -437,7 +454,8 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     ops.push_back(std::move(op));
     known.push_back(std::move(added));
   }
-  return RefreshUserSummary(db, user_id, e.seq, parts_);
+  // `known` now holds exactly the user's current memories: no second read.
+  return WriteUserSummary(db, user_id, e.seq, parts_, known);
 }
 
 Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
@@ -499,6 +517,12 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
 Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
                           const MemoryEngineParts& parts) {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
+  return WriteUserSummary(db, user_id, seq, parts, known);
+}
+
+namespace {
+Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+                        const MemoryEngineParts& parts, const std::vector<Known>& known) {
   std::string name;
   {
     ENGRAM_ASSIGN_OR_RETURN(Statement * st,
@@ -537,6 +561,7 @@ Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq
   return db.Run("UPDATE users SET summary = ?, summary_seq = ? WHERE id = ?", summary, seq,
                 user_id);
 }
+}  // namespace
 
 Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::string& model_id) {
   ENGRAM_ASSIGN_OR_RETURN(

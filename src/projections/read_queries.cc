@@ -81,7 +81,7 @@ Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_
     st->Bind(1, user_id);
     auto row = st->Step();
     if (row.ok() && *row) {
-      profile = UserProfile{user_id, st->Text(0), st->Text(1), {}, 0, 0};
+      profile = UserProfile{user_id, st->Text(0), st->Text(1), {}, 0, false};
     }
     st->Reset();
     if (!row.ok()) return row.status();
@@ -91,8 +91,10 @@ Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_
         db->Cached("SELECT coalesce(a.call_summary_title, ''), coalesce(c.started_at, 0) FROM "
                    "conversations c LEFT JOIN conversation_analysis a ON a.conversation_id = "
                    "c.id WHERE c.user_id = ? AND c.transcript_seq IS NOT NULL ORDER BY "
-                   "c.started_at DESC, c.id"));
-    topics->Bind(1, user_id);
+                   "c.started_at DESC, c.id LIMIT ?"));
+    // Only the newest few: the init webhook's cost must not grow with the
+    // caller's history (conversations_by_user serves the order).
+    topics->BindAll(user_id, static_cast<int64_t>(max_topics * 3 + 1));
     for (;;) {
       auto r = topics->Step();
       if (!r.ok()) {
@@ -100,7 +102,8 @@ Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_
         return r.status();
       }
       if (!*r) break;
-      if (profile->conversations++ == 0) profile->last_call_at = topics->Int(1);
+      if (!profile->has_conversations) profile->last_call_at = topics->Int(1);
+      profile->has_conversations = true;
       std::string title = topics->Text(0);
       if (!title.empty() && profile->recent_topics.size() < max_topics) {
         profile->recent_topics.push_back(std::move(title));

@@ -20,7 +20,7 @@ struct UserProfile {
   std::string summary;
   std::vector<std::string> recent_topics;  // newest first: call titles
   int64_t last_call_at = 0;                // ms, 0 when none
-  int64_t conversations = 0;
+  bool has_conversations = false;
 };
 
 class ReadQueries {
