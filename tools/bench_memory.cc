@@ -1539,7 +1539,9 @@ ordered_json LevelJson(const LevelResult& l) {
           {"current_memories", l.memories},
           {"memories_ever", l.memories_ever},
           {"conversations", l.conversations},
-          {"reached_target", l.memories >= l.target},
+          // Ingestion stops on an estimate (in-flight calls count at the mean
+          // yield), so a reached size may be a few memories short of it.
+          {"reached_target", !l.ingest.budget_hit},
           {"ingest",
            {{"calls", in.calls},
             {"memories_before", in.memories_before},
@@ -1716,7 +1718,7 @@ int Main(Flags& flags) {
   // A size the budget did not reach can only be the last one.
   const auto fit = FitCallSecs(levels);
   std::optional<double> eta_secs;
-  if (!levels.empty() && levels.back().memories < levels.back().target) {
+  if (!levels.empty() && levels.back().ingest.budget_hit) {
     eta_secs = EstimateSecsToTarget(levels, levels.back().target);
   }
   out["levels"] = ordered_json::array();
@@ -1735,7 +1737,7 @@ int Main(Flags& flags) {
   std::ostream& human = flags.json ? std::cerr : std::cout;
   human << Table(flags, levels);
   for (const LevelResult& l : levels) {
-    if (l.memories < l.target) {
+    if (l.ingest.budget_hit) {
       human << Format(
           "\nsize %lld not reached: %lld current memories when the ingest budget "
           "(%.0f s) ran out; learning ran at %.2f calls/s (%.0f memories/s) then.\n",
