@@ -26,5 +26,8 @@ class Embedder {
 };
 
 float Cosine(const std::vector<float>& a, const std::vector<float>& b);
+// The dot product: the cosine of two unit vectors, which every Embedder
+// returns. 0 when the sizes differ.
+float Dot(const std::vector<float>& a, const std::vector<float>& b);
 
 }  // namespace engram::memory

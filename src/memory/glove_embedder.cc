@@ -30,6 +30,13 @@ float Cosine(const std::vector<float>& a, const std::vector<float>& b) {
   return static_cast<float>(dot / std::sqrt(na * nb));
 }
 
+float Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return 0;
+  float dot = 0;  // float on purpose: this loop vectorises; unit vectors need no more
+  for (size_t i = 0; i < a.size(); ++i) dot += a[i] * b[i];
+  return dot;
+}
+
 Result<std::unique_ptr<GloveEmbedder>> GloveEmbedder::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) {

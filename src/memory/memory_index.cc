@@ -24,9 +24,14 @@ struct MemoryIndex::UserState {
   std::unordered_map<std::string, int> doc_freq;  // live documents per term
   size_t live_count = 0;
   int64_t total_length = 0;  // of live documents
+  // Newest last_seen_at among live memories; recomputed lazily after the
+  // memory holding it is removed, so a query does not scan for it.
+  int64_t newest_seen = 0;
+  bool newest_stale = false;
 
   void Kill(int slot) {
     if (!live[slot]) return;
+    if (items[slot].last_seen_at >= newest_seen) newest_stale = true;
     live[slot] = false;
     --live_count;
     total_length -= lengths[slot];
@@ -103,6 +108,7 @@ void MemoryIndex::Upsert(const std::string& user_id, IndexedMemory memory,
     ++user->doc_freq[term];
   }
   user->slot_of[memory.id] = slot;
+  user->newest_seen = std::max(user->newest_seen, memory.last_seen_at);
   user->items.push_back(std::move(memory));
   user->live.push_back(true);
   user->terms.push_back(std::move(terms));
@@ -131,6 +137,7 @@ void MemoryIndex::UpdateSalience(const std::string& user_id, const std::string& 
   IndexedMemory& m = user->items[it->second];
   m.salience = salience;
   m.last_seen_at = std::max(m.last_seen_at, last_seen_at);
+  user->newest_seen = std::max(user->newest_seen, m.last_seen_at);
 }
 
 void MemoryIndex::ForgetUser(const std::string& user_id) {
@@ -212,12 +219,20 @@ bool MemoryIndex::Get(const std::string& user_id, const std::string& memory_id,
 int64_t MemoryIndex::NewestSeen(const std::string& user_id) const {
   auto user = Find(user_id);
   if (!user) return 0;
-  std::shared_lock lock(user->mu);
-  int64_t newest = 0;
-  for (size_t s = 0; s < user->items.size(); ++s) {
-    if (user->live[s]) newest = std::max(newest, user->items[s].last_seen_at);
+  {
+    std::shared_lock lock(user->mu);
+    if (!user->newest_stale) return user->newest_seen;
   }
-  return newest;
+  std::unique_lock lock(user->mu);
+  if (user->newest_stale) {
+    int64_t newest = 0;
+    for (size_t s = 0; s < user->items.size(); ++s) {
+      if (user->live[s]) newest = std::max(newest, user->items[s].last_seen_at);
+    }
+    user->newest_seen = newest;
+    user->newest_stale = false;
+  }
+  return user->newest_seen;
 }
 
 size_t MemoryIndex::Count(const std::string& user_id) const {

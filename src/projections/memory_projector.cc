@@ -358,7 +358,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
           match = &k;
           break;
         }
-        const double cos = memory::Cosine(vec, k.vector);
+        const double cos = memory::Dot(vec, k.vector);
         if (carries_fact && cos >= best) {
           best = cos;
           match = &k;
@@ -412,7 +412,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     std::string waypoint;
     double waypoint_weight = 0;
     for (const Known& k : known) {
-      const double cos = memory::Cosine(vec, k.vector);
+      const double cos = memory::Dot(vec, k.vector);
       if (cos <= kLinkThreshold) continue;
       ENGRAM_RETURN_IF_ERROR(db.Run(
           "INSERT INTO memory_links(src_id, dst_id, weight, is_waypoint) VALUES (?, ?, ?, 0) "
