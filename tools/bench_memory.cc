@@ -84,6 +84,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_common.h"
 #include "common/status.h"
 #include "http/http_connection.h"
 #include "http/signature.h"
@@ -173,67 +174,6 @@ int64_t UnixSecondsNow() {
 
 // ---------------------------------------------------------------------------
 // Target URL (the same rules as engram-loadgen).
-
-struct Target {
-  std::string host;
-  uint16_t port = 0;
-};
-
-bool IsLoopbackLiteral(const std::string& host) {
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
-    return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
-}
-
-// "localhost" is a name, and /etc/hosts could map it anywhere: accept it only
-// when every address it resolves to is loopback.
-bool LocalhostResolvesToLoopback() {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo("localhost", nullptr, &hints, &res) != 0) return false;
-  bool all_loopback = res != nullptr;
-  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* addr =
-        a->ai_family == AF_INET
-            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
-    if (inet_ntop(a->ai_family, addr, text, sizeof(text)) == nullptr || !IsLoopbackLiteral(text)) {
-      all_loopback = false;
-    }
-  }
-  freeaddrinfo(res);
-  return all_loopback;
-}
-
-// http://HOST:PORT with a loopback HOST; Forbidden for any other host,
-// InvalidArgument for anything that is not such a URL.
-Result<Target> ParseLoopbackUrl(const std::string& url) {
-  std::string rest = url;
-  if (rest.ends_with('/')) rest.pop_back();
-  auto parsed = http::ParseHttpUrl(rest);
-  if (!parsed.ok()) return parsed.status();
-  Target target{parsed->first, parsed->second};
-  if (target.host.size() > 2 && target.host.front() == '[' && target.host.back() == ']') {
-    target.host = target.host.substr(1, target.host.size() - 2);
-  }
-  std::string lower = target.host;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const bool loopback =
-      lower == "localhost" ? LocalhostResolvesToLoopback() : IsLoopbackLiteral(target.host);
-  if (!loopback) {
-    return Status::Forbidden("refusing to benchmark " + target.host +
-                             ": only loopback hosts (127.x.x.x, localhost, ::1) are allowed");
-  }
-  return target;
-}
 
 // ---------------------------------------------------------------------------
 // Transcripts.
@@ -977,12 +917,6 @@ class CallWriter {
 // Statistics.
 
 // Nearest-rank percentile of sorted microseconds, in milliseconds.
-double PercentileMs(const std::vector<int64_t>& sorted_us, double p) {
-  if (sorted_us.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted_us.size())));
-  rank = std::clamp<size_t>(rank, 1, sorted_us.size());
-  return static_cast<double>(sorted_us[rank - 1]) / 1000.0;
-}
 
 double MeanMs(const std::vector<int64_t>& us) {
   if (us.empty()) return 0;

@@ -1,0 +1,116 @@
+#include "bench_common.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+namespace engram::tools {
+
+bool IsLoopbackLiteral(const std::string& host) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+// "localhost" is a name, and /etc/hosts could map it anywhere: accept it only
+// when every address it resolves to is loopback.
+namespace {
+bool LocalhostResolvesToLoopback() {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo("localhost", nullptr, &hints, &res) != 0) return false;
+  bool all_loopback = res != nullptr;
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* addr =
+        a->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    if (inet_ntop(a->ai_family, addr, text, sizeof(text)) == nullptr || !IsLoopbackLiteral(text)) {
+      all_loopback = false;
+    }
+  }
+  freeaddrinfo(res);
+  return all_loopback;
+}
+}  // namespace
+
+// Parses http://HOST[:PORT][/] where HOST is 127.x.x.x, localhost, ::1 or
+// [::1]-style bracketed IPv6. InvalidArgument for anything else, including
+// https (HttpConnection speaks plain HTTP) and paths (the path is fixed).
+Result<Target> ParseLoopbackUrl(const std::string& url) {
+  constexpr std::string_view kScheme = "http://";
+  std::string_view rest = url;
+  if (!rest.starts_with(kScheme)) {
+    return Status::InvalidArgument("--url must start with http:// (got " + url + ")");
+  }
+  rest.remove_prefix(kScheme.size());
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos) {
+    return Status::InvalidArgument("--url takes no path (the webhook path is fixed): " + url);
+  }
+  std::string_view host;
+  std::string_view port_text;
+  if (rest.starts_with('[')) {
+    size_t close = rest.find(']');
+    if (close == std::string_view::npos) return Status::InvalidArgument("bad IPv6 host in " + url);
+    host = rest.substr(1, close - 1);
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (!after.starts_with(':')) return Status::InvalidArgument("bad URL " + url);
+      port_text = after.substr(1);
+    }
+  } else if (std::count(rest.begin(), rest.end(), ':') > 1) {
+    return Status::InvalidArgument("write IPv6 hosts in brackets, e.g. http://[::1]:8080");
+  } else {
+    size_t colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
+  }
+  Target target;
+  target.host = std::string(host);
+  target.port = 80;
+  if (!port_text.empty() || rest.ends_with(':')) {
+    unsigned long port = 0;
+    bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                  std::all_of(port_text.begin(), port_text.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) port = std::stoul(std::string(port_text));
+    if (!digits || port == 0 || port > 65535) {
+      return Status::InvalidArgument("bad port in " + url);
+    }
+    target.port = static_cast<uint16_t>(port);
+  }
+  std::string lower = target.host;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool loopback =
+      lower == "localhost" ? LocalhostResolvesToLoopback() : IsLoopbackLiteral(target.host);
+  if (!loopback) {
+    return Status::Forbidden("refusing to load-test " + target.host +
+                             ": only loopback hosts (127.x.x.x, localhost, ::1) are allowed");
+  }
+  return target;
+}
+
+double PercentileMs(const std::vector<int64_t>& sorted_us, double p) {
+  if (sorted_us.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted_us.size())));
+  rank = std::clamp<size_t>(rank, 1, sorted_us.size());
+  return static_cast<double>(sorted_us[rank - 1]) / 1000.0;
+}
+
+}  // namespace engram::tools

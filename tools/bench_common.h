@@ -1,0 +1,30 @@
+// Shared by Engram's benchmark and load tools (tools/*.cc): the target URL,
+// which must be a loopback address (load and fault traffic never leaves this
+// machine), and latency percentiles.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace engram::tools {
+
+struct Target {
+  std::string host;  // as HttpConnection wants it: "127.0.0.1", "localhost", "::1"
+  uint16_t port = 0;
+};
+
+// True for 127.0.0.0/8 and ::1 literals.
+bool IsLoopbackLiteral(const std::string& host);
+
+// Parses http://HOST[:PORT][/] where HOST is 127.x.x.x, localhost (only when
+// it resolves to loopback alone), ::1 or [::1]. InvalidArgument for anything
+// else, including https and paths.
+Result<Target> ParseLoopbackUrl(const std::string& url);
+
+// The p-th percentile (0..100, nearest rank) of sorted microseconds, in ms.
+double PercentileMs(const std::vector<int64_t>& sorted_us, double p);
+
+}  // namespace engram::tools
