@@ -124,7 +124,7 @@ TEST_F(PostCallRoute, DuplicateDeliveryIsStoredOnceAndCounted) {
 
 TEST_F(PostCallRoute, MalformedOrIncompleteJsonIs400) {
   for (const std::string body :
-       {"{", "[1,2]", "{\"data\":{}}", "{\"type\":\"post_call_audio\"}",
+       {"", "{", "[1,2]", "{\"data\":{}}", "{\"type\":\"post_call_audio\"}",
         "{\"type\":\"post_call_audio\",\"data\":{\"conversation_id\":7}}",
         "{\"type\":\"post_call_audio\",\"data\":{\"conversation_id\":\"\"}}"}) {
     HttpResponse r = Send(SignedPostCall(body));
