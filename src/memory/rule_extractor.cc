@@ -308,6 +308,29 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
     named = true;
     return s;
   };
+  // The speaker's "I" forms, the same for a caller and a dialogue speaker:
+  // the name the first time, "they" after. True when `lw` was one of them.
+  auto FirstPerson = [&](const std::string& lw, std::string* rep, bool* set_conjugate,
+                         bool* set_plural) {
+    if (lw == "i") {
+      *rep = subject(name, "they");
+      *set_conjugate = *rep != "they";
+      *set_plural = *rep == "they";
+    } else if (lw == "i'm") {
+      *rep = named ? "they are" : name + " is";
+      named = true;
+    } else if (lw == "i've") {
+      *rep = named ? "they have" : name + " has";
+      named = true;
+    } else if (lw == "i'd") {
+      *rep = subject(name, "they") + " would";
+    } else if (lw == "i'll") {
+      *rep = subject(name, "they") + " will";
+    } else {
+      return false;
+    }
+    return true;
+  };
   for (size_t i = 0; i < words.size(); ++i) {
     auto [w, trail] = SplitTrailing(words[i]);
     std::string lw = ToLower(w);
@@ -342,20 +365,7 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
       // The speaker's first person, as for a caller; "you" is the listener.
       const std::string prev = out.empty() ? "" : ToLower(SplitTrailing(out.back()).first);
       const bool after_pause = out.empty() || !SplitTrailing(out.back()).second.empty();
-      if (lw == "i") {
-        rep = subject(name, "they");
-        set_conjugate = rep != "they";
-        set_plural = rep == "they";
-      } else if (lw == "i'm") {
-        rep = named ? "they are" : name + " is";
-        named = true;
-      } else if (lw == "i've") {
-        rep = named ? "they have" : name + " has";
-        named = true;
-      } else if (lw == "i'd") {
-        rep = subject(name, "they") + " would";
-      } else if (lw == "i'll") {
-        rep = subject(name, "they") + " will";
+      if (FirstPerson(lw, &rep, &set_conjugate, &set_plural)) {
       } else if (lw == "me") {
         rep = named ? "them" : name;
         named = true;
@@ -418,20 +428,7 @@ std::string RewriteSentence(std::string_view sentence, const Rewrite& how) {
         rep = "the agent would";
       set_conjugate = lw == "i";
     } else {
-      if (lw == "i") {
-        rep = subject(name, "they");
-        set_conjugate = rep != "they";
-        set_plural = rep == "they";
-      } else if (lw == "i'm") {
-        rep = named ? "they are" : name + " is";
-        named = true;
-      } else if (lw == "i've") {
-        rep = named ? "they have" : name + " has";
-        named = true;
-      } else if (lw == "i'd") {
-        rep = subject(name, "they") + " would";
-      } else if (lw == "i'll") {
-        rep = subject(name, "they") + " will";
+      if (FirstPerson(lw, &rep, &set_conjugate, &set_plural)) {
       } else if (lw == "me" || lw == "myself") {
         rep = named ? "them" : name;
         named = true;
