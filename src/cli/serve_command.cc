@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "http/telemetry.h"
 #include "log/rocksdb_event_log.h"
+#include "memory/query_cache.h"
 #include "memory/recall.h"
 #include "projections/memory_engine.h"
 #include "projections/memory_projector.h"
@@ -236,7 +237,12 @@ int Serve(const ServeFlags& flags) {
   services.post_call.keep_audio = flags.keep_audio;
   services.queries = queries->get();
   services.index = &index;
-  services.embedder = (*engine)->embedder.get();
+  // Query embeddings and frequent answers are cached on the tool's path;
+  // the projector embeds through the engine directly.
+  memory::CachingEmbedder query_embedder(*(*engine)->embedder, 10'000);
+  memory::RecallCache recall_cache(10'000, std::chrono::seconds(30));
+  services.embedder = &query_embedder;
+  services.recall_cache = &recall_cache;
   services.answer_summarizer = (*engine)->answer_summarizer.get();
   services.tools.secret = tool_secret;
   services.tools.header = flags.tool_secret_header;

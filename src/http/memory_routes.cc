@@ -105,9 +105,25 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
     if (owner && *owner != user_id) return refuse("caller " + *caller_id);
   }
 
-  ENGRAM_ASSIGN_OR_RETURN(std::vector<memory::RecallHit> hits,
-                          memory::Recall(*services.index, *services.embedder, user_id, query, limit,
-                                         services.tools.weights));
+  // Frequent questions are answered from the cache until the user's
+  // memories change (or its TTL passes).
+  const uint64_t version = services.index->Version(user_id);
+  std::optional<std::vector<memory::RecallHit>> cached;
+  if (services.recall_cache) cached = services.recall_cache->Get(user_id, query, limit, version);
+  if (services.telemetry && services.recall_cache) {
+    services.telemetry->registry()
+        .GetCounter("engram_query_cache_total", "Memory-tool answers by cache result",
+                    {{"result", cached ? "hit" : "miss"}})
+        .Inc();
+  }
+  std::vector<memory::RecallHit> hits;
+  if (cached) {
+    hits = std::move(*cached);
+  } else {
+    ENGRAM_ASSIGN_OR_RETURN(hits, memory::Recall(*services.index, *services.embedder, user_id,
+                                                 query, limit, services.tools.weights));
+    if (services.recall_cache) services.recall_cache->Put(user_id, query, limit, version, hits);
+  }
   json memories = json::array();
   json returned = json::array();
   for (const memory::RecallHit& h : hits) {

@@ -15,6 +15,7 @@
 #include "log/event_log.h"
 #include "memory/embedder.h"
 #include "memory/memory_index.h"
+#include "memory/query_cache.h"
 #include "memory/recall.h"
 #include "memory/summarizer.h"
 
@@ -91,6 +92,7 @@ struct Services {
   memory::MemoryIndex* index = nullptr;
   memory::Embedder* embedder = nullptr;
   memory::Summarizer* answer_summarizer = nullptr;  // optional: extractive when null
+  memory::RecallCache* recall_cache = nullptr;      // optional
   ToolConfig tools;
   CallBindings bindings;
   RouteCounters tool_counters;

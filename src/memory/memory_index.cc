@@ -28,6 +28,7 @@ struct MemoryIndex::UserState {
   // memory holding it is removed, so a query does not scan for it.
   int64_t newest_seen = 0;
   bool newest_stale = false;
+  uint64_t version = 0;  // see MemoryIndex::Version
 
   void Kill(int slot) {
     if (!live[slot]) return;
@@ -107,6 +108,7 @@ void MemoryIndex::Upsert(const std::string& user_id, IndexedMemory memory,
     user->postings[term].emplace_back(slot, n);
     ++user->doc_freq[term];
   }
+  user->version++;
   user->slot_of[memory.id] = slot;
   user->newest_seen = std::max(user->newest_seen, memory.last_seen_at);
   user->items.push_back(std::move(memory));
@@ -124,6 +126,7 @@ void MemoryIndex::Remove(const std::string& user_id, const std::string& memory_i
   auto it = user->slot_of.find(memory_id);
   if (it == user->slot_of.end()) return;
   user->Kill(it->second);
+  user->version++;
   user->MaybeCompact(dims_);
 }
 
@@ -233,6 +236,13 @@ int64_t MemoryIndex::NewestSeen(const std::string& user_id) const {
     user->newest_stale = false;
   }
   return user->newest_seen;
+}
+
+uint64_t MemoryIndex::Version(const std::string& user_id) const {
+  auto user = Find(user_id);
+  if (!user) return 0;
+  std::shared_lock lock(user->mu);
+  return user->version;
 }
 
 size_t MemoryIndex::Count(const std::string& user_id) const {

@@ -73,6 +73,9 @@ class MemoryIndex {
   // reference point for recency, so scores do not drift with the wall clock.
   int64_t NewestSeen(const std::string& user_id) const;
   size_t Count(const std::string& user_id) const;
+  // Moves whenever the user's set of current memories changes (added,
+  // superseded, forgotten); not on salience changes. Caches key on it.
+  uint64_t Version(const std::string& user_id) const;
   size_t TotalCount() const;
 
   struct UserState;

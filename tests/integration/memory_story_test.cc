@@ -116,6 +116,21 @@ TEST_F(MemoryStory, HubSpotIsLearntThenSupersededBySalesforce) {
   EXPECT_EQ(vars["caller_known"], true);
 }
 
+TEST_F(MemoryStory, RepeatedQuestionsHitTheCacheUntilMemoriesChange) {
+  PostCall("post_call_transcription.json");
+  const json q = {{"query", "what CRM does the customer use"}, {"user_id", "cust_000184"}};
+  auto first = json::parse(Tool(q).body);
+  auto second = json::parse(Tool(q).body);
+  EXPECT_EQ(first["memories"], second["memories"]);
+  auto metrics = [&] { return client_.Send("GET", "/metrics", "")->body; };
+  EXPECT_NE(metrics().find("engram_query_cache_total{result=\"hit\"} 1"), std::string::npos);
+  PostCall("post_call_transcription_2.json");  // memories change: the cache must not answer
+  auto third = json::parse(Tool(q).body);
+  EXPECT_NE(third["memories"][0]["content"].get<std::string>().find("Salesforce"),
+            std::string::npos);
+  EXPECT_NE(metrics().find("engram_query_cache_total{result=\"miss\"} 2"), std::string::npos);
+}
+
 TEST_F(MemoryStory, ToolCallsAreLoggedAndReinforceWhatTheyReturn) {
   PostCall("post_call_transcription.json");
   auto db = testing::OpenDb(engram_.db_path());

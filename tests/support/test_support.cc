@@ -79,6 +79,7 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   services.queries = queries.get();
   services.index = index.get();
   services.embedder = engine->embedder.get();
+  services.recall_cache = recall_cache.get();
   services.tools.secret = kToolSecret;
   services.telemetry = &telemetry;
   if (options.start_http) {

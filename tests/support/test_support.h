@@ -13,6 +13,7 @@
 #include "http/telemetry.h"
 #include "log/rocksdb_event_log.h"
 #include "memory/memory_index.h"
+#include "memory/query_cache.h"
 #include "projections/memory_engine.h"
 #include "projections/projector_runner.h"
 #include "projections/read_queries.h"
@@ -68,6 +69,8 @@ struct EngramInstance {
   std::unique_ptr<projections::MemoryEngine> engine;
   std::unique_ptr<memory::MemoryIndex> index;
   std::unique_ptr<projections::ReadQueries> queries;
+  std::unique_ptr<memory::RecallCache> recall_cache =
+      std::make_unique<memory::RecallCache>(1000, std::chrono::seconds(30));
   std::unique_ptr<projections::ProjectorRunner> runner;
   http::Telemetry telemetry{/*access_log=*/false};
   http::Services services;

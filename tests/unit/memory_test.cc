@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "memory/glove_embedder.h"
 #include "memory/memory_index.h"
+#include "memory/query_cache.h"
 #include "memory/recall.h"
 #include "memory/rule_extractor.h"
 #include "memory/summary.h"
@@ -279,6 +281,62 @@ TEST(RuleExtractor, DialogueKeepsBothSpeakersAndNamesThem) {
   }
   EXPECT_TRUE(caroline);
   EXPECT_TRUE(melanie);
+}
+
+}  // namespace
+}  // namespace engram::memory
+
+namespace engram::memory {
+namespace {
+
+TEST(RecallCache, ServesUntilTheUsersMemoriesChangeOrItExpires) {
+  RecallCache cache(2, std::chrono::milliseconds(200));
+  RecallHit h;
+  h.memory.id = "m1";
+  cache.Put("u", "crm?", 5, 7, {h});
+  ASSERT_TRUE(cache.Get("u", "crm?", 5, 7).has_value());
+  EXPECT_EQ(cache.Get("u", "crm?", 5, 7)->front().memory.id, "m1");
+  EXPECT_FALSE(cache.Get("u", "crm?", 5, 8).has_value()) << "memories changed";
+  EXPECT_FALSE(cache.Get("u", "crm?", 3, 7).has_value()) << "another limit";
+  EXPECT_FALSE(cache.Get("v", "crm?", 5, 7).has_value()) << "another user";
+  cache.Put("u", "a", 5, 7, {});
+  cache.Put("u", "b", 5, 7, {});
+  EXPECT_FALSE(cache.Get("u", "crm?", 5, 7).has_value()) << "evicted, capacity 2";
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_FALSE(cache.Get("u", "b", 5, 7).has_value()) << "expired";
+}
+
+TEST(MemoryIndex, VersionMovesOnAddAndRemoveButNotOnSalience) {
+  MemoryIndex index(Glove().Dimensions());
+  EXPECT_EQ(index.Version("u"), 0u);
+  index.Upsert("u", Mem("a", "Priya's CRM is Salesforce.", 0.5, 1), *Glove().Embed("crm"));
+  const uint64_t v1 = index.Version("u");
+  EXPECT_GT(v1, 0u);
+  index.UpdateSalience("u", "a", 0.9, 2);
+  EXPECT_EQ(index.Version("u"), v1);
+  index.Remove("u", "a");
+  EXPECT_GT(index.Version("u"), v1);
+}
+
+class CountingEmbedder final : public Embedder {
+ public:
+  std::string ModelId() const override { return "count"; }
+  int Dimensions() const override { return 2; }
+  Result<std::vector<float>> Embed(std::string_view) override {
+    ++calls;
+    return std::vector<float>{1, 0};
+  }
+  int calls = 0;
+};
+
+TEST(CachingEmbedder, EmbedsEachTextOnce) {
+  CountingEmbedder inner;
+  CachingEmbedder cached(inner, 10);
+  ASSERT_TRUE(cached.Embed("what crm").ok());
+  ASSERT_TRUE(cached.Embed("what crm").ok());
+  ASSERT_TRUE(cached.Embed("other").ok());
+  EXPECT_EQ(inner.calls, 2);
+  EXPECT_EQ(cached.ModelId(), "count");
 }
 
 }  // namespace
