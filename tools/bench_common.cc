@@ -113,4 +113,30 @@ double PercentileMs(const std::vector<int64_t>& sorted_us, double p) {
   return static_cast<double>(sorted_us[rank - 1]) / 1000.0;
 }
 
+nlohmann::ordered_json TranscriptTurn(bool agent, const std::string& agent_id,
+                                      const std::string& message, int time_in_call) {
+  nlohmann::ordered_json t;
+  t["role"] = agent ? "agent" : "user";
+  if (agent) {
+    t["agent_metadata"] = {{"agent_id", agent_id},
+                           {"branch_id", nullptr},
+                           {"workflow_node_id", nullptr},
+                           {"version_id", nullptr}};
+  }
+  t["message"] = message;
+  t["multivoice_message"] = nullptr;
+  t["tool_calls"] = nlohmann::ordered_json::array();
+  t["tool_results"] = nlohmann::ordered_json::array();
+  t["feedback"] = nullptr;
+  t["llm_override"] = nullptr;
+  t["time_in_call_secs"] = time_in_call;
+  t["conversation_turn_metrics"] = nullptr;
+  t["rag_retrieval_info"] = nullptr;
+  t["llm_usage"] = nullptr;
+  t["interrupted"] = false;
+  t["original_message"] = nullptr;
+  t["source_medium"] = "audio";
+  return t;
+}
+
 }  // namespace engram::tools

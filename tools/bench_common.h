@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,10 @@ Result<Target> ParseLoopbackUrl(const std::string& url);
 
 // The p-th percentile (0..100, nearest rank) of sorted microseconds, in ms.
 double PercentileMs(const std::vector<int64_t>& sorted_us, double p);
+
+// One transcript entry with every field ElevenLabs sends (see the fixtures in
+// shared/elevenlabs), so generated calls are as heavy as real ones.
+nlohmann::ordered_json TranscriptTurn(bool agent, const std::string& agent_id,
+                                      const std::string& message, int time_in_call);
 
 }  // namespace engram::tools

@@ -735,28 +735,7 @@ class CallWriter {
     ordered_json transcript = ordered_json::array();
     int time_in_call = 0;
     auto add = [&](bool agent, const std::string& message) {
-      ordered_json t;
-      t["role"] = agent ? "agent" : "user";
-      if (agent) {
-        t["agent_metadata"] = {{"agent_id", kAgentId},
-                               {"branch_id", nullptr},
-                               {"workflow_node_id", nullptr},
-                               {"version_id", nullptr}};
-      }
-      t["message"] = message;
-      t["multivoice_message"] = nullptr;
-      t["tool_calls"] = ordered_json::array();
-      t["tool_results"] = ordered_json::array();
-      t["feedback"] = nullptr;
-      t["llm_override"] = nullptr;
-      t["time_in_call_secs"] = time_in_call;
-      t["conversation_turn_metrics"] = nullptr;
-      t["rag_retrieval_info"] = nullptr;
-      t["llm_usage"] = nullptr;
-      t["interrupted"] = false;
-      t["original_message"] = nullptr;
-      t["source_medium"] = "audio";
-      transcript.push_back(std::move(t));
+      transcript.push_back(TranscriptTurn(agent, kAgentId, message, time_in_call));
       time_in_call += 4 + static_cast<int>(rng() % 20);
     };
 

@@ -161,32 +161,6 @@ struct BodyTemplate {
   std::vector<size_t> index_offsets;
 };
 
-ordered_json Turn(bool agent, const std::string& agent_id, const std::string& message,
-                  int time_in_call) {
-  ordered_json t;
-  t["role"] = agent ? "agent" : "user";
-  if (agent) {
-    t["agent_metadata"] = {{"agent_id", agent_id},
-                           {"branch_id", nullptr},
-                           {"workflow_node_id", nullptr},
-                           {"version_id", nullptr}};
-  }
-  t["message"] = message;
-  t["multivoice_message"] = nullptr;
-  t["tool_calls"] = ordered_json::array();
-  t["tool_results"] = ordered_json::array();
-  t["feedback"] = nullptr;
-  t["llm_override"] = nullptr;
-  t["time_in_call_secs"] = time_in_call;
-  t["conversation_turn_metrics"] = nullptr;
-  t["rag_retrieval_info"] = nullptr;
-  t["llm_usage"] = nullptr;
-  t["interrupted"] = false;
-  t["original_message"] = nullptr;
-  t["source_medium"] = "audio";
-  return t;
-}
-
 // Builds document `variant` of about `target_bytes`, with conversation id
 // `id_prefix` followed by kIndexDigits zeros (the slot stamped per request).
 BodyTemplate BuildTemplate(size_t variant, const std::string& id_prefix, size_t target_bytes,
@@ -273,7 +247,7 @@ BodyTemplate BuildTemplate(size_t variant, const std::string& id_prefix, size_t 
   bool agent = true;
   while (size < target_bytes) {
     ordered_json t =
-        Turn(agent, agent_id, agent ? pick(kAgentLines) : pick(kUserLines), time_in_call);
+        TranscriptTurn(agent, agent_id, agent ? pick(kAgentLines) : pick(kUserLines), time_in_call);
     size += t.dump().size() + 1;  // + the comma
     transcript.push_back(std::move(t));
     time_in_call += 3 + static_cast<int>(rng() % 12);
