@@ -139,4 +139,25 @@ nlohmann::ordered_json TranscriptTurn(bool agent, const std::string& agent_id,
   return t;
 }
 
+nlohmann::ordered_json PostCallEnvelope(const std::string& agent_id,
+                                        const std::string& conversation_id,
+                                        const std::string& user_id, int64_t event_timestamp) {
+  nlohmann::ordered_json doc;
+  doc["type"] = "post_call_transcription";
+  doc["event_timestamp"] = event_timestamp;
+  nlohmann::ordered_json& data = doc["data"];
+  data["agent_id"] = agent_id;
+  data["agent_name"] = "Sage - Tandem Desk Support";
+  data["conversation_id"] = conversation_id;
+  data["status"] = "done";
+  data["user_id"] = user_id;
+  data["branch_id"] = nullptr;
+  data["version_id"] = nullptr;
+  data["environment"] = nullptr;
+  data["has_audio"] = true;
+  data["has_user_audio"] = true;
+  data["has_response_audio"] = true;
+  return doc;
+}
+
 }  // namespace engram::tools

@@ -33,4 +33,11 @@ double PercentileMs(const std::vector<int64_t>& sorted_us, double p);
 nlohmann::ordered_json TranscriptTurn(bool agent, const std::string& agent_id,
                                       const std::string& message, int time_in_call);
 
+// The head of a post_call_transcription body as ElevenLabs sends it: type,
+// event_timestamp, and data's identity and audio fields. Callers add
+// transcript, metadata and analysis under doc["data"].
+nlohmann::ordered_json PostCallEnvelope(const std::string& agent_id,
+                                        const std::string& conversation_id,
+                                        const std::string& user_id, int64_t event_timestamp);
+
 }  // namespace engram::tools

@@ -773,21 +773,8 @@ class CallWriter {
     add(false, "Thanks, bye.");
 
     const std::string title_doc(Pick(kDocs, rng));
-    ordered_json doc;
-    doc["type"] = "post_call_transcription";
-    doc["event_timestamp"] = start + time_in_call;
+    ordered_json doc = PostCallEnvelope(kAgentId, conversation_id, user_id_, start + time_in_call);
     ordered_json& data = doc["data"];
-    data["agent_id"] = kAgentId;
-    data["agent_name"] = "Sage - Tandem Desk Support";
-    data["conversation_id"] = conversation_id;
-    data["status"] = "done";
-    data["user_id"] = user_id_;
-    data["branch_id"] = nullptr;
-    data["version_id"] = nullptr;
-    data["environment"] = nullptr;
-    data["has_audio"] = true;
-    data["has_user_audio"] = true;
-    data["has_response_audio"] = true;
     data["transcript"] = std::move(transcript);
     data["metadata"] = {{"start_time_unix_secs", start},
                         {"accepted_time_unix_secs", start},

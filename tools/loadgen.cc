@@ -175,21 +175,8 @@ BodyTemplate BuildTemplate(size_t variant, const std::string& id_prefix, size_t 
   std::snprintf(external_number, sizeof(external_number), "+1512555%04zu", variant % 10000);
   const int64_t start = now_secs - 300 - static_cast<int64_t>(rng() % 3600);
 
-  ordered_json doc;
-  doc["type"] = "post_call_transcription";
-  doc["event_timestamp"] = now_secs;
+  ordered_json doc = PostCallEnvelope(agent_id, conversation_id, user_id, now_secs);
   ordered_json& data = doc["data"];
-  data["agent_id"] = agent_id;
-  data["agent_name"] = "Sage - Tandem Desk Support";
-  data["conversation_id"] = conversation_id;
-  data["status"] = "done";
-  data["user_id"] = user_id;
-  data["branch_id"] = nullptr;
-  data["version_id"] = nullptr;
-  data["environment"] = nullptr;
-  data["has_audio"] = true;
-  data["has_user_audio"] = true;
-  data["has_response_audio"] = true;
   data["transcript"] = ordered_json::array();
   ordered_json& metadata = data["metadata"];
   metadata["start_time_unix_secs"] = start;
