@@ -160,4 +160,46 @@ nlohmann::ordered_json PostCallEnvelope(const std::string& agent_id,
   return doc;
 }
 
+nlohmann::ordered_json LatencyMsJson(const std::vector<int64_t>& sorted_us) {
+  auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
+  long double sum = 0;
+  for (int64_t v : sorted_us) sum += v;
+  const double mean = sorted_us.empty() ? 0 : static_cast<double>(sum / sorted_us.size()) / 1000.0;
+  return {{"p50", round3(PercentileMs(sorted_us, 50))},
+          {"p95", round3(PercentileMs(sorted_us, 95))},
+          {"p99", round3(PercentileMs(sorted_us, 99))},
+          {"max", round3(PercentileMs(sorted_us, 100))},
+          {"mean", round3(mean)}};
+}
+
+std::optional<double> PrometheusValue(std::string_view text, std::string_view name,
+                                      std::string_view labels) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.starts_with(name)) continue;
+    std::string_view rest = line.substr(name.size());
+    if (labels.empty()) {
+      if (!rest.starts_with(' ')) continue;
+    } else {
+      if (rest.size() < labels.size() + 3 || rest[0] != '{' ||
+          rest.substr(1, labels.size()) != labels || rest[labels.size() + 1] != '}') {
+        continue;
+      }
+      rest.remove_prefix(labels.size() + 2);
+    }
+    // "<space>value[ timestamp]"; from_chars has no "+Inf", which no gauge
+    // read here takes.
+    while (rest.starts_with(' ')) rest.remove_prefix(1);
+    double value = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+    if (ec != std::errc()) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace engram::tools

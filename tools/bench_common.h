@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -39,5 +41,17 @@ nlohmann::ordered_json TranscriptTurn(bool agent, const std::string& agent_id,
 nlohmann::ordered_json PostCallEnvelope(const std::string& agent_id,
                                         const std::string& conversation_id,
                                         const std::string& user_id, int64_t event_timestamp);
+
+// {"p50", "p95", "p99", "max", "mean"} in ms (rounded to the microsecond)
+// of sorted microseconds; all 0 when empty.
+nlohmann::ordered_json LatencyMsJson(const std::vector<int64_t>& sorted_us);
+
+// The value of sample `name` with exactly the label text `labels` (as the
+// server writes it, e.g. R"(status="pending")"; empty for none) in a
+// Prometheus text exposition (GET /metrics). nullopt when the sample is
+// absent, so a metric a server version does not export can be told apart
+// from a zero.
+std::optional<double> PrometheusValue(std::string_view text, std::string_view name,
+                                      std::string_view labels = {});
 
 }  // namespace engram::tools
