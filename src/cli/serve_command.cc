@@ -17,6 +17,7 @@
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/recall.h"
+#include "projections/extraction_workers.h"
 #include "projections/memory_engine.h"
 #include "projections/memory_projector.h"
 #include "projections/projector_runner.h"
@@ -44,6 +45,7 @@ struct ServeFlags {
   memory::RecallWeights weights;
   bool access_log = true;
   http::AlertThresholds alerts;
+  projections::ExtractionWorkerOptions extraction;
 };
 
 // Size of a file, 0 when missing.
@@ -221,12 +223,28 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   http::Telemetry telemetry(flags.access_log);
+  // Extraction runs on its own pool; the projector only queues jobs. Jobs
+  // left pending by the last run are queued again first.
+  auto pending = projections::PendingExtractionJobs(**db);
+  if (!pending.ok()) {
+    spdlog::critical("{}", pending.status().ToString());
+    return 1;
+  }
+  projections::ExtractionWorkers workers(**event_log, *(*engine)->extractor, flags.extraction,
+                                         &telemetry.registry());
+  for (const auto& job : *pending) workers.Submit(job);
+  if (!pending->empty()) spdlog::info("{} extractions pending from the last run", pending->size());
+  workers.Start();
+  projections::MemoryEngineParts parts = (*engine)->Parts(&index, &telemetry.registry());
+  parts.on_job = [&workers](const projections::ExtractionJob& job) { workers.Submit(job); };
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
-  projections::ProjectorRunner runner(
-      **event_log, std::move(db).value(),
-      projections::MakeProjectors((*engine)->Parts(&index, &telemetry.registry())), runner_options);
+  projections::ProjectorRunner runner(**event_log, std::move(db).value(),
+                                      projections::MakeProjectors(parts), runner_options);
   runner.Start();
+  telemetry.registry().AddGauge("engram_extraction_queue_depth",
+                                "Extraction jobs queued or running (retries included)", {},
+                                [&workers] { return static_cast<double>(workers.Depth()); });
 
   http::Services services;
   services.log = event_log->get();
@@ -272,6 +290,7 @@ int Serve(const ServeFlags& flags) {
   if (!started.ok()) {
     spdlog::critical("{}", started.ToString());
     alerts.Stop();
+    workers.Stop();
     runner.Stop();
     return 1;
   }
@@ -283,6 +302,9 @@ int Serve(const ServeFlags& flags) {
   spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
   alerts.Stop();
+  // Attempts in flight finish and append their outcome; queued jobs stay
+  // pending for the next start.
+  workers.Stop();
   runner.Stop();
   spdlog::info("stopped at log head {}, applied {}", (*event_log)->Head(), runner.Applied());
   return 0;
@@ -355,6 +377,25 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--alert-wal-bytes", flags->alerts.wal_bytes,
                   "Alert when the read model's WAL file grows past this")
       ->capture_default_str();
+  auto& x = flags->extraction;
+  cmd->add_option("--extraction-workers", x.workers,
+                  "Extraction threads (jobs of one caller run in order, one at a time)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--extraction-attempts", x.max_attempts,
+                  "Attempts per extraction before it becomes a dead letter")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option_function<int64_t>(
+         "--extraction-backoff-base-ms",
+         [&x](int64_t ms) { x.backoff_base = std::chrono::milliseconds(ms); },
+         "First retry delay; doubles per attempt, jittered into [d/2, d] (default 1000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  cmd->add_option_function<int64_t>(
+         "--extraction-backoff-cap-ms",
+         [&x](int64_t ms) { x.backoff_cap = std::chrono::milliseconds(ms); },
+         "Longest retry delay (default 60000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector thread (0-19; higher yields more CPU to requests)")
       ->capture_default_str();

@@ -54,7 +54,14 @@ struct MemoryEngine {
   std::unique_ptr<memory::Summarizer> answer_summarizer;  // for the tool (short timeout)
 
   MemoryEngineParts Parts(memory::MemoryIndex* index, metrics::Registry* metrics = nullptr) const {
-    return {extractor.get(), embedder.get(), cache.get(), index, summarizer.get(), metrics};
+    MemoryEngineParts parts;
+    parts.extractor = extractor.get();
+    parts.embedder = embedder.get();
+    parts.cache = cache.get();
+    parts.index = index;
+    parts.summarizer = summarizer.get();
+    parts.metrics = metrics;
+    return parts;
   }
 };
 

@@ -136,33 +136,6 @@ Result<std::vector<Known>> LoadKnown(SqliteDb& db, const std::string& user_id) {
   return out;
 }
 
-json ToJson(const memory::ExtractedMemory& m) {
-  std::vector<std::string> sectors;
-  for (Sector s : m.sectors) sectors.emplace_back(memory::SectorName(s));
-  return {{"content", m.content},
-          {"primary", memory::SectorName(m.primary)},
-          {"sectors", sectors},
-          {"subject", m.subject},
-          {"value", m.value},
-          {"salience", m.salience},
-          {"source_turns", m.source_turns}};
-}
-
-memory::ExtractedMemory FromJson(const json& j) {
-  memory::ExtractedMemory m;
-  m.content = j.value("content", "");
-  m.primary = memory::ParseSector(j.value("primary", "semantic")).value_or(Sector::kSemantic);
-  for (const json& s : j.value("sectors", json::array())) {
-    if (auto sector = memory::ParseSector(s.get<std::string>())) m.sectors.push_back(*sector);
-  }
-  if (m.sectors.empty()) m.sectors.push_back(m.primary);
-  m.subject = j.value("subject", "");
-  m.value = j.value("value", "");
-  m.salience = std::clamp(j.value("salience", 0.5), 0.0, 1.0);
-  m.source_turns = j.value("source_turns", std::vector<int>());
-  return m;
-}
-
 Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
                         const MemoryEngineParts& parts, const std::vector<Known>& known);
 
@@ -170,12 +143,20 @@ Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
 
 Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
   std::vector<IndexOp> ops;
+  std::vector<ExtractionJob> jobs;
+  const bool logged = parts_.extraction == ExtractionMode::kLogged;
   Status s;
   try {
     if (e.type == "post_call_transcription") {
-      s = Learn(e, db, ops);
+      s = Learn(e, db, ops, jobs);
     } else if (e.type == "memory_queried") {
       s = Reinforce(e, db, ops);
+    } else if (logged && e.type == kMemoriesExtractedType) {
+      s = ApplyExtracted(e, db, ops);
+    } else if (logged && e.type == kExtractionDeadType) {
+      s = ApplyDead(e, db);
+    } else if (logged && e.type == kExtractionRequeuedType) {
+      s = ApplyRequeued(e, db, jobs);
     } else {
       return Status::Ok();
     }
@@ -186,6 +167,7 @@ Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
   }
   if (s.ok()) {
     std::move(ops.begin(), ops.end(), std::back_inserter(staged_));
+    std::move(jobs.begin(), jobs.end(), std::back_inserter(staged_jobs_));
   }
   return s;
 }
@@ -213,9 +195,33 @@ void MemoryProjector::AfterCommit() {
     }
   }
   staged_.clear();
+  if (parts_.on_job) {
+    for (const ExtractionJob& job : staged_jobs_) parts_.on_job(job);
+  }
+  staged_jobs_.clear();
 }
 
-Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
+Result<std::optional<MemoryProjector::Transcript>> MemoryProjector::FindTranscript(
+    SqliteDb& db, const std::string& conversation_id, log::Seq transcript_seq) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached("SELECT c.user_id, coalesce(c.started_at, 0), coalesce(u.name, ''), "
+                "coalesce(w.attempts, 0) FROM conversations c JOIN users u ON u.id = c.user_id "
+                "LEFT JOIN webhook_events w ON w.seq = c.transcript_seq WHERE c.id = ? AND "
+                "c.transcript_seq = ?"));
+  st->BindAll(conversation_id, transcript_seq);
+  auto row = st->Step();
+  std::optional<Transcript> out;
+  if (row.ok() && *row) {
+    out = Transcript{st->Text(0), st->Text(2), conversation_id, st->Int(1), st->Int(3)};
+  }
+  st->Reset();
+  if (!row.ok()) return row.status();
+  return out;
+}
+
+Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops,
+                              std::vector<ExtractionJob>& jobs) {
   json body = json::parse(e.body, nullptr, false);
   if (body.is_discarded()) return Status::Ok();  // the conversation projector recorded it
   const json& data = ObjectField(body, "data");
@@ -224,43 +230,19 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
 
   // Learn only from a transcript the conversation projector applied from
   // this very event, for a known user.
-  std::string user_id, name;
-  int64_t call_time = 0;
-  {
-    ENGRAM_ASSIGN_OR_RETURN(
-        Statement * st,
-        db.Cached("SELECT c.user_id, coalesce(c.started_at, 0), coalesce(u.name, '') FROM "
-                  "conversations c JOIN users u ON u.id = c.user_id WHERE c.id = ? AND "
-                  "c.transcript_seq = ?"));
-    st->BindAll(*conversation_id, e.seq);
-    auto row = st->Step();
-    if (row.ok() && *row) {
-      user_id = st->Text(0);
-      call_time = st->Int(1);
-      name = st->Text(2);
-    }
-    st->Reset();
-    if (!row.ok()) return row.status();
-  }
-  if (user_id.empty()) return Status::Ok();
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<Transcript> t, FindTranscript(db, *conversation_id, e.seq));
+  if (!t) return Status::Ok();
 
-  memory::ExtractionInput input;
-  input.caller_name = name;
-  json input_json = {{"name", name}, {"turns", json::array()}};
-  int index = 0;
-  for (const json& turn : ArrayField(data, "transcript")) {
-    memory::TranscriptTurn t;
-    t.index = index++;
-    t.role = OptString(turn, "role").value_or("");
-    t.message = OptString(turn, "message").value_or("");
-    if (t.message.empty()) continue;
-    input_json["turns"].push_back({t.index, t.role, t.message});
-    input.turns.push_back(std::move(t));
+  if (parts_.extraction == ExtractionMode::kLogged) {
+    ENGRAM_RETURN_IF_ERROR(
+        db.Run("UPDATE webhook_events SET status = 'pending' WHERE seq = ?", e.seq));
+    jobs.push_back({e.seq, t->attempts, t->user_id, t->conversation_id, t->name});
+    return Status::Ok();
   }
 
-  // Extraction, through the cache.
-  const std::string identity = parts_.extractor->CacheIdentity();
-  const std::string key = crypto::Sha256Hex(identity + "\n" + input_json.dump());
+  json canonical;
+  memory::ExtractionInput input = TranscriptInput(data, t->name, &canonical);
+  const std::string key = ExtractionCacheKey(parts_.extractor->CacheIdentity(), canonical);
   std::vector<memory::ExtractedMemory> candidates;
   std::optional<std::string> cached;
   if (parts_.cache) {
@@ -273,7 +255,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
                        {{"outcome", "cached"}})
           .Inc();
     }
-    for (const json& j : json::parse(*cached)) candidates.push_back(FromJson(j));
+    for (const json& j : json::parse(*cached)) candidates.push_back(ExtractedFromJson(j));
   } else {
     const auto started = std::chrono::steady_clock::now();
     auto extracted = parts_.extractor->Extract(input);
@@ -292,11 +274,104 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     candidates = std::move(extracted).value();
     if (parts_.cache) {
       json all = json::array();
-      for (const auto& c : candidates) all.push_back(ToJson(c));
+      for (const auto& c : candidates) all.push_back(ExtractedToJson(c));
       ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", key, all.dump()));
     }
   }
+  return LearnCandidates(*t, candidates, e.seq, db, ops);
+}
 
+namespace {
+// The transcript's webhook_events row, when its extraction is waiting for
+// the outcome of the run that started at `prior_attempts`.
+Result<bool> AwaitsOutcome(SqliteDb& db, log::Seq source_seq, int64_t prior_attempts) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached("SELECT 1 FROM webhook_events WHERE seq = ? AND status = 'pending' AND "
+                "attempts = ?"));
+  st->BindAll(static_cast<int64_t>(source_seq), prior_attempts);
+  auto row = st->Step();
+  st->Reset();
+  if (!row.ok()) return row.status();
+  return *row;
+}
+}  // namespace
+
+Status MemoryProjector::ApplyExtracted(const log::Event& e, SqliteDb& db,
+                                       std::vector<IndexOp>& ops) {
+  json body = json::parse(e.body);
+  const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
+  const int64_t prior = body.at("prior_attempts").get<int64_t>();
+  const int64_t attempts = body.value("attempts", 1);
+  ENGRAM_ASSIGN_OR_RETURN(bool awaited, AwaitsOutcome(db, source_seq, prior));
+  if (!awaited) return Status::Ok();  // a stale or repeated outcome
+  ENGRAM_RETURN_IF_ERROR(db.Run(
+      "UPDATE webhook_events SET status = 'done', attempts = attempts + ?, last_error = NULL "
+      "WHERE seq = ?",
+      attempts, static_cast<int64_t>(source_seq)));
+  ENGRAM_ASSIGN_OR_RETURN(
+      std::optional<Transcript> t,
+      FindTranscript(db, body.at("conversation_id").get<std::string>(), source_seq));
+  if (!t) return Status::Ok();  // a newer transcript of the call replaced it
+  std::vector<memory::ExtractedMemory> candidates;
+  for (const json& j : body.at("memories")) candidates.push_back(ExtractedFromJson(j));
+  // A re-extraction with the same extractor then finds the answer cached.
+  if (parts_.cache && body.contains("cache_key")) {
+    ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", body.at("cache_key").get<std::string>(),
+                                             body.at("memories").dump()));
+  }
+  return LearnCandidates(*t, candidates, source_seq, db, ops);
+}
+
+Status MemoryProjector::ApplyDead(const log::Event& e, SqliteDb& db) {
+  json body = json::parse(e.body);
+  const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
+  ENGRAM_ASSIGN_OR_RETURN(bool awaited,
+                          AwaitsOutcome(db, source_seq, body.at("prior_attempts").get<int64_t>()));
+  if (!awaited) return Status::Ok();
+  std::string error = "memory extraction: ";
+  error.append(body.value("last_error", "failed"));
+  return db.Run(
+      "UPDATE webhook_events SET status = 'dead', attempts = attempts + ?, last_error = ? WHERE "
+      "seq = ?",
+      body.value("attempts", int64_t{1}), error, static_cast<int64_t>(source_seq));
+}
+
+Status MemoryProjector::ApplyRequeued(const log::Event& e, SqliteDb& db,
+                                      std::vector<ExtractionJob>& jobs) {
+  json body = json::parse(e.body);
+  const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
+  std::string conversation_id;
+  {
+    ENGRAM_ASSIGN_OR_RETURN(
+        Statement * st,
+        db.Cached("SELECT coalesce(conversation_id, '') FROM webhook_events WHERE seq = ? AND "
+                  "type = 'post_call_transcription' AND status IN ('dead', 'failed')"));
+    st->Bind(1, static_cast<int64_t>(source_seq));
+    auto row = st->Step();
+    if (row.ok() && *row) conversation_id = st->Text(0);
+    st->Reset();
+    if (!row.ok()) return row.status();
+  }
+  if (conversation_id.empty()) return Status::Ok();  // nothing to retry
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<Transcript> t,
+                          FindTranscript(db, conversation_id, source_seq));
+  if (!t) return Status::Ok();
+  ENGRAM_RETURN_IF_ERROR(
+      db.Run("UPDATE webhook_events SET status = 'pending', last_error = NULL WHERE seq = ?",
+             static_cast<int64_t>(source_seq)));
+  jobs.push_back({source_seq, t->attempts, t->user_id, t->conversation_id, t->name});
+  return Status::Ok();
+}
+
+Status MemoryProjector::LearnCandidates(const Transcript& t,
+                                        const std::vector<memory::ExtractedMemory>& candidates,
+                                        log::Seq source_seq, SqliteDb& db,
+                                        std::vector<IndexOp>& ops) {
+  const std::string& user_id = t.user_id;
+  const std::string& name = t.name;
+  const int64_t call_time = t.call_time;
+  const std::string* conversation_id = &t.conversation_id;
   ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
   std::set<std::string> name_terms;
   for (const std::string& t : memory::Tokenize(name)) name_terms.insert(t);
@@ -383,7 +458,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
         id, user_id, c.content, std::string(memory::SectorName(c.primary)), json(sectors).dump(),
         subject.empty() ? std::nullopt : std::optional(subject), c.salience, call_time, call_time,
-        call_time, *conversation_id, JsonInts(c.source_turns), e.seq));
+        call_time, *conversation_id, JsonInts(c.source_turns), source_seq));
     for (Sector s : c.sectors) {
       ENGRAM_ASSIGN_OR_RETURN(Statement * st,
                               db.Cached("INSERT INTO memory_embeddings(memory_id, sector, model, "
@@ -455,7 +530,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     known.push_back(std::move(added));
   }
   // `known` now holds exactly the user's current memories: no second read.
-  return WriteUserSummary(db, user_id, e.seq, parts_, known);
+  return WriteUserSummary(db, user_id, source_seq, parts_, known);
 }
 
 Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
@@ -512,6 +587,23 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
     if (!row.ok()) return row.status();
   }
   return Status::Ok();
+}
+
+Result<std::vector<ExtractionJob>> PendingExtractionJobs(SqliteDb& db) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement st,
+      db.Prepare("SELECT w.seq, w.attempts, c.user_id, c.id, coalesce(u.name, '') FROM "
+                 "webhook_events w JOIN conversations c ON c.transcript_seq = w.seq JOIN users u "
+                 "ON u.id = c.user_id WHERE w.status = 'pending' AND w.type = "
+                 "'post_call_transcription' ORDER BY w.seq"));
+  std::vector<ExtractionJob> jobs;
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    jobs.push_back(
+        {static_cast<log::Seq>(st.Int(0)), st.Int(1), st.Text(2), st.Text(3), st.Text(4)});
+  }
+  return jobs;
 }
 
 Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,

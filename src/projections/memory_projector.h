@@ -3,8 +3,11 @@
 // memory_links, conversation_memories and users.summary.
 //
 // For each post_call_transcription the conversation projector applied (same
-// transaction, earlier in the list): extract (through the cache), embed,
-// then for each candidate, against the user's current memories:
+// transaction, earlier in the list), for a known user: in kLogged mode, mark
+// it 'pending' and queue an extraction job; the memories arrive later as a
+// memories_extracted event (or extraction_dead: status 'dead'). In kInline
+// mode, extract at once (through the cache). Either way the candidates are
+// embedded and, for each, against the user's current memories:
 //   - same subject, same value, or a near-duplicate sentence with the same
 //     names and numbers: reinforce the known memory (no new row);
 //   - same subject, another value, or a near-duplicate naming other things:
@@ -19,6 +22,8 @@
 // and applied only after the transaction commits.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,9 +33,20 @@
 #include "memory/memory_index.h"
 #include "memory/summarizer.h"
 #include "projections/extraction_cache.h"
+#include "projections/extraction_workers.h"
 #include "projections/projector.h"
 
 namespace engram::projections {
+
+// Where a transcript's memories come from.
+enum class ExtractionMode {
+  // From memories_extracted events that extraction workers append (see
+  // extraction_workers.h): the live server, and a replay that must equal it.
+  kLogged,
+  // From the extractor, called by the projector itself (through the cache):
+  // a replay that re-extracts history with another configuration.
+  kInline,
+};
 
 struct MemoryEngineParts {
   memory::Extractor* extractor = nullptr;    // required
@@ -39,6 +55,10 @@ struct MemoryEngineParts {
   memory::MemoryIndex* index = nullptr;      // optional (replay builds none)
   memory::Summarizer* summarizer = nullptr;  // optional: rules when null
   metrics::Registry* metrics = nullptr;      // optional: extraction counts and durations
+  ExtractionMode extraction = ExtractionMode::kLogged;
+  // kLogged: receives each job after its transaction commits (the extraction
+  // workers' Submit). Null in a replay: jobs stay 'pending', as in the log.
+  std::function<void(const ExtractionJob&)> on_job;
 };
 
 // Salience changes. A restatement in a new call is strong evidence; a recall
@@ -62,7 +82,10 @@ class MemoryProjector final : public Projector {
   Status Apply(const log::Event& e, SqliteDb& db) override;
   Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) override;
   void AfterCommit() override;
-  void AfterRollback() override { staged_.clear(); }
+  void AfterRollback() override {
+    staged_.clear();
+    staged_jobs_.clear();
+  }
 
   struct IndexOp {
     enum Kind { kUpsert, kRemove, kSalience } kind;
@@ -72,17 +95,40 @@ class MemoryProjector final : public Projector {
   };
 
  private:
-  Status Learn(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops);
+  // Who a transcript belongs to, as the conversation projector resolved it.
+  struct Transcript {
+    std::string user_id, name, conversation_id;
+    int64_t call_time = 0;
+    int64_t attempts = 0;  // webhook_events.attempts of the transcript
+  };
+  Result<std::optional<Transcript>> FindTranscript(SqliteDb& db, const std::string& conversation_id,
+                                                   log::Seq transcript_seq);
+
+  Status Learn(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops,
+               std::vector<ExtractionJob>& jobs);
+  Status ApplyExtracted(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops);
+  Status ApplyDead(const log::Event& e, SqliteDb& db);
+  Status ApplyRequeued(const log::Event& e, SqliteDb& db, std::vector<ExtractionJob>& jobs);
+  // Dedupes, supersedes and inserts `candidates` from the transcript `t`
+  // (event `source_seq`), then rewrites the user's summary.
+  Status LearnCandidates(const Transcript& t,
+                         const std::vector<memory::ExtractedMemory>& candidates,
+                         log::Seq source_seq, SqliteDb& db, std::vector<IndexOp>& ops);
   Status Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops);
 
   MemoryEngineParts parts_;
   std::vector<IndexOp> staged_;
+  std::vector<ExtractionJob> staged_jobs_;
 };
 
 // Fills `index` with every current memory in `db`. FailedPrecondition-like
 // Conflict when stored vectors were made by another embedding model than
 // `model_id` (rebuild with `engram replay`).
 Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::string& model_id);
+
+// The extraction jobs waiting in `db` (webhook_events 'pending'), in log
+// order: what a restarted server queues again.
+Result<std::vector<ExtractionJob>> PendingExtractionJobs(SqliteDb& db);
 
 // Regenerates users.summary for `user_id` from its current memories with
 // `parts.summarizer` (rules when null). A remote summary goes through the

@@ -1,5 +1,5 @@
 // kill -9 during a stream of signed webhooks loses no acknowledged event, and
-// after a restart every one of them is projected exactly once.
+// after a restart every one of them is projected, and extracted, exactly once.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +11,7 @@
 
 #include "http/http_connection.h"
 #include "http/signature.h"
+#include "log/rocksdb_event_log.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -67,24 +68,51 @@ TEST(CrashRecovery, Kill9DuringWebhookStreamLosesNoAcknowledgedEvent) {
     ASSERT_GT(acks_this_round.load(), 0) << server.LogText();
   }
 
-  // Restart and let the projectors catch up.
+  // Restart and let the projectors and the extraction workers catch up: the
+  // transcripts the kill left 'pending' are queued again at start.
   ServerProcess server(data);
   ASSERT_TRUE(server.Start()) << server.LogText();
   http::HttpConnection client("127.0.0.1", server.port());
   json health;
+  int64_t pending = -1;
   for (int i = 0; i < 600; ++i) {
     health = json::parse(client.Send("GET", "/healthz", "")->body);
-    if (health["applied"] == health["log_head"]) break;
+    if (health["applied"] == health["log_head"]) {
+      pending = QueryInt(*testing::OpenDb(data + "/engram.db"),
+                         "SELECT count(*) FROM webhook_events WHERE status = 'pending'");
+      if (pending == 0) break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(health["applied"], health["log_head"]);
+  ASSERT_EQ(pending, 0) << "extractions left pending after the restart";
   EXPECT_EQ(server.Terminate(), 0) << "SIGTERM stops cleanly";
 
+  // What the log holds, by type.
+  std::map<std::string, int64_t> logged;
+  {
+    log::RocksDbEventLogOptions options;
+    options.path = data + "/log";
+    auto log = log::RocksDbEventLog::Open(options, SystemClock::Instance());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    for (log::Seq after = 0;;) {
+      auto batch = (*log)->ReadAfter(after, 1000);
+      ASSERT_TRUE(batch.ok());
+      if (batch->empty()) break;
+      for (const auto& e : *batch) ++logged[e.type];
+      after = batch->back().seq;
+    }
+  }
   auto db = testing::OpenDb(data + "/engram.db");
   const int64_t head = health["log_head"];
-  EXPECT_GE(head, static_cast<int64_t>(acknowledged.size()));
-  // Every event in the log projected exactly once (seq is the primary key).
-  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events"), head);
+  EXPECT_GE(logged["post_call_transcription"], static_cast<int64_t>(acknowledged.size()));
+  // Every webhook in the log projected exactly once (seq is the primary key),
+  // and every transcript extracted exactly once: one outcome event each.
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events"),
+            logged["post_call_transcription"]);
+  EXPECT_EQ(logged["memories_extracted"], logged["post_call_transcription"]);
+  EXPECT_EQ(logged["extraction_dead"], 0);
+  EXPECT_EQ(head, logged["post_call_transcription"] + logged["memories_extracted"]);
   for (const auto& [id, seq] : acknowledged) {
     ASSERT_EQ(QueryInt(*db,
                        "SELECT count(*) FROM webhook_events WHERE status = 'done' AND "

@@ -138,6 +138,14 @@ std::unique_ptr<log::RocksDbEventLog> LogWithFirstCall(const TempDir& dir) {
   return log;
 }
 
+// Parts that extract on the projector's thread, as a re-extracting replay
+// does: these tests are about the extractor and its cache. The workers'
+// path is in extraction_test.cc.
+projections::MemoryEngineParts Inline(projections::MemoryEngineParts parts) {
+  parts.extraction = projections::ExtractionMode::kInline;
+  return parts;
+}
+
 memory::ExtractionInput Input() {
   memory::ExtractionInput in;
   in.caller_name = "Priya Raman";
@@ -230,8 +238,9 @@ TEST(ExtractionCache, ReplayWithTheSameConfigurationIsExactAndCallsNothing) {
     auto engine = projections::OpenMemoryEngine(opts);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     auto db = projections::OpenReadModel(db_path);
-    projections::ProjectorRunner runner(*log, std::move(db).value(),
-                                        projections::MakeProjectors((*engine)->Parts(nullptr)));
+    projections::ProjectorRunner runner(
+        *log, std::move(db).value(),
+        projections::MakeProjectors(Inline((*engine)->Parts(nullptr))));
     ASSERT_TRUE(runner.CatchUp().ok());
   };
   project(dir / "live.db", o);
@@ -275,8 +284,8 @@ TEST(LlmSummarizer, WritesTheUserSummaryThroughTheCacheAndFallsBackToRules) {
   auto project = [&](const std::string& db_path) {
     auto engine = std::move(projections::OpenMemoryEngine(o)).value();
     auto db = projections::OpenReadModel(db_path);
-    projections::ProjectorRunner runner(*log, std::move(db).value(),
-                                        projections::MakeProjectors(engine->Parts(nullptr)));
+    projections::ProjectorRunner runner(
+        *log, std::move(db).value(), projections::MakeProjectors(Inline(engine->Parts(nullptr))));
     ASSERT_TRUE(runner.CatchUp().ok());
   };
   project(dir / "a.db");
@@ -312,7 +321,7 @@ TEST(ExtractionCache, AnUnreachableLlmFailsTheEventNotTheLog) {
   auto engine = std::move(projections::OpenMemoryEngine(o)).value();
   auto db = projections::OpenReadModel(dir / "rm.db");
   projections::ProjectorRunner runner(*log, std::move(db).value(),
-                                      projections::MakeProjectors(engine->Parts(nullptr)));
+                                      projections::MakeProjectors(Inline(engine->Parts(nullptr))));
   ASSERT_TRUE(runner.CatchUp().ok());
   auto rm = testing::OpenDb(dir / "rm.db");
   auto status = QueryColumn(*rm, "SELECT status || '|' || last_error FROM webhook_events");

@@ -40,8 +40,11 @@ TEST(ServerIntegration, SignedFixtureIsAcceptedThenProjected) {
   EXPECT_EQ(QueryColumn(*db, "SELECT user_id FROM conversations"),
             std::vector<std::string>{"cust_000184"});
   EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM conversation_turns"), 15);
+  // The transcript, then the outcome of its extraction.
   auto health = client.Send("GET", "/healthz", "");
-  EXPECT_EQ(json::parse(health->body)["applied"], 1);
+  EXPECT_EQ(json::parse(health->body)["applied"], 2);
+  EXPECT_EQ(QueryColumn(*db, "SELECT status FROM webhook_events"),
+            std::vector<std::string>{"done"});
 }
 
 TEST(ServerIntegration, TamperedExpiredAndUnsignedAreRejectedWithNothingAppended) {
@@ -73,7 +76,7 @@ TEST(ServerIntegration, DuplicateDeliveryIsStoredOnce) {
     EXPECT_EQ(json::parse(r->body)["status"], i == 0 ? "accepted" : "duplicate");
   }
   engram.WaitForProjection();
-  EXPECT_EQ(engram.log->Head(), 1u);
+  EXPECT_EQ(engram.log->Head(), 2u) << "the transcript once, and one extraction";
   auto db = testing::OpenDb(engram.db_path());
   EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events"), 1);
 }

@@ -59,16 +59,23 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   log = std::move(opened).value();
   auto db = projections::OpenReadModel(db_path());
   if (!db.ok()) throw std::runtime_error(db.status().ToString());
-  engine = TestEngine(data_dir + "/cache.db");
+  engine = options.make_engine ? options.make_engine(data_dir) : TestEngine(data_dir + "/cache.db");
   index = std::make_unique<memory::MemoryIndex>(engine->embedder->Dimensions());
   Status loaded = projections::LoadMemoryIndex(**db, *index, engine->embedder->ModelId());
   if (!loaded.ok()) throw std::runtime_error(loaded.ToString());
   auto q = projections::ReadQueries::Open(db_path());
   if (!q.ok()) throw std::runtime_error(q.status().ToString());
   queries = std::move(q).value();
-  runner = std::make_unique<projections::ProjectorRunner>(
-      *log, std::move(db).value(),
-      projections::MakeProjectors(engine->Parts(index.get(), &telemetry.registry())));
+  auto pending = projections::PendingExtractionJobs(**db);
+  if (!pending.ok()) throw std::runtime_error(pending.status().ToString());
+  workers = std::make_unique<projections::ExtractionWorkers>(
+      *log, *engine->extractor, options.extraction, &telemetry.registry());
+  for (const auto& job : *pending) workers->Submit(job);
+  workers->Start();
+  projections::MemoryEngineParts parts = engine->Parts(index.get(), &telemetry.registry());
+  parts.on_job = [w = workers.get()](const projections::ExtractionJob& job) { w->Submit(job); };
+  runner = std::make_unique<projections::ProjectorRunner>(*log, std::move(db).value(),
+                                                          projections::MakeProjectors(parts));
   runner->Start();
   services.log = log.get();
   services.clock = &SystemClock::Instance();
@@ -102,12 +109,23 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
 
 EngramInstance::~EngramInstance() {
   if (server) server->Stop();
+  workers->Stop();
   runner->Stop();
 }
 
 void EngramInstance::WaitForProjection() {
-  ASSERT_TRUE(runner->WaitForApplied(log->Head(), std::chrono::seconds(30)))
-      << "projection stuck at " << runner->Applied() << " of " << log->Head();
+  // Projecting a transcript queues an extraction whose outcome is another
+  // event to project: settle until neither side has work.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    const log::Seq head = log->Head();
+    ASSERT_TRUE(runner->WaitForApplied(head, std::chrono::seconds(30)))
+        << "projection stuck at " << runner->Applied() << " of " << head;
+    ASSERT_TRUE(workers->WaitIdle(std::chrono::seconds(30)))
+        << workers->Depth() << " extraction jobs still queued";
+    if (log->Head() == head) return;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "projection never settled";
+  }
 }
 
 http::HttpRequest SignedPostCall(const std::string& body, int64_t at_secs,

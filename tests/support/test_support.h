@@ -2,6 +2,7 @@
 // in-process Engram (log + projectors + HTTP server on 127.0.0.1 port 0).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,6 +15,7 @@
 #include "log/rocksdb_event_log.h"
 #include "memory/memory_index.h"
 #include "memory/query_cache.h"
+#include "projections/extraction_workers.h"
 #include "projections/memory_engine.h"
 #include "projections/projector_runner.h"
 #include "projections/read_queries.h"
@@ -54,6 +56,12 @@ struct EngramInstance {
     bool keep_audio = false;
     uint64_t body_limit = 64ull << 20;
     std::chrono::milliseconds read_timeout{30'000};
+    // Short backoffs: a test waits for retries.
+    projections::ExtractionWorkerOptions extraction{3, 5, std::chrono::milliseconds(10),
+                                                    std::chrono::milliseconds(100)};
+    // Makes the engine instead of TestEngine (e.g. with an LLM extractor),
+    // given the data dir.
+    std::function<std::unique_ptr<projections::MemoryEngine>(const std::string&)> make_engine;
   };
 
   explicit EngramInstance(const std::string& data_dir) : EngramInstance(data_dir, Options()) {}
@@ -61,7 +69,8 @@ struct EngramInstance {
   ~EngramInstance();
 
   std::string db_path() const { return data_dir + "/engram.db"; }
-  // Waits until the projectors have applied everything appended so far.
+  // Waits until the projectors have applied everything appended so far,
+  // extraction outcomes included (no job queued or running).
   void WaitForProjection();
 
   std::string data_dir;
@@ -71,6 +80,7 @@ struct EngramInstance {
   std::unique_ptr<projections::ReadQueries> queries;
   std::unique_ptr<memory::RecallCache> recall_cache =
       std::make_unique<memory::RecallCache>(1000, std::chrono::seconds(30));
+  std::unique_ptr<projections::ExtractionWorkers> workers;
   std::unique_ptr<projections::ProjectorRunner> runner;
   http::Telemetry telemetry{/*access_log=*/false};
   http::Services services;

@@ -41,7 +41,11 @@ class ConversationProjectorTest : public ::testing::Test {
   void Project() {
     auto db = OpenReadModel(dir_ / "engram.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
-    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors(engine_->Parts(nullptr)));
+    // Extraction inline: these tests are about what the projector derives.
+    // ExtractionFlow below covers the workers' events.
+    MemoryEngineParts parts = engine_->Parts(nullptr);
+    parts.extraction = ExtractionMode::kInline;
+    ProjectorRunner runner(*log_, std::move(db).value(), MakeProjectors(parts));
     Status s = runner.CatchUp();
     ASSERT_TRUE(s.ok()) << s.ToString();
     EXPECT_EQ(runner.Applied(), log_->Head());

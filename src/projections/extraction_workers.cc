@@ -1,0 +1,277 @@
+#include "projections/extraction_workers.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/crypto.h"
+#include "common/json_fields.h"
+
+namespace engram::projections {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string ExtractionOutcomeKey(log::Seq source_seq, int64_t prior_attempts) {
+  std::string key = "extraction:";
+  key.append(std::to_string(source_seq)).append(":").append(std::to_string(prior_attempts));
+  return key;
+}
+
+memory::ExtractionInput TranscriptInput(const json& data, const std::string& caller_name,
+                                        json* canonical) {
+  memory::ExtractionInput input;
+  input.caller_name = caller_name;
+  json turns = json::array();
+  int index = 0;
+  for (const json& turn : ArrayField(data, "transcript")) {
+    memory::TranscriptTurn t;
+    t.index = index++;
+    t.role = OptString(turn, "role").value_or("");
+    t.message = OptString(turn, "message").value_or("");
+    if (t.message.empty()) continue;
+    turns.push_back({t.index, t.role, t.message});
+    input.turns.push_back(std::move(t));
+  }
+  if (canonical) *canonical = {{"name", caller_name}, {"turns", std::move(turns)}};
+  return input;
+}
+
+std::string ExtractionCacheKey(const std::string& extractor_identity, const json& canonical) {
+  std::string material = extractor_identity;
+  material.append("\n").append(canonical.dump());
+  return crypto::Sha256Hex(material);
+}
+
+json ExtractedToJson(const memory::ExtractedMemory& m) {
+  std::vector<std::string> sectors;
+  for (memory::Sector s : m.sectors) sectors.emplace_back(memory::SectorName(s));
+  return {{"content", m.content},
+          {"primary", memory::SectorName(m.primary)},
+          {"sectors", sectors},
+          {"subject", m.subject},
+          {"value", m.value},
+          {"salience", m.salience},
+          {"source_turns", m.source_turns}};
+}
+
+memory::ExtractedMemory ExtractedFromJson(const json& j) {
+  using memory::Sector;
+  memory::ExtractedMemory m;
+  m.content = j.value("content", "");
+  m.primary = memory::ParseSector(j.value("primary", "semantic")).value_or(Sector::kSemantic);
+  for (const json& s : j.value("sectors", json::array())) {
+    if (!s.is_string()) continue;
+    if (auto sector = memory::ParseSector(s.get<std::string>())) m.sectors.push_back(*sector);
+  }
+  if (m.sectors.empty()) m.sectors.push_back(m.primary);
+  m.subject = j.value("subject", "");
+  m.value = j.value("value", "");
+  m.salience = std::clamp(j.value("salience", 0.5), 0.0, 1.0);
+  m.source_turns = j.value("source_turns", std::vector<int>());
+  return m;
+}
+
+ExtractionWorkers::ExtractionWorkers(log::EventLog& log, memory::Extractor& extractor,
+                                     ExtractionWorkerOptions options, metrics::Registry* metrics)
+    : log_(log), extractor_(extractor), options_(options), metrics_(metrics) {
+  options_.workers = std::max(1, options_.workers);
+  options_.max_attempts = std::max(1, options_.max_attempts);
+}
+
+ExtractionWorkers::~ExtractionWorkers() { Stop(); }
+
+void ExtractionWorkers::Start() {
+  std::lock_guard lock(mu_);
+  if (!threads_.empty()) return;
+  stop_ = false;
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+void ExtractionWorkers::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void ExtractionWorkers::Submit(ExtractionJob job) {
+  {
+    std::lock_guard lock(mu_);
+    if (!known_.emplace(job.source_seq, job.prior_attempts).second) return;
+    auto& queue = by_user_[job.user_id];
+    const bool idle_user = queue.empty();
+    const std::string user = job.user_id;
+    queue.push_back({std::move(job), 0, ""});
+    ++jobs_;
+    // A user with jobs already is ready, delayed or running: it picks this
+    // one up after the ones before it.
+    if (idle_user) ready_.push_back(user);
+  }
+  work_cv_.notify_one();
+}
+
+size_t ExtractionWorkers::Depth() const {
+  std::lock_guard lock(mu_);
+  return jobs_;
+}
+
+bool ExtractionWorkers::WaitIdle(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return idle_cv_.wait_for(lock, timeout, [this] { return jobs_ == 0; });
+}
+
+std::chrono::milliseconds ExtractionWorkers::Backoff(int attempts) {
+  const int doublings = std::clamp(attempts - 1, 0, 30);
+  const int64_t base = options_.backoff_base.count();
+  const int64_t cap = options_.backoff_cap.count();
+  const int64_t d = std::min<int64_t>(cap, base << std::min(doublings, 20));
+  // Jitter spreads the retries of the many jobs one outage failed at once.
+  std::uniform_int_distribution<int64_t> jitter(d / 2, std::max<int64_t>(d / 2, d));
+  return std::chrono::milliseconds(jitter(rng_));
+}
+
+void ExtractionWorkers::Loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (stop_) return;
+    const auto now = Clock::now();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      ready_.push_back(delayed_.begin()->second);
+      delayed_.erase(delayed_.begin());
+    }
+    if (ready_.empty()) {
+      if (delayed_.empty()) {
+        work_cv_.wait(lock);
+      } else {
+        work_cv_.wait_until(lock, delayed_.begin()->first);
+      }
+      continue;
+    }
+    const std::string user = std::move(ready_.front());
+    ready_.pop_front();
+    // The user is now running: nobody else takes its jobs. The deque's
+    // front element stays put while other users' queues change.
+    Queued& q = by_user_[user].front();
+    lock.unlock();
+    const Outcome outcome = Attempt(q);
+    lock.lock();
+    auto& queue = by_user_[user];
+    if (outcome == Outcome::kRetry) {
+      delayed_.emplace(Clock::now() + Backoff(queue.front().attempts), user);
+      work_cv_.notify_one();  // someone must watch the new deadline
+    } else {
+      known_.erase({queue.front().job.source_seq, queue.front().job.prior_attempts});
+      queue.pop_front();
+      --jobs_;
+      if (queue.empty()) {
+        by_user_.erase(user);
+      } else {
+        ready_.push_back(user);
+      }
+      if (jobs_ == 0) idle_cv_.notify_all();
+    }
+  }
+}
+
+ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
+  const ExtractionJob& job = q.job;
+  const std::string key = ExtractionOutcomeKey(job.source_seq, job.prior_attempts);
+  // After a restart the outcome may already be in the log, not yet projected.
+  if (auto found = log_.FindByKey(key); found.ok() && *found) return Outcome::kFinished;
+
+  auto counter = [this](const char* outcome) {
+    if (metrics_) {
+      metrics_
+          ->GetCounter("engram_extractions_total", "Extractions by outcome", {{"outcome", outcome}})
+          .Inc();
+    }
+  };
+  json common = {{"source_seq", job.source_seq},
+                 {"prior_attempts", job.prior_attempts},
+                 {"conversation_id", job.conversation_id},
+                 {"user_id", job.user_id},
+                 {"extractor", extractor_.CacheIdentity()}};
+
+  auto source = log_.ReadAfter(job.source_seq - 1, 1);
+  Status failure;
+  std::vector<memory::ExtractedMemory> memories;
+  json canonical;
+  if (!source.ok()) {
+    failure = source.status();
+  } else if (source->empty() || source->front().seq != job.source_seq) {
+    failure = Status::NotFound("source event " + std::to_string(job.source_seq) + " not in log");
+  } else {
+    json body = json::parse(source->front().body, nullptr, false);
+    try {
+      if (body.is_discarded()) throw FieldTypeError("body is not JSON");
+      memory::ExtractionInput input =
+          TranscriptInput(ObjectField(body, "data"), job.caller_name, &canonical);
+      const auto started = Clock::now();
+      auto extracted = extractor_.Extract(input);
+      if (metrics_) {
+        metrics_->GetHistogram("engram_extraction_duration_ms", "Time to extract one conversation")
+            .Observe(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      }
+      if (extracted.ok()) {
+        memories = std::move(extracted).value();
+      } else {
+        failure = extracted.status();
+      }
+    } catch (const std::exception& e) {
+      failure = Status::InvalidArgument(e.what());
+    }
+  }
+
+  ++q.attempts;
+  if (failure.ok()) {
+    counter("ok");
+    json body = common;
+    body["attempts"] = q.attempts;
+    body["cache_key"] = ExtractionCacheKey(extractor_.CacheIdentity(), canonical);
+    body["memories"] = json::array();
+    for (const auto& m : memories) body["memories"].push_back(ExtractedToJson(m));
+    Status appended = AppendOutcome(q, kMemoriesExtractedType, std::move(body));
+    if (appended.ok()) return Outcome::kFinished;
+    // The extraction worked but the log refused it (disk full?): try again
+    // later rather than lose it.
+    spdlog::error("extraction of seq {}: cannot append the result: {}", job.source_seq,
+                  appended.ToString());
+    q.last_error = "append: " + appended.ToString();
+    return Outcome::kRetry;
+  }
+  counter("failed");
+  q.last_error = failure.ToString();
+  if (q.attempts < options_.max_attempts) {
+    spdlog::warn("extraction of seq {} failed (attempt {} of {}): {}", job.source_seq, q.attempts,
+                 options_.max_attempts, q.last_error);
+    return Outcome::kRetry;
+  }
+  json body = common;
+  body["attempts"] = q.attempts;
+  body["last_error"] = q.last_error;
+  Status appended = AppendOutcome(q, kExtractionDeadType, std::move(body));
+  if (!appended.ok()) {
+    spdlog::error("extraction of seq {}: cannot append the dead letter: {}", job.source_seq,
+                  appended.ToString());
+    return Outcome::kRetry;
+  }
+  counter("dead");
+  spdlog::error("extraction of seq {} is a dead letter after {} attempts: {}", job.source_seq,
+                q.attempts, q.last_error);
+  return Outcome::kFinished;
+}
+
+Status ExtractionWorkers::AppendOutcome(const Queued& q, const char* type, json body) {
+  log::NewEvent e;
+  e.type = type;
+  e.route = kInternalRoute;
+  e.idempotency_key = ExtractionOutcomeKey(q.job.source_seq, q.job.prior_attempts);
+  e.body = body.dump();
+  return log_.Append(std::move(e)).status();
+}
+
+}  // namespace engram::projections

@@ -1,0 +1,141 @@
+// Extraction off the projector's thread, with retries and dead letters.
+//
+// Why: an LLM extractor takes seconds and fails now and then; the projector
+// is SQLite's one writer and must not wait for it. So the memory projector
+// only queues a job for each transcript it sees (webhook_events.status
+// 'pending'), and a pool of workers runs the extractor. Each outcome is
+// appended to the log as an event of its own:
+//   memories_extracted  {source_seq, prior_attempts, attempts, extractor,
+//                        cache_key, conversation_id, user_id, memories}
+//   extraction_dead     {source_seq, prior_attempts, attempts, extractor,
+//                        conversation_id, user_id, last_error}
+// and the memory projector applies those, in log order, like any event. A
+// replay therefore reproduces exactly what the LLM said, never asks it
+// again, and the log records what each call taught (the audit trail).
+//
+// An operator requeues a dead letter with an `extraction_requeued
+// {source_seq}` event (`engram dead-letters retry`); the projector turns it
+// back into a pending job.
+//
+// Order: jobs of one user run one at a time, in the order submitted; jobs of
+// different users run in parallel on `workers` threads. A failed attempt is
+// retried after an exponential backoff with jitter; a job that keeps failing
+// for `max_attempts` becomes a dead letter.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/metrics.h"
+#include "common/status.h"
+#include "log/event_log.h"
+#include "memory/extractor.h"
+#include "memory/memory_types.h"
+
+namespace engram::projections {
+
+inline constexpr char kMemoriesExtractedType[] = "memories_extracted";
+inline constexpr char kExtractionDeadType[] = "extraction_dead";
+inline constexpr char kExtractionRequeuedType[] = "extraction_requeued";
+// The route internal events carry (they come from no HTTP request).
+inline constexpr char kInternalRoute[] = "engram/extraction";
+
+struct ExtractionJob {
+  log::Seq source_seq = 0;  // the post_call_transcription event
+  // webhook_events.attempts when the job was queued. Each outcome adds its
+  // attempts, so (source_seq, prior_attempts) names one run of the job, and
+  // its outcome's idempotency key makes a restarted worker append nothing
+  // twice.
+  int64_t prior_attempts = 0;
+  std::string user_id;
+  std::string conversation_id;
+  std::string caller_name;
+};
+
+// "extraction:<source_seq>:<prior_attempts>".
+std::string ExtractionOutcomeKey(log::Seq source_seq, int64_t prior_attempts);
+
+// The extractor's input from a transcription's `data` object, and its
+// canonical JSON (the extraction cache key's material). Skips empty turns.
+memory::ExtractionInput TranscriptInput(const nlohmann::json& data, const std::string& caller_name,
+                                        nlohmann::json* canonical);
+// SHA-256 of the extractor's identity and the canonical input.
+std::string ExtractionCacheKey(const std::string& extractor_identity,
+                               const nlohmann::json& canonical);
+
+nlohmann::json ExtractedToJson(const memory::ExtractedMemory& m);
+memory::ExtractedMemory ExtractedFromJson(const nlohmann::json& j);
+
+struct ExtractionWorkerOptions {
+  int workers = 3;
+  int max_attempts = 5;  // attempts before a dead letter (>= 1)
+  // The n-th retry waits min(cap, base * 2^(n-1)), jittered into [d/2, d].
+  std::chrono::milliseconds backoff_base{1'000};
+  std::chrono::milliseconds backoff_cap{60'000};
+};
+
+class ExtractionWorkers {
+ public:
+  // `log` and `extractor` must outlive the workers; `extractor` must be
+  // thread-safe. `metrics` may be null.
+  ExtractionWorkers(log::EventLog& log, memory::Extractor& extractor,
+                    ExtractionWorkerOptions options, metrics::Registry* metrics);
+  ~ExtractionWorkers();  // Stop()
+
+  void Start();
+  // Waits for the attempts in flight, then joins. Queued jobs stay 'pending'
+  // in the read model and are queued again by the next start.
+  void Stop();
+
+  // Queues `job` (thread-safe). A job already queued or running is ignored.
+  void Submit(ExtractionJob job);
+
+  // Jobs queued or running.
+  size_t Depth() const;
+  // Blocks until no job is queued or running, or the timeout passes.
+  bool WaitIdle(std::chrono::milliseconds timeout) const;
+
+ private:
+  struct Queued {
+    ExtractionJob job;
+    int attempts = 0;  // made so far in this run
+    std::string last_error;
+  };
+  enum class Outcome { kFinished, kRetry };
+
+  void Loop();
+  // One attempt at `q`; appends the outcome when it is final.
+  Outcome Attempt(Queued& q);
+  Status AppendOutcome(const Queued& q, const char* type, nlohmann::json body);
+  std::chrono::milliseconds Backoff(int attempts);
+
+  log::EventLog& log_;
+  memory::Extractor& extractor_;
+  ExtractionWorkerOptions options_;
+  metrics::Registry* metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  mutable std::condition_variable idle_cv_;
+  bool stop_ = false;
+  // Each user with jobs is in exactly one of: ready_, delayed_, or running
+  // (taken by a worker).
+  std::map<std::string, std::deque<Queued>> by_user_;
+  std::deque<std::string> ready_;
+  std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
+  std::set<std::pair<log::Seq, int64_t>> known_;  // queued or running
+  size_t jobs_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace engram::projections
