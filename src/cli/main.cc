@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   engram::cli::RegisterReplay(app, &exit_code);
   engram::cli::RegisterSign(app, &exit_code);
   engram::cli::RegisterStats(app, &exit_code);
+  engram::cli::RegisterDeadLetters(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

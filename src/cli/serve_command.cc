@@ -1,6 +1,7 @@
 // engram serve: the HTTP server, the event log and the projectors.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -188,6 +189,13 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("cannot create data dir {}: {}", flags.data_dir, ec.message());
     return 1;
   }
+  // The log, the read model and the cache all write here; a read-only folder
+  // would otherwise surface as whichever SQLite or RocksDB error comes first.
+  if (access(flags.data_dir.c_str(), W_OK) != 0) {
+    spdlog::critical("data dir {} is not writable: {}", flags.data_dir,
+                     std::error_code(errno, std::generic_category()).message());
+    return 1;
+  }
   const Clock& clock = SystemClock::Instance();
   log::RocksDbEventLogOptions log_options;
   log_options.path = LogDir(flags.data_dir);
@@ -268,6 +276,7 @@ int Serve(const ServeFlags& flags) {
   services.tools.extra_dynamic_variables = *extra_vars;
   services.tools.weights = flags.weights;
   services.telemetry = &telemetry;
+  if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) services.admin_token = admin;
   RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
                       *(*engine)->cache, flags.data_dir, services);
   server_options.on_response = [&telemetry](const http::HttpRequest& r,

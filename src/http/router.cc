@@ -68,6 +68,8 @@ constexpr Route kRoutes[] = {
     {"GET", "/metrics", HandleMetrics},
     {"POST", "/tools/memory-query", HandleMemoryQuery},
     {"POST", "/webhook/conversation-init", HandleConversationInit},
+    {"GET", "/v1/admin/dead-letters", HandleDeadLetters},
+    {"POST", "/v1/admin/dead-letters/retry", HandleDeadLettersRetry},
 };
 
 }  // namespace

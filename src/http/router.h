@@ -16,5 +16,9 @@ Result<HttpResponse> HandleHealthz(const HttpRequest& request, Services& service
 Result<HttpResponse> HandleMetrics(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services& services);
+// GET /v1/admin/dead-letters and POST /v1/admin/dead-letters/retry
+// ({"seq": N} or {"all": true}), behind ENGRAM_ADMIN_TOKEN.
+Result<HttpResponse> HandleDeadLetters(const HttpRequest& request, Services& services);
+Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services& services);
 
 }  // namespace engram::http

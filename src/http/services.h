@@ -99,6 +99,10 @@ struct Services {
   RouteCounters init_counters;
 
   Telemetry* telemetry = nullptr;  // optional: GET /metrics answers 404 without it
+
+  // ENGRAM_ADMIN_TOKEN: the /v1/admin routes want `Authorization: Bearer
+  // <token>`; empty disables them (404).
+  std::string admin_token;
 };
 
 }  // namespace engram::http

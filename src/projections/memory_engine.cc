@@ -51,7 +51,7 @@ MemoryEngineOptions MemoryEngineOptionsFromEnv() {
   o.embedder = o.embedding.base_url.empty() ? "glove" : "openai";
   o.embeddings_path = Env("ENGRAM_EMBEDDINGS");
   o.summarizer = Env("ENGRAM_SUMMARIZER", o.llm.base_url.empty() ? "rules" : "llm");
-  o.answer_timeout = std::chrono::milliseconds(EnvInt("ENGRAM_LLM_ANSWER_TIMEOUT_MS", 800));
+  o.answer_timeout = std::chrono::milliseconds(EnvInt("ENGRAM_LLM_ANSWER_TIMEOUT_MS", 350));
   return o;
 }
 

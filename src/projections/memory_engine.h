@@ -31,15 +31,16 @@ struct MemoryEngineOptions {
   // "rules" (default) or "llm" (the same endpoint as the LLM extractor).
   std::string summarizer = "rules";
   // The memory tool waits this long for an LLM answer summary, then serves
-  // the extractive one: the tool's budget is 500 ms at p95.
-  std::chrono::milliseconds answer_timeout{800};
+  // the extractive one: the tool's budget is 500 ms at p95, and a hung LLM
+  // must not take the tool past it.
+  std::chrono::milliseconds answer_timeout{350};
 };
 
 // Options from the environment, as documented in README:
 //   ENGRAM_EXTRACTOR (rules|llm; llm by default when ENGRAM_LLM_BASE_URL is set),
 //   ENGRAM_LLM_BASE_URL, ENGRAM_LLM_API_KEY, ENGRAM_LLM_MODEL, ENGRAM_LLM_TIMEOUT_MS,
 //   ENGRAM_PROMPT_FILE, ENGRAM_SUMMARIZER (rules|llm; llm when ENGRAM_LLM_BASE_URL is set),
-//   ENGRAM_LLM_ANSWER_TIMEOUT_MS (800),
+//   ENGRAM_LLM_ANSWER_TIMEOUT_MS (350),
 //   ENGRAM_EMBEDDING_BASE_URL (selects the openai embedder), ENGRAM_EMBEDDING_MODEL,
 //   ENGRAM_EMBEDDING_DIMS, ENGRAM_EMBEDDING_API_KEY (default: ENGRAM_LLM_API_KEY),
 //   ENGRAM_EMBEDDINGS (the GloVe file).

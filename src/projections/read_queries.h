@@ -36,6 +36,15 @@ class ReadQueries {
   Result<std::optional<UserProfile>> Profile(const std::string& user_id, size_t max_topics = 3);
   // webhook_events rows with `status`.
   Result<int64_t> CountWebhookEvents(const std::string& status);
+  // Runs `f(SqliteDb&)` on a leased connection, for reads shared with the
+  // command line (dead letters); `f` returns a Result.
+  template <typename F>
+  auto WithConnection(F&& f) -> decltype(f(std::declval<SqliteDb&>())) {
+    ENGRAM_ASSIGN_OR_RETURN(auto db, Lease());
+    auto result = f(*db);
+    Return(std::move(db));
+    return result;
+  }
 
  private:
   explicit ReadQueries(std::string path) : path_(std::move(path)) {}

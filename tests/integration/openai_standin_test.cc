@@ -10,7 +10,9 @@
 
 #include "common/crypto.h"
 #include "http/http_client.h"
+#include "http/http_connection.h"
 #include "http/server.h"
+#include "http/signature.h"
 #include "log/rocksdb_event_log.h"
 #include "memory/llm_extractor.h"
 #include "memory/openai_embedder.h"
@@ -19,6 +21,7 @@
 #include "projections/projectors.h"
 #include "projections/read_model.h"
 #include "projections/table_dump.h"
+#include "replay/rebuild.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -27,6 +30,7 @@ namespace {
 using engram::testing::QueryColumn;
 using engram::testing::TempDir;
 using nlohmann::json;
+using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // An OpenAI-compatible server on 127.0.0.1 whose behaviour a test sets.
 class OpenAiStandIn {
@@ -47,7 +51,8 @@ class OpenAiStandIn {
     return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
   }
   std::atomic<Mode> mode{Mode::kOk};
-  std::atomic<int> chat_calls{0};
+  std::atomic<int> chat_calls{0};     // answered
+  std::atomic<int> chat_attempts{0};  // received, whatever the answer
   std::atomic<int> embedding_calls{0};
   std::atomic<int> summary_calls{0};
   std::string last_chat_body;  // guarded by single-threaded test use
@@ -59,6 +64,7 @@ class OpenAiStandIn {
     }
     json body = json::parse(r.body, nullptr, false);
     if (body.is_discarded()) return http::HttpResponse::Json(400, {{"error", "bad json"}});
+    if (r.Path() == "/v1/chat/completions") chat_attempts++;
     switch (mode.load()) {
       case Mode::kServerError:
         return http::HttpResponse::Json(500, {{"error", {{"message", "boom"}}}});
@@ -330,6 +336,125 @@ TEST(ExtractionCache, AnUnreachableLlmFailsTheEventNotTheLog) {
   EXPECT_EQ(QueryColumn(*rm, "SELECT count(*) FROM conversation_turns"),
             std::vector<std::string>{"15"})
       << "the conversation itself is projected";
+}
+
+// The LLM endpoint fails, then hangs: each transcript's extraction is retried
+// with backoff and becomes a dead letter, while the memory tool and the init
+// webhook stay within their budgets. Once the endpoint is back, requeueing
+// through the admin API learns the memories, and a replay of the log equals
+// the live read model without calling the LLM.
+TEST(LlmOutage, RetriesThenDeadLettersThenRequeueLearnsAndReplayIsExact) {
+  OpenAiStandIn standin;
+  standin.mode = OpenAiStandIn::Mode::kServerError;
+  TempDir dir;
+  testing::EngramInstance::Options options;
+  options.extraction = {2, 3, std::chrono::milliseconds(20), std::chrono::milliseconds(80)};
+  options.make_engine = [&standin](const std::string& data_dir) {
+    projections::MemoryEngineOptions o;
+    o.extractor = "llm";
+    o.summarizer = "llm";  // the tool's answer summary also waits on the LLM
+    o.llm = Endpoint(standin, 300);
+    o.embeddings_path = ENGRAM_EMBEDDINGS_FILE;
+    o.cache_path = data_dir + "/cache.db";
+    return std::move(projections::OpenMemoryEngine(o)).value();
+  };
+  testing::EngramInstance engram(dir.path(), options);
+  engram.services.admin_token = "admin-test-token";
+  http::HttpConnection client("127.0.0.1", engram.port);
+  auto post = [&](const std::string& fixture) {
+    const std::string body = testing::Fixture(fixture);
+    int64_t now = SystemClock::Instance().NowMicros() / 1'000'000;
+    auto r = client.Send(
+        "POST", "/webhook/post-call", body,
+        {{"ElevenLabs-Signature", http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+
+  // 1. 500s: three attempts, then a dead letter with the last error.
+  post("post_call_transcription.json");
+  engram.WaitForProjection();
+  EXPECT_EQ(standin.chat_attempts.load(), 3);
+  auto db = testing::OpenDb(engram.db_path());
+  auto rows = QueryColumn(*db,
+                          "SELECT status || '|' || attempts || '|' || last_error FROM "
+                          "webhook_events WHERE seq = 1");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].rfind("dead|4|memory extraction: Unavailable", 0), 0u) << rows[0];
+  EXPECT_EQ(testing::QueryInt(*db, "SELECT count(*) FROM memories"), 0);
+  EXPECT_NE(
+      engram.telemetry.registry().Render().find("engram_extractions_total{outcome=\"dead\"} 1"),
+      std::string::npos);
+
+  // 2. A hung endpoint while the second call is extracted: the tool and the
+  // init webhook answer within the seed's budgets meanwhile.
+  standin.mode = OpenAiStandIn::Mode::kSlow;
+  post("post_call_transcription_2.json");
+  const Headers tool_headers = {{"X-Engram-Secret", testing::kToolSecret}};
+  double worst_tool_ms = 0, worst_init_ms = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto started = std::chrono::steady_clock::now();
+    auto tool = client.Send(
+        "POST", "/tools/memory-query",
+        json({{"query", "what CRM do they use"}, {"user_id", "cust_000184"}}).dump(), tool_headers);
+    ASSERT_TRUE(tool.ok());
+    EXPECT_EQ(tool->status, 200) << tool->body;
+    worst_tool_ms = std::max(worst_tool_ms, std::chrono::duration<double, std::milli>(
+                                                std::chrono::steady_clock::now() - started)
+                                                .count());
+    started = std::chrono::steady_clock::now();
+    auto init = client.Send("POST", "/webhook/conversation-init",
+                            testing::Fixture("conversation_init_request.json"), tool_headers);
+    ASSERT_TRUE(init.ok());
+    EXPECT_EQ(init->status, 200) << init->body;
+    worst_init_ms = std::max(worst_init_ms, std::chrono::duration<double, std::milli>(
+                                                std::chrono::steady_clock::now() - started)
+                                                .count());
+  }
+  EXPECT_LT(worst_tool_ms, 500) << "memory tool budget (p95 500 ms)";
+  EXPECT_LT(worst_init_ms, 1000) << "init webhook budget (p95 1 s)";
+  engram.WaitForProjection();
+  EXPECT_EQ(testing::QueryInt(*db, "SELECT count(*) FROM webhook_events WHERE status = 'dead'"), 2);
+
+  // 3. The admin API lists both dead letters, and wants its token.
+  EXPECT_EQ(client.Send("GET", "/v1/admin/dead-letters", "")->status, 401);
+  const Headers admin = {{"Authorization", "Bearer admin-test-token"}};
+  auto listed = client.Send("GET", "/v1/admin/dead-letters", "", admin);
+  ASSERT_EQ(listed->status, 200);
+  json dead = json::parse(listed->body)["dead_letters"];
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0]["seq"], 1);
+  EXPECT_EQ(dead[0]["user_id"], "cust_000184");
+  EXPECT_EQ(client.Send("POST", "/v1/admin/dead-letters/retry", R"({"seq": 999})", admin)->status,
+            404);
+
+  // 4. The endpoint is back: requeue all; both are learnt, in call order.
+  standin.mode = OpenAiStandIn::Mode::kOk;
+  auto retried = client.Send("POST", "/v1/admin/dead-letters/retry", R"({"all": true})", admin);
+  ASSERT_EQ(retried->status, 200) << retried->body;
+  EXPECT_EQ(json::parse(retried->body)["requeued"], json::array({dead[0]["seq"], dead[1]["seq"]}));
+  engram.WaitForProjection();
+  EXPECT_EQ(QueryColumn(*db,
+                        "SELECT status FROM webhook_events WHERE type = "
+                        "'post_call_transcription' GROUP BY status"),
+            std::vector<std::string>{"done"});
+  EXPECT_EQ(testing::QueryInt(*db, "SELECT count(*) FROM memories WHERE subject = 'crm=HubSpot'"),
+            1);
+  // Retrying again finds nothing to do.
+  retried = client.Send("POST", "/v1/admin/dead-letters/retry", R"({"all": true})", admin);
+  EXPECT_EQ(json::parse(retried->body)["requeued"], json::array());
+
+  // 5. The log holds what the LLM said: a replay calls nothing and is equal.
+  const int calls = standin.chat_attempts.load();
+  standin.mode = OpenAiStandIn::Mode::kServerError;
+  projections::MemoryEngineParts parts = engram.engine->Parts(nullptr);
+  auto rebuilt = replay::RebuildReadModel(*engram.log, dir / "replayed.db", 0, parts);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(standin.chat_attempts.load(), calls) << "the replay asked the LLM";
+  auto replayed = testing::OpenDb(dir / "replayed.db");
+  auto diffs = projections::DiffReadModels(*db, *replayed);
+  ASSERT_TRUE(diffs.ok());
+  EXPECT_TRUE(diffs->empty()) << diffs->front();
 }
 
 }  // namespace

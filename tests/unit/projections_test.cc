@@ -2,8 +2,13 @@
 // SQLite in a temporary folder.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+#include <thread>
+
 #include "log/rocksdb_event_log.h"
 #include "projections/conversation_projector.h"
+#include "projections/extraction_workers.h"
 #include "projections/projector_runner.h"
 #include "projections/projectors.h"
 #include "projections/read_model.h"
@@ -274,6 +279,189 @@ TEST_F(ConversationProjectorTest, ShortReactionsNeverSupersedeButUpdatedRoutines
                      "SELECT count(*) FROM memories WHERE content LIKE '%happy%' AND "
                      "valid_to IS NULL"),
             2);
+}
+
+}  // namespace
+}  // namespace engram::projections
+
+namespace engram::projections {
+namespace {
+
+// An extractor whose behaviour a test scripts; records every call.
+class ScriptedExtractor final : public memory::Extractor {
+ public:
+  std::function<Result<std::vector<memory::ExtractedMemory>>(const memory::ExtractionInput&)>
+      script;
+  std::string CacheIdentity() const override { return "scripted"; }
+  Result<std::vector<memory::ExtractedMemory>> Extract(
+      const memory::ExtractionInput& input) override {
+    {
+      std::lock_guard lock(mu);
+      calls.push_back(std::chrono::steady_clock::now());
+    }
+    return script(input);
+  }
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> calls;
+};
+
+class ExtractionWorkersTest : public ::testing::Test {
+ protected:
+  ExtractionWorkersTest() {
+    log::RocksDbEventLogOptions o;
+    o.path = dir_ / "log";
+    log_ = std::move(log::RocksDbEventLog::Open(o, SystemClock::Instance())).value();
+  }
+  log::Seq AppendTranscript(const std::string& conversation_id) {
+    log::NewEvent e;
+    e.type = "post_call_transcription";
+    e.route = "/webhook/post-call";
+    e.body = MakeTranscription(conversation_id, "+15550100", {"My CRM is HubSpot."}).dump();
+    return log_->Append(std::move(e))->seq;
+  }
+  std::vector<log::Event> Outcomes() {
+    std::vector<log::Event> out;
+    auto events = log_->ReadAfter(0, 1000);
+    for (auto& e : *events) {
+      if (e.type != "post_call_transcription") out.push_back(std::move(e));
+    }
+    return out;
+  }
+  static memory::ExtractedMemory Fact(const std::string& content) {
+    memory::ExtractedMemory m;
+    m.content = content;
+    m.sectors = {memory::Sector::kSemantic};
+    return m;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<log::RocksDbEventLog> log_;
+  ScriptedExtractor extractor_;
+  metrics::Registry metrics_;
+};
+
+TEST_F(ExtractionWorkersTest, AFlakyExtractionIsRetriedWithGrowingBackoffThenLogged) {
+  const log::Seq seq = AppendTranscript("conv_a");
+  int failures = 2;
+  extractor_.script =
+      [&](const memory::ExtractionInput& in) -> Result<std::vector<memory::ExtractedMemory>> {
+    EXPECT_EQ(in.caller_name, "Ada");
+    EXPECT_TRUE(std::any_of(in.turns.begin(), in.turns.end(), [](const memory::TranscriptTurn& t) {
+      return t.role == "user" && t.message == "My CRM is HubSpot.";
+    })) << "the worker reads the transcript from the log";
+    if (failures-- > 0) return Status::Unavailable("LLM endpoint answered 503");
+    return std::vector<memory::ExtractedMemory>{Fact("Ada's CRM is HubSpot.")};
+  };
+  ExtractionWorkers workers(*log_, extractor_,
+                            {2, 5, std::chrono::milliseconds(40), std::chrono::milliseconds(1000)},
+                            &metrics_);
+  workers.Start();
+  workers.Submit({seq, 1, "u_ada", "conv_a", "Ada"});
+  ASSERT_TRUE(workers.WaitIdle(std::chrono::seconds(10)));
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].type, "memories_extracted");
+  EXPECT_EQ(outcomes[0].idempotency_key, ExtractionOutcomeKey(seq, 1));
+  json body = json::parse(outcomes[0].body);
+  EXPECT_EQ(body["source_seq"], seq);
+  EXPECT_EQ(body["attempts"], 3);
+  EXPECT_EQ(body["extractor"], "scripted");
+  EXPECT_EQ(body["memories"][0]["content"], "Ada's CRM is HubSpot.");
+  // Retry n waits at least half of base * 2^(n-1): 20 ms, then 40 ms.
+  ASSERT_EQ(extractor_.calls.size(), 3u);
+  EXPECT_GE(extractor_.calls[1] - extractor_.calls[0], std::chrono::milliseconds(20));
+  EXPECT_GE(extractor_.calls[2] - extractor_.calls[1], std::chrono::milliseconds(40));
+  EXPECT_EQ(metrics_.GetCounter("engram_extractions_total", "", {{"outcome", "failed"}}).Value(),
+            2u);
+  EXPECT_EQ(metrics_.GetCounter("engram_extractions_total", "", {{"outcome", "ok"}}).Value(), 1u);
+}
+
+TEST_F(ExtractionWorkersTest, AnExtractionThatKeepsFailingBecomesADeadLetter) {
+  const log::Seq seq = AppendTranscript("conv_b");
+  extractor_.script =
+      [](const memory::ExtractionInput&) -> Result<std::vector<memory::ExtractedMemory>> {
+    return Status::InvalidArgument("the LLM answer is not JSON");
+  };
+  ExtractionWorkers workers(*log_, extractor_,
+                            {1, 3, std::chrono::milliseconds(1), std::chrono::milliseconds(4)},
+                            &metrics_);
+  workers.Start();
+  workers.Submit({seq, 1, "u_b", "conv_b", ""});
+  ASSERT_TRUE(workers.WaitIdle(std::chrono::seconds(10)));
+  auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].type, "extraction_dead");
+  json body = json::parse(outcomes[0].body);
+  EXPECT_EQ(body["attempts"], 3);
+  EXPECT_EQ(body["last_error"], "InvalidArgument: the LLM answer is not JSON");
+  EXPECT_EQ(extractor_.calls.size(), 3u);
+}
+
+TEST_F(ExtractionWorkersTest, OneUsersJobsRunInOrderWhileUsersRunInParallel) {
+  std::map<std::string, std::vector<std::string>> order;  // user -> conversations
+  std::map<std::string, int> running;
+  int most_running = 0;
+  bool overlap_within_user = false;
+  std::mutex mu;
+  extractor_.script =
+      [&](const memory::ExtractionInput& in) -> Result<std::vector<memory::ExtractedMemory>> {
+    const std::string user = in.caller_name;  // the tests name callers by user
+    {
+      std::lock_guard lock(mu);
+      if (running[user]++ > 0) overlap_within_user = true;
+      int total = 0;
+      for (const auto& [u, n] : running) total += n;
+      most_running = std::max(most_running, total);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::lock_guard lock(mu);
+    --running[user];
+    return std::vector<memory::ExtractedMemory>{};
+  };
+  ExtractionWorkers workers(*log_, extractor_,
+                            {2, 1, std::chrono::milliseconds(1), std::chrono::milliseconds(1)},
+                            nullptr);
+  std::vector<std::pair<std::string, log::Seq>> submitted;
+  for (int i = 0; i < 3; ++i) {
+    for (const std::string user : {"ann", "bob"}) {
+      const std::string conv = user + std::to_string(i);
+      submitted.emplace_back(user, AppendTranscript(conv));
+      workers.Submit({submitted.back().second, 1, user, conv, user});
+    }
+  }
+  workers.Submit({submitted[0].second, 1, "ann", "ann0", "ann"});  // a repeat: ignored
+  EXPECT_EQ(workers.Depth(), 6u);
+  workers.Start();
+  ASSERT_TRUE(workers.WaitIdle(std::chrono::seconds(10)));
+  for (const auto& e : Outcomes()) {
+    json body = json::parse(e.body);
+    order[body["user_id"]].push_back(body["conversation_id"]);
+  }
+  EXPECT_EQ(order["ann"], (std::vector<std::string>{"ann0", "ann1", "ann2"}));
+  EXPECT_EQ(order["bob"], (std::vector<std::string>{"bob0", "bob1", "bob2"}));
+  EXPECT_FALSE(overlap_within_user);
+  EXPECT_EQ(most_running, 2) << "two users extracted at once";
+}
+
+TEST_F(ExtractionWorkersTest, AnOutcomeAlreadyLoggedIsNotExtractedAgain) {
+  const log::Seq seq = AppendTranscript("conv_c");
+  extractor_.script =
+      [](const memory::ExtractionInput&) -> Result<std::vector<memory::ExtractedMemory>> {
+    return std::vector<memory::ExtractedMemory>{};
+  };
+  {
+    ExtractionWorkers workers(*log_, extractor_, {}, nullptr);
+    workers.Start();
+    workers.Submit({seq, 1, "u", "conv_c", ""});
+    ASSERT_TRUE(workers.WaitIdle(std::chrono::seconds(10)));
+  }
+  // A restart before the outcome was projected queues the job again.
+  ExtractionWorkers workers(*log_, extractor_, {}, nullptr);
+  workers.Start();
+  workers.Submit({seq, 1, "u", "conv_c", ""});
+  ASSERT_TRUE(workers.WaitIdle(std::chrono::seconds(10)));
+  EXPECT_EQ(extractor_.calls.size(), 1u);
+  EXPECT_EQ(Outcomes().size(), 1u);
 }
 
 }  // namespace

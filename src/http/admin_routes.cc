@@ -1,0 +1,58 @@
+// The admin routes: operator actions on a running server, behind
+// ENGRAM_ADMIN_TOKEN (Authorization: Bearer <token>).
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "http/router.h"
+#include "projections/dead_letters.h"
+#include "projections/read_queries.h"
+
+namespace engram::http {
+namespace {
+
+using nlohmann::json;
+
+Status CheckAdmin(const HttpRequest& request, const Services& services) {
+  // Without a token the admin API does not exist: nothing to guess.
+  if (services.admin_token.empty()) {
+    return Status::NotFound("the admin API is disabled: set ENGRAM_ADMIN_TOKEN");
+  }
+  const std::string given = request.Header("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!given.starts_with(kBearer) ||
+      !crypto::ConstantTimeEquals(std::string_view(given).substr(kBearer.size()),
+                                  services.admin_token)) {
+    return Status::Unauthorized("missing or wrong Authorization: Bearer <ENGRAM_ADMIN_TOKEN>");
+  }
+  if (!services.queries) return Status::Unavailable("the read model is not open");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<HttpResponse> HandleDeadLetters(const HttpRequest& request, Services& services) {
+  ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
+  ENGRAM_ASSIGN_OR_RETURN(auto dead,
+                          services.queries->WithConnection(projections::ListDeadLetters));
+  json out = json::array();
+  for (const auto& d : dead) out.push_back(projections::ToJson(d));
+  return HttpResponse::Json(200, {{"dead_letters", out}});
+}
+
+Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services& services) {
+  ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
+  json body = json::parse(request.body, nullptr, false);
+  std::optional<log::Seq> only;
+  if (body.is_object() && body.contains("seq") && body["seq"].is_number_unsigned()) {
+    only = body["seq"].get<log::Seq>();
+  } else if (!(body.is_object() && body.value("all", false) == true)) {
+    return Status::InvalidArgument(R"(want {"seq": N} or {"all": true})");
+  }
+  ENGRAM_ASSIGN_OR_RETURN(
+      auto requeued, services.queries->WithConnection([&](projections::SqliteDb& db) {
+        return projections::RequeueDeadLetters(db, *services.log, only, "admin api");
+      }));
+  return HttpResponse::Json(200, {{"requeued", requeued}});
+}
+
+}  // namespace engram::http
