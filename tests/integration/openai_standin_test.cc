@@ -3,8 +3,10 @@
 // including its errors and timeouts; and the extraction cache that makes a
 // replay with the same configuration exact and call nothing.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -455,6 +457,69 @@ TEST(LlmOutage, RetriesThenDeadLettersThenRequeueLearnsAndReplayIsExact) {
   auto diffs = projections::DiffReadModels(*db, *replayed);
   ASSERT_TRUE(diffs.ok());
   EXPECT_TRUE(diffs->empty()) << diffs->front();
+}
+
+// Runs the engram binary with `args`; returns (exit code, stdout and stderr).
+std::pair<int, std::string> RunEngram(const std::string& args) {
+  std::string command = ENGRAM_BINARY;
+  command.append(" ").append(args).append(" 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// The command line, with the server stopped: list the dead letter, requeue it
+// into the log, and the next start extracts it.
+TEST(DeadLettersCommand, ListAndRetryOfflineThenTheNextStartExtracts) {
+  TempDir dir;
+  {
+    testing::EngramInstance::Options options;
+    options.extraction = {1, 2, std::chrono::milliseconds(1), std::chrono::milliseconds(2)};
+    options.make_engine = [](const std::string& data_dir) {
+      projections::MemoryEngineOptions o;
+      o.extractor = "llm";
+      o.llm = {"http://127.0.0.1:1/v1", "k", "m", std::chrono::milliseconds(200)};  // nobody
+      o.embeddings_path = ENGRAM_EMBEDDINGS_FILE;
+      o.cache_path = data_dir + "/cache.db";
+      return std::move(projections::OpenMemoryEngine(o)).value();
+    };
+    testing::EngramInstance engram(dir.path(), options);
+    log::NewEvent e;
+    e.type = "post_call_transcription";
+    e.route = "/webhook/post-call";
+    e.body = testing::Fixture("post_call_transcription.json");
+    ASSERT_TRUE(engram.log->Append(e).ok());
+    engram.WaitForProjection();
+  }
+  auto [code, out] = RunEngram("dead-letters list --data-dir " + dir.path());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("conv_0801k7b3m9qz2tx5hp4ev6dwc1ry"), std::string::npos) << out;
+  EXPECT_NE(out.find("memory extraction: Unavailable"), std::string::npos) << out;
+  std::tie(code, out) = RunEngram("dead-letters list --json --data-dir " + dir.path());
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(json::parse(out)[0]["seq"], 1);
+
+  std::tie(code, out) = RunEngram("dead-letters retry 7 --data-dir " + dir.path());
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("seq 7 is not a dead letter"), std::string::npos) << out;
+  std::tie(code, out) = RunEngram("dead-letters retry --all --data-dir " + dir.path());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("requeued [1]"), std::string::npos) << out;
+
+  // The endpoint is "fixed" (rules extractor this time); the start extracts.
+  {
+    testing::EngramInstance engram(dir.path());
+    engram.WaitForProjection();
+    auto db = testing::OpenDb(engram.db_path());
+    EXPECT_EQ(QueryColumn(*db, "SELECT status FROM webhook_events"),
+              std::vector<std::string>{"done"});
+    EXPECT_GT(testing::QueryInt(*db, "SELECT count(*) FROM memories"), 0);
+  }
+  std::tie(code, out) = RunEngram("dead-letters list --data-dir " + dir.path());
+  EXPECT_NE(out.find("no dead letters"), std::string::npos) << out;
 }
 
 }  // namespace
