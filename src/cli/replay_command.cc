@@ -19,6 +19,7 @@ struct ReplayFlags {
   std::string out;
   bool verify = false;
   bool force = false;
+  bool re_extract = false;
   std::string embeddings;
 };
 
@@ -38,6 +39,11 @@ replay::ProgressFn TerminalProgress() {
 }
 
 int Replay(const ReplayFlags& flags) {
+  if (flags.re_extract && flags.verify) {
+    std::cerr << "engram replay: --verify compares with what the server learnt; it cannot "
+                 "re-extract\n";
+    return 2;
+  }
   std::string out = flags.out;
   if (out.empty()) {
     if (!flags.verify) {
@@ -76,7 +82,12 @@ int Replay(const ReplayFlags& flags) {
       std::cerr << "engram replay: " << engine.status().ToString() << "\n";
       return 1;
     }
-    const auto parts = (*engine)->Parts(nullptr);
+    auto parts = (*engine)->Parts(nullptr);
+    // By default a replay applies the extractions recorded in the log, so it
+    // equals the live read model. --re-extract runs the configured extractor
+    // on every transcript instead (through the cache), for a changed prompt
+    // or rules version.
+    if (flags.re_extract) parts.extraction = projections::ExtractionMode::kInline;
     if (flags.verify) {
       auto report = replay::RebuildAndVerify(**log, ReadModelPath(flags.data_dir), out, parts,
                                              TerminalProgress());
@@ -126,6 +137,9 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
   cmd->add_flag("--verify", flags->verify,
                 "Compare the rebuild with the live database; exit 3 when they differ");
   cmd->add_flag("--force", flags->force, "Replace --out if it exists");
+  cmd->add_flag("--re-extract", flags->re_extract,
+                "Extract every transcript again with the configured extractor (ENGRAM_EXTRACTOR, "
+                "ENGRAM_PROMPT_FILE, ...) instead of applying the extractions in the log");
   cmd->add_option("--embeddings", flags->embeddings, "GloVe file (as for engram serve)");
   cmd->callback([flags, exit_code] { *exit_code = Replay(*flags); });
 }

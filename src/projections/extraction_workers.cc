@@ -190,10 +190,9 @@ ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
           .Inc();
     }
   };
-  json common = {{"source_seq", job.source_seq},
-                 {"prior_attempts", job.prior_attempts},
-                 {"conversation_id", job.conversation_id},
-                 {"user_id", job.user_id},
+  json common = {{"source_seq", job.source_seq},           {"prior_attempts", job.prior_attempts},
+                 {"conversation_id", job.conversation_id}, {"user_id", job.user_id},
+                 {"caller_name", job.caller_name},         {"call_time", job.call_time},
                  {"extractor", extractor_.CacheIdentity()}};
 
   auto source = log_.ReadAfter(job.source_seq - 1, 1);

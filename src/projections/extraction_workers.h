@@ -6,9 +6,14 @@
 // 'pending'), and a pool of workers runs the extractor. Each outcome is
 // appended to the log as an event of its own:
 //   memories_extracted  {source_seq, prior_attempts, attempts, extractor,
-//                        cache_key, conversation_id, user_id, memories}
+//                        cache_key, conversation_id, user_id, caller_name,
+//                        call_time, memories}
 //   extraction_dead     {source_seq, prior_attempts, attempts, extractor,
-//                        conversation_id, user_id, last_error}
+//                        conversation_id, user_id, caller_name, call_time,
+//                        last_error}
+// The outcome carries the transcript's context as the job saw it, so
+// applying it gives what extracting at the transcript's place in the log
+// would have given (what `engram replay --re-extract` does).
 // and the memory projector applies those, in log order, like any event. A
 // replay therefore reproduces exactly what the LLM said, never asks it
 // again, and the log records what each call taught (the audit trail).
@@ -59,6 +64,7 @@ struct ExtractionJob {
   std::string user_id;
   std::string conversation_id;
   std::string caller_name;
+  int64_t call_time = 0;  // conversations.started_at, ms
 };
 
 // "extraction:<source_seq>:<prior_attempts>".

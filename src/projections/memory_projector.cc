@@ -236,7 +236,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
   if (parts_.extraction == ExtractionMode::kLogged) {
     ENGRAM_RETURN_IF_ERROR(
         db.Run("UPDATE webhook_events SET status = 'pending' WHERE seq = ?", e.seq));
-    jobs.push_back({e.seq, t->attempts, t->user_id, t->conversation_id, t->name});
+    jobs.push_back({e.seq, t->attempts, t->user_id, t->conversation_id, t->name, t->call_time});
     return Status::Ok();
   }
 
@@ -309,10 +309,19 @@ Status MemoryProjector::ApplyExtracted(const log::Event& e, SqliteDb& db,
       "UPDATE webhook_events SET status = 'done', attempts = attempts + ?, last_error = NULL "
       "WHERE seq = ?",
       attempts, static_cast<int64_t>(source_seq)));
-  ENGRAM_ASSIGN_OR_RETURN(
-      std::optional<Transcript> t,
-      FindTranscript(db, body.at("conversation_id").get<std::string>(), source_seq));
-  if (!t) return Status::Ok();  // a newer transcript of the call replaced it
+  // The transcript's context as the job saw it, not as it is now: a newer
+  // transcript of the call may have arrived since.
+  Transcript t{body.at("user_id").get<std::string>(), body.value("caller_name", ""),
+               body.at("conversation_id").get<std::string>(), body.value("call_time", int64_t{0}),
+               0};
+  {
+    ENGRAM_ASSIGN_OR_RETURN(Statement * st, db.Cached("SELECT 1 FROM users WHERE id = ?"));
+    st->Bind(1, t.user_id);
+    auto row = st->Step();
+    st->Reset();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();  // the user is gone
+  }
   std::vector<memory::ExtractedMemory> candidates;
   for (const json& j : body.at("memories")) candidates.push_back(ExtractedFromJson(j));
   // A re-extraction with the same extractor then finds the answer cached.
@@ -320,7 +329,7 @@ Status MemoryProjector::ApplyExtracted(const log::Event& e, SqliteDb& db,
     ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", body.at("cache_key").get<std::string>(),
                                              body.at("memories").dump()));
   }
-  return LearnCandidates(*t, candidates, source_seq, db, ops);
+  return LearnCandidates(t, candidates, source_seq, db, ops);
 }
 
 Status MemoryProjector::ApplyDead(const log::Event& e, SqliteDb& db) {
@@ -360,7 +369,7 @@ Status MemoryProjector::ApplyRequeued(const log::Event& e, SqliteDb& db,
   ENGRAM_RETURN_IF_ERROR(
       db.Run("UPDATE webhook_events SET status = 'pending', last_error = NULL WHERE seq = ?",
              static_cast<int64_t>(source_seq)));
-  jobs.push_back({source_seq, t->attempts, t->user_id, t->conversation_id, t->name});
+  jobs.push_back({source_seq, t->attempts, t->user_id, t->conversation_id, t->name, t->call_time});
   return Status::Ok();
 }
 
@@ -592,7 +601,8 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
 Result<std::vector<ExtractionJob>> PendingExtractionJobs(SqliteDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st,
-      db.Prepare("SELECT w.seq, w.attempts, c.user_id, c.id, coalesce(u.name, '') FROM "
+      db.Prepare("SELECT w.seq, w.attempts, c.user_id, c.id, coalesce(u.name, ''), "
+                 "coalesce(c.started_at, 0) FROM "
                  "webhook_events w JOIN conversations c ON c.transcript_seq = w.seq JOIN users u "
                  "ON u.id = c.user_id WHERE w.status = 'pending' AND w.type = "
                  "'post_call_transcription' ORDER BY w.seq"));
@@ -600,8 +610,8 @@ Result<std::vector<ExtractionJob>> PendingExtractionJobs(SqliteDb& db) {
   for (;;) {
     ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    jobs.push_back(
-        {static_cast<log::Seq>(st.Int(0)), st.Int(1), st.Text(2), st.Text(3), st.Text(4)});
+    jobs.push_back({static_cast<log::Seq>(st.Int(0)), st.Int(1), st.Text(2), st.Text(3), st.Text(4),
+                    st.Int(5)});
   }
   return jobs;
 }

@@ -24,6 +24,7 @@ namespace {
 
 using engram::testing::EngramInstance;
 using engram::testing::MakeTranscription;
+using engram::testing::QueryColumn;
 using engram::testing::QueryInt;
 using engram::testing::TempDir;
 using nlohmann::json;
@@ -227,6 +228,18 @@ TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
     auto stats = replay::RebuildReadModel(*engram.log, rebuilt, 0, engine->Parts(nullptr));
     ASSERT_TRUE(stats.ok()) << stats.status().ToString();
     EXPECT_EQ(stats->applied, engram.log->Head());
+
+    // Re-extracting (`engram replay --re-extract`) with the same rules learns
+    // the same memories as the workers did, superseded ones included.
+    auto inline_parts = engine->Parts(nullptr);
+    inline_parts.extraction = projections::ExtractionMode::kInline;
+    ASSERT_TRUE(
+        replay::RebuildReadModel(*engram.log, dir / "reextracted.db", 0, inline_parts).ok());
+    const std::string memories =
+        "SELECT id || '|' || content || '|' || coalesce(valid_to, '') || '|' || "
+        "coalesce(superseded_by, '') FROM memories ORDER BY id";
+    EXPECT_EQ(QueryColumn(*testing::OpenDb(dir / "reextracted.db"), memories),
+              QueryColumn(*testing::OpenDb(engram.db_path()), memories));
   }
   ExpectEqualReadModels(dir / "data/engram.db", rebuilt);
 
