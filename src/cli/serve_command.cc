@@ -88,7 +88,7 @@ void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
              {}, [&log, &runner] {
                return static_cast<double>(log.Head()) - static_cast<double>(runner.Applied());
              });
-  for (const char* status : {"pending", "processing", "done", "failed", "dead"}) {
+  for (const char* status : {"pending", "done", "failed", "dead"}) {
     r.AddGauge("engram_webhook_events", "webhook_events rows by status", {{"status", status}},
                [&queries, s = std::string(status)] {
                  auto n = queries.CountWebhookEvents(s);

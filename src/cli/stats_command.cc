@@ -111,12 +111,14 @@ int Stats(const std::string& url) {
   std::printf("\nlog head %.0f, applied %.0f, queue depth %.0f events\n", plain["engram_log_head"],
               plain["engram_projection_applied"], plain["engram_projection_lag_events"]);
   std::printf("webhook_events:");
-  for (const char* st : {"pending", "processing", "done", "failed", "dead"}) {
+  for (const char* st : {"pending", "done", "failed", "dead"}) {
     std::printf(" %s %.0f", st, events[st]);
   }
-  std::printf("\nmemories indexed %.0f, event log %.1f MB, read model %.1f MB\n",
-              plain["engram_memories_indexed"], plain["engram_rocksdb_bytes"] / 1e6,
-              plain["engram_sqlite_bytes"] / 1e6);
+  std::printf(
+      "\nextraction queue %.0f jobs\nmemories indexed %.0f, event log %.1f MB, read model %.1f "
+      "MB\n",
+      plain["engram_extraction_queue_depth"], plain["engram_memories_indexed"],
+      plain["engram_rocksdb_bytes"] / 1e6, plain["engram_sqlite_bytes"] / 1e6);
   return 0;
 }
 
