@@ -147,7 +147,10 @@ void ExtractionWorkers::Loop() {
       if (delayed_.empty()) {
         work_cv_.wait(lock);
       } else {
-        work_cv_.wait_until(lock, delayed_.begin()->first);
+        // A copy: wait_until reads its deadline again after waking, when
+        // another worker may have erased the map entry.
+        const auto deadline = delayed_.begin()->first;
+        work_cv_.wait_until(lock, deadline);
       }
       continue;
     }
