@@ -82,6 +82,8 @@ void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
                          const http::Services& services) {
   r.AddGauge("engram_log_head", "Highest durable seq in the event log", {},
              [&log] { return static_cast<double>(log.Head()); });
+  r.AddGauge("engram_log_writable", "1 while the event log accepts writes, 0 after a failed one",
+             {}, [&log] { return log.WriteHealth().ok() ? 1.0 : 0.0; });
   r.AddGauge("engram_projection_applied", "Seq every projector has applied", {},
              [&runner] { return static_cast<double>(runner.Applied()); });
   r.AddGauge("engram_projection_lag_events", "Events appended but not yet projected (queue depth)",

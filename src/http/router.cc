@@ -93,6 +93,13 @@ HttpResponse HandleRequest(const HttpRequest& request, Services& services) {
 
 Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
   nlohmann::json body = {{"status", "ok"}, {"log_head", services.log->Head()}};
+  // A log that cannot write accepts nothing: say so, with 503, so a load
+  // balancer or probe takes this instance out.
+  const Status log_health = services.log->WriteHealth();
+  if (!log_health.ok()) {
+    body["status"] = "degraded";
+    body["log_error"] = log_health.ToString();
+  }
   if (services.projector) {
     body["applied"] = services.projector->Applied();
     Status err = services.projector->LastError();
@@ -101,7 +108,7 @@ Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
   body["post_call"] = {{"accepted", services.post_call_counters.accepted.load()},
                        {"duplicates", services.post_call_counters.duplicates.load()},
                        {"rejected", services.post_call_counters.rejected.load()}};
-  return HttpResponse::Json(200, body);
+  return HttpResponse::Json(log_health.ok() ? 200 : 503, body);
 }
 
 }  // namespace engram::http

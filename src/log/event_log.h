@@ -41,6 +41,9 @@ class EventLog {
 
   // The seq holding idempotency key `key`, if any.
   virtual Result<std::optional<Seq>> FindByKey(const std::string& key) const = 0;
+  // Ok, or why the last append failed (until one succeeds): what /healthz
+  // reports, since a log that cannot write acknowledges nothing.
+  virtual Status WriteHealth() const { return Status::Ok(); }
 };
 
 }  // namespace engram::log

@@ -5,6 +5,7 @@
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -61,9 +62,12 @@ struct RocksDbEventLog::Impl {
   std::deque<PendingAppend*> queue;
   bool stopping = false;
   Seq head = 0;  // highest durable seq
+  // The last write's failure, until a write succeeds (disk full, read-only).
+  Status write_error;
 
   // Owned by the writer thread after Open.
   std::string last_chain_hash;
+  std::chrono::steady_clock::time_point last_resume{};
   std::thread writer;
 
   ~Impl() {
@@ -175,13 +179,31 @@ struct RocksDbEventLog::Impl {
 
     Status write_status;
     if (next != base) {
-      rocksdb::WriteOptions wo;
-      wo.sync = options.sync;
-      rocksdb::Status s = db->Write(wo, &wb);
-      if (!s.ok()) write_status = FromRocks(s, "append");
+      // After a failed write RocksDB refuses every write until it is told
+      // to resume; try that (at most every 500 ms), so that freeing disk
+      // space is enough to recover, without a restart.
+      bool failing;
+      {
+        std::lock_guard lock(mu);
+        failing = !write_error.ok();
+        write_status = write_error;
+      }
+      if (failing &&
+          std::chrono::steady_clock::now() - last_resume >= std::chrono::milliseconds(500)) {
+        last_resume = std::chrono::steady_clock::now();
+        rocksdb::Status resumed = db->Resume();
+        if (resumed.ok()) write_status = Status::Ok();
+      }
+      if (write_status.ok()) {
+        rocksdb::WriteOptions wo;
+        wo.sync = options.sync;
+        rocksdb::Status s = db->Write(wo, &wb);
+        if (!s.ok()) write_status = FromRocks(s, "append");
+      }
     }
     {
       std::lock_guard lock(mu);
+      if (next != base) write_error = write_status;
       if (write_status.ok() && next != base) {
         head = next;
         last_chain_hash = chain;
@@ -326,6 +348,11 @@ Status RocksDbEventLog::CatchUp() {
   }
   impl_->head_cv.notify_all();
   return st;
+}
+
+Status RocksDbEventLog::WriteHealth() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->write_error;
 }
 
 uint64_t RocksDbEventLog::DiskUsageBytes() const {

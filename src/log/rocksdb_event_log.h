@@ -43,6 +43,7 @@ class RocksDbEventLog final : public EventLog {
   Seq Head() const override;
   bool WaitForHead(Seq after, std::chrono::milliseconds timeout) const override;
   Result<std::optional<Seq>> FindByKey(const std::string& key) const override;
+  Status WriteHealth() const override;
 
   // Follower only: makes appends by the primary visible. No-op otherwise.
   Status CatchUp();

@@ -575,8 +575,16 @@ TEST(FaultDiskFull, WritesThatCannotBeDurableGet503AndNothingAcknowledgedIsLost)
     EXPECT_EQ(dup->status, 200) << dup->body;
     EXPECT_EQ(json::parse(dup->body),
               json({{"status", "duplicate"}, {"seq", acked["conv_before_3"]}}));
-    // The process is alive and answers.
-    EXPECT_EQ(client.Send("GET", "/healthz", "")->status, 200);
+    // The process is alive and answers, and says it cannot write.
+    auto health = client.Send("GET", "/healthz", "");
+    ASSERT_TRUE(health.ok());
+    EXPECT_EQ(health->status, 503) << health->body;
+    EXPECT_EQ(json::parse(health->body)["status"], "degraded");
+    EXPECT_NE(json::parse(health->body)["log_error"].get<std::string>().find("IOError"),
+              std::string::npos)
+        << health->body;
+    EXPECT_NE(client.Send("GET", "/metrics", "")->body.find("engram_log_writable 0"),
+              std::string::npos);
     EXPECT_TRUE(server.Running()) << server.LogText();
     if (round == 0) {
       EXPECT_EQ(server.Terminate(), 0) << server.LogText();
