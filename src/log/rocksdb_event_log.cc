@@ -180,8 +180,9 @@ struct RocksDbEventLog::Impl {
     Status write_status;
     if (next != base) {
       // After a failed write RocksDB refuses every write until it is told
-      // to resume; try that (at most every 500 ms), so that freeing disk
-      // space is enough to recover, without a restart.
+      // to resume. Try that, at most every 500 ms: RocksDB can recover from
+      // some errors (out of space, once there is room) in place; others
+      // (EFBIG, a read-only disk) need the log reopened, i.e. a restart.
       bool failing;
       {
         std::lock_guard lock(mu);

@@ -1,5 +1,9 @@
 // The event log: envelope codec, durability contract, idempotency, ordering.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <set>
 #include <thread>
@@ -235,6 +239,69 @@ TEST(RocksDbEventLog, OpenFailsClearlyWhenTheFolderIsUnusable) {
   EXPECT_EQ(log.status().code(), StatusCode::kIOError);
   EXPECT_EQ(RocksDbEventLog::OpenFollower(dir / "missing", dir / "f").status().code(),
             StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace engram::log
+
+namespace engram::log {
+namespace {
+
+// A full disk, in a child process limited by RLIMIT_FSIZE (its own limit,
+// which it may raise again): appends fail with IOError and WriteHealth says
+// so; once there is room, reopening the log (what a restart does) accepts
+// appends again, and everything acknowledged is there, gapless. The child's
+// exit code is the verdict.
+TEST(RocksDbEventLog, AFullDiskFailsAppendsVisiblyAndAReopenRecovers) {
+  TempDir dir;
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);  // writes past the limit fail with EFBIG instead
+    RocksDbEventLogOptions o;
+    o.path = dir / "log";
+    auto log = RocksDbEventLog::Open(o, SystemClock::Instance());
+    if (!log.ok()) _exit(10);
+    rlimit limit{};
+    getrlimit(RLIMIT_FSIZE, &limit);
+    const rlimit roomy = limit;
+    limit.rlim_cur = 256 * 1024;
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
+    size_t acked = 0;
+    bool failed = false;
+    for (int i = 0; i < 1000 && !failed; ++i) {
+      NewEvent e;
+      e.type = "t";
+      e.body = std::string(16 * 1024, static_cast<char>('a' + i % 26));
+      auto r = (*log)->Append(std::move(e));
+      if (r.ok()) {
+        if (r->seq != ++acked) _exit(12);
+      } else {
+        failed = r.status().code() == StatusCode::kIOError;
+      }
+    }
+    if (!failed || acked == 0) _exit(13);
+    if ((*log)->WriteHealth().code() != StatusCode::kIOError) _exit(14);
+    if (setrlimit(RLIMIT_FSIZE, &roomy) != 0) _exit(15);
+    log->reset();
+    log = RocksDbEventLog::Open(o, SystemClock::Instance());
+    if (!log.ok()) _exit(16);
+    NewEvent e;
+    e.type = "t";
+    e.body = "after";
+    auto after = (*log)->Append(std::move(e));
+    if (!after.ok() || !(*log)->WriteHealth().ok()) _exit(17);
+    if (after->seq != acked + 1) _exit(18);
+    auto all = (*log)->ReadAfter(0, 2000);
+    if (!all.ok() || all->size() != acked + 1 || all->back().body != "after") _exit(19);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10 open, 11 setrlimit, 12 seq gap, 13 never failed, 14 health while failing, 15 raise "
+         "limit, 16 reopen, 17 append after, 18 seq after, 19 read back";
 }
 
 }  // namespace
