@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   engram::cli::RegisterSign(app, &exit_code);
   engram::cli::RegisterStats(app, &exit_code);
   engram::cli::RegisterDeadLetters(app, &exit_code);
+  engram::cli::RegisterElevenLabs(app, &exit_code);
+  engram::cli::RegisterSimulate(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,0 +1,1 @@
+#include "elevenlabs/agent_setup.h"

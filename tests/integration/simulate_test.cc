@@ -1,0 +1,2 @@
+// engram simulate over the fixture calls. (Being written.)
+#include <gtest/gtest.h>
