@@ -4,6 +4,7 @@
 
 #include "common/crypto.h"
 #include "http/router.h"
+#include "projections/admin_queries.h"
 #include "projections/dead_letters.h"
 #include "projections/read_queries.h"
 
@@ -53,6 +54,19 @@ Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services
         return projections::RequeueDeadLetters(db, *services.log, only, "admin api");
       }));
   return HttpResponse::Json(200, {{"requeued", requeued}});
+}
+
+Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Services& services) {
+  ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
+  constexpr std::string_view kPrefix = "/v1/admin/conversations/";
+  const std::string id(request.Path().substr(kPrefix.size()));
+  if (id.find('/') != std::string::npos) return Status::NotFound("no route for " + request.target);
+  ENGRAM_ASSIGN_OR_RETURN(auto learning,
+                          services.queries->WithConnection([&](projections::SqliteDb& db) {
+                            return projections::LearningOfConversation(db, id);
+                          }));
+  if (!learning) return Status::NotFound("no conversation " + id);
+  return HttpResponse::Json(200, projections::ToJson(*learning));
 }
 
 }  // namespace engram::http

@@ -60,6 +60,7 @@ struct Route {
   std::string_view method;
   std::string_view path;
   RouteHandler handler;
+  bool prefix = false;  // path ends in '/' and is followed by an id
 };
 
 constexpr Route kRoutes[] = {
@@ -70,6 +71,7 @@ constexpr Route kRoutes[] = {
     {"POST", "/webhook/conversation-init", HandleConversationInit},
     {"GET", "/v1/admin/dead-letters", HandleDeadLetters},
     {"POST", "/v1/admin/dead-letters/retry", HandleDeadLettersRetry},
+    {"GET", "/v1/admin/conversations/", HandleConversationLearning, true},
 };
 
 }  // namespace
@@ -78,7 +80,10 @@ HttpResponse HandleRequest(const HttpRequest& request, Services& services) {
   const std::string_view path = request.Path();
   bool path_known = false;
   for (const Route& route : kRoutes) {
-    if (route.path != path) continue;
+    if (route.prefix ? !(path.starts_with(route.path) && path.size() > route.path.size())
+                     : route.path != path) {
+      continue;
+    }
     path_known = true;
     if (route.method != request.method) continue;
     Result<HttpResponse> r = route.handler(request, services);

@@ -20,5 +20,8 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
 // ({"seq": N} or {"all": true}), behind ENGRAM_ADMIN_TOKEN.
 Result<HttpResponse> HandleDeadLetters(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services& services);
+// GET /v1/admin/conversations/{id}: what the call taught Engram (memories
+// created, reinforced, superseded) and its extraction's status.
+Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Services& services);
 
 }  // namespace engram::http
