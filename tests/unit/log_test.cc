@@ -1,14 +1,17 @@
 // The event log: envelope codec, durability contract, idempotency, ordering.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <set>
 #include <thread>
 
 #include "common/crypto.h"
+#include "log/chain_verify.h"
 #include "log/event_codec.h"
 #include "log/rocksdb_event_log.h"
 #include "support/test_support.h"
@@ -302,6 +305,118 @@ TEST(RocksDbEventLog, AFullDiskFailsAppendsVisiblyAndAReopenRecovers) {
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "10 open, 11 setrlimit, 12 seq gap, 13 never failed, 14 health while failing, 15 raise "
          "limit, 16 reopen, 17 append after, 18 seq after, 19 read back";
+}
+
+}  // namespace
+}  // namespace engram::log
+
+namespace engram::log {
+namespace {
+
+// Tamper evidence: alter a stored entry behind the log's back (raw RocksDB)
+// and the chain walk reports the first entry that does not verify.
+class ChainTamper : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto log = Open();
+    for (int i = 1; i <= 10; ++i) {
+      NewEvent e;
+      e.type = "post_call_transcription";
+      e.body = "{\"n\":" + std::to_string(i) + "}";
+      ASSERT_TRUE(log->Append(std::move(e)).ok());
+    }
+    auto report = VerifyChain(*log);
+    ASSERT_TRUE(report.ok());
+    EXPECT_EQ(report->checked, 10u);
+    EXPECT_FALSE(report->first_break);
+  }
+  std::unique_ptr<RocksDbEventLog> Open() {
+    RocksDbEventLogOptions o;
+    o.path = dir_ / "log";
+    return std::move(RocksDbEventLog::Open(o, SystemClock::Instance())).value();
+  }
+  // Applies `edit` to the raw events column family (the log closed).
+  void Raw(const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"events", {}}, {"idempotency", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open({}, dir_ / "log", families, &handles, &db).ok());
+    edit(db, handles[1]);
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  // Rewrites entry `seq` after `change` edits its decoded form.
+  void Rewrite(Seq seq, const std::function<void(Event&)>& change) {
+    Raw([&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events) {
+      std::string bytes;
+      ASSERT_TRUE(db->Get({}, events, EncodeSeqKey(seq), &bytes).ok());
+      Event e = std::move(DecodeEvent(bytes)).value();
+      change(e);
+      ASSERT_TRUE(db->Put({}, events, EncodeSeqKey(seq), EncodeEvent(e)).ok());
+    });
+  }
+  std::optional<ChainBreak> Verify() {
+    auto log = Open();
+    auto report = VerifyChain(*log);
+    EXPECT_TRUE(report.ok());
+    return report->first_break;
+  }
+  TempDir dir_;
+};
+
+TEST_F(ChainTamper, AnEditedBodyBreaksAtItsEntry) {
+  Rewrite(5, [](Event& e) { e.body = "{\"n\":500}"; });
+  auto broken = Verify();
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->seq, 5u);
+  EXPECT_EQ(broken->reason, "body does not match its body_sha256");
+}
+
+TEST_F(ChainTamper, AnEditedBodyWithItsNewDigestBreaksTheChainThere) {
+  Rewrite(5, [](Event& e) {
+    e.body = "{\"n\":500}";
+    e.body_sha256 = crypto::Sha256Hex(e.body);
+  });
+  auto broken = Verify();
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->seq, 5u);
+  EXPECT_NE(broken->reason.find("chain_hash"), std::string::npos);
+}
+
+TEST_F(ChainTamper, ARechainedEntryBreaksAtTheNextOne) {
+  std::string prev;
+  {
+    auto log = Open();
+    prev = (*log->ReadAfter(3, 1))[0].chain_hash;  // entry 4's
+  }
+  Rewrite(5, [&](Event& e) {
+    e.type = "forged";
+    e.chain_hash = ComputeChainHash(prev, e);
+  });
+  auto broken = Verify();
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->seq, 6u);
+}
+
+TEST_F(ChainTamper, ADeletedEntryIsMissing) {
+  Raw([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events) {
+    ASSERT_TRUE(db->Delete({}, events, EncodeSeqKey(7)).ok());
+  });
+  auto broken = Verify();
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->seq, 7u);
+  EXPECT_NE(broken->reason.find("gap in event log: expected seq 7, found 8"), std::string::npos)
+      << broken->reason;
+}
+
+TEST_F(ChainTamper, AnUndecodableEntryIsNamed) {
+  Raw([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events) {
+    ASSERT_TRUE(db->Put({}, events, EncodeSeqKey(3), "garbage").ok());
+  });
+  auto broken = Verify();
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->seq, 3u);
 }
 
 }  // namespace
