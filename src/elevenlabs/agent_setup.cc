@@ -366,9 +366,10 @@ Json SetupConfig(const SetupOptions& options) {
 
   Json init = {
       {"where",
-       "Agent > Security: enable 'Fetch conversation initiation data for inbound Twilio calls'; "
-       "the webhook is set per agent (platform_settings.workspace_overrides; `engram elevenlabs "
-       "push` does both) or for the whole workspace in the Agents platform settings."},
+       "The agent's Security tab: turn on fetching conversation initiation data from the webhook "
+       "(called for inbound Twilio and SIP calls). The webhook is set per agent "
+       "(platform_settings.workspace_overrides; `engram elevenlabs push` sets both) or for the "
+       "whole workspace in the Agents platform settings."},
       {"webhook", InitWebhook(options)},
       {"agent_settings",
        {{"platform_settings",
