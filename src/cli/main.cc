@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   engram::cli::RegisterDeadLetters(app, &exit_code);
   engram::cli::RegisterElevenLabs(app, &exit_code);
   engram::cli::RegisterSimulate(app, &exit_code);
+  engram::cli::RegisterAudit(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,0 +1,299 @@
+#include "replay/audit.h"
+
+#include <ctime>
+#include <set>
+
+#include "projections/admin_queries.h"
+
+namespace engram::replay {
+namespace {
+
+using nlohmann::json;
+using projections::SqliteDb;
+using projections::Statement;
+
+std::string IsoTime(int64_t micros) {
+  const time_t secs = static_cast<time_t>(micros / 1'000'000);
+  tm t{};
+  gmtime_r(&secs, &t);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &t);
+  return buf;
+}
+
+// Every row of a one-column query with one text parameter.
+Result<std::vector<std::string>> Column(SqliteDb& db, const std::string& sql,
+                                        const std::string& arg) {
+  ENGRAM_ASSIGN_OR_RETURN(Statement st, db.Prepare(sql));
+  st.Bind(1, arg);
+  std::vector<std::string> out;
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.Text(0));
+  }
+  return out;
+}
+
+std::string Str(const json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int64_t Int(const json& j, const char* key) {
+  if (!j.is_object()) return 0;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+// Who an entry is about, as far as its body says.
+struct Mentions {
+  std::string user_id, conversation_id, caller_id, call_sid;
+  log::Seq source_seq = 0;  // extraction outcomes and requeues
+};
+
+Mentions MentionsOf(const log::Event& e, const json& body) {
+  Mentions m;
+  const json data = body.is_object() ? body.value("data", json()) : json();
+  const json request = body.is_object() ? body.value("request", json()) : json();
+  if (e.type.starts_with("post_call_") || e.type == "call_initiation_failure") {
+    m.conversation_id = Str(data, "conversation_id");
+    m.user_id = Str(data, "user_id");
+  } else if (e.type == "conversation_initiated") {
+    m.user_id = Str(body, "user_id");
+    m.caller_id = Str(request, "caller_id");
+    m.call_sid = Str(request, "call_sid");
+  } else if (e.type == "memory_queried") {
+    m.user_id = Str(body, "user_id");
+    m.conversation_id = Str(request, "conversation_id");
+    m.call_sid = Str(request, "call_sid");
+  } else {  // memories_extracted, extraction_dead, extraction_requeued
+    m.user_id = Str(body, "user_id");
+    m.conversation_id = Str(body, "conversation_id");
+    m.source_seq = static_cast<log::Seq>(Int(body, "source_seq"));
+  }
+  return m;
+}
+
+class Auditor {
+ public:
+  Auditor(SqliteDb& db, AuditTrail& trail) : db_(db), trail_(trail) {}
+
+  Status Describe(const log::Event& e, const json& body) {
+    AuditEntry a;
+    a.seq = e.seq;
+    a.received_at_us = e.received_at_us;
+    a.type = e.type;
+    a.route = e.route;
+    // Entries Engram wrote itself (extraction outcomes, requeues) came from
+    // no request.
+    a.verification =
+        e.route == "engram/extraction" ? "internal" : log::VerificationName(e.verification);
+    const json data = body.is_object() ? body.value("data", json()) : json();
+    const json request = body.is_object() ? body.value("request", json()) : json();
+    if (body.is_discarded()) {
+      a.detail = "body is not JSON";
+    } else if (e.type == "post_call_transcription") {
+      const size_t turns = data.is_object() && data.value("transcript", json()).is_array()
+                               ? data["transcript"].size()
+                               : 0;
+      a.detail = "transcript of " + Str(data, "conversation_id") + " (" + std::to_string(turns) +
+                 " turns)";
+      ENGRAM_RETURN_IF_ERROR(AddStatus(e.seq, a));
+    } else if (e.type == "post_call_audio") {
+      a.detail = "audio of " + Str(data, "conversation_id");
+      ENGRAM_RETURN_IF_ERROR(AddStatus(e.seq, a));
+    } else if (e.type == "call_initiation_failure") {
+      a.detail = "call initiation failure of " + Str(data, "conversation_id") + ": " +
+                 Str(data, "failure_reason");
+      ENGRAM_RETURN_IF_ERROR(AddStatus(e.seq, a));
+    } else if (e.type == "conversation_initiated") {
+      a.detail = "init: caller " + Str(request, "caller_id") + ", call " +
+                 Str(request, "call_sid") + " -> user " + Str(body, "user_id") +
+                 (body.value("new_user", false) ? " (new)" : "");
+    } else if (e.type == "memory_queried") {
+      const json returned = body.value("returned", json::array());
+      a.detail = "memory tool: \"" + Str(request, "query") + "\" -> " +
+                 std::to_string(returned.size()) + " memories";
+      for (const json& id : returned) {
+        if (!id.is_string()) continue;
+        ENGRAM_ASSIGN_OR_RETURN(
+            auto content,
+            Column(db_, "SELECT content FROM memories WHERE id = ?", id.get<std::string>()));
+        a.derived.push_back("recalled: " +
+                            (content.empty() ? id.get<std::string>() + " (gone)" : content[0]));
+      }
+    } else if (e.type == "memories_extracted") {
+      a.detail = "extraction of seq " + std::to_string(Int(body, "source_seq")) + " by " +
+                 Str(body, "extractor") + ": " +
+                 std::to_string(body.value("memories", json::array()).size()) + " candidates in " +
+                 std::to_string(Int(body, "attempts")) + " attempt(s)";
+      ENGRAM_RETURN_IF_ERROR(AddLearning(Str(body, "conversation_id"), a));
+    } else if (e.type == "extraction_dead") {
+      a.detail = "extraction of seq " + std::to_string(Int(body, "source_seq")) +
+                 " gave up after " + std::to_string(Int(body, "attempts")) +
+                 " attempt(s): " + Str(body, "last_error");
+    } else if (e.type == "extraction_requeued") {
+      a.detail = "requeue of seq " + std::to_string(Int(body, "source_seq")) + " (by " +
+                 Str(body, "requested_by") + ")";
+    } else {
+      a.detail = e.type;
+    }
+    trail_.entries.push_back(std::move(a));
+    return Status::Ok();
+  }
+
+ private:
+  // The webhook_events row's status, when it is not plainly done.
+  Status AddStatus(log::Seq seq, AuditEntry& a) {
+    ENGRAM_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare("SELECT status, coalesce(last_error, '') FROM webhook_events WHERE seq = ?"));
+    st.Bind(1, static_cast<int64_t>(seq));
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      a.derived.push_back("not projected yet");
+    } else if (st.Text(0) != "done") {
+      std::string line = "status: " + st.Text(0);
+      if (!st.Text(1).empty()) line.append(" (").append(st.Text(1)).append(")");
+      a.derived.push_back(line);
+    }
+    return Status::Ok();
+  }
+
+  Status AddLearning(const std::string& conversation_id, AuditEntry& a) {
+    if (!learnt_.insert(conversation_id).second) return Status::Ok();  // shown once
+    ENGRAM_ASSIGN_OR_RETURN(auto learning,
+                            projections::LearningOfConversation(db_, conversation_id));
+    if (!learning) return Status::Ok();
+    for (const auto& m : learning->memories) {
+      std::string line = m.relation + ": " + m.content;
+      if (m.relation == "superseded" && !m.replacement.empty()) {
+        line.append(" -> ").append(m.replacement);
+      }
+      a.derived.push_back(std::move(line));
+    }
+    return Status::Ok();
+  }
+
+  SqliteDb& db_;
+  AuditTrail& trail_;
+  std::set<std::string> learnt_;
+};
+
+// Reads the whole log, keeping the entries `wanted` accepts, in order.
+template <typename Wanted>
+Status Scan(const log::EventLog& log, SqliteDb& db, AuditTrail& trail, Wanted wanted) {
+  Auditor auditor(db, trail);
+  for (log::Seq after = 0;;) {
+    ENGRAM_ASSIGN_OR_RETURN(std::vector<log::Event> batch, log.ReadAfter(after, 1024));
+    if (batch.empty()) break;
+    for (const log::Event& e : batch) {
+      json body = json::parse(e.body, nullptr, false);
+      if (wanted(e, MentionsOf(e, body))) ENGRAM_RETURN_IF_ERROR(auditor.Describe(e, body));
+    }
+    after = batch.back().seq;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<AuditTrail> AuditUser(const log::EventLog& log, SqliteDb& db, const std::string& who) {
+  AuditTrail trail;
+  trail.subject = who;
+  ENGRAM_ASSIGN_OR_RETURN(auto ids, Column(db, "SELECT id FROM users WHERE id = ?", who));
+  if (ids.empty()) {
+    ENGRAM_ASSIGN_OR_RETURN(
+        ids, Column(db, "SELECT user_id FROM user_identities WHERE caller_id = ?", who));
+  }
+  if (ids.empty()) return Status::NotFound("no user or caller number " + who);
+  trail.user_id = ids[0];
+  ENGRAM_ASSIGN_OR_RETURN(
+      trail.conversations,
+      Column(db, "SELECT id FROM conversations WHERE user_id = ? ORDER BY started_at, id",
+             trail.user_id));
+  ENGRAM_ASSIGN_OR_RETURN(
+      auto numbers,
+      Column(db, "SELECT caller_id FROM user_identities WHERE user_id = ?", trail.user_id));
+  const std::set<std::string> conversations(trail.conversations.begin(), trail.conversations.end());
+  const std::set<std::string> callers(numbers.begin(), numbers.end());
+  std::set<log::Seq> matched;
+  ENGRAM_RETURN_IF_ERROR(Scan(log, db, trail, [&](const log::Event& e, const Mentions& m) {
+    const bool mine = m.user_id == trail.user_id || conversations.count(m.conversation_id) ||
+                      callers.count(m.caller_id) || (m.source_seq && matched.count(m.source_seq));
+    if (mine) matched.insert(e.seq);
+    return mine;
+  }));
+  return trail;
+}
+
+Result<AuditTrail> AuditConversation(const log::EventLog& log, SqliteDb& db,
+                                     const std::string& conversation_id) {
+  AuditTrail trail;
+  trail.subject = conversation_id;
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement st,
+      db.Prepare("SELECT coalesce(user_id, ''), coalesce(call_sid, '') FROM conversations WHERE "
+                 "id = ?"));
+  st.Bind(1, conversation_id);
+  ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("no conversation " + conversation_id);
+  trail.user_id = st.Text(0);
+  const std::string call_sid = st.Text(1);
+  trail.conversations = {conversation_id};
+  std::set<log::Seq> matched;
+  ENGRAM_RETURN_IF_ERROR(Scan(log, db, trail, [&](const log::Event& e, const Mentions& m) {
+    const bool mine = m.conversation_id == conversation_id ||
+                      (!call_sid.empty() && m.call_sid == call_sid) ||
+                      (m.source_seq && matched.count(m.source_seq));
+    if (mine) matched.insert(e.seq);
+    return mine;
+  }));
+  return trail;
+}
+
+json ToJson(const AuditTrail& trail) {
+  json entries = json::array();
+  for (const AuditEntry& a : trail.entries) {
+    entries.push_back({{"seq", a.seq},
+                       {"time", IsoTime(a.received_at_us)},
+                       {"type", a.type},
+                       {"route", a.route},
+                       {"verification", a.verification},
+                       {"detail", a.detail},
+                       {"derived", a.derived}});
+  }
+  return {{"subject", trail.subject},
+          {"user_id", trail.user_id},
+          {"conversations", trail.conversations},
+          {"entries", entries}};
+}
+
+std::string FormatTable(const AuditTrail& trail) {
+  std::string out = "audit of " + trail.subject;
+  if (!trail.user_id.empty() && trail.user_id != trail.subject) {
+    out.append(" (user ").append(trail.user_id).append(")");
+  }
+  out.append(": ")
+      .append(std::to_string(trail.entries.size()))
+      .append(" log entries, ")
+      .append(std::to_string(trail.conversations.size()))
+      .append(" conversation(s)\n");
+  char line[512];
+  std::snprintf(line, sizeof line, "%-6s %-20s %-24s %-16s %s\n", "SEQ", "TIME (UTC)", "EVENT",
+                "VERIFIED", "DETAIL");
+  out.append(line);
+  for (const AuditEntry& a : trail.entries) {
+    std::snprintf(line, sizeof line, "%-6llu %-20s %-24s %-16s ",
+                  static_cast<unsigned long long>(a.seq), IsoTime(a.received_at_us).c_str(),
+                  a.type.c_str(), a.verification.c_str());
+    out.append(line).append(a.detail).append("\n");
+    for (const std::string& d : a.derived)
+      out.append(std::string(56, ' ')).append("  ").append(d).append("\n");
+  }
+  return out;
+}
+
+}  // namespace engram::replay

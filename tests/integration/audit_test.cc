@@ -1,0 +1,178 @@
+// engram audit: the trail of a caller and of a conversation from the log
+// (the two fixture calls of Priya Raman), and the hash-chain walk, through
+// the library and the binary, while the server runs and after a tamper.
+#include "replay/audit.h"
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "http/http_connection.h"
+#include "http/signature.h"
+#include "log/event_codec.h"
+#include "support/test_support.h"
+
+namespace engram {
+namespace {
+
+using engram::testing::EngramInstance;
+using engram::testing::TempDir;
+using nlohmann::json;
+
+std::pair<int, std::string> RunEngram(const std::string& args) {
+  std::string command = ENGRAM_BINARY;
+  command.append(" ").append(args).append(" 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class Audit : public ::testing::Test {
+ protected:
+  Audit() : engram_(dir_ / "data"), client_("127.0.0.1", engram_.port) {}
+
+  // Call 1, then call 2 as the agent lives it: the init webhook while the
+  // phone rings, a memory-tool call, the post-call webhook.
+  void SetUp() override {
+    PostCall("post_call_transcription.json");
+    engram_.WaitForProjection();
+    const std::vector<std::pair<std::string, std::string>> tool = {
+        {"X-Engram-Secret", testing::kToolSecret}};
+    ASSERT_EQ(client_
+                  .Send("POST", "/webhook/conversation-init",
+                        testing::Fixture("conversation_init_request.json"), tool)
+                  ->status,
+              200);
+    ASSERT_EQ(client_
+                  .Send("POST", "/tools/memory-query",
+                        json({{"query", "which CRM"},
+                              {"user_id", "cust_000184"},
+                              {"call_sid", "CA50f1578b5c72dc4ee60caea63367c29a"},
+                              {"conversation_id", "conv_3401k8p6yj5c0qn2fx9tw7ebh3ma"}})
+                            .dump(),
+                        tool)
+                  ->status,
+              200);
+    PostCall("post_call_transcription_2.json");
+    engram_.WaitForProjection();
+    db_ = testing::OpenDb(engram_.db_path());
+  }
+  void PostCall(const std::string& fixture) {
+    const std::string body = testing::Fixture(fixture);
+    const int64_t now = SystemClock::Instance().NowMicros() / 1'000'000;
+    auto r = client_.Send(
+        "POST", "/webhook/post-call", body,
+        {{"ElevenLabs-Signature", http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  static std::vector<std::string> Types(const replay::AuditTrail& t) {
+    std::vector<std::string> out;
+    for (const auto& e : t.entries) out.push_back(e.type);
+    return out;
+  }
+
+  TempDir dir_;
+  EngramInstance engram_;
+  http::HttpConnection client_;
+  std::unique_ptr<projections::SqliteDb> db_;
+};
+
+TEST_F(Audit, AUsersTrailHoldsEveryEntryInOrderWithWhatItTaught) {
+  auto by_number = replay::AuditUser(*engram_.log, *db_, "+15125550147");
+  ASSERT_TRUE(by_number.ok()) << by_number.status().ToString();
+  EXPECT_EQ(by_number->user_id, "cust_000184");
+  EXPECT_EQ(Types(*by_number),
+            (std::vector<std::string>{"post_call_transcription", "memories_extracted",
+                                      "conversation_initiated", "memory_queried",
+                                      "post_call_transcription", "memories_extracted"}));
+  for (size_t i = 1; i < by_number->entries.size(); ++i) {
+    EXPECT_GT(by_number->entries[i].seq, by_number->entries[i - 1].seq);
+  }
+  EXPECT_EQ(by_number->entries[0].verification, "signature_valid");
+  EXPECT_EQ(by_number->entries[1].verification, "internal");
+  EXPECT_EQ(by_number->entries[2].verification, "shared_secret");
+  EXPECT_EQ(by_number->entries[3].verification, "shared_secret");
+  auto has = [](const replay::AuditEntry& e, const std::string& line) {
+    return std::find(e.derived.begin(), e.derived.end(), line) != e.derived.end();
+  };
+  EXPECT_TRUE(has(by_number->entries[1], "created: Priya Raman's CRM is HubSpot."));
+  EXPECT_TRUE(has(by_number->entries[3], "recalled: Priya Raman's CRM is HubSpot."));
+  EXPECT_TRUE(has(by_number->entries[5],
+                  "superseded: Priya Raman's CRM is HubSpot. -> Priya Raman's CRM is Salesforce."));
+  EXPECT_TRUE(
+      has(by_number->entries[5], "reinforced: Priya Raman prefers to be contacted by email."));
+
+  auto by_id = replay::AuditUser(*engram_.log, *db_, "cust_000184");
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(replay::ToJson(*by_id)["entries"], replay::ToJson(*by_number)["entries"]);
+  EXPECT_EQ(replay::AuditUser(*engram_.log, *db_, "+10000000000").status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(Audit, AConversationsTrailHoldsOnlyThatCall) {
+  auto trail = replay::AuditConversation(*engram_.log, *db_, "conv_3401k8p6yj5c0qn2fx9tw7ebh3ma");
+  ASSERT_TRUE(trail.ok()) << trail.status().ToString();
+  EXPECT_EQ(Types(*trail),
+            (std::vector<std::string>{"conversation_initiated", "memory_queried",
+                                      "post_call_transcription", "memories_extracted"}));
+  auto first = replay::AuditConversation(*engram_.log, *db_, "conv_0801k7b3m9qz2tx5hp4ev6dwc1ry");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(Types(*first),
+            (std::vector<std::string>{"post_call_transcription", "memories_extracted"}));
+  EXPECT_EQ(replay::AuditConversation(*engram_.log, *db_, "conv_nope").status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(Audit, TheCommandsWorkWhileTheServerRunsAndVerifyFindsATamper) {
+  const std::string data = dir_ / "data";
+  auto [code, out] = RunEngram("audit user cust_000184 --json --data-dir " + data);
+  ASSERT_EQ(code, 0) << out;
+  json trail = json::parse(out);
+  EXPECT_EQ(trail["entries"].size(), 6u);
+  std::tie(code, out) =
+      RunEngram("audit conversation conv_0801k7b3m9qz2tx5hp4ev6dwc1ry --data-dir " + data);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("created: Priya Raman's CRM is HubSpot."), std::string::npos) << out;
+  std::tie(code, out) = RunEngram("audit user nobody --data-dir " + data);
+  EXPECT_EQ(code, 4) << out;
+  std::tie(code, out) = RunEngram("audit verify --data-dir " + data);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("chain intact: " + std::to_string(engram_.log->Head()) + " entries"),
+            std::string::npos)
+      << out;
+
+  // Alter the stored transcript of the first call behind the log's back.
+  const log::Seq transcript = trail["entries"][0]["seq"];
+  engram_.server->Stop();
+  engram_.workers->Stop();
+  engram_.runner->Stop();
+  engram_.log.reset();
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"events", {}}, {"idempotency", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open({}, data + "/log", families, &handles, &db).ok());
+    std::string bytes;
+    ASSERT_TRUE(db->Get({}, handles[1], log::EncodeSeqKey(transcript), &bytes).ok());
+    log::Event e = std::move(log::DecodeEvent(bytes)).value();
+    e.body.replace(e.body.find("HubSpot"), 7, "Zendesk");
+    ASSERT_TRUE(db->Put({}, handles[1], log::EncodeSeqKey(transcript), log::EncodeEvent(e)).ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  std::tie(code, out) = RunEngram("audit verify --json --data-dir " + data);
+  EXPECT_EQ(code, 3) << out;
+  json report = json::parse(out);
+  EXPECT_EQ(report["first_break"]["seq"], transcript);
+  EXPECT_EQ(report["checked"], transcript - 1);
+}
+
+}  // namespace
+}  // namespace engram
