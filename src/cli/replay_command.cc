@@ -9,6 +9,8 @@
 #include "cli/commands.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
+#include "projections/sqlite_db.h"
+#include "replay/memory_diff.h"
 #include "replay/rebuild.h"
 
 namespace engram::cli {
@@ -20,6 +22,7 @@ struct ReplayFlags {
   bool verify = false;
   bool force = false;
   bool re_extract = false;
+  std::string config;  // re-extract with these settings
   std::string embeddings;
 };
 
@@ -39,7 +42,7 @@ replay::ProgressFn TerminalProgress() {
 }
 
 int Replay(const ReplayFlags& flags) {
-  if (flags.re_extract && flags.verify) {
+  if ((flags.re_extract || !flags.config.empty()) && flags.verify) {
     std::cerr << "engram replay: --verify compares with what the server learnt; it cannot "
                  "re-extract\n";
     return 2;
@@ -73,6 +76,14 @@ int Replay(const ReplayFlags& flags) {
       return 1;
     }
     projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
+    if (!flags.config.empty()) {
+      auto from_file = projections::MemoryEngineOptionsFromFile(flags.config);
+      if (!from_file.ok()) {
+        std::cerr << "engram replay: --config: " << from_file.status().ToString() << "\n";
+        return 2;
+      }
+      engine_options = *from_file;
+    }
     if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
     // The same cache as the server: a replay with the same configuration
     // reuses every extraction and never calls out.
@@ -87,7 +98,11 @@ int Replay(const ReplayFlags& flags) {
     // equals the live read model. --re-extract runs the configured extractor
     // on every transcript instead (through the cache), for a changed prompt
     // or rules version.
-    if (flags.re_extract) parts.extraction = projections::ExtractionMode::kInline;
+    if (flags.re_extract || !flags.config.empty()) {
+      parts.extraction = projections::ExtractionMode::kInline;
+      std::fprintf(stderr, "replay: re-extracting with %s\n",
+                   (*engine)->extractor->CacheIdentity().c_str());
+    }
     if (flags.verify) {
       auto report = replay::RebuildAndVerify(**log, ReadModelPath(flags.data_dir), out, parts,
                                              TerminalProgress());
@@ -126,6 +141,34 @@ int Replay(const ReplayFlags& flags) {
   return code;
 }
 
+int Diff(const std::string& old_path, const std::string& new_path, bool json_output) {
+  std::unique_ptr<projections::SqliteDb> dbs[2];
+  const std::string paths[2] = {old_path, new_path};
+  for (int i = 0; i < 2; ++i) {
+    if (!std::filesystem::exists(paths[i])) {
+      std::cerr << "engram replay diff: no database at " << paths[i] << "\n";
+      return 2;
+    }
+    auto db = projections::SqliteDb::Open(paths[i], projections::SqliteDb::Mode::kReadOnly);
+    if (!db.ok()) {
+      std::cerr << "engram replay diff: " << paths[i] << ": " << db.status().ToString() << "\n";
+      return 1;
+    }
+    dbs[i] = std::move(db).value();
+  }
+  auto diff = replay::DiffMemories(*dbs[0], *dbs[1]);
+  if (!diff.ok()) {
+    std::cerr << "engram replay diff: " << diff.status().ToString() << "\n";
+    return 1;
+  }
+  if (json_output) {
+    std::cout << replay::ToJson(*diff).dump(2) << "\n";
+  } else {
+    std::cout << replay::FormatDiff(*diff);
+  }
+  return diff->empty() ? 0 : 3;
+}
+
 }  // namespace
 
 void RegisterReplay(CLI::App& app, int* exit_code) {
@@ -140,8 +183,24 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
   cmd->add_flag("--re-extract", flags->re_extract,
                 "Extract every transcript again with the configured extractor (ENGRAM_EXTRACTOR, "
                 "ENGRAM_PROMPT_FILE, ...) instead of applying the extractions in the log");
+  cmd->add_option("--config", flags->config,
+                  "JSON file of ENGRAM_* extraction settings to re-extract with (implies "
+                  "--re-extract), e.g. {\"ENGRAM_PROMPT_FILE\": \"extract_v2.txt\"}");
   cmd->add_option("--embeddings", flags->embeddings, "GloVe file (as for engram serve)");
-  cmd->callback([flags, exit_code] { *exit_code = Replay(*flags); });
+  auto diff_paths = std::make_shared<std::vector<std::string>>();
+  auto diff_json = std::make_shared<bool>(false);
+  auto* diff = cmd->add_subcommand(
+      "diff", "Per user, the memories NEW.db adds, removes and changes compared with OLD.db");
+  diff->add_option("dbs", *diff_paths, "OLD.db NEW.db")->required()->expected(2);
+  diff->add_flag("--json", *diff_json, "JSON instead of a listing");
+  diff->callback([diff_paths, diff_json, exit_code] {
+    *exit_code = Diff((*diff_paths)[0], (*diff_paths)[1], *diff_json);
+  });
+  cmd->require_subcommand(0, 1);
+  cmd->callback([flags, exit_code, diff] {
+    if (diff->parsed()) return;  // `engram replay diff` ran instead
+    *exit_code = Replay(*flags);
+  });
 }
 
 }  // namespace engram::cli

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "memory/glove_embedder.h"
@@ -20,13 +23,11 @@ std::string_view recall_v1();
 namespace engram::projections {
 
 namespace {
-std::string Env(const char* name, const std::string& fallback = "") {
-  const char* v = std::getenv(name);
-  return v && *v ? v : fallback;
-}
-// A number from the environment; `fallback` when unset or not a number.
-int64_t EnvInt(const char* name, int64_t fallback) {
-  std::string v = Env(name);
+using Lookup = std::function<std::string(const char*)>;
+
+// A number from `get`; `fallback` when unset or not a number.
+int64_t IntOf(const Lookup& get, const char* name, int64_t fallback) {
+  std::string v = get(name);
   if (v.empty()) return fallback;
   try {
     return std::stoll(v);
@@ -34,25 +35,68 @@ int64_t EnvInt(const char* name, int64_t fallback) {
     return fallback;
   }
 }
+
+MemoryEngineOptions OptionsFrom(const Lookup& get) {
+  auto str = [&](const char* name, const std::string& fallback = "") {
+    std::string v = get(name);
+    return v.empty() ? fallback : v;
+  };
+  MemoryEngineOptions o;
+  o.llm.base_url = str("ENGRAM_LLM_BASE_URL");
+  o.llm.api_key = str("ENGRAM_LLM_API_KEY");
+  o.llm.model = str("ENGRAM_LLM_MODEL", "gpt-4o-mini");
+  o.llm.timeout = std::chrono::milliseconds(IntOf(get, "ENGRAM_LLM_TIMEOUT_MS", 30000));
+  o.extractor = str("ENGRAM_EXTRACTOR", o.llm.base_url.empty() ? "rules" : "llm");
+  o.prompt_path = str("ENGRAM_PROMPT_FILE");
+  o.embedding.base_url = str("ENGRAM_EMBEDDING_BASE_URL");
+  o.embedding.api_key = str("ENGRAM_EMBEDDING_API_KEY", o.llm.api_key);
+  o.embedding.model = str("ENGRAM_EMBEDDING_MODEL", "text-embedding-3-small");
+  o.embedding_dims = static_cast<int>(IntOf(get, "ENGRAM_EMBEDDING_DIMS", 1536));
+  o.embedder = o.embedding.base_url.empty() ? "glove" : "openai";
+  o.embeddings_path = str("ENGRAM_EMBEDDINGS");
+  o.summarizer = str("ENGRAM_SUMMARIZER", o.llm.base_url.empty() ? "rules" : "llm");
+  o.answer_timeout = std::chrono::milliseconds(IntOf(get, "ENGRAM_LLM_ANSWER_TIMEOUT_MS", 350));
+  return o;
+}
+
+std::string FromEnv(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
 }  // namespace
 
-MemoryEngineOptions MemoryEngineOptionsFromEnv() {
-  MemoryEngineOptions o;
-  o.llm.base_url = Env("ENGRAM_LLM_BASE_URL");
-  o.llm.api_key = Env("ENGRAM_LLM_API_KEY");
-  o.llm.model = Env("ENGRAM_LLM_MODEL", "gpt-4o-mini");
-  o.llm.timeout = std::chrono::milliseconds(EnvInt("ENGRAM_LLM_TIMEOUT_MS", 30000));
-  o.extractor = Env("ENGRAM_EXTRACTOR", o.llm.base_url.empty() ? "rules" : "llm");
-  o.prompt_path = Env("ENGRAM_PROMPT_FILE");
-  o.embedding.base_url = Env("ENGRAM_EMBEDDING_BASE_URL");
-  o.embedding.api_key = Env("ENGRAM_EMBEDDING_API_KEY", o.llm.api_key);
-  o.embedding.model = Env("ENGRAM_EMBEDDING_MODEL", "text-embedding-3-small");
-  o.embedding_dims = static_cast<int>(EnvInt("ENGRAM_EMBEDDING_DIMS", 1536));
-  o.embedder = o.embedding.base_url.empty() ? "glove" : "openai";
-  o.embeddings_path = Env("ENGRAM_EMBEDDINGS");
-  o.summarizer = Env("ENGRAM_SUMMARIZER", o.llm.base_url.empty() ? "rules" : "llm");
-  o.answer_timeout = std::chrono::milliseconds(EnvInt("ENGRAM_LLM_ANSWER_TIMEOUT_MS", 350));
-  return o;
+MemoryEngineOptions MemoryEngineOptionsFromEnv() { return OptionsFrom(FromEnv); }
+
+Result<MemoryEngineOptions> MemoryEngineOptionsFromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument(path + " must hold a JSON object of ENGRAM_* settings");
+  }
+  std::map<std::string, std::string> values;
+  for (const auto& [k, v] : j.items()) {
+    if (!k.starts_with("ENGRAM_")) {
+      return Status::InvalidArgument(path + ": unknown setting " + k +
+                                     " (settings are named as their environment variables)");
+    }
+    if (v.is_string()) {
+      values[k] = v.get<std::string>();
+    } else if (v.is_number_integer()) {
+      values[k] = std::to_string(v.get<int64_t>());
+    } else {
+      return Status::InvalidArgument(path + ": " + k + " must be a string or an integer");
+    }
+  }
+  // A relative prompt file is relative to the configuration file.
+  if (auto it = values.find("ENGRAM_PROMPT_FILE");
+      it != values.end() && !it->second.empty() && it->second[0] != '/') {
+    it->second = (std::filesystem::path(path).parent_path() / it->second).string();
+  }
+  return OptionsFrom([&values](const char* name) {
+    auto it = values.find(name);
+    return it != values.end() ? it->second : FromEnv(name);
+  });
 }
 
 std::string DefaultEmbeddingsPath() {

@@ -45,6 +45,11 @@ struct MemoryEngineOptions {
 //   ENGRAM_EMBEDDING_DIMS, ENGRAM_EMBEDDING_API_KEY (default: ENGRAM_LLM_API_KEY),
 //   ENGRAM_EMBEDDINGS (the GloVe file).
 MemoryEngineOptions MemoryEngineOptionsFromEnv();
+// The same settings from a JSON file {"ENGRAM_EXTRACTOR": "llm",
+// "ENGRAM_PROMPT_FILE": "extract_v2.txt", ...}; what the file leaves out
+// comes from the environment. A relative prompt file is relative to the
+// file. For `engram replay --config`.
+Result<MemoryEngineOptions> MemoryEngineOptionsFromFile(const std::string& path);
 
 struct MemoryEngine {
   std::unique_ptr<http::HttpClient> http;  // for the remote parts, when any

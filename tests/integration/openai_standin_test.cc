@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -520,6 +521,75 @@ TEST(DeadLettersCommand, ListAndRetryOfflineThenTheNextStartExtracts) {
   }
   std::tie(code, out) = RunEngram("dead-letters list --data-dir " + dir.path());
   EXPECT_NE(out.find("no dead letters"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace engram
+
+namespace engram {
+namespace {
+
+// Re-extraction: history learnt with the rules, replayed into a shadow
+// database with an LLM extractor named in a --config file, while the server
+// keeps serving; `engram replay diff` reports what changed for the caller.
+TEST(ReExtraction, AConfigFileSwitchesTheExtractorAndTheDiffShowsTheChange) {
+  OpenAiStandIn standin;
+  TempDir dir;
+  testing::EngramInstance engram(dir / "data");
+  log::NewEvent e;
+  e.type = "post_call_transcription";
+  e.route = "/webhook/post-call";
+  e.body = testing::Fixture("post_call_transcription.json");
+  ASSERT_TRUE(engram.log->Append(e).ok());
+  engram.WaitForProjection();
+
+  const std::string config = dir / "llm.json";
+  std::ofstream(config) << json({{"ENGRAM_EXTRACTOR", "llm"},
+                                 {"ENGRAM_LLM_BASE_URL", standin.base_url()},
+                                 {"ENGRAM_LLM_API_KEY", "test-key"},
+                                 {"ENGRAM_LLM_MODEL", "test-model"},
+                                 {"ENGRAM_SUMMARIZER", "rules"},
+                                 {"ENGRAM_EMBEDDINGS", ENGRAM_EMBEDDINGS_FILE}})
+                               .dump();
+  const std::string shadow = dir / "shadow.db";
+  auto [code, out] =
+      RunEngram("replay --data-dir " + (dir / "data") + " --out " + shadow + " --config " + config);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("re-extracting with llm/"), std::string::npos) << out;
+  EXPECT_EQ(standin.chat_calls.load(), 1);
+  auto db = testing::OpenDb(shadow);
+  EXPECT_EQ(QueryColumn(*db, "SELECT content FROM memories ORDER BY content"),
+            (std::vector<std::string>{"Priya Raman is frustrated by duplicate contacts.",
+                                      "Priya Raman's CRM is HubSpot."}));
+
+  std::tie(code, out) = RunEngram("replay diff " + engram.db_path() + " " + shadow);
+  EXPECT_EQ(code, 3) << out;
+  EXPECT_NE(out.find("user cust_000184"), std::string::npos) << out;
+  // The same turn worded by the LLM is a change; the same sentence is no change.
+  EXPECT_NE(out.find("  ~ Priya Raman is really frustrated.\n"
+                     "    -> Priya Raman is frustrated by duplicate contacts.  (content)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("CRM is HubSpot"), std::string::npos) << out;
+  EXPECT_NE(out.find("  - Priya Raman prefers to be contacted by email."), std::string::npos)
+      << out;
+  std::tie(code, out) = RunEngram("replay diff --json " + engram.db_path() + " " + shadow);
+  json diff = json::parse(out);
+  ASSERT_EQ(diff["users"].size(), 1u);
+  EXPECT_GT(diff["users"][0]["removed"].size(), 5u);
+  EXPECT_EQ(diff["users"][0]["changed"].size(), 1u);
+  EXPECT_EQ(diff["users"][0]["added"].size(), 0u);
+
+  // A config file with a typo is refused before anything runs.
+  std::ofstream(dir / "bad.json") << R"({"EXTRACTOR": "llm"})";
+  std::tie(code, out) = RunEngram("replay --data-dir " + (dir / "data") + " --out " +
+                                  (dir / "x.db") + " --config " + (dir / "bad.json"));
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("unknown setting EXTRACTOR"), std::string::npos) << out;
+  // The same database diffed against itself differs in nothing.
+  std::tie(code, out) = RunEngram("replay diff " + shadow + " " + shadow);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("no memory differs"), std::string::npos);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "projections/projectors.h"
 #include "projections/read_model.h"
 #include "projections/table_dump.h"
+#include "replay/memory_diff.h"
 #include "replay/rebuild.h"
 #include "support/test_support.h"
 
@@ -322,6 +323,56 @@ TEST(ReplayCommand, VerifyReportsEqualityAndDifferences) {
   int rc = std::system(cmd.c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 3) << testing::ReadFile(dir / "out2.txt");
   EXPECT_NE(testing::ReadFile(dir / "out2.txt").find("edited"), std::string::npos);
+}
+
+TEST(ReplayDiff, NamesAddedRemovedAndChangedMemoriesPerUser) {
+  TempDir dir;
+  EngramInstance engram(dir / "data");
+  PlayRandomHistory(engram.port, 11, 60);
+  engram.WaitForProjection();
+  const std::string copy = dir / "copy.db";
+  auto engine = testing::TestEngine(dir / "data/cache.db");
+  ASSERT_TRUE(replay::RebuildReadModel(*engram.log, copy, 0, engine->Parts(nullptr)).ok());
+  auto live = testing::OpenDb(engram.db_path());
+  auto edited =
+      std::move(projections::SqliteDb::Open(copy, projections::SqliteDb::Mode::kReadWriteCreate))
+          .value();
+  auto same = replay::DiffMemories(*live, *edited);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->empty()) << replay::FormatDiff(*same);
+
+  // One memory gone, one added, one superseded, all of one user.
+  const std::string user =
+      QueryColumn(*edited,
+                  "SELECT user_id FROM memories WHERE valid_to IS NULL GROUP BY user_id "
+                  "HAVING count(*) >= 3 ORDER BY user_id LIMIT 1")[0];
+  auto ids = QueryColumn(*edited, "SELECT id FROM memories WHERE valid_to IS NULL AND user_id = '" +
+                                      user + "' ORDER BY id LIMIT 2");
+  const std::string removed =
+      QueryColumn(*edited, "SELECT content FROM memories WHERE id = '" + ids[0] + "'")[0];
+  const std::string superseded =
+      QueryColumn(*edited, "SELECT content FROM memories WHERE id = '" + ids[1] + "'")[0];
+  ASSERT_TRUE(edited->Exec("PRAGMA foreign_keys = OFF").ok());  // links, embeddings stay
+  ASSERT_TRUE(edited->Exec("DELETE FROM memories WHERE id = '" + ids[0] + "'").ok());
+  ASSERT_TRUE(edited->Exec("UPDATE memories SET valid_to = 1 WHERE id = '" + ids[1] + "'").ok());
+  ASSERT_TRUE(edited
+                  ->Exec("INSERT INTO memories(id, user_id, content, primary_sector, sectors, "
+                         "salience, created_at, last_seen_at, valid_from, source_conversation_id, "
+                         "source_turns, created_seq) SELECT 'm_new', user_id, 'A brand new fact.', "
+                         "'semantic', '[\"semantic\"]', 0.5, 0, 0, 0, 'conv_elsewhere', '[99]', "
+                         "1 FROM memories WHERE id = '" +
+                         ids[1] + "'")
+                  .ok());
+  auto diff = replay::DiffMemories(*live, *edited);
+  ASSERT_TRUE(diff.ok());
+  ASSERT_EQ(diff->size(), 1u) << replay::FormatDiff(*diff);
+  EXPECT_EQ((*diff)[0].user_id, user);
+  json j = replay::ToJson(*diff)["users"][0];
+  EXPECT_EQ(j["added"], json::array({"A brand new fact."}));
+  EXPECT_EQ(j["removed"], json::array({removed}));
+  ASSERT_EQ(j["changed"].size(), 1u);
+  EXPECT_EQ(j["changed"][0]["content"], superseded);
+  EXPECT_EQ(j["changed"][0]["what"], "current -> superseded");
 }
 
 }  // namespace
