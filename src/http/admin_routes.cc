@@ -69,4 +69,24 @@ Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Serv
   return HttpResponse::Json(200, projections::ToJson(*learning));
 }
 
+Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& services) {
+  ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
+  constexpr std::string_view kPrefix = "/v1/users/";
+  std::string rest(request.Path().substr(kPrefix.size()));
+  bool memories = false;
+  if (rest.ends_with("/memories")) {
+    rest.resize(rest.size() - std::string_view("/memories").size());
+    memories = true;
+  }
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    return Status::NotFound("no route for " + request.target);
+  }
+  ENGRAM_ASSIGN_OR_RETURN(
+      auto found, services.queries->WithConnection([&](projections::SqliteDb& db) {
+        return memories ? projections::UserMemories(db, rest) : projections::UserRecord(db, rest);
+      }));
+  if (!found) return Status::NotFound("no user " + rest);
+  return HttpResponse::Json(200, *found);
+}
+
 }  // namespace engram::http

@@ -72,6 +72,7 @@ constexpr Route kRoutes[] = {
     {"GET", "/v1/admin/dead-letters", HandleDeadLetters},
     {"POST", "/v1/admin/dead-letters/retry", HandleDeadLettersRetry},
     {"GET", "/v1/admin/conversations/", HandleConversationLearning, true},
+    {"GET", "/v1/users/", HandleUserRead, true},
 };
 
 }  // namespace

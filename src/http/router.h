@@ -23,5 +23,9 @@ Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services
 // GET /v1/admin/conversations/{id}: what the call taught Engram (memories
 // created, reinforced, superseded) and its extraction's status.
 Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Services& services);
+// GET /v1/users/{id} (the user, its numbers, counts) and
+// GET /v1/users/{id}/memories (every memory with validity and sources),
+// behind ENGRAM_ADMIN_TOKEN.
+Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& services);
 
 }  // namespace engram::http

@@ -60,4 +60,87 @@ Result<std::optional<ConversationLearning>> LearningOfConversation(SqliteDb& db,
   return std::optional<ConversationLearning>(std::move(out));
 }
 
+namespace {
+// nullptr for SQL NULL, else the column's text (or integer).
+json TextOrNull(const Statement& st, int i) {
+  return st.IsNull(i) ? json(nullptr) : json(st.Text(i));
+}
+json IntOrNull(const Statement& st, int i) {
+  return st.IsNull(i) ? json(nullptr) : json(st.Int(i));
+}
+
+Result<bool> UserExists(SqliteDb& db, const std::string& user_id) {
+  ENGRAM_ASSIGN_OR_RETURN(Statement st, db.Prepare("SELECT 1 FROM users WHERE id = ?"));
+  st.Bind(1, user_id);
+  return st.Step();
+}
+}  // namespace
+
+Result<std::optional<json>> UserRecord(SqliteDb& db, const std::string& user_id) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement st,
+      db.Prepare("SELECT id, name, summary, created_at, last_seen_at, (SELECT count(*) FROM "
+                 "conversations WHERE user_id = u.id), (SELECT count(*) FROM memories WHERE "
+                 "user_id = u.id AND valid_to IS NULL), (SELECT count(*) FROM memories WHERE "
+                 "user_id = u.id AND valid_to IS NOT NULL) FROM users u WHERE id = ?"));
+  st.Bind(1, user_id);
+  ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<json>();
+  json user = {{"id", st.Text(0)},
+               {"name", TextOrNull(st, 1)},
+               {"summary", TextOrNull(st, 2)},
+               {"created_at", st.Int(3)},
+               {"last_seen_at", st.Int(4)},
+               {"conversations", st.Int(5)},
+               {"current_memories", st.Int(6)},
+               {"superseded_memories", st.Int(7)}};
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement ids,
+      db.Prepare("SELECT caller_id FROM user_identities WHERE user_id = ? ORDER BY first_seen_at, "
+                 "caller_id"));
+  ids.Bind(1, user_id);
+  user["caller_ids"] = json::array();
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool more, ids.Step());
+    if (!more) break;
+    user["caller_ids"].push_back(ids.Text(0));
+  }
+  return std::optional<json>(std::move(user));
+}
+
+Result<std::optional<json>> UserMemories(SqliteDb& db, const std::string& user_id) {
+  ENGRAM_ASSIGN_OR_RETURN(bool exists, UserExists(db, user_id));
+  if (!exists) return std::optional<json>();
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement st,
+      db.Prepare("SELECT id, content, primary_sector, sectors, subject, salience, reinforcements, "
+                 "created_at, last_seen_at, valid_from, valid_to, superseded_by, "
+                 "source_conversation_id, source_turns, created_seq FROM memories WHERE user_id = "
+                 "? ORDER BY created_seq, id"));
+  st.Bind(1, user_id);
+  json memories = json::array();
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    memories.push_back({{"id", st.Text(0)},
+                        {"content", st.Text(1)},
+                        {"sector", st.Text(2)},
+                        {"sectors", json::parse(st.Text(3), nullptr, false)},
+                        {"subject", TextOrNull(st, 4)},
+                        {"salience", st.Double(5)},
+                        {"reinforcements", st.Int(6)},
+                        {"created_at", st.Int(7)},
+                        {"last_seen_at", st.Int(8)},
+                        {"valid_from", st.Int(9)},
+                        {"valid_to", IntOrNull(st, 10)},
+                        {"current", st.IsNull(10)},
+                        {"superseded_by", TextOrNull(st, 11)},
+                        {"source",
+                         {{"conversation_id", TextOrNull(st, 12)},
+                          {"turns", json::parse(st.Text(13), nullptr, false)},
+                          {"seq", st.Int(14)}}}});
+  }
+  return std::optional<json>(json{{"user_id", user_id}, {"memories", std::move(memories)}});
+}
+
 }  // namespace engram::projections

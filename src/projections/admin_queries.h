@@ -39,4 +39,12 @@ nlohmann::json ToJson(const ConversationLearning& c);
 Result<std::optional<ConversationLearning>> LearningOfConversation(SqliteDb& db,
                                                                    const std::string& id);
 
+// GET /v1/users/{id}: the user row, its caller numbers and counts; nullopt
+// for an unknown user.
+Result<std::optional<nlohmann::json>> UserRecord(SqliteDb& db, const std::string& user_id);
+// GET /v1/users/{id}/memories: every memory of the user, current and
+// superseded, with validity and sources, oldest first; nullopt for an
+// unknown user.
+Result<std::optional<nlohmann::json>> UserMemories(SqliteDb& db, const std::string& user_id);
+
 }  // namespace engram::projections

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "http/http_connection.h"
@@ -172,6 +173,38 @@ TEST_F(Audit, TheCommandsWorkWhileTheServerRunsAndVerifyFindsATamper) {
   json report = json::parse(out);
   EXPECT_EQ(report["first_break"]["seq"], transcript);
   EXPECT_EQ(report["checked"], transcript - 1);
+}
+
+TEST_F(Audit, TheAdminApiShowsTheUserAndEveryMemoryWithValidityAndSources) {
+  engram_.services.admin_token = "audit-admin";
+  const std::vector<std::pair<std::string, std::string>> admin = {
+      {"Authorization", "Bearer audit-admin"}};
+  EXPECT_EQ(client_.Send("GET", "/v1/users/cust_000184", "")->status, 401);
+  EXPECT_EQ(client_.Send("GET", "/v1/users/nobody", "", admin)->status, 404);
+  auto user = client_.Send("GET", "/v1/users/cust_000184", "", admin);
+  ASSERT_EQ(user->status, 200) << user->body;
+  json u = json::parse(user->body);
+  EXPECT_EQ(u["name"], "Priya Raman");
+  EXPECT_EQ(u["caller_ids"], json::array({"+15125550147"}));
+  EXPECT_EQ(u["conversations"], 2);
+  EXPECT_EQ(u["superseded_memories"], 3);
+
+  auto listed = client_.Send("GET", "/v1/users/cust_000184/memories", "", admin);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  json memories = json::parse(listed->body)["memories"];
+  std::map<std::string, json> by_content;
+  for (const json& m : memories) by_content[m["content"]] = m;
+  const json& hubspot = by_content["Priya Raman's CRM is HubSpot."];
+  const json& salesforce = by_content["Priya Raman's CRM is Salesforce."];
+  EXPECT_EQ(hubspot["current"], false);
+  EXPECT_EQ(hubspot["superseded_by"], salesforce["id"]);
+  EXPECT_EQ(hubspot["valid_to"], salesforce["valid_from"]);
+  EXPECT_EQ(hubspot["source"]["conversation_id"], "conv_0801k7b3m9qz2tx5hp4ev6dwc1ry");
+  EXPECT_EQ(hubspot["source"]["turns"], json::array({3}));
+  EXPECT_EQ(salesforce["current"], true);
+  EXPECT_TRUE(salesforce["valid_to"].is_null());
+  EXPECT_EQ(static_cast<int64_t>(memories.size()),
+            u["current_memories"].get<int64_t>() + u["superseded_memories"].get<int64_t>());
 }
 
 }  // namespace
