@@ -10,7 +10,7 @@
 #   2. burst: 50 calls arriving within 2 s on an idle server, RUNS times;
 #   3. ramp: sustained calls/s raised step by step (RAMP_RATES) until a step
 #      saturates: an error, the projection queue not keeping up (not empty
-#      within 5 s of the step's end), a route's p95 over its ElevenLabs
+#      within 1 s of the step's end), a route's p95 over its ElevenLabs
 #      budget, or the load generator itself falling behind; during the third
 #      step it captures `engram stats` and a /metrics excerpt.
 # Prints per-route p50/p95/p99 (medians over the runs) and the saturation
@@ -19,6 +19,9 @@
 #   BUILD_DIR (default build)  PORT (default 18610)  RUNS (default 3)
 #   DAY_COMPRESSION (default 2880)  RAMP_RATES (default "20 40 80 120 160 200 250 300 400")
 #   RAMP_SECS (default 8)  CONNECTIONS (default 32)  OUT_DIR (default a new temp dir)
+#   MAX_OTHER_CPU (e.g. 10: replay a run during which other processes used more
+#   than 10% of a core, after waiting up to QUIET_WAIT_SECS for quiet; unset:
+#   keep every run, and read the CPU column)
 #   Extra arguments go to `engram serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,8 @@ DAY_COMPRESSION=${DAY_COMPRESSION:-2880}
 RAMP_RATES=${RAMP_RATES:-"20 40 80 120 160 200 250 300 400"}
 RAMP_SECS=${RAMP_SECS:-8}
 CONNECTIONS=${CONNECTIONS:-32}
+MAX_OTHER_CPU=${MAX_OTHER_CPU:-}
+QUIET_WAIT_SECS=${QUIET_WAIT_SECS:-600}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/engram-load.XXXXXX)}
 mkdir -p "$OUT_DIR"
 export ENGRAM_WEBHOOK_SECRET=load-webhook-secret ENGRAM_TOOL_SECRET=load-tool-secret
@@ -73,20 +78,46 @@ cpu_now() {
   CPU="$busy $server $children"
 }
 
+# Waits (at most QUIET_WAIT_SECS) until the whole machine has been under 5%
+# busy for 4 s: nothing else is running.
+wait_quiet() {
+  local start=$SECONDS quiet=0 b1 t1 b2 t2
+  while [ $((SECONDS - start)) -lt "$QUIET_WAIT_SECS" ]; do
+    read -r b1 t1 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    sleep 2
+    read -r b2 t2 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    if [ $((100 * (b2 - b1))) -lt $((5 * (t2 - t1))) ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    [ "$quiet" -ge 2 ] && return 0
+  done
+  echo "## the machine did not become quiet within $QUIET_WAIT_SECS s" >&2
+}
+
 loadgen() {  # $1: result name; the rest: loadgen arguments. Appends one JSON line to
-  # results.jsonl and sets LINE to the loadgen's result.
+  # results.jsonl and sets LINE to the loadgen's result. With MAX_OTHER_CPU, a
+  # run during which other processes used more than that (% of one core) is
+  # kept as "noisy" and played again once the machine is quiet (5 tries).
   local name=$1; shift
-  local before t0 t1 cpu
-  cpu_now; before=$CPU; t0=$(date +%s.%N)
-  # Exit status 1 (errors, queue not drained) is a result, not a failure here.
-  LINE=$("$BUILD_DIR/engram-loadgen" --mode calls --url "$URL" --connections "$CONNECTIONS" \
-    --json "$@" 2>>"$OUT_DIR/loadgen.log") || true
-  cpu_now; t1=$(date +%s.%N)
-  [ -n "$LINE" ] || { echo "engram-loadgen gave no result for $name" >&2; exit 1; }
-  # Who used the CPU meanwhile: "other" is anything but the server and the
-  # load generator (another build on the machine makes the run noisy).
-  cpu=$(echo "$before $CPU $t0 $t1 $TICK" | awk '{t=$9; printf "{\"wall_s\":%.2f,\"server_s\":%.2f,\"loadgen_s\":%.2f,\"other_s\":%.2f}", $8-$7, ($5-$2)/t, ($6-$3)/t, (($4-$1)-($5-$2)-($6-$3))/t}')
-  echo "{\"scenario\":\"$name\",\"cpu\":$cpu,\"result\":$LINE}" >>"$OUT_DIR/results.jsonl"
+  local before t0 t1 cpu other noisy try
+  for try in 1 2 3 4 5; do
+    cpu_now; before=$CPU; t0=$(date +%s.%N)
+    # Exit status 1 (errors, queue not drained) is a result, not a failure here.
+    LINE=$("$BUILD_DIR/engram-loadgen" --mode calls --url "$URL" --connections "$CONNECTIONS" \
+      --json "$@" 2>>"$OUT_DIR/loadgen.log") || true
+    cpu_now; t1=$(date +%s.%N)
+    [ -n "$LINE" ] || { echo "engram-loadgen gave no result for $name" >&2; exit 1; }
+    # Who used the CPU meanwhile: "other" is anything but the server and the
+    # load generator (another build on the machine makes the run noisy).
+    cpu=$(echo "$before $CPU $t0 $t1 $TICK" | awk '{t=$9; printf "{\"wall_s\":%.2f,\"server_s\":%.2f,\"loadgen_s\":%.2f,\"other_s\":%.2f}", $8-$7, ($5-$2)/t, ($6-$3)/t, (($4-$1)-($5-$2)-($6-$3))/t}')
+    other=$(echo "$before $CPU $t0 $t1 $TICK" | awk '{printf "%d", 100*(($4-$1)-($5-$2)-($6-$3))/$9/($8-$7)}')
+    noisy=false
+    if [ -n "$MAX_OTHER_CPU" ] && [ "$other" -gt "$MAX_OTHER_CPU" ]; then noisy=true; fi
+    echo "{\"scenario\":\"$name\",\"noisy\":$noisy,\"cpu\":$cpu,\"result\":$LINE}" \
+      >>"$OUT_DIR/results.jsonl"
+    [ "$noisy" = true ] || return 0
+    echo "## noisy: other processes used $other% of a core; again once the machine is quiet"
+    if [ "$try" -lt 5 ]; then wait_quiet; fi
+  done
+  return 0  # five noisy tries: kept, marked noisy
 }
 
 echo "## seed: 400 calls at 40 calls/s"
@@ -118,7 +149,7 @@ for rate in $RAMP_RATES; do
     capture=$!
   fi
   loadgen "ramp_$rate" --calls-per-sec "$rate" --duration-secs "$RAMP_SECS" \
-    --seed $((300 + step)) --drain-secs 15 --keepup-secs 5
+    --seed $((300 + step)) --drain-secs 15 --keepup-secs 1
   if [ "$step" -eq 3 ]; then wait "$capture"; fi
   # Stop at the first saturated step (budgets: OPERATIONS.md, ElevenLabs-facing p95).
   if ! python3 -c '
@@ -136,10 +167,15 @@ done
 
 python3 - "$OUT_DIR/results.jsonl" "$RUNS" "$DAY_COMPRESSION" <<'PY'
 import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+all_rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [r for r in all_rows if not r.get("noisy")]
+if len(rows) < len(all_rows):
+    print(f"\n({len(all_rows) - len(rows)} noisy runs left out; see results.jsonl)")
 runs, compression = int(sys.argv[2]), float(sys.argv[3])
 routes = ["init", "tool", "post_call"]
-goals = {"init": ("p95", 5), "tool": ("p95", 5), "post_call": ("p99", 2)}
+# Engram's own goals: init and tool p95 under 5 ms (issue 2, PERFORMANCE.md);
+# post-call p99 under 2 ms was set for post-call webhooks alone (issue 1).
+goals = {"init": ("p95", 5), "tool": ("p95", 5)}
 budgets = {"init": 1000, "tool": 500, "post_call": 50}
 
 def med(values):
@@ -180,9 +216,9 @@ scenario_table("burst", "Burst: 50 calls within 2 s")
 ramp = [r for r in rows if r["scenario"].startswith("ramp_")]
 if ramp:
     print("\n### Ramp (one run per step)\n")
-    print("| calls/s | req/s offered | init p95/p99 | tool p95/p99 | post-call p95/p99 | errors | max lag | drained | CPU (one core) | goals |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    last_ok = last_goals = None
+    print("| calls/s | req/s offered | init p50/p95/p99 | tool p50/p95/p99 | post-call p50/p95/p99 | errors | max lag | drained | CPU (one core) | init, tool p95 <= 5 ms | post-call p99 <= 2 ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    last_ok = last_goals = last_post = None
     for row in ramp:
         r = row["result"]
         rate = r["schedule"]["calls_per_sec"]
@@ -192,17 +228,20 @@ if ramp:
               and r["calls"]["finished"] == r["calls"]["planned"]
               and all(lat[k]["p95"] <= b for k, b in budgets.items())
               and r["start_lag_ms"]["p99"] <= 50)
+        post_ok = lat["post_call"]["p99"] <= 2
         if ok: last_ok = rate
         if ok and goals_ok: last_goals = rate
+        if ok and post_ok: last_post = rate
         drained = "never" if r["queue"]["drain_secs"] is None else f"{r['queue']['drain_secs']:.1f} s"
         offered = rate * (2 + r["schedule"]["tool_calls_per_call"])
         print(f"| {rate:g} | {offered:g} | "
-              + " | ".join(f"{lat[k]['p95']:.2f} / {lat[k]['p99']:.2f}" for k in routes)
+              + " | ".join(f"{lat[k]['p50']:.2f} / {lat[k]['p95']:.2f} / {lat[k]['p99']:.2f}" for k in routes)
               + f" | {r['errors']} | {r['queue']['max_lag_events']:.0f} | {drained} | {cpu_note(row)} | "
-              + ("met" if goals_ok else "missed") + (" |" if ok else " | **saturated**"))
-    print(f"\nhighest step within budgets, queue keeping up, no errors: {last_ok} calls/s; "
-          f"also within Engram's own goals (init and tool p95 <= 5 ms, post-call p99 <= 2 ms): "
-          f"{last_goals} calls/s")
+              + ("met" if goals_ok else "missed") + " | " + ("met" if post_ok else "missed")
+              + (" |" if ok else " | **saturated**"))
+    print(f"\nhighest step with no errors, the queue keeping up and every route within its "
+          f"ElevenLabs p95 budget: {last_ok} calls/s; also with init and tool p95 <= 5 ms: "
+          f"{last_goals} calls/s; also with post-call p99 <= 2 ms: {last_post} calls/s")
 PY
 for f in stats.txt metrics.txt; do
   [ -s "$OUT_DIR/$f" ] && { echo; echo "### $f (during ramp step 3)"; cat "$OUT_DIR/$f"; }

@@ -164,7 +164,10 @@ struct Flags {
   uint64_t seed = 20261124;
   int scrape_ms = 1000;
   double drain_secs = 30;
-  double keepup_secs = 5;
+  // A projector that keeps up holds only what is in flight, which drains
+  // within a few 100 ms polls; a backlog that takes longer grew while calls
+  // arrived faster than they were projected.
+  double keepup_secs = 1;
 };
 
 // ---------------------------------------------------------------------------
