@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   engram::cli::RegisterElevenLabs(app, &exit_code);
   engram::cli::RegisterSimulate(app, &exit_code);
   engram::cli::RegisterAudit(app, &exit_code);
+  engram::cli::RegisterForget(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -7,6 +7,7 @@
 #include "projections/admin_queries.h"
 #include "projections/dead_letters.h"
 #include "projections/read_queries.h"
+#include "replay/forget.h"
 
 namespace engram::http {
 namespace {
@@ -87,6 +88,26 @@ Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& servic
       }));
   if (!found) return Status::NotFound("no user " + rest);
   return HttpResponse::Json(200, *found);
+}
+
+Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& services) {
+  ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
+  const std::string id(request.Path().substr(std::string_view("/v1/users/").size()));
+  if (id.empty() || id.find('/') != std::string::npos) {
+    return Status::NotFound("no route for " + request.target);
+  }
+  const std::string model = services.embedder ? services.embedder->ModelId() : "";
+  ENGRAM_ASSIGN_OR_RETURN(auto plan,
+                          services.queries->WithConnection([&](projections::SqliteDb& db) {
+                            return replay::PlanForget(*services.log, db, id, model);
+                          }));
+  ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, replay::Forget(*services.log, plan, "admin api"));
+  HttpResponse response = HttpResponse::Json(200, {{"forgotten", plan.user_id},
+                                                   {"seq", seq},
+                                                   {"erased_entries", plan.seqs.size()},
+                                                   {"conversations", plan.conversations.size()}});
+  response.log_seq = seq;
+  return response;
 }
 
 }  // namespace engram::http

@@ -73,6 +73,7 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/admin/dead-letters/retry", HandleDeadLettersRetry},
     {"GET", "/v1/admin/conversations/", HandleConversationLearning, true},
     {"GET", "/v1/users/", HandleUserRead, true},
+    {"DELETE", "/v1/users/", HandleUserForget, true},
 };
 
 }  // namespace

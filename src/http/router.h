@@ -27,5 +27,8 @@ Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Serv
 // GET /v1/users/{id}/memories (every memory with validity and sources),
 // behind ENGRAM_ADMIN_TOKEN.
 Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& services);
+// DELETE /v1/users/{id}: forget the user (replay/forget.h), behind
+// ENGRAM_ADMIN_TOKEN.
+Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& services);
 
 }  // namespace engram::http

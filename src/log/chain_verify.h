@@ -22,7 +22,8 @@ struct ChainBreak {
 };
 
 struct ChainReport {
-  Seq checked = 0;              // entries verified before the break (or all of them)
+  Seq checked = 0;  // entries verified before the break (or all of them)
+  Seq erased = 0;   // of those, entries whose body was erased (its digest is not checked)
   std::string head_chain_hash;  // the last verified entry's chain hash
   std::optional<ChainBreak> first_break;
 };

@@ -63,6 +63,9 @@ struct Event {
   // hex SHA-256 chaining this entry to the previous one (see FORMAT.md).
   std::string chain_hash;
   std::string body;
+  // The body was erased (a forgotten user): it is empty, body_sha256 names
+  // the bytes that were there. Known to the log, not part of the encoding.
+  bool erased = false;
 
   // Value of header `name` (case-insensitive), or "" when absent.
   std::string HeaderValue(std::string_view name) const;

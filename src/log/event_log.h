@@ -44,6 +44,14 @@ class EventLog {
   // Ok, or why the last append failed (until one succeeds): what /healthz
   // reports, since a log that cannot write acknowledges nothing.
   virtual Status WriteHealth() const { return Status::Ok(); }
+  // Erases the bodies of entries `seqs` (a forgotten user), recording that
+  // event `by` did it. Every other field stays, so the hash chain still
+  // verifies; those entries are read back with Event::erased set.
+  virtual Status Erase(const std::vector<Seq>& seqs, Seq by) {
+    (void)seqs;
+    (void)by;
+    return Status::Unavailable("this log cannot erase");
+  }
 };
 
 }  // namespace engram::log

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -22,6 +23,9 @@ namespace {
 
 constexpr char kEventsFamily[] = "events";
 constexpr char kKeysFamily[] = "idempotency";
+// Erasure marks live in the idempotency family under a prefix no request key
+// can start with: key = prefix + seq (8 bytes), value = the forget event's seq.
+constexpr std::string_view kErasedPrefix("\0\0engram-erased\0", 17);
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   std::string msg = std::string(what) + ": " + s.ToString();
@@ -64,6 +68,7 @@ struct RocksDbEventLog::Impl {
   Seq head = 0;  // highest durable seq
   // The last write's failure, until a write succeeds (disk full, read-only).
   Status write_error;
+  std::set<Seq> erased;  // entries whose body was erased
 
   // Owned by the writer thread after Open.
   std::string last_chain_hash;
@@ -80,6 +85,22 @@ struct RocksDbEventLog::Impl {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     handles.clear();
     if (db) db->Close();
+  }
+
+  Status LoadErasures() {
+    std::set<Seq> found;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), keys));
+    for (it->Seek(rocksdb::Slice(kErasedPrefix.data(), kErasedPrefix.size())); it->Valid();
+         it->Next()) {
+      std::string_view key = it->key().ToStringView();
+      if (!key.starts_with(kErasedPrefix)) break;
+      ENGRAM_ASSIGN_OR_RETURN(Seq seq, DecodeSeqKey(key.substr(kErasedPrefix.size())));
+      found.insert(seq);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read erasures");
+    std::lock_guard lock(mu);
+    erased = std::move(found);
+    return Status::Ok();
   }
 
   Status LoadHead() {
@@ -252,6 +273,7 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   impl->events = impl->handles[1];
   impl->keys = impl->handles[2];
   ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
+  ENGRAM_RETURN_IF_ERROR(impl->LoadErasures());
   impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
 }
@@ -281,6 +303,7 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::OpenFollower(
   impl->events = impl->handles[1];
   impl->keys = impl->handles[2];
   ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
+  ENGRAM_RETURN_IF_ERROR(impl->LoadErasures());
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
 }
 
@@ -316,6 +339,10 @@ Result<std::vector<Event>> RocksDbEventLog::ReadAfter(Seq after, size_t limit) c
     out.push_back(std::move(e));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read events");
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->erased.empty()) {
+    for (Event& e : out) e.erased = impl_->erased.count(e.seq) > 0;
+  }
   return out;
 }
 
@@ -348,7 +375,39 @@ Status RocksDbEventLog::CatchUp() {
     st = impl_->LoadHead();
   }
   impl_->head_cv.notify_all();
+  if (st.ok()) st = impl_->LoadErasures();
   return st;
+}
+
+Status RocksDbEventLog::Erase(const std::vector<Seq>& seqs, Seq by) {
+  if (impl_->follower) return Status::Unavailable("event log opened read-only");
+  const Seq head = Head();
+  rocksdb::WriteBatch wb;
+  for (Seq seq : seqs) {
+    if (seq == 0 || seq > head) {
+      return Status::InvalidArgument("cannot erase seq " + std::to_string(seq) +
+                                     ": not in the log");
+    }
+    std::string bytes;
+    rocksdb::Status s =
+        impl_->db->Get(rocksdb::ReadOptions(), impl_->events, EncodeSeqKey(seq), &bytes);
+    if (!s.ok()) return FromRocks(s, "read event " + std::to_string(seq));
+    ENGRAM_ASSIGN_OR_RETURN(Event e, DecodeEvent(bytes));
+    // Only the body goes: body_sha256 and chain_hash stay, so the chain
+    // still verifies and the entry still says what it was.
+    e.body.clear();
+    wb.Put(impl_->events, EncodeSeqKey(seq), EncodeEvent(e));
+    std::string mark(kErasedPrefix);
+    mark.append(EncodeSeqKey(seq));
+    wb.Put(impl_->keys, mark, EncodeSeqKey(by));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->options.sync;
+  rocksdb::Status s = impl_->db->Write(wo, &wb);
+  if (!s.ok()) return FromRocks(s, "erase");
+  std::lock_guard lock(impl_->mu);
+  impl_->erased.insert(seqs.begin(), seqs.end());
+  return Status::Ok();
 }
 
 Status RocksDbEventLog::WriteHealth() const {

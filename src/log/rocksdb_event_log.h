@@ -44,6 +44,7 @@ class RocksDbEventLog final : public EventLog {
   bool WaitForHead(Seq after, std::chrono::milliseconds timeout) const override;
   Result<std::optional<Seq>> FindByKey(const std::string& key) const override;
   Status WriteHealth() const override;
+  Status Erase(const std::vector<Seq>& seqs, Seq by) override;
 
   // Follower only: makes appends by the primary visible. No-op otherwise.
   Status CatchUp();

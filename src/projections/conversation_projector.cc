@@ -365,8 +365,30 @@ Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
   return InsertWebhookEvent(db, e, nullptr, "done", std::nullopt);
 }
 
+namespace {
+// user_forgotten {user_id, conversations, erased_seqs}: every row the user's
+// events made goes; the log entries themselves were erased by then.
+Status ApplyUserForgotten(const log::Event& e, SqliteDb& db) {
+  json body = json::parse(e.body, nullptr, false);
+  if (!body.is_object() || !body.contains("user_id")) {
+    return Status::InvalidArgument("user_forgotten without user_id");
+  }
+  for (const json& seq : body.value("erased_seqs", json::array())) {
+    ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM webhook_events WHERE seq = ?", seq.get<int64_t>()));
+  }
+  // Cascades: turns, analysis, tool invocations, the memories' sources.
+  for (const json& id : body.value("conversations", json::array())) {
+    ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM conversations WHERE id = ?", id.get<std::string>()));
+  }
+  // Cascades: identities, conversations, memories (embeddings, links,
+  // conversation_memories), call bindings.
+  return db.Run("DELETE FROM users WHERE id = ?", body["user_id"].get<std::string>());
+}
+}  // namespace
+
 Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
   if (e.type == "conversation_initiated") return ApplyConversationInitiated(e, db);
+  if (e.type == "user_forgotten") return ApplyUserForgotten(e, db);
   const bool post_call = e.type == "post_call_transcription" || e.type == "post_call_audio" ||
                          e.type == "call_initiation_failure";
   if (!post_call) {

@@ -32,4 +32,8 @@ Status ExtractionCache::Put(const std::string& space, const std::string& key,
       space, key, value);
 }
 
+Status ExtractionCache::Delete(const std::string& space, const std::string& key) {
+  return db_->Run("DELETE FROM cache_entries WHERE space = ? AND key = ?", space, key);
+}
+
 }  // namespace engram::projections

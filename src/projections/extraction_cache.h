@@ -25,6 +25,8 @@ class ExtractionCache {
   // The cached value of `key` in `space` ("extraction", "embedding", ...).
   Result<std::optional<std::string>> Get(const std::string& space, const std::string& key);
   Status Put(const std::string& space, const std::string& key, const std::string& value);
+  // Removes the entry, if any (a forgotten user's extraction or embedding).
+  Status Delete(const std::string& space, const std::string& key);
   // Readable from any thread (for metrics).
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }

@@ -157,6 +157,8 @@ Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
       s = ApplyDead(e, db);
     } else if (logged && e.type == kExtractionRequeuedType) {
       s = ApplyRequeued(e, db, jobs);
+    } else if (e.type == "user_forgotten") {
+      s = Forget(e, ops);
     } else {
       return Status::Ok();
     }
@@ -186,6 +188,9 @@ void MemoryProjector::AfterCommit() {
           break;
         case IndexOp::kRemove:
           parts_.index->Remove(op.user_id, op.memory.id);
+          break;
+        case IndexOp::kForgetUser:
+          parts_.index->ForgetUser(op.user_id);
           break;
         case IndexOp::kSalience:
           parts_.index->UpdateSalience(op.user_id, op.memory.id, op.memory.salience,
@@ -594,6 +599,23 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
     }
     st->Reset();
     if (!row.ok()) return row.status();
+  }
+  return Status::Ok();
+}
+
+Status MemoryProjector::Forget(const log::Event& e, std::vector<IndexOp>& ops) {
+  // The rows went with the user (conversation projector); what is left is
+  // the vector state and the caches, which hold the user's words.
+  json body = json::parse(e.body);
+  const std::string user_id = body.at("user_id").get<std::string>();
+  ops.push_back({IndexOp::kForgetUser, user_id, {}, {}});
+  if (parts_.cache) {
+    for (const json& key : body.value("cache_keys", json::array())) {
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("extraction", key.get<std::string>()));
+    }
+    for (const json& key : body.value("embedding_keys", json::array())) {
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("embedding", key.get<std::string>()));
+    }
   }
   return Status::Ok();
 }

@@ -88,7 +88,7 @@ class MemoryProjector final : public Projector {
   }
 
   struct IndexOp {
-    enum Kind { kUpsert, kRemove, kSalience } kind;
+    enum Kind { kUpsert, kRemove, kSalience, kForgetUser } kind;
     std::string user_id;
     memory::IndexedMemory memory;
     std::vector<float> vector;
@@ -115,6 +115,8 @@ class MemoryProjector final : public Projector {
                          const std::vector<memory::ExtractedMemory>& candidates,
                          log::Seq source_seq, SqliteDb& db, std::vector<IndexOp>& ops);
   Status Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops);
+  // user_forgotten: the user's vectors and cache entries go.
+  Status Forget(const log::Event& e, std::vector<IndexOp>& ops);
 
   MemoryEngineParts parts_;
   std::vector<IndexOp> staged_;

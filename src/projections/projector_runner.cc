@@ -60,6 +60,12 @@ Status ProjectorRunner::ApplyBatch(const std::vector<log::Event>& events,
   for (const log::Event& e : events) {
     for (size_t i = 0; i < projectors_.size(); ++i) {
       if (e.seq <= next[i]) continue;
+      // An erased entry (a forgotten user) has nothing left to project; the
+      // user_forgotten event after it removed what it had made.
+      if (e.erased) {
+        next[i] = e.seq;
+        continue;
+      }
       Projector& p = *projectors_[i];
       ENGRAM_RETURN_IF_ERROR(db_->Exec("SAVEPOINT apply_event"));
       Status s = p.Apply(e, *db_);

@@ -13,7 +13,11 @@
 
 #include "http/http_connection.h"
 #include "http/signature.h"
+#include "log/chain_verify.h"
 #include "log/event_codec.h"
+#include "projections/extraction_cache.h"
+#include "projections/table_dump.h"
+#include "replay/rebuild.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -205,6 +209,93 @@ TEST_F(Audit, TheAdminApiShowsTheUserAndEveryMemoryWithValidityAndSources) {
   EXPECT_TRUE(salesforce["valid_to"].is_null());
   EXPECT_EQ(static_cast<int64_t>(memories.size()),
             u["current_memories"].get<int64_t>() + u["superseded_memories"].get<int64_t>());
+}
+
+TEST_F(Audit, ForgettingAUserErasesRowsVectorsCachesAndLogBodiesAndStaysForgotten) {
+  engram_.services.admin_token = "audit-admin";
+  const std::vector<std::pair<std::string, std::string>> admin = {
+      {"Authorization", "Bearer audit-admin"}};
+  auto before = replay::AuditUser(*engram_.log, *db_, "cust_000184");
+  ASSERT_TRUE(before.ok());
+  ASSERT_GT(engram_.index->Count("cust_000184"), 0u);
+  // The extractions the cache holds for her (what the rules made of her words).
+  std::vector<std::string> cache_keys;
+  auto logged = engram_.log->ReadAfter(0, 100);
+  ASSERT_TRUE(logged.ok());
+  for (const auto& e : *logged) {
+    if (e.type == "memories_extracted") cache_keys.push_back(json::parse(e.body)["cache_key"]);
+  }
+  ASSERT_EQ(cache_keys.size(), 2u);
+  auto cache = std::move(projections::ExtractionCache::Open(dir_ / "data/cache.db")).value();
+  ASSERT_TRUE(cache->Get("extraction", cache_keys[0]).value().has_value());
+  EXPECT_EQ(client_.Send("DELETE", "/v1/users/cust_000184", "")->status, 401);
+  auto r = client_.Send("DELETE", "/v1/users/cust_000184", "", admin);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["erased_entries"], before->entries.size());
+  engram_.WaitForProjection();
+
+  // Rows and vectors.
+  for (const char* table :
+       {"users", "user_identities", "conversations", "conversation_turns", "memories",
+        "memory_embeddings", "memory_links", "conversation_memories", "tool_invocations",
+        "call_bindings", "webhook_events"}) {
+    EXPECT_EQ(testing::QueryInt(*db_, std::string("SELECT count(*) FROM ") + table), 0) << table;
+  }
+  EXPECT_EQ(engram_.index->Count("cust_000184"), 0u);
+  for (const std::string& key : cache_keys) {
+    EXPECT_FALSE(cache->Get("extraction", key).value().has_value()) << key;
+  }
+  EXPECT_EQ(client_.Send("GET", "/v1/users/cust_000184", "", admin)->status, 404);
+  // The log: the bodies are gone, the chain still verifies.
+  auto events = engram_.log->ReadAfter(0, 100);
+  ASSERT_TRUE(events.ok());
+  size_t erased = 0;
+  for (const auto& e : *events) {
+    if (e.type == "user_forgotten") continue;
+    EXPECT_TRUE(e.erased) << e.seq << " " << e.type;
+    EXPECT_EQ(e.body, "");
+    erased += e.erased;
+    EXPECT_EQ(e.body.find("Priya"), std::string::npos);
+  }
+  EXPECT_EQ(erased, before->entries.size());
+  auto chain = log::VerifyChain(*engram_.log);
+  ASSERT_TRUE(chain.ok());
+  EXPECT_FALSE(chain->first_break) << chain->first_break->reason;
+  EXPECT_EQ(chain->erased, erased);
+  // Nothing brings her back: a replay equals the live read model.
+  auto rebuilt = replay::RebuildReadModel(*engram_.log, dir_ / "replayed.db", 0,
+                                          engram_.engine->Parts(nullptr));
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  auto replayed = testing::OpenDb(dir_ / "replayed.db");
+  auto diffs = projections::DiffReadModels(*db_, *replayed);
+  ASSERT_TRUE(diffs.ok());
+  EXPECT_TRUE(diffs->empty()) << diffs->front();
+  EXPECT_EQ(testing::QueryInt(*replayed, "SELECT count(*) FROM memories"), 0);
+  EXPECT_EQ(replay::AuditUser(*engram_.log, *db_, "+15125550147").status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(Audit, TheForgetCommandWorksOnAStoppedServersDataDir) {
+  const std::string data = dir_ / "data";
+  engram_.server->Stop();
+  engram_.workers->Stop();
+  engram_.runner->Stop();
+  engram_.log.reset();
+  auto [code, out] = RunEngram("forget user +15125550147 --data-dir " + data);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("forgot cust_000184: 6 log entries erased"), std::string::npos) << out;
+  std::tie(code, out) = RunEngram("forget user nobody --data-dir " + data);
+  EXPECT_EQ(code, 4) << out;
+  std::tie(code, out) = RunEngram("audit verify --data-dir " + data);
+  EXPECT_EQ(code, 0) << out;
+  {  // The next start applies it.
+    EngramInstance again(data);
+    again.WaitForProjection();
+    auto db = testing::OpenDb(again.db_path());
+    EXPECT_EQ(testing::QueryInt(*db, "SELECT count(*) FROM users"), 0);
+    EXPECT_EQ(testing::QueryInt(*db, "SELECT count(*) FROM memories"), 0);
+    EXPECT_EQ(again.index->Count("cust_000184"), 0u);
+  }
 }
 
 }  // namespace

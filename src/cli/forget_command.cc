@@ -1,0 +1,99 @@
+// engram forget user ID|PHONE [--data-dir DIR | --url http://HOST:PORT]
+//
+// Without --url it works on a stopped server's data dir (RocksDB allows one
+// writer): it appends user_forgotten, erases the user's log entries, and the
+// next `engram serve` drops the rows. With --url it asks the running server
+// (DELETE /v1/users/{id}, ENGRAM_ADMIN_TOKEN).
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "http/http_client.h"
+#include "log/rocksdb_event_log.h"
+#include "projections/memory_engine.h"
+#include "projections/sqlite_db.h"
+#include "replay/forget.h"
+
+namespace engram::cli {
+namespace {
+
+struct ForgetFlags {
+  std::string data_dir = "./data";
+  std::string url;
+  std::string who;
+};
+
+int Fail(const std::string& message, int code = 1) {
+  std::cerr << "engram forget: " << message << "\n";
+  return code;
+}
+
+int ForgetThroughServer(const ForgetFlags& flags) {
+  const char* token = std::getenv("ENGRAM_ADMIN_TOKEN");
+  if (!token || !*token) return Fail("set ENGRAM_ADMIN_TOKEN to the server's admin token", 2);
+  http::OutboundRequest r;
+  r.method = "DELETE";
+  r.url = flags.url;
+  while (!r.url.empty() && r.url.back() == '/') r.url.pop_back();
+  r.url.append("/v1/users/").append(flags.who);
+  r.headers = {{"Authorization", std::string("Bearer ").append(token)}};
+  auto response = http::MakeCurlHttpClient()->Send(r);
+  if (!response.ok()) return Fail(r.url + ": " + response.status().ToString());
+  nlohmann::json body = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200) {
+    return Fail("HTTP " + std::to_string(response->status) + ": " +
+                (body.is_object() ? body.value("error", response->body) : response->body));
+  }
+  std::cout << "forgot " << body.value("forgotten", "") << ": " << body.value("erased_entries", 0)
+            << " log entries erased, user_forgotten is seq " << body.value("seq", 0) << "\n";
+  return 0;
+}
+
+int ForgetOffline(const ForgetFlags& flags) {
+  log::RocksDbEventLogOptions options;
+  options.path = LogDir(flags.data_dir);
+  if (!std::filesystem::exists(options.path)) return Fail("no event log at " + options.path);
+  auto log = log::RocksDbEventLog::Open(options, SystemClock::Instance());
+  if (!log.ok()) {
+    return Fail("cannot open the log at " + options.path + " (" + log.status().ToString() +
+                ").\nIf `engram serve` is running on this data dir, forget through it: --url "
+                "http://HOST:PORT with ENGRAM_ADMIN_TOKEN set.");
+  }
+  auto db = projections::SqliteDb::Open(ReadModelPath(flags.data_dir),
+                                        projections::SqliteDb::Mode::kReadOnly);
+  if (!db.ok()) return Fail(db.status().ToString());
+  // Only the embedder's model id is needed (the cache key of an embedding).
+  projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
+  const std::string model =
+      engine_options.embedder == "openai" ? "openai/" + engine_options.embedding.model : "";
+  auto plan = replay::PlanForget(**log, **db, flags.who, model);
+  if (!plan.ok())
+    return Fail(plan.status().ToString(), plan.status().code() == StatusCode::kNotFound ? 4 : 1);
+  auto seq = replay::Forget(**log, *plan, "cli");
+  if (!seq.ok()) return Fail(seq.status().ToString());
+  std::cout << "forgot " << plan->user_id << ": " << plan->seqs.size()
+            << " log entries erased, user_forgotten is seq " << *seq
+            << "; `engram serve` drops the rows when it starts\n";
+  return 0;
+}
+
+}  // namespace
+
+void RegisterForget(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ForgetFlags>();
+  auto* cmd = app.add_subcommand("forget", "Erase a user: rows, vectors, caches and log bodies");
+  cmd->require_subcommand(1);
+  auto* user = cmd->add_subcommand("user", "Forget one user (by id or caller number)");
+  user->add_option("who", flags->who, "User id or caller number")->required();
+  user->add_option("--data-dir", flags->data_dir, "The (stopped) server's data dir")
+      ->capture_default_str();
+  user->add_option("--url", flags->url,
+                   "A running server (http://HOST:PORT); uses ENGRAM_ADMIN_TOKEN");
+  user->callback([flags, exit_code] {
+    *exit_code = flags->url.empty() ? ForgetOffline(*flags) : ForgetThroughServer(*flags);
+  });
+}
+
+}  // namespace engram::cli
