@@ -87,6 +87,7 @@ int Verify(const AuditFlags& flags) {
   if (!report.ok()) return Fail(report.status());
   if (flags.json_output) {
     nlohmann::json j = {{"checked", report->checked},
+                        {"erased", report->erased},
                         {"head_chain_hash", report->head_chain_hash},
                         {"intact", !report->first_break}};
     if (report->first_break) {
@@ -100,8 +101,9 @@ int Verify(const AuditFlags& flags) {
                 report->first_break->reason.c_str(),
                 static_cast<unsigned long long>(report->checked));
   } else {
-    std::printf("chain intact: %llu entries, head hash %s\n",
-                static_cast<unsigned long long>(report->checked), report->head_chain_hash.c_str());
+    std::printf("chain intact: %llu entries (%llu erased), head hash %s\n",
+                static_cast<unsigned long long>(report->checked),
+                static_cast<unsigned long long>(report->erased), report->head_chain_hash.c_str());
   }
   return report->first_break ? 3 : 0;
 }
