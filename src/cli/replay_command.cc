@@ -1,17 +1,21 @@
 // engram replay: rebuild the read model from the log; --verify compares.
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
 #include "projections/sqlite_db.h"
 #include "replay/memory_diff.h"
 #include "replay/rebuild.h"
+#include "replay/swap.h"
 
 namespace engram::cli {
 namespace {
@@ -169,6 +173,54 @@ int Diff(const std::string& old_path, const std::string& new_path, bool json_out
   return diff->empty() ? 0 : 3;
 }
 
+int Swap(const std::string& new_path, const std::string& url, const std::string& data_dir) {
+  std::error_code ec;
+  const std::string absolute = std::filesystem::absolute(new_path, ec).string();
+  if (url.empty()) {
+    auto previous = replay::SwapReadModelFiles(ReadModelPath(data_dir), absolute);
+    if (!previous.ok()) {
+      std::cerr << "engram replay swap: " << previous.status().ToString()
+                << "\n(with `engram serve` running, swap through it: --url http://HOST:PORT)\n";
+      return 1;
+    }
+    std::printf("swapped: %s is the read model; the old one is %s\n",
+                ReadModelPath(data_dir).c_str(), previous->c_str());
+    return 0;
+  }
+  const char* token = std::getenv("ENGRAM_ADMIN_TOKEN");
+  if (!token || !*token) {
+    std::cerr << "engram replay swap: set ENGRAM_ADMIN_TOKEN to the server's admin token\n";
+    return 2;
+  }
+  http::OutboundRequest r;
+  r.url = url;
+  while (!r.url.empty() && r.url.back() == '/') r.url.pop_back();
+  r.url.append("/v1/admin/read-model/swap");
+  r.headers = {{"Authorization", std::string("Bearer ").append(token)},
+               {"Content-Type", "application/json"}};
+  r.body = nlohmann::json({{"path", absolute}}).dump();
+  r.timeout = std::chrono::seconds(120);  // loading a large index takes a while
+  auto response = http::MakeCurlHttpClient()->Send(r);
+  if (!response.ok()) {
+    std::cerr << "engram replay swap: " << r.url << ": " << response.status().ToString() << "\n";
+    return 1;
+  }
+  nlohmann::json body = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200) {
+    std::cerr << "engram replay swap: HTTP " << response->status << ": "
+              << (body.is_object() ? body.value("error", response->body) : response->body) << "\n";
+    return 1;
+  }
+  std::printf(
+      "swapped: %s is live (it had applied the log to seq %llu; %llu memories); the old "
+      "read model is %s\n",
+      body.value("live", "").c_str(),
+      static_cast<unsigned long long>(body.value("checkpoint", 0ull)),
+      static_cast<unsigned long long>(body.value("memories", 0ull)),
+      body.value("previous", "").c_str());
+  return 0;
+}
+
 }  // namespace
 
 void RegisterReplay(CLI::App& app, int* exit_code) {
@@ -196,9 +248,23 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
   diff->callback([diff_paths, diff_json, exit_code] {
     *exit_code = Diff((*diff_paths)[0], (*diff_paths)[1], *diff_json);
   });
+  auto swap_flags = std::make_shared<std::array<std::string, 3>>();  // path, url, data dir
+  (*swap_flags)[2] = "./data";
+  auto* swap = cmd->add_subcommand(
+      "swap",
+      "Make NEW.db the read model: through a running server (--url), atomically for its "
+      "readers, or in --data-dir with the server stopped");
+  swap->add_option("new_db", (*swap_flags)[0], "NEW.db (built by engram replay --out)")->required();
+  swap->add_option("--url", (*swap_flags)[1],
+                   "A running server (http://HOST:PORT); uses ENGRAM_ADMIN_TOKEN");
+  swap->add_option("--data-dir", (*swap_flags)[2], "The stopped server's data dir")
+      ->capture_default_str();
+  swap->callback([swap_flags, exit_code] {
+    *exit_code = Swap((*swap_flags)[0], (*swap_flags)[1], (*swap_flags)[2]);
+  });
   cmd->require_subcommand(0, 1);
-  cmd->callback([flags, exit_code, diff] {
-    if (diff->parsed()) return;  // `engram replay diff` ran instead
+  cmd->callback([flags, exit_code, diff, swap] {
+    if (diff->parsed() || swap->parsed()) return;  // a subcommand ran instead
     *exit_code = Replay(*flags);
   });
 }

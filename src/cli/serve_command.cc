@@ -25,6 +25,7 @@
 #include "projections/projectors.h"
 #include "projections/read_model.h"
 #include "projections/read_queries.h"
+#include "replay/swap.h"
 
 namespace engram::cli {
 namespace {
@@ -278,6 +279,9 @@ int Serve(const ServeFlags& flags) {
   services.tools.extra_dynamic_variables = *extra_vars;
   services.tools.weights = flags.weights;
   services.telemetry = &telemetry;
+  services.swap_read_model = replay::SwapHook(
+      {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
+       [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId()});
   if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) services.admin_token = admin;
   RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
                       *(*engine)->cache, flags.data_dir, services);

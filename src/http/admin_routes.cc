@@ -110,4 +110,19 @@ Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& serv
   return response;
 }
 
+Result<HttpResponse> HandleReadModelSwap(const HttpRequest& request, Services& services) {
+  ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
+  if (!services.swap_read_model) return Status::NotFound("this server cannot swap read models");
+  json body = json::parse(request.body, nullptr, false);
+  if (!body.is_object() || !body.contains("path") || !body["path"].is_string()) {
+    return Status::InvalidArgument(R"(want {"path": "/absolute/path/to/NEW.db"})");
+  }
+  const std::string path = body["path"];
+  if (path.empty() || path[0] != '/') {
+    return Status::InvalidArgument("path must be absolute (it is opened by the server)");
+  }
+  ENGRAM_ASSIGN_OR_RETURN(json report, services.swap_read_model(path));
+  return HttpResponse::Json(200, report);
+}
+
 }  // namespace engram::http

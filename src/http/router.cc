@@ -74,6 +74,7 @@ constexpr Route kRoutes[] = {
     {"GET", "/v1/admin/conversations/", HandleConversationLearning, true},
     {"GET", "/v1/users/", HandleUserRead, true},
     {"DELETE", "/v1/users/", HandleUserForget, true},
+    {"POST", "/v1/admin/read-model/swap", HandleReadModelSwap},
 };
 
 }  // namespace

@@ -30,5 +30,8 @@ Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& servic
 // DELETE /v1/users/{id}: forget the user (replay/forget.h), behind
 // ENGRAM_ADMIN_TOKEN.
 Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& services);
+// POST /v1/admin/read-model/swap {"path": "/abs/NEW.db"}: switch to a shadow
+// read model (engram replay swap), behind ENGRAM_ADMIN_TOKEN.
+Result<HttpResponse> HandleReadModelSwap(const HttpRequest& request, Services& services);
 
 }  // namespace engram::http

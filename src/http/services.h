@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -103,6 +104,9 @@ struct Services {
   // ENGRAM_ADMIN_TOKEN: the /v1/admin routes want `Authorization: Bearer
   // <token>`; empty disables them (404).
   std::string admin_token;
+  // POST /v1/admin/read-model/swap: switches to the read model at a path
+  // and describes the switch (replay/swap.h); unset: the route answers 404.
+  std::function<Result<nlohmann::json>(const std::string& path)> swap_read_model;
 };
 
 }  // namespace engram::http

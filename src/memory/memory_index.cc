@@ -143,6 +143,21 @@ void MemoryIndex::UpdateSalience(const std::string& user_id, const std::string& 
   user->newest_seen = std::max(user->newest_seen, m.last_seen_at);
 }
 
+void MemoryIndex::ReplaceWith(MemoryIndex& other) {
+  std::scoped_lock lock(users_mu_, other.users_mu_);
+  uint64_t highest = 0;
+  for (const auto& [id, user] : users_) {
+    std::shared_lock user_lock(user->mu);
+    highest = std::max(highest, user->version);
+  }
+  for (auto& [id, user] : other.users_) {
+    std::unique_lock user_lock(user->mu);
+    user->version += highest + 1;
+  }
+  users_.swap(other.users_);
+  other.users_.clear();
+}
+
 void MemoryIndex::ForgetUser(const std::string& user_id) {
   std::lock_guard lock(users_mu_);
   users_.erase(user_id);

@@ -59,6 +59,10 @@ class MemoryIndex {
   void UpdateSalience(const std::string& user_id, const std::string& memory_id, double salience,
                       int64_t last_seen_at);
   void ForgetUser(const std::string& user_id);
+  // Takes every user of `other` in one step (readers see the old index or
+  // the new one, never a mix); `other` is left empty. Versions continue
+  // from this index's, so answers cached against it stay invalid.
+  void ReplaceWith(MemoryIndex& other);
 
   // The `keep` current memories of `user_id` most similar to the query, best
   // first: dense cosine over all of them (one matrix-vector product), BM25

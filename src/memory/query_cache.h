@@ -35,6 +35,11 @@ class LruMap {
     order_.splice(order_.begin(), order_, it->second);
     return it->second->second;
   }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    index_.clear();
+    order_.clear();
+  }
   void Put(const std::string& key, V value) {
     std::lock_guard lock(mu_);
     if (auto it = index_.find(key); it != index_.end()) {
@@ -66,6 +71,8 @@ class RecallCache {
                                             size_t limit, uint64_t version);
   void Put(const std::string& user_id, const std::string& query, size_t limit, uint64_t version,
            std::vector<RecallHit> hits);
+  // Drops every answer (the read model was swapped: versions start again).
+  void Clear() { entries_.Clear(); }
 
  private:
   struct Entry {

@@ -109,6 +109,27 @@ void ProjectorRunner::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<SqliteDb>>()>& reopen,
+                             std::vector<std::unique_ptr<Projector>> projectors) {
+  const bool was_running = thread_.joinable();
+  Stop();
+  db_.reset();
+  projectors_.clear();
+  checkpoints_.clear();
+  ENGRAM_ASSIGN_OR_RETURN(db_, reopen());
+  projectors_ = std::move(projectors);
+  // Applied() restarts from the new database's checkpoints.
+  std::vector<log::Seq> checkpoints;
+  for (const auto& p : projectors_) {
+    ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, ReadCheckpoint(*db_, p->Name()));
+    checkpoints.push_back(seq);
+  }
+  checkpoints_ = std::move(checkpoints);
+  applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
+  if (was_running) Start();
+  return Status::Ok();
+}
+
 void ProjectorRunner::Loop() {
   if (options_.nice != 0) {
     // Linux applies setpriority on a thread id to that thread alone.

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,13 @@ class ProjectorRunner {
   void Start();
   // Stops the background thread after its current batch.
   void Stop();
+  // Replaces the read model: stops the thread, closes the database, calls
+  // `reopen` (which may move files while nothing has the database open) for
+  // the new one, then resumes from the new database's checkpoints with
+  // `projectors`, restarting the thread if it ran. When `reopen` fails the
+  // runner is left stopped, without a database.
+  Status Swap(const std::function<Result<std::unique_ptr<SqliteDb>>()>& reopen,
+              std::vector<std::unique_ptr<Projector>> projectors);
 
   // The lowest checkpoint across projectors: every event up to it is applied.
   log::Seq Applied() const { return applied_.load(); }

@@ -7,31 +7,56 @@ constexpr size_t kMaxIdleConnections = 16;
 
 Result<std::unique_ptr<ReadQueries>> ReadQueries::Open(const std::string& path) {
   std::unique_ptr<ReadQueries> q(new ReadQueries(path));
-  ENGRAM_ASSIGN_OR_RETURN(auto db, q->Lease());  // fail early when the file is unusable
-  q->Return(std::move(db));
+  ENGRAM_RETURN_IF_ERROR(q->Lease().status());  // fail early when the file is unusable
   return q;
 }
 
-Result<std::unique_ptr<SqliteDb>> ReadQueries::Lease() {
+Result<ReadQueries::Leased> ReadQueries::Lease() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !paused_; });
+    ++leased_;
     if (!idle_.empty()) {
       auto db = std::move(idle_.back());
       idle_.pop_back();
-      return db;
+      return Leased(db.release(), ReturnToPool{this});
     }
   }
-  return SqliteDb::Open(path_, SqliteDb::Mode::kReadOnly);
+  auto db = SqliteDb::Open(path_, SqliteDb::Mode::kReadOnly);
+  if (!db.ok()) {
+    std::lock_guard lock(mu_);
+    --leased_;
+    cv_.notify_all();
+    return db.status();
+  }
+  return Leased(db->release(), ReturnToPool{this});
 }
 
 void ReadQueries::Return(std::unique_ptr<SqliteDb> db) {
   std::lock_guard lock(mu_);
-  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));
+  --leased_;
+  if (!paused_ && idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));
+  db.reset();  // closed under the lock, before a waiting swap goes on
+  cv_.notify_all();
+}
+
+Status ReadQueries::WithoutConnections(const std::function<Status()>& f) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !paused_; });
+  paused_ = true;
+  cv_.wait(lock, [this] { return leased_ == 0; });
+  idle_.clear();
+  lock.unlock();
+  Status s = f();
+  lock.lock();
+  paused_ = false;
+  cv_.notify_all();
+  return s;
 }
 
 Result<std::optional<std::string>> ReadQueries::OneText(const std::string& sql,
                                                         const std::string& arg) {
-  ENGRAM_ASSIGN_OR_RETURN(auto db, Lease());
+  ENGRAM_ASSIGN_OR_RETURN(Leased db, Lease());
   std::optional<std::string> out;
   Status status;
   {
@@ -45,7 +70,6 @@ Result<std::optional<std::string>> ReadQueries::OneText(const std::string& sql,
       out = (*st)->Text(0);
     (*st)->Reset();
   }
-  Return(std::move(db));
   if (!status.ok()) return status;
   return out;
 }
@@ -71,7 +95,7 @@ Result<int64_t> ReadQueries::CountWebhookEvents(const std::string& status) {
 
 Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_id,
                                                         size_t max_topics) {
-  ENGRAM_ASSIGN_OR_RETURN(auto db, Lease());
+  ENGRAM_ASSIGN_OR_RETURN(Leased db, Lease());
   std::optional<UserProfile> profile;
   Status status;
   auto run = [&]() -> Status {
@@ -113,7 +137,6 @@ Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_
     return Status::Ok();
   };
   status = run();
-  Return(std::move(db));
   if (!status.ok()) return status;
   return profile;
 }

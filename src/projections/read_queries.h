@@ -3,6 +3,8 @@
 // connections (SQLite WAL lets them read while the projector writes).
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,27 +36,41 @@ class ReadQueries {
   // The user of a known conversation.
   Result<std::optional<std::string>> UserForConversation(const std::string& conversation_id);
   Result<std::optional<UserProfile>> Profile(const std::string& user_id, size_t max_topics = 3);
+  // Runs `f` with no connection open: waits for leased ones to come back,
+  // closes every connection, holds new leases until `f` returns. For a swap
+  // that replaces the database file (a stale connection could otherwise
+  // leave the old file's WAL beside the new one).
+  Status WithoutConnections(const std::function<Status()>& f);
+
   // webhook_events rows with `status`.
   Result<int64_t> CountWebhookEvents(const std::string& status);
   // Runs `f(SqliteDb&)` on a leased connection, for reads shared with the
   // command line (dead letters); `f` returns a Result.
   template <typename F>
   auto WithConnection(F&& f) -> decltype(f(std::declval<SqliteDb&>())) {
-    ENGRAM_ASSIGN_OR_RETURN(auto db, Lease());
-    auto result = f(*db);
-    Return(std::move(db));
-    return result;
+    ENGRAM_ASSIGN_OR_RETURN(Leased db, Lease());
+    return f(*db);
   }
 
  private:
   explicit ReadQueries(std::string path) : path_(std::move(path)) {}
-  Result<std::unique_ptr<SqliteDb>> Lease();
+  // A leased connection goes back to the pool when the handle is destroyed,
+  // on every path (WithoutConnections waits for all of them).
+  struct ReturnToPool {
+    ReadQueries* pool;
+    void operator()(SqliteDb* db) const { pool->Return(std::unique_ptr<SqliteDb>(db)); }
+  };
+  using Leased = std::unique_ptr<SqliteDb, ReturnToPool>;
+  Result<Leased> Lease();
   void Return(std::unique_ptr<SqliteDb> db);
   Result<std::optional<std::string>> OneText(const std::string& sql, const std::string& arg);
 
   std::string path_;
   std::mutex mu_;
+  std::condition_variable cv_;
   std::vector<std::unique_ptr<SqliteDb>> idle_;
+  size_t leased_ = 0;
+  bool paused_ = false;
 };
 
 }  // namespace engram::projections

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -590,6 +591,45 @@ TEST(ReExtraction, AConfigFileSwitchesTheExtractorAndTheDiffShowsTheChange) {
   std::tie(code, out) = RunEngram("replay diff " + shadow + " " + shadow);
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("no memory differs"), std::string::npos);
+
+  // Switch the running server to the shadow read model.
+  engram.services.admin_token = "swap-admin";
+  setenv("ENGRAM_ADMIN_TOKEN", "swap-admin", 1);
+  const std::string url = "http://127.0.0.1:" + std::to_string(engram.port);
+  std::tie(code, out) = RunEngram("replay swap " + (dir / "nothing.db") + " --url " + url);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("no database at"), std::string::npos) << out;
+  std::tie(code, out) = RunEngram("replay swap " + shadow + " --url " + url);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("swapped: " + engram.db_path() + " is live"), std::string::npos) << out;
+  unsetenv("ENGRAM_ADMIN_TOKEN");
+  EXPECT_FALSE(std::filesystem::exists(shadow));
+  size_t previous = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir / "data")) {
+    previous += f.path().filename().string().starts_with("engram.db.replaced-");
+  }
+  EXPECT_EQ(previous, 1u) << "the old read model is kept aside";
+  // Readers, the index and the tool now serve the shadow's memories.
+  EXPECT_EQ(QueryColumn(*testing::OpenDb(engram.db_path()),
+                        "SELECT count(*) FROM memories WHERE user_id = 'cust_000184'"),
+            std::vector<std::string>{"2"});
+  EXPECT_EQ(engram.index->Count("cust_000184"), 2u);
+  http::HttpConnection client("127.0.0.1", engram.port);
+  auto tool = client.Send("POST", "/tools/memory-query",
+                          json({{"query", "is she frustrated"}, {"user_id", "cust_000184"}}).dump(),
+                          {{"X-Engram-Secret", testing::kToolSecret}});
+  ASSERT_EQ(tool->status, 200) << tool->body;
+  EXPECT_EQ(json::parse(tool->body)["memories"][0]["content"],
+            "Priya Raman is frustrated by duplicate contacts.");
+  // Projection goes on in the new read model: the second call is learnt there.
+  e.body = testing::Fixture("post_call_transcription_2.json");
+  ASSERT_TRUE(engram.log->Append(e).ok());
+  engram.WaitForProjection();
+  EXPECT_GT(engram.index->Count("cust_000184"), 2u);
+  EXPECT_EQ(QueryColumn(*testing::OpenDb(engram.db_path()),
+                        "SELECT count(*) FROM memories WHERE content = 'Priya Raman is frustrated "
+                        "by duplicate contacts.'"),
+            std::vector<std::string>{"1"});
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "http/signature.h"
 #include "projections/projectors.h"
 #include "projections/read_model.h"
+#include "replay/swap.h"
 
 namespace engram::testing {
 
@@ -89,6 +90,9 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   services.recall_cache = recall_cache.get();
   services.tools.secret = kToolSecret;
   services.telemetry = &telemetry;
+  services.swap_read_model = replay::SwapHook(
+      {db_path(), runner.get(), queries.get(), index.get(), recall_cache.get(), workers.get(),
+       [parts] { return projections::MakeProjectors(parts); }, engine->embedder->ModelId()});
   if (options.start_http) {
     http::ServerOptions so;
     so.host = "127.0.0.1";
