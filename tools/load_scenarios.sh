@@ -93,29 +93,42 @@ wait_quiet() {
 }
 
 loadgen() {  # $1: result name; the rest: loadgen arguments. Appends one JSON line to
-  # results.jsonl and sets LINE to the loadgen's result. With MAX_OTHER_CPU, a
-  # run during which other processes used more than that (% of one core) is
-  # kept as "noisy" and played again once the machine is quiet (5 tries).
+  # results.jsonl and sets LINE to the loadgen's result and NOISY. With
+  # MAX_OTHER_CPU, each run starts once the machine is quiet, and a run during
+  # which other processes used more than that (% of one core) is kept as
+  # "noisy" and played again (5 tries).
   local name=$1; shift
-  local before t0 t1 cpu other noisy try
+  local before t0 t1 cpu other try
   for try in 1 2 3 4 5; do
+    if [ -n "$MAX_OTHER_CPU" ]; then wait_quiet; fi
     cpu_now; before=$CPU; t0=$(date +%s.%N)
+    local capture=""
+    if [ -n "${CAPTURE:-}" ]; then
+      # CAPTURE seconds into this run: what an operator sees meanwhile.
+      (
+        sleep "$CAPTURE"
+        "$BUILD_DIR/engram" stats --url "$URL" >"$OUT_DIR/stats.txt" 2>&1 || true
+        curl -s "$URL/metrics" | grep -E '^engram_(http_responses_total|projection_lag_events|projection_applied|log_head|webhook_events|extraction|memories_indexed|query_cache_total|post_call_total)' \
+          | grep -v '_bucket' >"$OUT_DIR/metrics.txt" || true
+      ) &
+      capture=$!
+    fi
     # Exit status 1 (errors, queue not drained) is a result, not a failure here.
     LINE=$("$BUILD_DIR/engram-loadgen" --mode calls --url "$URL" --connections "$CONNECTIONS" \
       --json "$@" 2>>"$OUT_DIR/loadgen.log") || true
+    if [ -n "$capture" ]; then wait "$capture"; fi
     cpu_now; t1=$(date +%s.%N)
     [ -n "$LINE" ] || { echo "engram-loadgen gave no result for $name" >&2; exit 1; }
     # Who used the CPU meanwhile: "other" is anything but the server and the
     # load generator (another build on the machine makes the run noisy).
     cpu=$(echo "$before $CPU $t0 $t1 $TICK" | awk '{t=$9; printf "{\"wall_s\":%.2f,\"server_s\":%.2f,\"loadgen_s\":%.2f,\"other_s\":%.2f}", $8-$7, ($5-$2)/t, ($6-$3)/t, (($4-$1)-($5-$2)-($6-$3))/t}')
     other=$(echo "$before $CPU $t0 $t1 $TICK" | awk '{printf "%d", 100*(($4-$1)-($5-$2)-($6-$3))/$9/($8-$7)}')
-    noisy=false
-    if [ -n "$MAX_OTHER_CPU" ] && [ "$other" -gt "$MAX_OTHER_CPU" ]; then noisy=true; fi
-    echo "{\"scenario\":\"$name\",\"noisy\":$noisy,\"cpu\":$cpu,\"result\":$LINE}" \
+    NOISY=false
+    if [ -n "$MAX_OTHER_CPU" ] && [ "$other" -gt "$MAX_OTHER_CPU" ]; then NOISY=true; fi
+    echo "{\"scenario\":\"$name\",\"noisy\":$NOISY,\"cpu\":$cpu,\"result\":$LINE}" \
       >>"$OUT_DIR/results.jsonl"
-    [ "$noisy" = true ] || return 0
+    [ "$NOISY" = true ] || return 0
     echo "## noisy: other processes used $other% of a core; again once the machine is quiet"
-    if [ "$try" -lt 5 ]; then wait_quiet; fi
   done
   return 0  # five noisy tries: kept, marked noisy
 }
@@ -138,19 +151,15 @@ step=0
 for rate in $RAMP_RATES; do
   step=$((step + 1))
   echo "## ramp: $rate calls/s for $RAMP_SECS s"
-  if [ "$step" -eq 3 ]; then
-    # While this step runs: what an operator sees.
-    (
-      sleep $((RAMP_SECS / 2))
-      "$BUILD_DIR/engram" stats --url "$URL" >"$OUT_DIR/stats.txt" 2>&1 || true
-      curl -s "$URL/metrics" | grep -E '^engram_(http_responses_total|projection_lag_events|projection_applied|log_head|webhook_events|extraction|memories_indexed|query_cache_total|post_call_total)' \
-        | grep -v '_bucket' >"$OUT_DIR/metrics.txt" || true
-    ) &
-    capture=$!
-  fi
+  CAPTURE=""
+  if [ "$step" -eq 3 ]; then CAPTURE=$((RAMP_SECS / 2)); fi
   loadgen "ramp_$rate" --calls-per-sec "$rate" --duration-secs "$RAMP_SECS" \
     --seed $((300 + step)) --drain-secs 15 --keepup-secs 1
-  if [ "$step" -eq 3 ]; then wait "$capture"; fi
+  CAPTURE=""
+  if [ "$NOISY" = true ]; then
+    echo "## ramp stopped at $rate calls/s: every try was disturbed by other processes"
+    break
+  fi
   # Stop at the first saturated step (budgets: OPERATIONS.md, ElevenLabs-facing p95).
   if ! python3 -c '
 import json, sys
