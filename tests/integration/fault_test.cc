@@ -23,7 +23,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -208,12 +207,10 @@ class ChildServer {
       _exit(127);
     }
     if (pid_ < 0) return false;
-    const std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
     for (int i = 0; i < 600; ++i) {
       std::string text = LogText();
-      std::smatch m;
-      if (std::regex_search(text, m, listening)) {
-        port_ = static_cast<uint16_t>(std::stoi(m[1]));
+      if (auto port = testing::ListeningPort(text)) {
+        port_ = *port;
         return true;
       }
       int status = 0;

@@ -209,10 +209,24 @@ nlohmann::json MakeTranscription(const std::string& conversation_id, const std::
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <regex>
 #include <thread>
 
 namespace engram::testing {
+
+std::optional<uint16_t> ListeningPort(const std::string& log_text) {
+  constexpr std::string_view kMark = "listening on 127.0.0.1:";
+  const size_t at = log_text.find(kMark);
+  if (at == std::string::npos) return std::nullopt;
+  uint32_t port = 0;
+  size_t digits = 0;
+  for (size_t i = at + kMark.size();
+       i < log_text.size() && std::isdigit(static_cast<unsigned char>(log_text[i])); ++i) {
+    port = port * 10 + static_cast<uint32_t>(log_text[i] - '0');
+    if (++digits > 5) return std::nullopt;
+  }
+  if (digits == 0 || port == 0 || port > 65535) return std::nullopt;
+  return static_cast<uint16_t>(port);
+}
 
 ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args)
     : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
@@ -243,12 +257,10 @@ bool ServerProcess::Start() {
     _exit(127);
   }
   if (pid_ < 0) return false;
-  const std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
   for (int i = 0; i < 600; ++i) {  // up to 30 s, for sanitizer builds
     std::string text = LogText().substr(std::min(log_offset, LogText().size()));
-    std::smatch m;
-    if (std::regex_search(text, m, listening)) {
-      port_ = static_cast<uint16_t>(std::stoi(m[1]));
+    if (auto port = testing::ListeningPort(text)) {
+      port_ = *port;
       return true;
     }
     int status = 0;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,9 @@ nlohmann::json MakeTranscription(const std::string& conversation_id, const std::
 }  // namespace engram::testing
 
 namespace engram::testing {
+
+// The port in a server log's "listening on 127.0.0.1:PORT" line, if any.
+std::optional<uint16_t> ListeningPort(const std::string& log_text);
 
 // `engram serve` as a child process, for crash tests. Listens on 127.0.0.1
 // on a free port it reports in its log.
