@@ -13,7 +13,8 @@ REQUESTS=${REQUESTS:-20000}
 RATE_SECS=${RATE_SECS:-30}
 PORT=${PORT:-18181}
 SECRET=bench-secret
-export ENGRAM_WEBHOOK_SECRET=$SECRET
+# The server refuses to start without the memory routes' secret too (unused here).
+export ENGRAM_WEBHOOK_SECRET=$SECRET ENGRAM_TOOL_SECRET=bench-tool-secret
 
 bare1=$("$BUILD_DIR/engram-bench-rocksdb" --threads 1 --puts 5000 --json 2>/dev/null)
 bare50=$("$BUILD_DIR/engram-bench-rocksdb" --threads 50 --puts "$REQUESTS" --json 2>/dev/null)
