@@ -50,9 +50,9 @@
 //    and their memories accumulate (across runs too: the numbers and each
 //    caller's persona depend only on the caller's index). Transcripts carry
 //    facts the rule extractor keeps: a name, a CRM (now and then a switch,
-//    which supersedes), a contact preference, and 4-7 statements about
-//    problems, plans with dates, routines and feelings drawn from phrase
-//    banks with --seed.
+//    which supersedes), a contact preference, and (at the default --turns
+//    20) about eight statements about problems, plans with dates, routines
+//    and feelings drawn from phrase banks with --seed.
 //  - Arrivals (call starts) are open loop and can be combined:
 //    --calls-per-sec R for --duration-secs (evenly spaced, or --poisson);
 //    --burst-calls N spread over --burst-secs from --burst-at; --day-calls N
