@@ -17,7 +17,7 @@
 # point; every loadgen result is kept as JSON lines in OUT_DIR.
 # Traffic stays on 127.0.0.1; every step is bounded in time (< 5 minutes).
 #   BUILD_DIR (default build)  PORT (default 18610)  RUNS (default 3)
-#   DAY_COMPRESSION (default 2880)  RAMP_RATES (default "20 40 80 120 160 200 250 300 400")
+#   DAY_COMPRESSION (default 2880)  RAMP_RATES (default "20 40 80 120 160 200 240 280 320")
 #   RAMP_SECS (default 8)  CONNECTIONS (default 32)  OUT_DIR (default a new temp dir)
 #   MAX_OTHER_CPU (e.g. 10: replay a run during which other processes used more
 #   than 10% of a core, after waiting up to QUIET_WAIT_SECS for quiet; unset:
@@ -29,7 +29,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 PORT=${PORT:-18610}
 RUNS=${RUNS:-3}
 DAY_COMPRESSION=${DAY_COMPRESSION:-2880}
-RAMP_RATES=${RAMP_RATES:-"20 40 80 120 160 200 250 300 400"}
+RAMP_RATES=${RAMP_RATES:-"20 40 80 120 160 200 240 280 320"}
 RAMP_SECS=${RAMP_SECS:-8}
 CONNECTIONS=${CONNECTIONS:-32}
 MAX_OTHER_CPU=${MAX_OTHER_CPU:-}
