@@ -27,16 +27,7 @@ using engram::testing::EngramInstance;
 using engram::testing::TempDir;
 using nlohmann::json;
 
-std::pair<int, std::string> RunEngram(const std::string& args) {
-  std::string command = ENGRAM_BINARY;
-  command.append(" ").append(args).append(" 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using engram::testing::RunEngram;
 
 class Audit : public ::testing::Test {
  protected:

@@ -461,17 +461,7 @@ TEST(LlmOutage, RetriesThenDeadLettersThenRequeueLearnsAndReplayIsExact) {
   EXPECT_TRUE(diffs->empty()) << diffs->front();
 }
 
-// Runs the engram binary with `args`; returns (exit code, stdout and stderr).
-std::pair<int, std::string> RunEngram(const std::string& args) {
-  std::string command = ENGRAM_BINARY;
-  command.append(" ").append(args).append(" 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using engram::testing::RunEngram;
 
 // The command line, with the server stopped: list the dead letter, requeue it
 // into the log, and the next start extracts it.

@@ -24,22 +24,14 @@ constexpr char kAdminToken[] = "admin-simulate-token";
 
 // Runs `engram ARGS` with the secrets in its environment; (exit code, stdout).
 std::pair<int, std::string> RunEngram(const std::string& args) {
-  std::string command = "ENGRAM_WEBHOOK_SECRET=";
-  command.append(testing::kTestSecret)
+  std::string env = "ENGRAM_WEBHOOK_SECRET=";
+  env.append(testing::kTestSecret)
       .append(" ENGRAM_TOOL_SECRET=")
       .append(testing::kToolSecret)
       .append(" ENGRAM_ADMIN_TOKEN=")
       .append(kAdminToken)
-      .append(" ")
-      .append(ENGRAM_BINARY)
-      .append(" ")
-      .append(args);
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+      .append(" ");
+  return testing::RunEngram(args, env, /*stdout_only=*/true);
 }
 
 class Simulate : public ::testing::Test {

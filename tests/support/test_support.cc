@@ -213,6 +213,20 @@ nlohmann::json MakeTranscription(const std::string& conversation_id, const std::
 
 namespace engram::testing {
 
+std::pair<int, std::string> RunEngram(const std::string& args, const std::string& env,
+                                      bool stdout_only) {
+  std::string command = env;
+  command.append(ENGRAM_BINARY).append(" ").append(args);
+  if (!stdout_only) command.append(" 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
 std::optional<uint16_t> ListeningPort(const std::string& log_text) {
   constexpr std::string_view kMark = "listening on 127.0.0.1:";
   const size_t at = log_text.find(kMark);

@@ -108,6 +108,11 @@ nlohmann::json MakeTranscription(const std::string& conversation_id, const std::
 
 namespace engram::testing {
 
+// Runs the engram binary: `env` (e.g. "ENGRAM_ADMIN_TOKEN=x ") before it, then
+// `args`. Returns (exit code, stdout, and stderr too unless `stdout_only`).
+std::pair<int, std::string> RunEngram(const std::string& args, const std::string& env = "",
+                                      bool stdout_only = false);
+
 // The port in a server log's "listening on 127.0.0.1:PORT" line, if any.
 std::optional<uint16_t> ListeningPort(const std::string& log_text);
 
