@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "http/http_connection.h"
+#include "http/services.h"
 #include "http/signature.h"
+#include "identity/caller_ids.h"
 #include "identity/identity_key.h"
 #include "projections/conversation_projector.h"
 #include "support/test_support.h"
@@ -311,6 +313,60 @@ TEST(CallerNumbers, SpellingsOfOneNumberAreOneCallerAndInvalidOnesStayRaw) {
       testing::RunEngram("audit user '+1 (512) 555-0147' --data-dir " + dir.path() + " --json");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(user), std::string::npos) << out;
+}
+
+// ---- the pieces, without a server ----
+
+TEST(CallBindings, AFullMapForgetsOnlyBindingsTheReadModelHolds) {
+  http::CallBindings bindings;
+  const size_t n = http::CallBindings::kMaxEntries + 10;
+  // Nothing projected yet: every live call keeps its binding (the old map
+  // cleared them all here).
+  for (size_t i = 1; i <= n; ++i) bindings.Bind("CA" + std::to_string(i), "u_a", i, 0);
+  EXPECT_EQ(bindings.size(), n);
+  EXPECT_EQ(bindings.Find("CA1"), "u_a");
+  // Once projected, the oldest give way to new ones.
+  bindings.Bind("CA_new", "u_b", n + 1, n);
+  EXPECT_EQ(bindings.size(), http::CallBindings::kMaxEntries);
+  EXPECT_FALSE(bindings.Find("CA1").has_value());
+  EXPECT_EQ(bindings.Find("CA_new"), "u_b");
+  // First binding wins.
+  EXPECT_EQ(bindings.Bind("CA_new", "u_c", n + 2, n), "u_b");
+  EXPECT_EQ(bindings.Find("CA_new"), "u_b");
+}
+
+TEST(CallerIdNormalizer, NormalisesValidNumbersAndKeepsEverythingElse) {
+  const identity::CallerIdNormalizer& n = identity::PhoneNumbers();
+  EXPECT_EQ(n.Normalize("+1 512-555-0147", "US"), "+15125550147");
+  EXPECT_EQ(n.Normalize("(512) 555-0147", "US"), "+15125550147");
+  EXPECT_EQ(n.Normalize("020 7946 0958", "GB"), "+442079460958");
+  EXPECT_EQ(n.Normalize("+44 20 7946 0958", "US"), "+442079460958") << "'+' ignores the region";
+  for (const char* raw : {"anonymous", "sip:+15125550147@pbx.example", "web-user-4711", "", "+1555",
+                          "+15550100001", "12345", "+1 512 555 0147 ext. 9"}) {
+    EXPECT_EQ(n.Normalize(raw, "US"), raw);
+  }
+  EXPECT_TRUE(n.IsKnownRegion("GB"));
+  EXPECT_FALSE(n.IsKnownRegion("XX"));
+}
+
+TEST(CallToken, VerifiesOnlyForItsUserItsKeyAndUntilItExpires) {
+  auto key = identity::IdentityKey::FromSecret(std::string(64, 'k'));
+  auto other = identity::IdentityKey::FromSecret(std::string(64, 'o'));
+  const int64_t now = 1'800'000'000;
+  const std::string token = key->MintCallToken("u_a", now);
+  EXPECT_TRUE(key->VerifyCallToken(token, "u_a", now).ok());
+  EXPECT_TRUE(key->VerifyCallToken(token, "u_a", now + identity::kCallTokenTtlSecs).ok());
+  EXPECT_FALSE(key->VerifyCallToken(token, "u_a", now + identity::kCallTokenTtlSecs + 1).ok());
+  EXPECT_FALSE(key->VerifyCallToken(token, "u_b", now).ok());
+  EXPECT_FALSE(other->VerifyCallToken(token, "u_a", now).ok());
+  std::string later = token;
+  later[4] = later[4] == '9' ? '8' : '9';  // another expiry, same MAC
+  EXPECT_FALSE(key->VerifyCallToken(later, "u_a", now).ok());
+  for (const char* bad : {"", "ct1.", "ct1...", "ct2.1.0000000000000000.00", "garbage"}) {
+    EXPECT_FALSE(key->VerifyCallToken(bad, "u_a", now).ok()) << bad;
+  }
+  EXPECT_NE(key->MintCallToken("u_a", now), token) << "a fresh nonce per call";
+  EXPECT_NE(key->UserIdFor("+15125550147"), other->UserIdFor("+15125550147"));
 }
 
 }  // namespace
