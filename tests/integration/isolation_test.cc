@@ -267,6 +267,7 @@ TEST(IdentityKey, ExistingCallersKeepTheirIdsAndAnOldLogReplaysEqual) {
 
 TEST(CallerNumbers, SpellingsOfOneNumberAreOneCallerAndInvalidOnesStayRaw) {
   TempDir dir;
+  setenv("ENGRAM_ADMIN_TOKEN", "adm_isolation_test", 1);
   ServerProcess server(dir.path());
   ASSERT_TRUE(server.Start()) << server.LogText();
   Client c(server.port());
@@ -308,7 +309,17 @@ TEST(CallerNumbers, SpellingsOfOneNumberAreOneCallerAndInvalidOnesStayRaw) {
                 "pbx.example'")[0],
             user);
 
-  // The command line finds the caller by any spelling too.
+  // The admin API (ENGRAM_ADMIN_TOKEN, inherited by the server) and the
+  // command line find the caller by any spelling too.
+  {
+    http::HttpConnection admin("127.0.0.1", server.port());
+    auto r = admin.Send("GET", "/v1/users/5125550147", "",
+                        {{"Authorization", "Bearer adm_isolation_test"}});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body, nullptr, false).value("id", ""), user) << r->body;
+  }
+
   auto [code, out] =
       testing::RunEngram("audit user '+1 (512) 555-0147' --data-dir " + dir.path() + " --json");
   EXPECT_EQ(code, 0) << out;

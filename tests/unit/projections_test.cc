@@ -249,7 +249,7 @@ TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
   // Reopening applies no migration twice.
   db.reset();
   db = std::move(OpenReadModel(dir / "rm.db")).value();
-  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM schema_version"), 1);
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM schema_version"), 2);
 }
 
 }  // namespace
