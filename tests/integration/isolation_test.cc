@@ -324,6 +324,12 @@ TEST(CallerNumbers, SpellingsOfOneNumberAreOneCallerAndInvalidOnesStayRaw) {
       testing::RunEngram("audit user '+1 (512) 555-0147' --data-dir " + dir.path() + " --json");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(user), std::string::npos) << out;
+  // ...and forgetting by a national spelling forgets that user.
+  auto [forgot, forgot_out] = testing::RunEngram(
+      "forget user 5125550147 --url http://127.0.0.1:" + std::to_string(server.port()),
+      "ENGRAM_ADMIN_TOKEN=adm_isolation_test ");
+  EXPECT_EQ(forgot, 0) << forgot_out;
+  EXPECT_NE(forgot_out.find(user), std::string::npos) << forgot_out;
 }
 
 // ---- the pieces, without a server ----
