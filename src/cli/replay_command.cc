@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "http/http_client.h"
+#include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
 #include "projections/sqlite_db.h"
@@ -98,6 +99,15 @@ int Replay(const ReplayFlags& flags) {
       return 1;
     }
     auto parts = (*engine)->Parts(nullptr);
+    // Events after the log's identity scheme derive user ids with the
+    // installation's key: the same ENGRAM_IDENTITY_KEY or DATA_DIR/identity.key
+    // the server reads, checked against the key id the log recorded.
+    auto identity_key = identity::KeyForReplay(**log, flags.data_dir);
+    if (!identity_key.ok()) {
+      std::cerr << "engram replay: " << identity_key.status().ToString() << "\n";
+      return 1;
+    }
+    parts.identity_key = *identity_key;
     // By default a replay applies the extractions recorded in the log, so it
     // equals the live read model. --re-extract runs the configured extractor
     // on every transcript instead (through the cache), for a changed prompt

@@ -15,6 +15,8 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "http/telemetry.h"
+#include "identity/caller_ids.h"
+#include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/recall.h"
@@ -48,6 +50,9 @@ struct ServeFlags {
   bool access_log = true;
   http::AlertThresholds alerts;
   projections::ExtractionWorkerOptions extraction;
+  // Caller identity and isolation (src/identity).
+  bool strict_isolation = false;
+  std::string default_region = "US";
 };
 
 // Size of a file, 0 when missing.
@@ -207,6 +212,28 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", event_log.status().ToString());
     return 1;
   }
+  // The identity key and the scheme the log records: before the projectors
+  // start, so every event after the scheme finds its key.
+  if (!identity::PhoneNumbers().IsKnownRegion(flags.default_region)) {
+    spdlog::critical("--default-region {} is not a region code such as US or GB",
+                     flags.default_region);
+    return 2;
+  }
+  auto identity_key = identity::IdentityKey::Load(flags.data_dir, /*create=*/true);
+  if (!identity_key.ok()) {
+    spdlog::critical("identity key: {}", identity_key.status().ToString());
+    return 2;
+  }
+  auto scheme = identity::AdoptScheme(**event_log, **identity_key, flags.default_region);
+  if (!scheme.ok()) {
+    spdlog::critical("identity scheme: {}", scheme.status().ToString());
+    return 2;
+  }
+  spdlog::info("identity: key {} from {}; E.164 caller ids and keyed user ids since seq {}",
+               (*identity_key)->key_id(), (*identity_key)->source(), scheme->seq);
+  if (flags.strict_isolation) {
+    spdlog::info("--strict-isolation: the memory tool needs a call bound to the user");
+  }
   auto db = projections::OpenReadModel(ReadModelPath(flags.data_dir));
   if (!db.ok()) {
     spdlog::critical("{}", db.status().ToString());
@@ -247,6 +274,7 @@ int Serve(const ServeFlags& flags) {
   if (!pending->empty()) spdlog::info("{} extractions pending from the last run", pending->size());
   workers.Start();
   projections::MemoryEngineParts parts = (*engine)->Parts(&index, &telemetry.registry());
+  parts.identity_key = *identity_key;
   parts.on_job = [&workers](const projections::ExtractionJob& job) { workers.Submit(job); };
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
@@ -283,6 +311,9 @@ int Serve(const ServeFlags& flags) {
       {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
        [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId()});
   if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) services.admin_token = admin;
+  services.identity.key = *identity_key;
+  services.identity.default_region = flags.default_region;
+  services.identity.strict_isolation = flags.strict_isolation;
   RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
                       *(*engine)->cache, flags.data_dir, services);
   server_options.on_response = [&telemetry](const http::HttpRequest& r,
@@ -413,6 +444,13 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector thread (0-19; higher yields more CPU to requests)")
+      ->capture_default_str();
+  cmd->add_flag("--strict-isolation", flags->strict_isolation,
+                "Memory tool: answer only for a user the call is bound to (the call_sid the "
+                "init webhook bound, or the call_token it handed the agent); refuse otherwise");
+  cmd->add_option("--default-region", flags->default_region,
+                  "Region (ISO 3166, e.g. US, GB) for caller numbers without a leading '+'; "
+                  "fixed once the log records it")
       ->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = Serve(*flags); });
 }

@@ -13,7 +13,8 @@ namespace {
 // or what the post-call data says.
 Json Placeholders() {
   return {{"user_id", "anonymous"}, {"user_name", ""},       {"memory_context", ""},
-          {"recent_topics", ""},    {"caller_known", false}, {"last_call_date", ""}};
+          {"recent_topics", ""},    {"caller_known", false}, {"last_call_date", ""},
+          {"call_token", ""}};
 }
 
 std::string Lower(std::string s) {
@@ -266,6 +267,10 @@ Json ToolConfig(const SetupOptions& options) {
       {"user_id", {{"type", "string"}, {"dynamic_variable", "user_id"}}},
       {"call_sid", {{"type", "string"}, {"dynamic_variable", "system__call_sid"}}},
       {"conversation_id", {{"type", "string"}, {"dynamic_variable", "system__conversation_id"}}},
+      // The init webhook's proof that this call is this user's; what
+      // `engram serve --strict-isolation` wants on calls without a call_sid
+      // (web and SDK calls, whose app fetches it from the init route).
+      {"call_token", {{"type", "string"}, {"dynamic_variable", "call_token"}}},
       // Only for Engram's per-agent tool-call metrics.
       {"agent_id", {{"type", "string"}, {"dynamic_variable", "system__agent_id"}}},
   };
@@ -294,7 +299,8 @@ Json ToolConfig(const SetupOptions& options) {
        "context. Returns the most relevant memories and a short summary; what the caller says "
        "now wins over older memories."},
       {"response_timeout_secs", options.response_timeout_secs},
-      {"dynamic_variables", {{"dynamic_variable_placeholders", {{"user_id", "anonymous"}}}}},
+      {"dynamic_variables",
+       {{"dynamic_variable_placeholders", {{"user_id", "anonymous"}, {"call_token", ""}}}}},
       {"api_schema", api_schema},
   };
 }
@@ -378,7 +384,7 @@ Json SetupConfig(const SetupOptions& options) {
            {{"conversation_initiation_client_data_webhook", InitWebhook(options)}}}}}}},
       {"answers",
        "dynamic_variables: user_id, user_name, memory_context, recent_topics, "
-       "caller_known, last_call_date (plus `engram serve --dynamic-variables`)"},
+       "caller_known, last_call_date, call_token (plus `engram serve --dynamic-variables`)"},
   };
 
   Json agent = AgentPatch(options, "<id of the query_user_memory tool>");

@@ -65,7 +65,7 @@ std::string DefaultSystemPrompt();
 Json SecretHeaderValue(const SetupOptions& options);
 
 // The `tool_config` object of POST /v1/convai/tools: a webhook tool that
-// POSTs {query, user_id, call_sid, conversation_id, agent_id} to
+// POSTs {query, user_id, call_sid, conversation_id, call_token, agent_id} to
 // public_url + "/tools/memory-query". Only `query` is written by the LLM;
 // the identity fields are bound to dynamic variables, so the LLM cannot
 // choose whose memories it reads.

@@ -6,6 +6,7 @@
 #include "http/router.h"
 #include "projections/admin_queries.h"
 #include "projections/dead_letters.h"
+#include "projections/identity_rows.h"
 #include "projections/read_queries.h"
 #include "replay/forget.h"
 
@@ -83,8 +84,20 @@ Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& servic
     return Status::NotFound("no route for " + request.target);
   }
   ENGRAM_ASSIGN_OR_RETURN(
-      auto found, services.queries->WithConnection([&](projections::SqliteDb& db) {
-        return memories ? projections::UserMemories(db, rest) : projections::UserRecord(db, rest);
+      auto found, services.queries->WithConnection([&](projections::SqliteDb& db)
+                                                       -> Result<std::optional<nlohmann::json>> {
+        std::string user_id = rest;
+        // Not a user id: a caller number in any spelling (E.164 identities).
+        ENGRAM_ASSIGN_OR_RETURN(auto by_id, projections::UserRecord(db, rest));
+        if (!by_id) {
+          ENGRAM_ASSIGN_OR_RETURN(projections::IdentityRules rules, projections::CurrentRules(db));
+          ENGRAM_ASSIGN_OR_RETURN(auto owner, projections::UserForCallerId(db, rules, rest));
+          if (!owner) return std::optional<nlohmann::json>();
+          user_id = *owner;
+        }
+        if (memories) return projections::UserMemories(db, user_id);
+        if (by_id) return by_id;
+        return projections::UserRecord(db, user_id);
       }));
   if (!found) return Status::NotFound("no user " + rest);
   return HttpResponse::Json(200, *found);

@@ -5,6 +5,8 @@
 //
 // Their log events are Engram's record of the exchange, not the raw bytes
 // alone: {"request": <the request JSON>, "user_id", ...what was answered}.
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -12,7 +14,9 @@
 #include "common/json_fields.h"
 #include "http/router.h"
 #include "http/telemetry.h"
+#include "identity/caller_ids.h"
 #include "projections/conversation_projector.h"
+#include "projections/projector_runner.h"
 #include "projections/read_queries.h"
 
 namespace engram::http {
@@ -65,6 +69,47 @@ std::string Iso8601(int64_t ms) {
   return buf;
 }
 
+int64_t NowSecs(const Services& services) { return services.clock->NowMicros() / 1'000'000; }
+
+// The form user_identities keys a caller by: E.164 once the log adopted the
+// identity scheme (always, for a server started by `engram serve`).
+std::string IdentityForm(const Services& services, const std::string& raw) {
+  if (!services.identity.key) return raw;
+  return identity::PhoneNumbers().Normalize(raw, services.identity.default_region);
+}
+
+// The user a caller id maps to: by its identity form, then as received
+// (identities recorded before the cutover were stored raw).
+Result<std::optional<std::string>> UserForCaller(Services& services, const std::string& raw) {
+  const std::string form = IdentityForm(services, raw);
+  ENGRAM_ASSIGN_OR_RETURN(auto user, services.queries->UserForCaller(form));
+  if (user || form == raw) return user;
+  return services.queries->UserForCaller(raw);
+}
+
+// The init a duplicate call_sid points at: who it was for and who it bound.
+struct OriginalInit {
+  std::string caller_id;  // as received
+  std::string user_id;
+};
+
+std::optional<OriginalInit> ReadOriginalInit(const log::EventLog& log, log::Seq seq) {
+  auto events = log.ReadAfter(seq - 1, 1);
+  if (!events.ok() || events->empty() || (*events)[0].seq != seq || (*events)[0].erased) {
+    return std::nullopt;
+  }
+  json body = json::parse((*events)[0].body, nullptr, false);
+  if (!body.is_object()) return std::nullopt;
+  try {
+    auto user = OptNonEmpty(body, "user_id");
+    auto caller = OptNonEmpty(ObjectField(body, "request"), "caller_id");
+    if (!user || !caller) return std::nullopt;
+    return OriginalInit{*caller, *user};
+  } catch (const FieldTypeError&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services) {
@@ -83,26 +128,52 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
   ENGRAM_ASSIGN_OR_RETURN(auto call_sid, OptionalString(body, "call_sid"));
   ENGRAM_ASSIGN_OR_RETURN(auto conversation_id, OptionalString(body, "conversation_id"));
   ENGRAM_ASSIGN_OR_RETURN(auto caller_id, OptionalString(body, "caller_id"));
+  ENGRAM_ASSIGN_OR_RETURN(auto call_token, OptionalString(body, "call_token"));
 
   // Isolation: whatever identifies the live call must point at this user.
   auto refuse = [&](const std::string& what) {
     services.tool_counters.rejected++;
     return Status::Forbidden(what + " belongs to another user than '" + user_id + "'");
   };
+  // Whether the call is proven to be this user's: a call_sid the init
+  // webhook bound to them, or a call token it minted for them.
+  bool bound_to_user = false;
   if (call_sid) {
     std::optional<std::string> bound = services.bindings.Find(*call_sid);
     if (!bound) {
       ENGRAM_ASSIGN_OR_RETURN(bound, services.queries->UserForCall(*call_sid));
     }
     if (bound && *bound != user_id) return refuse("call_sid " + *call_sid);
+    bound_to_user = bound.has_value();
+  }
+  if (call_token) {
+    Status verified =
+        services.identity.key
+            ? services.identity.key->VerifyCallToken(*call_token, user_id, NowSecs(services))
+            : Status::Forbidden("call_token cannot be verified: this server has no identity key");
+    if (!verified.ok()) {
+      services.tool_counters.rejected++;
+      return verified;
+    }
+    bound_to_user = true;
   }
   if (conversation_id) {
     ENGRAM_ASSIGN_OR_RETURN(auto owner, services.queries->UserForConversation(*conversation_id));
     if (owner && *owner != user_id) return refuse("conversation " + *conversation_id);
   }
   if (caller_id) {
-    ENGRAM_ASSIGN_OR_RETURN(auto owner, services.queries->UserForCaller(*caller_id));
+    ENGRAM_ASSIGN_OR_RETURN(auto owner, UserForCaller(services, *caller_id));
     if (owner && *owner != user_id) return refuse("caller " + *caller_id);
+  }
+  // Strict isolation fails closed: no proof, no memories. Without it, a
+  // call that names nothing known is answered for the user_id given (the
+  // platform, not the LLM, fills it in; see docs/ELEVENLABS.md).
+  if (services.identity.strict_isolation && !bound_to_user) {
+    services.tool_counters.rejected++;
+    return Status::Forbidden(
+        "strict isolation: the call is not bound to user '" + user_id +
+        "': send the call_sid the init webhook bound to this user, or its call_token "
+        "({{call_token}})");
   }
 
   // Frequent questions are answered from the cache until the user's
@@ -144,11 +215,15 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
   const double latency_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
+  // The token is a credential until it expires: the log keeps that one was
+  // given, not the token.
+  json logged_request = body;
+  if (call_token) logged_request["call_token"] = "<redacted>";
   log::NewEvent event;
   event.type = "memory_queried";
   event.route = "/tools/memory-query";
   event.verification = log::Verification::kSharedSecret;
-  event.body = json({{"request", body},
+  event.body = json({{"request", logged_request},
                      {"user_id", user_id},
                      {"returned", returned},
                      {"latency_ms", std::round(latency_ms * 1000) / 1000}})
@@ -185,11 +260,45 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
   // Serve what is ready: a read-model error leaves the defaults in place
   // rather than failing the call before it starts.
   std::optional<std::string> known;
-  std::optional<projections::UserProfile> profile;
-  if (auto mapped = services.queries->UserForCaller(caller_id); mapped.ok()) {
-    known = *mapped;
+  if (auto mapped = UserForCaller(services, caller_id); mapped.ok()) known = *mapped;
+  std::string user_id = known ? *known : projections::DerivedUserId(caller_id);
+  if (!known && services.identity.key) {
+    user_id = services.identity.key->UserIdFor(IdentityForm(services, caller_id));
   }
-  const std::string user_id = known ? *known : projections::DerivedUserId(caller_id);
+
+  log::NewEvent event;
+  event.type = "conversation_initiated";
+  event.route = "/webhook/conversation-init";
+  event.verification = log::Verification::kSharedSecret;
+  // A retried init for the same call is recorded once.
+  if (call_sid) event.idempotency_key = "conversation_initiated:" + *call_sid;
+  event.body = json({{"request", body}, {"user_id", user_id}, {"new_user", !known}}).dump();
+  if (!request.remote_address.empty()) {
+    event.headers.emplace_back("Remote-Address", request.remote_address);
+  }
+  ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
+  if (call_sid && appended.duplicate) {
+    // The log kept the first init of this call. A retry for the same caller
+    // gets the user that init bound; another caller naming the same
+    // call_sid is refused, and nothing changes (a binding, once made, holds).
+    std::optional<OriginalInit> original = ReadOriginalInit(*services.log, appended.seq);
+    if (!original ||
+        IdentityForm(services, original->caller_id) != IdentityForm(services, caller_id)) {
+      services.init_counters.rejected++;
+      spdlog::warn("init refused: call_sid {} is already bound by seq {} to another caller",
+                   *call_sid, appended.seq);
+      return Status::Conflict("call_sid " + *call_sid +
+                              " is already bound to another caller (log seq " +
+                              std::to_string(appended.seq) + ")");
+    }
+    user_id = original->user_id;
+    known = user_id;
+  }
+  if (call_sid) {
+    const log::Seq projected = services.projector ? services.projector->Applied() : 0;
+    user_id = services.bindings.Bind(*call_sid, user_id, appended.seq, projected);
+  }
+  std::optional<projections::UserProfile> profile;
   if (known) {
     if (auto p = services.queries->Profile(user_id); p.ok()) profile = *p;
   }
@@ -207,18 +316,13 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
   vars["last_call_date"] =
       profile && profile->last_call_at ? Iso8601(profile->last_call_at).substr(0, 10) : "";
 
-  log::NewEvent event;
-  event.type = "conversation_initiated";
-  event.route = "/webhook/conversation-init";
-  event.verification = log::Verification::kSharedSecret;
-  // A retried init for the same call is recorded once.
-  if (call_sid) event.idempotency_key = "conversation_initiated:" + *call_sid;
-  event.body = json({{"request", body}, {"user_id", user_id}, {"new_user", !known}}).dump();
-  if (!request.remote_address.empty()) {
-    event.headers.emplace_back("Remote-Address", request.remote_address);
-  }
-  ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
-  if (call_sid) services.bindings.Bind(*call_sid, user_id);
+  // The call's proof of identity for the memory tool (--strict-isolation),
+  // above all for calls without a Twilio call_sid. Not logged: it is a
+  // credential until it expires.
+  // Always answered (empty without a key): ElevenLabs wants every variable
+  // the agent defines.
+  vars["call_token"] =
+      services.identity.key ? services.identity.key->MintCallToken(user_id, NowSecs(services)) : "";
   services.init_counters.accepted++;
   HttpResponse response = HttpResponse::Json(
       200, {{"type", "conversation_initiation_client_data"}, {"dynamic_variables", vars}});

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 
 #include "common/clock.h"
 #include "http/signature.h"
+#include "identity/identity_key.h"
 #include "log/event_log.h"
 #include "memory/embedder.h"
 #include "memory/memory_index.h"
@@ -53,26 +55,66 @@ struct ToolConfig {
 
 // call_sid -> user for calls the init webhook served. Filled at append
 // time so a tool call a few milliseconds later finds it; the projector
-// writes the same binding to call_bindings for after a restart.
+// writes the same binding to call_bindings, which serves it after a
+// restart or an eviction. A binding, once made, holds: Bind never moves a
+// call to another user, so memory agrees with the log (which keeps the
+// first init of a call_sid and refuses the rest as duplicates).
 class CallBindings {
  public:
-  void Bind(const std::string& call_sid, const std::string& user_id) {
+  // Binds `call_sid` (appended at `seq`) to `user_id` unless it is bound
+  // already; returns the user it is bound to. When full, forgets the oldest
+  // bindings the projector has written (seq <= `projected`): only those can
+  // be found again in the read model.
+  std::string Bind(const std::string& call_sid, const std::string& user_id, log::Seq seq,
+                   log::Seq projected) {
     std::lock_guard lock(mu_);
-    // Live calls are few; drop everything rather than grow without bound.
-    if (map_.size() >= kMaxEntries) map_.clear();
-    map_[call_sid] = user_id;
+    auto [it, inserted] = map_.try_emplace(call_sid, Entry{user_id, seq});
+    if (!inserted) return it->second.user_id;
+    order_.push_back(call_sid);
+    while (map_.size() > kMaxEntries && !order_.empty()) {
+      auto oldest = map_.find(order_.front());
+      if (oldest != map_.end() && oldest->second.seq > projected) break;
+      if (oldest != map_.end()) map_.erase(oldest);
+      order_.pop_front();
+    }
+    return user_id;
   }
   std::optional<std::string> Find(const std::string& call_sid) const {
     std::lock_guard lock(mu_);
     auto it = map_.find(call_sid);
     if (it == map_.end()) return std::nullopt;
-    return it->second;
+    return it->second.user_id;
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return map_.size();
   }
 
- private:
+  // Live calls are few; beyond this many bindings the oldest projected ones
+  // are served from the read model instead.
   static constexpr size_t kMaxEntries = 100'000;
+
+ private:
+  struct Entry {
+    std::string user_id;
+    log::Seq seq = 0;
+  };
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::string> map_;
+  std::unordered_map<std::string, Entry> map_;
+  std::deque<std::string> order_;  // call_sids in binding order
+};
+
+// Caller identity and isolation (src/identity, docs/ELEVENLABS.md).
+struct IdentityConfig {
+  // The installation's identity key, adopted by the log at start. Null when
+  // Services are built without it (tests): raw caller ids, unkeyed user
+  // ids, no call tokens.
+  std::shared_ptr<const identity::IdentityKey> key;
+  // Numbers without a leading '+' are read in this region (ISO 3166).
+  std::string default_region = "US";
+  // --strict-isolation: the memory tool answers only for a user the call is
+  // bound to (a call_sid bound by init, or a call_token the init minted).
+  bool strict_isolation = false;
 };
 
 struct RouteCounters {
@@ -107,6 +149,8 @@ struct Services {
   // POST /v1/admin/read-model/swap: switches to the read model at a path
   // and describes the switch (replay/swap.h); unset: the route answers 404.
   std::function<Result<nlohmann::json>(const std::string& path)> swap_read_model;
+
+  IdentityConfig identity;
 };
 
 }  // namespace engram::http

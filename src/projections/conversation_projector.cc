@@ -5,6 +5,8 @@
 
 #include "common/crypto.h"
 #include "common/json_fields.h"
+#include "identity/identity_scheme.h"
+#include "projections/identity_rows.h"
 
 namespace engram::projections {
 namespace {
@@ -68,22 +70,29 @@ Status InsertWebhookEvent(SqliteDb& db, const log::Event& e, const json* body,
 
 struct Caller {
   std::optional<std::string> user_id;
-  std::string number;  // "" when unknown
+  std::string number;    // as received, for display; "" when unknown
+  std::string identity;  // the form user_identities keys it by (E.164 after the scheme)
 };
 
-Result<Caller> ResolveCaller(SqliteDb& db, std::optional<std::string> explicit_user,
-                             std::string number, bool create_from_number) {
-  Caller c{std::move(explicit_user), std::move(number)};
+Result<Caller> ResolveCaller(SqliteDb& db, const IdentityRules& rules,
+                             const identity::IdentityKey* key,
+                             std::optional<std::string> explicit_user, std::string number,
+                             bool create_from_number) {
+  Caller c{std::move(explicit_user), std::move(number), ""};
+  if (!c.number.empty()) c.identity = IdentityForm(rules, c.number);
   if (c.user_id || c.number.empty()) return c;
-  ENGRAM_ASSIGN_OR_RETURN(c.user_id, LookupIdentity(db, c.number));
-  if (!c.user_id && create_from_number) c.user_id = DerivedUserId(c.number);
+  ENGRAM_ASSIGN_OR_RETURN(c.user_id, UserForCallerId(db, rules, c.number));
+  if (!c.user_id && create_from_number) {
+    ENGRAM_ASSIGN_OR_RETURN(c.user_id, NewUserId(rules, key, c.number));
+  }
   return c;
 }
 
 class PostCallApplier {
  public:
-  PostCallApplier(const log::Event& e, SqliteDb& db, const json& body)
-      : e_(e), db_(db), body_(body) {}
+  PostCallApplier(const log::Event& e, SqliteDb& db, const json& body, const IdentityRules& rules,
+                  const identity::IdentityKey* key)
+      : e_(e), db_(db), body_(body), rules_(rules), key_(key) {}
 
   Status PostCallTranscription() {
     const json& data = ObjectField(body_, "data");
@@ -98,13 +107,14 @@ class PostCallApplier {
     if (!explicit_user) explicit_user = OptNonEmpty(init, "user_id");
     std::string number = OptNonEmpty(phone, "external_number")
                              .value_or(OptNonEmpty(vars, "system__caller_id").value_or(""));
-    ENGRAM_ASSIGN_OR_RETURN(Caller caller, ResolveCaller(db_, explicit_user, number, true));
+    ENGRAM_ASSIGN_OR_RETURN(Caller caller,
+                            ResolveCaller(db_, rules_, key_, explicit_user, number, true));
 
     const std::optional<int64_t> start_secs = OptInt(metadata, "start_time_unix_secs");
     const int64_t started_at_ms = start_secs ? *start_secs * 1000 : EventTimeMs();
     if (caller.user_id) {
       ENGRAM_RETURN_IF_ERROR(
-          UpsertUser(db_, *caller.user_id, caller.number, started_at_ms, e_.seq));
+          UpsertUser(db_, *caller.user_id, caller.identity, started_at_ms, e_.seq));
       if (auto name = NameFromAnalysis(analysis)) {
         ENGRAM_RETURN_IF_ERROR(
             db_.Run("UPDATE users SET name = ? WHERE id = ?", *name, *caller.user_id));
@@ -175,7 +185,8 @@ class PostCallApplier {
       agent_number = OptNonEmpty(b, "From").value_or("");
       call_sid = OptNonEmpty(b, "CallSid");
     }
-    ENGRAM_ASSIGN_OR_RETURN(Caller caller, ResolveCaller(db_, std::nullopt, number, false));
+    ENGRAM_ASSIGN_OR_RETURN(Caller caller,
+                            ResolveCaller(db_, rules_, key_, std::nullopt, number, false));
     return db_.Run(
         "INSERT INTO conversations(id, user_id, agent_id, status, caller_id, called_number, "
         "call_sid, direction, started_at, failure_reason, updated_seq) "
@@ -304,12 +315,14 @@ class PostCallApplier {
   const log::Event& e_;
   SqliteDb& db_;
   const json& body_;
+  const IdentityRules& rules_;
+  const identity::IdentityKey* key_;
 };
 
 }  // namespace
 
 std::string DerivedUserId(std::string_view caller_number) {
-  return "u_" + crypto::Sha256Hex(caller_number).substr(0, 20);
+  return identity::LegacyUserId(caller_number);
 }
 
 Result<std::optional<std::string>> LookupIdentity(SqliteDb& db, const std::string& caller_id) {
@@ -339,7 +352,8 @@ Status UpsertUser(SqliteDb& db, const std::string& user_id, const std::string& c
 }
 
 // The init webhook served `user_id` to a call: record the user, the number
-// and the call binding exactly as served.
+// and the call binding exactly as served. A binding, once made, holds (the
+// route refuses a conflicting init, and the log keeps one init per call_sid).
 Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
   json body = json::parse(e.body, nullptr, false);
   if (body.is_discarded()) return Status::InvalidArgument("body is not JSON");
@@ -349,13 +363,12 @@ Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
     if (!user_id) return Status::InvalidArgument("conversation_initiated without user_id");
     const std::string caller = OptNonEmpty(request, "caller_id").value_or("");
     const int64_t at = ReceivedMs(e);
-    ENGRAM_RETURN_IF_ERROR(UpsertUser(db, *user_id, caller, at, e.seq));
+    ENGRAM_ASSIGN_OR_RETURN(IdentityRules rules, RulesAt(db, e.seq));
+    ENGRAM_RETURN_IF_ERROR(UpsertUser(db, *user_id, IdentityForm(rules, caller), at, e.seq));
     if (auto call_sid = OptNonEmpty(request, "call_sid")) {
       ENGRAM_RETURN_IF_ERROR(
           db.Run("INSERT INTO call_bindings(call_sid, user_id, agent_id, caller_id, bound_at, seq) "
-                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(call_sid) DO UPDATE SET user_id = "
-                 "excluded.user_id, agent_id = excluded.agent_id, caller_id = excluded.caller_id, "
-                 "bound_at = excluded.bound_at, seq = excluded.seq",
+                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(call_sid) DO NOTHING",
                  *call_sid, *user_id, OptString(request, "agent_id"),
                  caller.empty() ? std::nullopt : std::optional(caller), at, e.seq));
     }
@@ -389,6 +402,9 @@ Status ApplyUserForgotten(const log::Event& e, SqliteDb& db) {
 Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
   if (e.type == "conversation_initiated") return ApplyConversationInitiated(e, db);
   if (e.type == "user_forgotten") return ApplyUserForgotten(e, db);
+  if (e.type == identity::kSchemeEventType && e.route == identity::kSchemeRoute) {
+    return ApplyIdentitySchemeAdopted(e, db);
+  }
   const bool post_call = e.type == "post_call_transcription" || e.type == "post_call_audio" ||
                          e.type == "call_initiation_failure";
   if (!post_call) {
@@ -403,7 +419,8 @@ Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
     return Status::InvalidArgument("body is not a JSON object");
   }
   try {
-    PostCallApplier apply(e, db, body);
+    ENGRAM_ASSIGN_OR_RETURN(IdentityRules rules, RulesAt(db, e.seq));
+    PostCallApplier apply(e, db, body, rules, key_.get());
     Status s;
     if (e.type == "post_call_transcription") {
       s = apply.PostCallTranscription();

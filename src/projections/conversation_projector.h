@@ -10,16 +10,22 @@
 //      conversation_initiation_client_data.dynamic_variables.system__caller_id)
 //      looked up in user_identities;
 //   4. a new user whose id derives from that number: "u_" + the first 20 hex
-//      digits of SHA-256(number).
+//      digits of SHA-256(number) for events before the log's identity scheme
+//      (projections/identity_rows.h), of HMAC-SHA256 under the
+//      installation's key of the E.164 form after it.
+// After the scheme, numbers are normalised to E.164 for identity
+// (user_identities, lookups); conversations keep the raw form.
 // With no user id and no number the conversation has no user (web calls).
 // Whenever both a user and a number are known, the number is recorded in
 // user_identities for that user, so the init webhook can find them next time.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
+#include "identity/identity_key.h"
 #include "projections/projector.h"
 
 namespace engram::projections {
@@ -27,12 +33,20 @@ namespace engram::projections {
 class ConversationProjector final : public Projector {
  public:
   static constexpr std::string_view kName = "conversations.v1";
+  // `key` derives new user ids after the identity scheme; null when the
+  // log records none (an event that needs it then fails, loudly).
+  explicit ConversationProjector(std::shared_ptr<const identity::IdentityKey> key = nullptr)
+      : key_(std::move(key)) {}
   std::string_view Name() const override { return kName; }
   Status Apply(const log::Event& e, SqliteDb& db) override;
   Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) override;
+
+ private:
+  std::shared_ptr<const identity::IdentityKey> key_;
 };
 
-// The user id derived from a caller number when no explicit id is known.
+// The legacy (unkeyed) user id derived from a caller number: what events
+// before the identity scheme get.
 std::string DerivedUserId(std::string_view caller_number);
 
 // The user a caller number maps to in user_identities, if any.

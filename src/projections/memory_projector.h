@@ -23,11 +23,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/metrics.h"
+#include "identity/identity_key.h"
 #include "memory/embedder.h"
 #include "memory/extractor.h"
 #include "memory/memory_index.h"
@@ -59,6 +61,9 @@ struct MemoryEngineParts {
   // kLogged: receives each job after its transaction commits (the extraction
   // workers' Submit). Null in a replay: jobs stay 'pending', as in the log.
   std::function<void(const ExtractionJob&)> on_job;
+  // The installation's identity key: the conversation projector derives new
+  // user ids with it after the log's identity scheme. Null: none recorded.
+  std::shared_ptr<const identity::IdentityKey> identity_key;
 };
 
 // Salience changes. A restatement in a new call is strong evidence; a recall

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "projections/admin_queries.h"
+#include "projections/identity_rows.h"
 
 namespace engram::replay {
 namespace {
@@ -204,9 +205,11 @@ Result<AuditTrail> AuditUser(const log::EventLog& log, SqliteDb& db, const std::
   AuditTrail trail;
   trail.subject = who;
   ENGRAM_ASSIGN_OR_RETURN(auto ids, Column(db, "SELECT id FROM users WHERE id = ?", who));
+  // A number in any spelling: identities are E.164 since the identity scheme.
+  ENGRAM_ASSIGN_OR_RETURN(projections::IdentityRules rules, projections::CurrentRules(db));
   if (ids.empty()) {
-    ENGRAM_ASSIGN_OR_RETURN(
-        ids, Column(db, "SELECT user_id FROM user_identities WHERE caller_id = ?", who));
+    ENGRAM_ASSIGN_OR_RETURN(auto user, projections::UserForCallerId(db, rules, who));
+    if (user) ids.push_back(*user);
   }
   if (ids.empty()) return Status::NotFound("no user or caller number " + who);
   trail.user_id = ids[0];
@@ -222,7 +225,9 @@ Result<AuditTrail> AuditUser(const log::EventLog& log, SqliteDb& db, const std::
   std::set<log::Seq> matched;
   ENGRAM_RETURN_IF_ERROR(Scan(log, db, trail, [&](const log::Event& e, const Mentions& m) {
     const bool mine = m.user_id == trail.user_id || conversations.count(m.conversation_id) ||
-                      callers.count(m.caller_id) || (m.source_seq && matched.count(m.source_seq));
+                      callers.count(m.caller_id) ||
+                      callers.count(projections::IdentityForm(rules, m.caller_id)) ||
+                      (m.source_seq && matched.count(m.source_seq));
     if (mine) matched.insert(e.seq);
     return mine;
   }));

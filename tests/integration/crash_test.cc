@@ -112,7 +112,10 @@ TEST(CrashRecovery, Kill9DuringWebhookStreamLosesNoAcknowledgedEvent) {
             logged["post_call_transcription"]);
   EXPECT_EQ(logged["memories_extracted"], logged["post_call_transcription"]);
   EXPECT_EQ(logged["extraction_dead"], 0);
-  EXPECT_EQ(head, logged["post_call_transcription"] + logged["memories_extracted"]);
+  // ...and the identity scheme `engram serve` records once, at its first start.
+  EXPECT_EQ(logged["identity_scheme_adopted"], 1);
+  EXPECT_EQ(head, logged["post_call_transcription"] + logged["memories_extracted"] +
+                      logged["identity_scheme_adopted"]);
   for (const auto& [id, seq] : acknowledged) {
     ASSERT_EQ(QueryInt(*db,
                        "SELECT count(*) FROM webhook_events WHERE status = 'done' AND "

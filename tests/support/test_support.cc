@@ -213,10 +213,17 @@ nlohmann::json MakeTranscription(const std::string& conversation_id, const std::
 
 namespace engram::testing {
 
+// ENGRAM_TEST_BINARY runs the subprocess tests against another build (e.g.
+// the code before a fix, to see a regression test fail).
+static std::string EngramBinary() {
+  const char* env = std::getenv("ENGRAM_TEST_BINARY");
+  return env && *env ? env : ENGRAM_BINARY;
+}
+
 std::pair<int, std::string> RunEngram(const std::string& args, const std::string& env,
                                       bool stdout_only) {
   std::string command = env;
-  command.append(ENGRAM_BINARY).append(" ").append(args);
+  command.append(EngramBinary()).append(" ").append(args);
   if (!stdout_only) command.append(" 2>&1");
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
@@ -252,8 +259,8 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::Start() {
-  std::vector<std::string> args = {ENGRAM_BINARY, "serve",    "--data-dir",
-                                   data_dir_,     "--listen", "127.0.0.1:0"};
+  std::vector<std::string> args = {EngramBinary(), "serve",    "--data-dir",
+                                   data_dir_,      "--listen", "127.0.0.1:0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   const size_t log_offset =
       std::filesystem::exists(log_path_) ? std::filesystem::file_size(log_path_) : 0;

@@ -224,10 +224,11 @@ TEST(ReadModel, CheckpointMovesOnlyByCompareAndSet) {
   EXPECT_TRUE(AdvanceCheckpoint(*db, "p.v1", 0, 5).ok());
   EXPECT_EQ(AdvanceCheckpoint(*db, "p.v1", 3, 9).code(), StatusCode::kConflict);
   EXPECT_EQ(*ReadCheckpoint(*db, "p.v1"), 5u);
-  EXPECT_EQ(*SchemaVersion(*db), 1);
+  EXPECT_EQ(*SchemaVersion(*db), 2);
 }
 
-// The seed's eleven tables, plus call_bindings (init webhook -> live call).
+// The seed's eleven tables, plus call_bindings (init webhook -> live call)
+// and identity_scheme (from which seq caller ids are E.164 and user ids keyed).
 TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
   TempDir dir;
   auto db = std::move(OpenReadModel(dir / "rm.db")).value();
@@ -236,8 +237,8 @@ TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
                   "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
                   "IN ('checkpoints', 'schema_version') ORDER BY name"),
       (Rows{"call_bindings", "conversation_analysis", "conversation_memories", "conversation_turns",
-            "conversations", "memories", "memory_embeddings", "memory_links", "tool_invocations",
-            "user_identities", "users", "webhook_events"}));
+            "conversations", "identity_scheme", "memories", "memory_embeddings", "memory_links",
+            "tool_invocations", "user_identities", "users", "webhook_events"}));
   EXPECT_EQ(QueryColumn(*db,
                         "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name "
                         "IN ('webhook_events_by_status', 'memories_by_user_sector') ORDER "
@@ -248,7 +249,7 @@ TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
   // Reopening applies no migration twice.
   db.reset();
   db = std::move(OpenReadModel(dir / "rm.db")).value();
-  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM schema_version"), 1);
+  EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM schema_version"), 2);
 }
 
 }  // namespace
