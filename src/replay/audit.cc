@@ -3,6 +3,7 @@
 #include <ctime>
 #include <set>
 
+#include "log/internal_events.h"
 #include "projections/admin_queries.h"
 
 namespace engram::replay {
@@ -89,7 +90,7 @@ class Auditor {
     // Entries Engram wrote itself (extraction outcomes, requeues) came from
     // no request.
     a.verification =
-        e.route == "engram/extraction" ? "internal" : log::VerificationName(e.verification);
+        log::IsInternalRoute(e.route) ? "internal" : log::VerificationName(e.verification);
     const json data = body.is_object() ? body.value("data", json()) : json();
     const json request = body.is_object() ? body.value("request", json()) : json();
     if (body.is_discarded()) {
@@ -137,6 +138,12 @@ class Auditor {
     } else if (e.type == "extraction_requeued") {
       a.detail = "requeue of seq " + std::to_string(Int(body, "source_seq")) + " (by " +
                  Str(body, "requested_by") + ")";
+    } else if (e.type == "post_call_redelivery_mismatch") {
+      a.detail = "redelivery of " + Str(body, "type") + " " + Str(body, "conversation_id") +
+                 " (seq " + std::to_string(Int(body, "original_seq")) +
+                 ") with a different body, answered as a duplicate: received sha256 " +
+                 Str(body, "received_sha256").substr(0, 16) + "…, stored " +
+                 Str(body, "stored_sha256").substr(0, 16) + "…";
     } else {
       a.detail = e.type;
     }
