@@ -58,7 +58,10 @@ Mentions MentionsOf(const log::Event& e, const json& body) {
   Mentions m;
   const json data = body.is_object() ? body.value("data", json()) : json();
   const json request = body.is_object() ? body.value("request", json()) : json();
-  if (e.type.starts_with("post_call_") || e.type == "call_initiation_failure") {
+  // Webhooks (post_call_redelivery_mismatch is Engram's own: its body names
+  // the conversation at top level, like the other internal events).
+  if ((e.type.starts_with("post_call_") && !log::IsInternalRoute(e.route)) ||
+      e.type == "call_initiation_failure") {
     m.conversation_id = Str(data, "conversation_id");
     m.user_id = Str(data, "user_id");
   } else if (e.type == "conversation_initiated") {

@@ -459,7 +459,9 @@ class LogNamespace : public ::testing::Test {
   std::vector<bool> ErasedFlags() {
     auto log = OpenLog(dir_ / "log", SystemClock::Instance());
     std::vector<bool> out;
-    for (const Event& e : log->ReadAfter(0, 100).value()) out.push_back(e.erased);
+    auto events = log->ReadAfter(0, 100);
+    EXPECT_TRUE(events.ok());
+    for (const Event& e : *events) out.push_back(e.erased);
     return out;
   }
   TempDir dir_;
