@@ -86,7 +86,7 @@ Result<json> RetryFailed(SqliteDb& db, log::EventLog& log, std::optional<log::Se
     auto reprojected = RequestProjectionRetry(db, log, only, requested_by);
     if (!reprojected.ok() && reprojected.status().code() == StatusCode::kNotFound) {
       return Status::NotFound("seq " + std::to_string(*only) +
-                              " is neither a dead letter nor a failed projection (see "
+                              " is not a dead letter or a failed projection (see "
                               "`engram dead-letters list`)");
     }
     ENGRAM_RETURN_IF_ERROR(reprojected.status());
