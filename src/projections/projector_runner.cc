@@ -7,7 +7,6 @@
 
 #include <algorithm>
 
-#include "log/internal_events.h"
 #include "projections/projection_failures.h"
 #include "projections/read_model.h"
 
