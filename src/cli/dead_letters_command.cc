@@ -1,7 +1,9 @@
-// engram dead-letters list | retry ID | retry --all
+// engram dead-letters list [--projection] | retry SEQ | retry --all
 //
-// list reads the read model (read-only; works while the server runs).
-// retry appends extraction_requeued events:
+// list reads the read model (read-only; works while the server runs): the
+// dead letters, then the events whose projection failed (--projection: only
+// those). retry appends extraction_requeued events for dead letters and a
+// projection_retry_requested event for failed projections:
 //   - with --url, through the running server's admin API (ENGRAM_ADMIN_TOKEN);
 //   - without, straight into the log of --data-dir, which only works while
 //     the server is stopped (RocksDB allows one writer); the next
@@ -16,6 +18,7 @@
 #include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/dead_letters.h"
+#include "projections/projection_failures.h"
 #include "projections/sqlite_db.h"
 
 namespace engram::cli {
@@ -29,7 +32,24 @@ struct DeadLetterFlags {
   bool json_output = false;
   bool all = false;
   int64_t seq = 0;
+  bool projection = false;  // list: only the failed projections
 };
+
+// The events whose projection failed, as a table (nothing when none).
+void PrintProjectionFailures(const std::vector<projections::ProjectionFailure>& failed) {
+  if (failed.empty()) return;
+  std::printf("%-8s %-24s %-36s %8s  %s\n", "SEQ", "TYPE", "CONVERSATION", "ATTEMPTS",
+              "LAST ERROR");
+  for (const auto& f : failed) {
+    std::printf("%-8llu %-24s %-36s %8lld  %s\n", static_cast<unsigned long long>(f.seq),
+                f.type.c_str(), f.conversation_id.c_str(), static_cast<long long>(f.attempts),
+                f.last_error.c_str());
+  }
+  std::printf(
+      "%zu event(s) failed projection; after a fix, re-project with `engram dead-letters "
+      "retry SEQ` or `--all`\n",
+      failed.size());
+}
 
 Result<std::unique_ptr<projections::SqliteDb>> OpenReadModelReadOnly(const std::string& data_dir) {
   auto db =
@@ -48,9 +68,23 @@ int List(const DeadLetterFlags& flags) {
     return 1;
   }
   auto dead = projections::ListDeadLetters(**db);
-  if (!dead.ok()) {
-    std::cerr << "engram dead-letters: " << dead.status().ToString() << "\n";
+  auto failed = projections::ListProjectionFailures(**db);
+  if (!dead.ok() || !failed.ok()) {
+    std::cerr << "engram dead-letters: " << (dead.ok() ? failed.status() : dead.status()).ToString()
+              << "\n";
     return 1;
+  }
+  if (flags.projection) {
+    if (flags.json_output) {
+      json out = json::array();
+      for (const auto& f : *failed) out.push_back(projections::ToJson(f));
+      std::cout << out.dump(2) << "\n";
+    } else if (failed->empty()) {
+      std::cout << "no failed projections\n";
+    } else {
+      PrintProjectionFailures(*failed);
+    }
+    return 0;
   }
   if (flags.json_output) {
     json out = json::array();
@@ -60,6 +94,7 @@ int List(const DeadLetterFlags& flags) {
   }
   if (dead->empty()) {
     std::cout << "no dead letters\n";
+    PrintProjectionFailures(*failed);
     return 0;
   }
   std::printf("%-8s %-36s %-16s %8s  %s\n", "SEQ", "CONVERSATION", "USER", "ATTEMPTS",
@@ -71,6 +106,7 @@ int List(const DeadLetterFlags& flags) {
   }
   std::printf("%zu dead letter(s); retry with `engram dead-letters retry SEQ` or `--all`\n",
               dead->size());
+  PrintProjectionFailures(*failed);
   return 0;
 }
 
@@ -101,7 +137,8 @@ int RetryThroughServer(const DeadLetterFlags& flags) {
               << (body.is_object() ? body.value("error", response->body) : response->body) << "\n";
     return 1;
   }
-  std::cout << "requeued " << body["requeued"].dump() << "\n";
+  std::cout << "requeued " << body.value("requeued", json::array()).dump() << ", re-projecting "
+            << body.value("reprojected", json::array()).dump() << "\n";
   return 0;
 }
 
@@ -127,13 +164,13 @@ int RetryOffline(const DeadLetterFlags& flags) {
   }
   std::optional<log::Seq> only;
   if (!flags.all) only = static_cast<log::Seq>(flags.seq);
-  auto requeued = projections::RequeueDeadLetters(**db, **log, only, "cli");
-  if (!requeued.ok()) {
-    std::cerr << "engram dead-letters: " << requeued.status().ToString() << "\n";
+  auto retried = projections::RetryFailed(**db, **log, only, "cli");
+  if (!retried.ok()) {
+    std::cerr << "engram dead-letters: " << retried.status().ToString() << "\n";
     return 1;
   }
-  std::cout << "requeued " << json(*requeued).dump()
-            << "; `engram serve` extracts them when it starts\n";
+  std::cout << "requeued " << (*retried)["requeued"].dump() << ", re-projecting "
+            << (*retried)["reprojected"].dump() << "; `engram serve` applies them when it starts\n";
   return 0;
 }
 
@@ -142,16 +179,21 @@ int RetryOffline(const DeadLetterFlags& flags) {
 void RegisterDeadLetters(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<DeadLetterFlags>();
   auto* cmd =
-      app.add_subcommand("dead-letters", "Transcripts whose extraction failed every attempt");
+      app.add_subcommand("dead-letters",
+                         "Transcripts whose extraction failed every attempt, and events whose "
+                         "projection failed");
   cmd->require_subcommand(1);
   auto* list = cmd->add_subcommand("list", "List dead letters (reads the read model)");
   list->add_option("--data-dir", flags->data_dir, "The server's data dir")->capture_default_str();
   list->add_flag("--json", flags->json_output, "JSON instead of a table");
+  list->add_flag("--projection", flags->projection,
+                 "Only the events whose projection failed (stored, not projected)");
   list->callback([flags, exit_code] { *exit_code = List(*flags); });
 
-  auto* retry = cmd->add_subcommand("retry", "Queue dead letters for extraction again");
-  retry->add_option("seq", flags->seq, "The dead letter's seq (from `list`)");
-  retry->add_flag("--all", flags->all, "Every dead letter");
+  auto* retry = cmd->add_subcommand(
+      "retry", "Queue dead letters for extraction again, re-project failed projections");
+  retry->add_option("seq", flags->seq, "A dead letter's or failed projection's seq (`list`)");
+  retry->add_flag("--all", flags->all, "Every dead letter and failed projection");
   retry->add_option("--data-dir", flags->data_dir, "The server's data dir (server stopped)")
       ->capture_default_str();
   retry->add_option("--url", flags->url,

@@ -96,6 +96,9 @@ void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
              {}, [&log, &runner] {
                return static_cast<double>(log.Head()) - static_cast<double>(runner.Applied());
              });
+  r.AddGauge("engram_projection_failures",
+             "Events stored but not projected (engram dead-letters list --projection)", {},
+             [&runner] { return static_cast<double>(runner.ProjectionFailures()); });
   for (const char* status : {"pending", "done", "failed", "dead"}) {
     r.AddGauge("engram_webhook_events", "webhook_events rows by status", {{"status", status}},
                [&queries, s = std::string(status)] {
@@ -329,7 +332,8 @@ int Serve(const ServeFlags& flags) {
   http::AlertMonitor alerts(
       telemetry.registry(),
       {[&] { return static_cast<double>((*event_log)->Head()) - runner.Applied(); },
-       [wal_path] { return FileBytes(wal_path); }},
+       [wal_path] { return FileBytes(wal_path); },
+       [&runner] { return static_cast<double>(runner.ProjectionFailures()); }},
       flags.alerts, alert_client.get(), alert_url ? alert_url : "");
   alerts.Start();
   Status started = server.Start();
@@ -422,6 +426,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--alert-wal-bytes", flags->alerts.wal_bytes,
                   "Alert when the read model's WAL file grows past this")
+      ->capture_default_str();
+  cmd->add_option("--alert-projection-failures", flags->alerts.projection_failures,
+                  "Alert when more events than this failed projection")
       ->capture_default_str();
   auto& x = flags->extraction;
   cmd->add_option("--extraction-workers", x.workers,

@@ -7,6 +7,7 @@
 #include "projections/admin_queries.h"
 #include "projections/dead_letters.h"
 #include "projections/identity_rows.h"
+#include "projections/projection_failures.h"
 #include "projections/read_queries.h"
 #include "replay/forget.h"
 
@@ -39,7 +40,11 @@ Result<HttpResponse> HandleDeadLetters(const HttpRequest& request, Services& ser
                           services.queries->WithConnection(projections::ListDeadLetters));
   json out = json::array();
   for (const auto& d : dead) out.push_back(projections::ToJson(d));
-  return HttpResponse::Json(200, {{"dead_letters", out}});
+  ENGRAM_ASSIGN_OR_RETURN(auto failed,
+                          services.queries->WithConnection(projections::ListProjectionFailures));
+  json failures = json::array();
+  for (const auto& f : failed) failures.push_back(projections::ToJson(f));
+  return HttpResponse::Json(200, {{"dead_letters", out}, {"projection_failures", failures}});
 }
 
 Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services& services) {
@@ -51,11 +56,12 @@ Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services
   } else if (!(body.is_object() && body.value("all", false) == true)) {
     return Status::InvalidArgument(R"(want {"seq": N} or {"all": true})");
   }
-  ENGRAM_ASSIGN_OR_RETURN(
-      auto requeued, services.queries->WithConnection([&](projections::SqliteDb& db) {
-        return projections::RequeueDeadLetters(db, *services.log, only, "admin api");
-      }));
-  return HttpResponse::Json(200, {{"requeued", requeued}});
+  // SEQ names a dead letter or a failed projection; "all" retries both.
+  ENGRAM_ASSIGN_OR_RETURN(json retried,
+                          services.queries->WithConnection([&](projections::SqliteDb& db) {
+                            return projections::RetryFailed(db, *services.log, only, "admin api");
+                          }));
+  return HttpResponse::Json(200, retried);
 }
 
 Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Services& services) {

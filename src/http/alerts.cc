@@ -12,8 +12,9 @@ constexpr char kLatencyHelp[] = "Server-side latency from request read to respon
 constexpr char kExtractions[] = "engram_extractions_total";
 // Fewer observations than this in a window say nothing either way.
 constexpr uint64_t kMinSamples = 5;
-const char* const kAlerts[] = {"post_call_latency", "tool_latency",        "init_latency",
-                               "queue_depth",       "extraction_failures", "wal_size"};
+const char* const kAlerts[] = {"post_call_latency",  "tool_latency",        "init_latency",
+                               "queue_depth",        "extraction_failures", "wal_size",
+                               "projection_failures"};
 }  // namespace
 
 AlertMonitor::AlertMonitor(metrics::Registry& registry, AlertInputs inputs,
@@ -109,6 +110,12 @@ void AlertMonitor::EvaluateOnce() {
   const double wal = inputs_.wal_bytes();
   Set("wal_size", wal > thresholds_.wal_bytes, wal, thresholds_.wal_bytes,
       "read model WAL file (bytes)");
+  if (inputs_.projection_failures) {
+    const double failures = inputs_.projection_failures();
+    Set("projection_failures", failures > thresholds_.projection_failures, failures,
+        thresholds_.projection_failures,
+        "events stored but not projected (engram dead-letters list --projection)");
+  }
 }
 
 void AlertMonitor::Set(const std::string& alert, bool firing, double value, double threshold,

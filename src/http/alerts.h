@@ -7,7 +7,9 @@
 // window above the seed's budgets, with at least 5 requests), queue_depth
 // (events appended but not projected), extraction_failures (share of failed
 // extractions over the window, with at least 5), wal_size (the read model's
-// WAL file). docs/OPERATIONS.md says what each means and what to do.
+// WAL file), projection_failures (events stored but not projected, e.g. a
+// transcript of the wrong shape; fires while any is left). docs/OPERATIONS.md
+// says what each means and what to do.
 #pragma once
 
 #include <atomic>
@@ -32,11 +34,13 @@ struct AlertThresholds {
   double queue_depth = 1000;
   double extraction_failure_share = 0.2;
   double wal_bytes = 256.0 * 1024 * 1024;
+  double projection_failures = 0;  // fires above this many
 };
 
 struct AlertInputs {
-  std::function<double()> queue_depth;  // required
-  std::function<double()> wal_bytes;    // required
+  std::function<double()> queue_depth;          // required
+  std::function<double()> wal_bytes;            // required
+  std::function<double()> projection_failures = {};  // optional: no alert without it
 };
 
 class AlertMonitor {

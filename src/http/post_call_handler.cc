@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "http/post_call_checks.h"
 #include "http/router.h"
 
 namespace engram::http {
@@ -80,6 +81,11 @@ Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& servic
     return reject("data.conversation_id must be a non-empty string");
   }
   const std::string conversation_id(conversation_sv);
+  // The type becomes the event's type and heads its idempotency key: keep it
+  // to what ElevenLabs sends, out of the log's own names; and refuse times
+  // no call can have (issue 10, items 2 and 11).
+  if (Status s = CheckPostCallType(type_sv); !s.ok()) return reject(s.message());
+  if (Status s = CheckPostCallTimes(root); !s.ok()) return reject(s.message());
 
   event.type = std::string(type_sv);
   event.route = "/webhook/post-call";
@@ -99,7 +105,13 @@ Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& servic
   }
   if (!dropped) event.body = request.body;
 
+  const std::string idempotency_key = event.idempotency_key;
+  const std::string type = event.type;
   ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
+  if (appended.duplicate) {
+    RecordRedeliveryMismatch(request, services, idempotency_key, type, conversation_id,
+                             appended.seq);
+  }
   HttpResponse response = HttpResponse::Json(
       200, {{"status", appended.duplicate ? "duplicate" : "accepted"}, {"seq", appended.seq}});
   response.log_seq = appended.seq;

@@ -112,6 +112,12 @@ Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
     body["applied"] = services.projector->Applied();
     Status err = services.projector->LastError();
     if (!err.ok()) body["projection_error"] = err.ToString();
+    // Events acknowledged but not projected (a schema drift): degraded, yet
+    // 200, since this node still takes and keeps every call; a probe reads
+    // the status field (docs/OPERATIONS.md, "Health").
+    const int64_t failures = services.projector->ProjectionFailures();
+    body["projection_failures"] = failures;
+    if (failures > 0) body["status"] = "degraded";
   }
   body["post_call"] = {{"accepted", services.post_call_counters.accepted.load()},
                        {"duplicates", services.post_call_counters.duplicates.load()},

@@ -26,7 +26,7 @@ namespace engram::identity {
 
 inline constexpr char kSchemeEventType[] = "identity_scheme_adopted";
 inline constexpr char kSchemeRoute[] = "engram/identity";
-inline constexpr char kSchemeKey[] = "identity_scheme_adopted:v1";
+inline constexpr char kSchemeKey[] = "engram/identity-scheme:v1";
 
 struct RecordedScheme {
   log::Seq seq = 0;  // the rules apply to events after it

@@ -4,13 +4,17 @@
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -23,9 +27,16 @@ namespace {
 
 constexpr char kEventsFamily[] = "events";
 constexpr char kKeysFamily[] = "idempotency";
-// Erasure marks live in the idempotency family under a prefix no request key
-// can start with: key = prefix + seq (8 bytes), value = the forget event's seq.
-constexpr std::string_view kErasedPrefix("\0\0engram-erased\0", 17);
+// Erasure marks: key = the erased entry's seq (8 bytes), value = the seq of
+// the user_forgotten event that erased it. A family of their own, which no
+// request writes into (FORMAT.md, "Erasure").
+constexpr char kErasuresFamily[] = "erasures";
+// Before envelope 1.1 the marks lived in the idempotency family under this
+// prefix, where a request's idempotency key could forge one (issue 10, item
+// 2). Open moves the genuine ones to `erasures` once, then records
+// kLegacyMigratedKey in the default family.
+constexpr std::string_view kLegacyErasedPrefix("\0\0engram-erased\0", 17);
+constexpr char kLegacyMigratedKey[] = "erasure_marks_migrated";
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   std::string msg = std::string(what) + ": " + s.ToString();
@@ -57,6 +68,9 @@ struct RocksDbEventLog::Impl {
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ColumnFamilyHandle* events = nullptr;
   rocksdb::ColumnFamilyHandle* keys = nullptr;
+  // Null only in a follower opened on a log no primary has opened since
+  // erasures got their family (the follower then reads the legacy marks).
+  rocksdb::ColumnFamilyHandle* erasures = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
 
   // Guarded by mu.
@@ -87,17 +101,103 @@ struct RocksDbEventLog::Impl {
     if (db) db->Close();
   }
 
+  // Whether the legacy mark `key` -> `value` (idempotency family) was written
+  // by Erase: its value names a user_forgotten event Engram appended (route
+  // engram/admin) whose erased_seqs list the marked entry. Anything else
+  // under the prefix is some request's idempotency key and is left alone.
+  std::optional<std::pair<Seq, Seq>> GenuineLegacyMark(std::string_view key,
+                                                       std::string_view value) {
+    auto seq = DecodeSeqKey(key.substr(kLegacyErasedPrefix.size()));
+    auto by = DecodeSeqKey(value);
+    if (!seq.ok() || !by.ok() || *seq == 0 || *seq >= *by) return std::nullopt;
+    std::string bytes;
+    if (!db->Get(rocksdb::ReadOptions(), events, EncodeSeqKey(*by), &bytes).ok()) {
+      return std::nullopt;
+    }
+    auto forget = DecodeEvent(bytes);
+    if (!forget.ok() || forget->type != "user_forgotten" || forget->route != "engram/admin") {
+      return std::nullopt;
+    }
+    nlohmann::json body = nlohmann::json::parse(forget->body, nullptr, false);
+    if (!body.is_object() || !body.contains("erased_seqs") || !body["erased_seqs"].is_array()) {
+      return std::nullopt;
+    }
+    for (const auto& s : body["erased_seqs"]) {
+      if (s.is_number_unsigned() && s.get<Seq>() == *seq) return std::make_pair(*seq, *by);
+    }
+    return std::nullopt;
+  }
+
+  Result<bool> LegacyMigrated() const {
+    std::string done;
+    rocksdb::Status s =
+        db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), kLegacyMigratedKey, &done);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return FromRocks(s, "read erasure migration marker");
+    return true;
+  }
+
+  // The genuine legacy marks as (erased seq, forget seq), and their keys.
+  Result<std::vector<std::pair<Seq, Seq>>> LegacyMarks(std::vector<std::string>* legacy_keys) {
+    std::vector<std::pair<Seq, Seq>> marks;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), keys));
+    const rocksdb::Slice prefix(kLegacyErasedPrefix.data(), kLegacyErasedPrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (auto mark = GenuineLegacyMark(it->key().ToStringView(), it->value().ToStringView())) {
+        marks.push_back(*mark);
+        if (legacy_keys) legacy_keys->push_back(it->key().ToString());
+      } else if (legacy_keys) {  // once per open of the primary, not per follower catch-up
+        spdlog::warn(
+            "event log: idempotency key under the legacy erasure prefix is not an erasure "
+            "mark (a request's key, or damaged); ignored");
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read legacy erasures");
+    return marks;
+  }
+
+  // Primary only: moves genuine legacy marks into the erasures family,
+  // deletes them from the idempotency family and records that it did, in one
+  // synced batch.
+  Status MigrateLegacyErasures() {
+    ENGRAM_ASSIGN_OR_RETURN(bool migrated, LegacyMigrated());
+    if (migrated) return Status::Ok();
+    std::vector<std::string> legacy_keys;
+    ENGRAM_ASSIGN_OR_RETURN(auto marks, LegacyMarks(&legacy_keys));
+    // Nothing to move: write nothing (an open must not need free space);
+    // the prefix scan is one seek.
+    if (marks.empty()) return Status::Ok();
+    rocksdb::WriteBatch wb;
+    for (const auto& [seq, by] : marks) wb.Put(erasures, EncodeSeqKey(seq), EncodeSeqKey(by));
+    for (const std::string& key : legacy_keys) wb.Delete(keys, key);
+    wb.Put(db->DefaultColumnFamily(), kLegacyMigratedKey, "1");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = db->Write(wo, &wb);
+    if (!s.ok()) return FromRocks(s, "migrate erasure marks");
+    spdlog::info("event log: moved {} erasure marks to their own column family", marks.size());
+    return Status::Ok();
+  }
+
   Status LoadErasures() {
     std::set<Seq> found;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), keys));
-    for (it->Seek(rocksdb::Slice(kErasedPrefix.data(), kErasedPrefix.size())); it->Valid();
-         it->Next()) {
-      std::string_view key = it->key().ToStringView();
-      if (!key.starts_with(kErasedPrefix)) break;
-      ENGRAM_ASSIGN_OR_RETURN(Seq seq, DecodeSeqKey(key.substr(kErasedPrefix.size())));
-      found.insert(seq);
+    if (erasures) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), erasures));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        auto seq = DecodeSeqKey(it->key().ToStringView());
+        if (!seq.ok()) return seq.status();
+        found.insert(*seq);
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "read erasures");
     }
-    if (!it->status().ok()) return FromRocks(it->status(), "read erasures");
+    // A follower may look at a log whose primary has not migrated yet.
+    if (follower) {
+      ENGRAM_ASSIGN_OR_RETURN(bool migrated, LegacyMigrated());
+      if (!migrated) {
+        ENGRAM_ASSIGN_OR_RETURN(auto legacy, LegacyMarks(nullptr));
+        for (const auto& mark : legacy) found.insert(mark.first);
+      }
+    }
     std::lock_guard lock(mu);
     erased = std::move(found);
     return Status::Ok();
@@ -265,14 +365,17 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, FamilyOptions()},
       {kEventsFamily, FamilyOptions()},
-      {kKeysFamily, FamilyOptions()}};
+      {kKeysFamily, FamilyOptions()},
+      {kErasuresFamily, FamilyOptions()}};
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &raw);
   if (!s.ok()) return FromRocks(s, "open event log at " + options.path);
   impl->db.reset(raw);
   impl->events = impl->handles[1];
   impl->keys = impl->handles[2];
+  impl->erasures = impl->handles[3];
   ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
+  ENGRAM_RETURN_IF_ERROR(impl->MigrateLegacyErasures());
   ENGRAM_RETURN_IF_ERROR(impl->LoadErasures());
   impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
@@ -295,6 +398,12 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::OpenFollower(
       {rocksdb::kDefaultColumnFamilyName, FamilyOptions()},
       {kEventsFamily, FamilyOptions()},
       {kKeysFamily, FamilyOptions()}};
+  // A secondary cannot create families: open `erasures` only if it exists.
+  std::vector<std::string> names;
+  if (rocksdb::DB::ListColumnFamilies(db_options, path, &names).ok() &&
+      std::find(names.begin(), names.end(), kErasuresFamily) != names.end()) {
+    families.push_back({kErasuresFamily, FamilyOptions()});
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::OpenAsSecondary(db_options, path, scratch_dir, families, &impl->handles, &raw);
@@ -302,6 +411,7 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::OpenFollower(
   impl->db.reset(raw);
   impl->events = impl->handles[1];
   impl->keys = impl->handles[2];
+  if (impl->handles.size() > 3) impl->erasures = impl->handles[3];
   ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
   ENGRAM_RETURN_IF_ERROR(impl->LoadErasures());
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
@@ -397,9 +507,7 @@ Status RocksDbEventLog::Erase(const std::vector<Seq>& seqs, Seq by) {
     // still verifies and the entry still says what it was.
     e.body.clear();
     wb.Put(impl_->events, EncodeSeqKey(seq), EncodeEvent(e));
-    std::string mark(kErasedPrefix);
-    mark.append(EncodeSeqKey(seq));
-    wb.Put(impl_->keys, mark, EncodeSeqKey(by));
+    wb.Put(impl_->erasures, EncodeSeqKey(seq), EncodeSeqKey(by));
   }
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.sync;

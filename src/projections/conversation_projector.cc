@@ -6,6 +6,7 @@
 #include "common/crypto.h"
 #include "common/json_fields.h"
 #include "identity/identity_scheme.h"
+#include "log/internal_events.h"
 #include "projections/identity_rows.h"
 
 namespace engram::projections {
@@ -400,10 +401,18 @@ Status ApplyUserForgotten(const log::Event& e, SqliteDb& db) {
 }  // namespace
 
 Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
-  if (e.type == "conversation_initiated") return ApplyConversationInitiated(e, db);
-  if (e.type == "user_forgotten") return ApplyUserForgotten(e, db);
-  if (e.type == identity::kSchemeEventType && e.route == identity::kSchemeRoute) {
-    return ApplyIdentitySchemeAdopted(e, db);
+  if (e.type == identity::kSchemeEventType) {
+    return e.route == identity::kSchemeRoute ? ApplyIdentitySchemeAdopted(e, db) : Status::Ok();
+  }
+  // Internal types count only from the route that makes them: a logged
+  // webhook named "user_forgotten" by an older Engram that let any type in
+  // must not delete anyone (issue 10, item 2).
+  if (e.type == "conversation_initiated") {
+    return e.route == "/webhook/conversation-init" ? ApplyConversationInitiated(e, db)
+                                                   : Status::Ok();
+  }
+  if (e.type == "user_forgotten") {
+    return log::IsInternalRoute(e.route) ? ApplyUserForgotten(e, db) : Status::Ok();
   }
   const bool post_call = e.type == "post_call_transcription" || e.type == "post_call_audio" ||
                          e.type == "call_initiation_failure";

@@ -1,5 +1,6 @@
 #include "projections/dead_letters.h"
 
+#include "log/internal_events.h"
 #include "projections/extraction_workers.h"
 
 namespace engram::projections {
@@ -48,8 +49,8 @@ Result<std::vector<log::Seq>> RequeueDeadLetters(SqliteDb& db, log::EventLog& lo
     log::NewEvent e;
     e.type = kExtractionRequeuedType;
     e.route = kInternalRoute;
-    e.idempotency_key = "requeue:";
-    e.idempotency_key.append(std::to_string(d.seq)).append(":").append(std::to_string(d.attempts));
+    e.idempotency_key = log::InternalIdempotencyKey("requeue:" + std::to_string(d.seq) + ":" +
+                                                    std::to_string(d.attempts));
     e.body = json({{"source_seq", d.seq}, {"requested_by", requested_by}}).dump();
     ENGRAM_RETURN_IF_ERROR(log.Append(std::move(e)).status());
     requeued.push_back(d.seq);

@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "common/json_fields.h"
+#include "log/internal_events.h"
 
 namespace engram::projections {
 
@@ -13,10 +14,27 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 std::string ExtractionOutcomeKey(log::Seq source_seq, int64_t prior_attempts) {
-  std::string key = "extraction:";
-  key.append(std::to_string(source_seq)).append(":").append(std::to_string(prior_attempts));
-  return key;
+  return log::InternalIdempotencyKey("extraction:" + std::to_string(source_seq) + ":" +
+                                     std::to_string(prior_attempts));
 }
+
+namespace {
+// Whether the outcome of (source_seq, prior_attempts) is in the log already.
+// Logs written before internal keys had their prefix hold it under the bare
+// key, which a webhook could also have taken: count that one only when the
+// entry holding it is Engram's own.
+bool OutcomeLogged(const log::EventLog& log, log::Seq source_seq, int64_t prior_attempts) {
+  if (auto found = log.FindByKey(ExtractionOutcomeKey(source_seq, prior_attempts));
+      found.ok() && *found) {
+    return true;
+  }
+  auto legacy = log.FindByKey("extraction:" + std::to_string(source_seq) + ":" +
+                              std::to_string(prior_attempts));
+  if (!legacy.ok() || !*legacy) return false;
+  auto entry = log.ReadAfter(**legacy - 1, 1);
+  return entry.ok() && !entry->empty() && log::IsInternalRoute(entry->front().route);
+}
+}  // namespace
 
 memory::ExtractionInput TranscriptInput(const json& data, const std::string& caller_name,
                                         json* canonical) {
@@ -182,9 +200,8 @@ void ExtractionWorkers::Loop() {
 
 ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
   const ExtractionJob& job = q.job;
-  const std::string key = ExtractionOutcomeKey(job.source_seq, job.prior_attempts);
   // After a restart the outcome may already be in the log, not yet projected.
-  if (auto found = log_.FindByKey(key); found.ok() && *found) return Outcome::kFinished;
+  if (OutcomeLogged(log_, job.source_seq, job.prior_attempts)) return Outcome::kFinished;
 
   auto counter = [this](const char* outcome) {
     if (metrics_) {

@@ -67,7 +67,7 @@ struct ExtractionJob {
   int64_t call_time = 0;  // conversations.started_at, ms
 };
 
-// "extraction:<source_seq>:<prior_attempts>".
+// "engram/extraction:<source_seq>:<prior_attempts>" (log/internal_events.h).
 std::string ExtractionOutcomeKey(log::Seq source_seq, int64_t prior_attempts);
 
 // The extractor's input from a transcription's `data` object, and its

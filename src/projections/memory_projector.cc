@@ -9,6 +9,7 @@
 
 #include "common/crypto.h"
 #include "common/json_fields.h"
+#include "log/internal_events.h"
 #include "memory/summary.h"
 #include "memory/text.h"
 
@@ -145,19 +146,21 @@ Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
   std::vector<IndexOp> ops;
   std::vector<ExtractionJob> jobs;
   const bool logged = parts_.extraction == ExtractionMode::kLogged;
+  // Internal types count only from Engram's own routes (issue 10, item 2).
+  const bool internal = log::IsInternalRoute(e.route);
   Status s;
   try {
     if (e.type == "post_call_transcription") {
       s = Learn(e, db, ops, jobs);
-    } else if (e.type == "memory_queried") {
+    } else if (e.type == "memory_queried" && e.route == "/tools/memory-query") {
       s = Reinforce(e, db, ops);
-    } else if (logged && e.type == kMemoriesExtractedType) {
+    } else if (logged && internal && e.type == kMemoriesExtractedType) {
       s = ApplyExtracted(e, db, ops);
-    } else if (logged && e.type == kExtractionDeadType) {
+    } else if (logged && internal && e.type == kExtractionDeadType) {
       s = ApplyDead(e, db);
-    } else if (logged && e.type == kExtractionRequeuedType) {
+    } else if (logged && internal && e.type == kExtractionRequeuedType) {
       s = ApplyRequeued(e, db, jobs);
-    } else if (e.type == "user_forgotten") {
+    } else if (internal && e.type == "user_forgotten") {
       s = Forget(e, ops);
     } else {
       return Status::Ok();

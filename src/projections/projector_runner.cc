@@ -7,9 +7,30 @@
 
 #include <algorithm>
 
+#include "projections/projection_failures.h"
 #include "projections/read_model.h"
 
 namespace engram::projections {
+namespace {
+
+// Applies `e` to `p` under a savepoint: a failure rolls back this event's
+// writes alone and is recorded.
+Status ApplyOne(SqliteDb& db, Projector& p, const log::Event& e) {
+  ENGRAM_RETURN_IF_ERROR(db.Exec("SAVEPOINT apply_event"));
+  Status s = p.Apply(e, db);
+  if (!s.ok()) {
+    ENGRAM_RETURN_IF_ERROR(db.Exec("ROLLBACK TO apply_event"));
+    spdlog::warn("projector {} failed on seq {} ({}): {}", p.Name(), e.seq, e.type, s.ToString());
+    ENGRAM_RETURN_IF_ERROR(p.RecordFailure(e, s, db));
+  }
+  return db.Exec("RELEASE apply_event");
+}
+
+bool IsRetryRequest(const log::Event& e) {
+  return e.type == kProjectionRetryType && e.route == kAdminRoute;
+}
+
+}  // namespace
 
 ProjectorRunner::ProjectorRunner(const log::EventLog& log, std::unique_ptr<SqliteDb> db,
                                  std::vector<std::unique_ptr<Projector>> projectors,
@@ -25,6 +46,11 @@ Result<size_t> ProjectorRunner::RunRound() {
       checkpoints_.push_back(seq);
     }
     applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
+  }
+  if (failures_stale_) {
+    ENGRAM_ASSIGN_OR_RETURN(int64_t failures, CountProjectionFailures(*db_));
+    projection_failures_ = failures;
+    failures_stale_ = false;
   }
   log::Seq from = *std::min_element(checkpoints_.begin(), checkpoints_.end());
   size_t limit = options_.batch_size;
@@ -45,6 +71,11 @@ Result<size_t> ProjectorRunner::RunRound() {
   // sees Applied() >= seq also sees what those events put in the index.
   for (auto& p : projectors_) p->AfterCommit();
   checkpoints_ = std::move(next);
+  // Cheap (an index on status), and a round may have added, retried or
+  // forgotten failed events.
+  if (auto failures = CountProjectionFailures(*db_); failures.ok()) {
+    projection_failures_ = *failures;
+  }
   {
     std::lock_guard lock(mu_);
     applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
@@ -58,6 +89,9 @@ Status ProjectorRunner::ApplyBatch(const std::vector<log::Event>& events,
   Transaction txn(*db_);
   ENGRAM_RETURN_IF_ERROR(txn.Begin());
   for (const log::Event& e : events) {
+    // A projection_retry_requested applies the failed events it names again
+    // (the same set for every projector, chosen before the first re-applies).
+    std::optional<std::vector<log::Event>> retry;
     for (size_t i = 0; i < projectors_.size(); ++i) {
       if (e.seq <= next[i]) continue;
       // An erased entry (a forgotten user) has nothing left to project; the
@@ -67,15 +101,13 @@ Status ProjectorRunner::ApplyBatch(const std::vector<log::Event>& events,
         continue;
       }
       Projector& p = *projectors_[i];
-      ENGRAM_RETURN_IF_ERROR(db_->Exec("SAVEPOINT apply_event"));
-      Status s = p.Apply(e, *db_);
-      if (!s.ok()) {
-        ENGRAM_RETURN_IF_ERROR(db_->Exec("ROLLBACK TO apply_event"));
-        spdlog::warn("projector {} failed on seq {} ({}): {}", p.Name(), e.seq, e.type,
-                     s.ToString());
-        ENGRAM_RETURN_IF_ERROR(p.RecordFailure(e, s, *db_));
+      if (IsRetryRequest(e)) {
+        if (!retry) {
+          ENGRAM_ASSIGN_OR_RETURN(retry, ReprojectTargets(e, *db_, log_));
+        }
+        for (const log::Event& target : *retry) ENGRAM_RETURN_IF_ERROR(ApplyOne(*db_, p, target));
       }
-      ENGRAM_RETURN_IF_ERROR(db_->Exec("RELEASE apply_event"));
+      ENGRAM_RETURN_IF_ERROR(ApplyOne(*db_, p, e));
       next[i] = e.seq;
     }
   }
@@ -126,6 +158,7 @@ Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<SqliteDb
   }
   checkpoints_ = std::move(checkpoints);
   applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
+  failures_stale_ = true;
   if (was_running) Start();
   return Status::Ok();
 }

@@ -72,6 +72,10 @@ class ProjectorRunner {
   bool WaitForApplied(log::Seq seq, std::chrono::milliseconds timeout) const;
   // The last error of a round (not of a single event), for health checks.
   Status LastError() const;
+  // Events whose projection failed and was not retried successfully
+  // (webhook_events.status 'failed'), as of the last round; for /healthz,
+  // the engram_projection_failures gauge and its alert.
+  int64_t ProjectionFailures() const { return projection_failures_.load(); }
 
  private:
   // Applies one batch; returns how many events it applied.
@@ -92,6 +96,8 @@ class ProjectorRunner {
   mutable std::mutex mu_;
   mutable std::condition_variable applied_cv_;
   Status last_error_;  // guarded by mu_
+  std::atomic<int64_t> projection_failures_{0};
+  bool failures_stale_ = true;  // recount before the next round
 };
 
 }  // namespace engram::projections

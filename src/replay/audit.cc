@@ -3,6 +3,7 @@
 #include <ctime>
 #include <set>
 
+#include "log/internal_events.h"
 #include "projections/admin_queries.h"
 #include "projections/identity_rows.h"
 
@@ -58,7 +59,10 @@ Mentions MentionsOf(const log::Event& e, const json& body) {
   Mentions m;
   const json data = body.is_object() ? body.value("data", json()) : json();
   const json request = body.is_object() ? body.value("request", json()) : json();
-  if (e.type.starts_with("post_call_") || e.type == "call_initiation_failure") {
+  // Webhooks (post_call_redelivery_mismatch is Engram's own: its body names
+  // the conversation at top level, like the other internal events).
+  if ((e.type.starts_with("post_call_") && !log::IsInternalRoute(e.route)) ||
+      e.type == "call_initiation_failure") {
     m.conversation_id = Str(data, "conversation_id");
     m.user_id = Str(data, "user_id");
   } else if (e.type == "conversation_initiated") {
@@ -90,7 +94,7 @@ class Auditor {
     // Entries Engram wrote itself (extraction outcomes, requeues) came from
     // no request.
     a.verification =
-        e.route == "engram/extraction" ? "internal" : log::VerificationName(e.verification);
+        log::IsInternalRoute(e.route) ? "internal" : log::VerificationName(e.verification);
     const json data = body.is_object() ? body.value("data", json()) : json();
     const json request = body.is_object() ? body.value("request", json()) : json();
     if (body.is_discarded()) {
@@ -138,6 +142,12 @@ class Auditor {
     } else if (e.type == "extraction_requeued") {
       a.detail = "requeue of seq " + std::to_string(Int(body, "source_seq")) + " (by " +
                  Str(body, "requested_by") + ")";
+    } else if (e.type == "post_call_redelivery_mismatch") {
+      a.detail = "redelivery of " + Str(body, "type") + " " + Str(body, "conversation_id") +
+                 " (seq " + std::to_string(Int(body, "original_seq")) +
+                 ") with a different body, answered as a duplicate: received sha256 " +
+                 Str(body, "received_sha256").substr(0, 16) + "…, stored " +
+                 Str(body, "stored_sha256").substr(0, 16) + "…";
     } else {
       a.detail = e.type;
     }

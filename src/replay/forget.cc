@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "log/internal_events.h"
 #include "replay/audit.h"
 
 namespace engram::replay {
@@ -43,8 +44,9 @@ Result<log::Seq> Forget(log::EventLog& log, const ForgetPlan& plan,
   log::NewEvent e;
   e.type = "user_forgotten";
   e.route = "engram/admin";
-  e.idempotency_key = "forget:" + plan.user_id + ":" + std::to_string(plan.seqs.size()) + ":" +
-                      std::to_string(plan.seqs.empty() ? 0 : plan.seqs.back());
+  e.idempotency_key = log::InternalIdempotencyKey(
+      "forget:" + plan.user_id + ":" + std::to_string(plan.seqs.size()) + ":" +
+      std::to_string(plan.seqs.empty() ? 0 : plan.seqs.back()));
   e.body = json({{"user_id", plan.user_id},
                  {"conversations", plan.conversations},
                  {"erased_seqs", plan.seqs},

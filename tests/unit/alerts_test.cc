@@ -93,3 +93,27 @@ TEST(AlertMonitor, ExtractionFailureShareNeedsEnoughEvidence) {
 
 }  // namespace
 }  // namespace engram::http
+
+namespace engram::http {
+namespace {
+
+TEST(AlertMonitor, ProjectionFailuresFireWhileAnyStoredEventIsNotProjected) {
+  metrics::Registry registry;
+  double failures = 0;
+  AlertInputs inputs{[] { return 0.0; }, [] { return 0.0; }};
+  inputs.projection_failures = [&] { return failures; };
+  AlertMonitor monitor(registry, inputs, {}, nullptr, "");
+  monitor.EvaluateOnce();
+  EXPECT_TRUE(monitor.Firing().empty());
+  failures = 1;
+  monitor.EvaluateOnce();
+  EXPECT_EQ(monitor.Firing(), std::vector<std::string>{"projection_failures"});
+  EXPECT_NE(registry.Render().find("engram_alert_firing{alert=\"projection_failures\"} 1"),
+            std::string::npos);
+  failures = 0;  // retried successfully
+  monitor.EvaluateOnce();
+  EXPECT_TRUE(monitor.Firing().empty());
+}
+
+}  // namespace
+}  // namespace engram::http

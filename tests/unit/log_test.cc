@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -337,12 +339,16 @@ class ChainTamper : public ::testing::Test {
   }
   // Applies `edit` to the raw events column family (the log closed).
   void Raw(const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"events", {}}, {"idempotency", {}}};
+    // RocksDB opens a database only with all its column families.
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, dir_ / "log", &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& n : names) families.push_back({n, {}});
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open({}, dir_ / "log", families, &handles, &db).ok());
-    edit(db, handles[1]);
+    auto events = std::find(names.begin(), names.end(), "events") - names.begin();
+    edit(db, handles[events]);
     for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
     delete db;
   }
@@ -417,6 +423,116 @@ TEST_F(ChainTamper, AnUndecodableEntryIsNamed) {
   auto broken = Verify();
   ASSERT_TRUE(broken);
   EXPECT_EQ(broken->seq, 3u);
+}
+
+}  // namespace
+}  // namespace engram::log
+
+namespace engram::log {
+namespace {
+
+// The log's own records live where no input can write (FORMAT.md, "Erasure").
+class LogNamespace : public ::testing::Test {
+ protected:
+  // The legacy erasure-mark prefix in the idempotency family.
+  static std::string LegacyMark(Seq seq) {
+    std::string key("\0\0engram-erased\0", 17);
+    return key + EncodeSeqKey(seq);
+  }
+  // Opens the raw RocksDB database with every family it has, the log closed,
+  // and hands `edit` the database and the named families.
+  void Raw(const std::function<void(rocksdb::DB*,
+                                    std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>& edit) {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, dir_ / "log", &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& n : names) families.push_back({n, {}});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open({}, dir_ / "log", families, &handles, &db).ok());
+    std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
+    for (size_t i = 0; i < names.size(); ++i) by_name[names[i]] = handles[i];
+    edit(db, by_name);
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  std::vector<bool> ErasedFlags() {
+    auto log = OpenLog(dir_ / "log", SystemClock::Instance());
+    std::vector<bool> out;
+    auto events = log->ReadAfter(0, 100);
+    EXPECT_TRUE(events.ok());
+    for (const Event& e : *events) out.push_back(e.erased);
+    return out;
+  }
+  TempDir dir_;
+};
+
+TEST_F(LogNamespace, ALegacyErasureMarkMigratesAndAForgedOneDoesNot) {
+  {
+    auto log = OpenLog(dir_ / "log", SystemClock::Instance());
+    ASSERT_TRUE(log->Append(MakeEvent("post_call_transcription:c1")).ok());  // 1
+    ASSERT_TRUE(log->Append(MakeEvent("post_call_transcription:c2")).ok());  // 2
+    NewEvent forget;
+    forget.type = "user_forgotten";
+    forget.route = "engram/admin";
+    forget.body = R"({"user_id":"u_1","erased_seqs":[1]})";
+    ASSERT_TRUE(log->Append(std::move(forget)).ok());  // 3
+    // 4: a webhook whose own key (as the old post-call route built it) is a
+    // mark pointing at itself, marking entry 2.
+    ASSERT_TRUE(log->Append(MakeEvent("post_call_transcription:c4")).ok());
+  }
+  // The layout an older Engram wrote: marks in the idempotency family.
+  Raw([](rocksdb::DB* db, auto& cf) {
+    ASSERT_TRUE(db->Put({}, cf.at("idempotency"), LegacyMark(1), EncodeSeqKey(3)).ok());
+    ASSERT_TRUE(db->Put({}, cf.at("idempotency"), LegacyMark(2), EncodeSeqKey(4)).ok());
+  });
+  EXPECT_EQ(ErasedFlags(), (std::vector<bool>{true, false, false, false}));
+  // Migrated once: the marks now live in their own family and still hold.
+  EXPECT_EQ(ErasedFlags(), (std::vector<bool>{true, false, false, false}));
+  Raw([](rocksdb::DB* db, auto& cf) {
+    ASSERT_TRUE(cf.count("erasures"));
+    std::string value;
+    EXPECT_TRUE(db->Get({}, cf.at("erasures"), EncodeSeqKey(1), &value).ok());
+    EXPECT_EQ(value, EncodeSeqKey(3));
+    EXPECT_TRUE(db->Get({}, cf.at("idempotency"), LegacyMark(1), &value).IsNotFound());
+  });
+}
+
+TEST_F(LogNamespace, AnUndecodableLegacyKeyDoesNotBreakOpen) {
+  { auto log = OpenLog(dir_ / "log", SystemClock::Instance()); }
+  Raw([](rocksdb::DB* db, auto& cf) {
+    std::string key("\0\0engram-erased\0\0x:", 19);
+    ASSERT_TRUE(db->Put({}, cf.at("idempotency"), key, EncodeSeqKey(1)).ok());
+  });
+  RocksDbEventLogOptions o;
+  o.path = dir_ / "log";
+  auto log = RocksDbEventLog::Open(o, SystemClock::Instance());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  log->reset();
+  TempDir scratch;
+  auto follower = RocksDbEventLog::OpenFollower(dir_ / "log", scratch.path());
+  EXPECT_TRUE(follower.ok()) << follower.status().ToString();
+}
+
+TEST_F(LogNamespace, EraseWritesNothingIntoTheIdempotencyFamily) {
+  {
+    auto log = OpenLog(dir_ / "log", SystemClock::Instance());
+    ASSERT_TRUE(log->Append(MakeEvent("post_call_transcription:c1")).ok());
+    NewEvent forget;
+    forget.type = "user_forgotten";
+    forget.route = "engram/admin";
+    forget.body = R"({"user_id":"u_1","erased_seqs":[1]})";
+    auto by = log->Append(std::move(forget));
+    ASSERT_TRUE(by.ok());
+    ASSERT_TRUE(log->Erase({1}, by->seq).ok());
+  }
+  EXPECT_EQ(ErasedFlags(), (std::vector<bool>{true, false}));
+  Raw([](rocksdb::DB* db, auto& cf) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf.at("idempotency")));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      EXPECT_EQ(it->key().ToString(), "post_call_transcription:c1");
+    }
+  });
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "log/rocksdb_event_log.h"
 #include "projections/conversation_projector.h"
 #include "projections/extraction_workers.h"
+#include "projections/projection_failures.h"
 #include "projections/projector_runner.h"
 #include "projections/projectors.h"
 #include "projections/read_model.h"
@@ -191,6 +192,81 @@ TEST_F(ConversationProjectorTest, AFailedEventIsMarkedAndLaterEventsStillApply) 
                      "SELECT count(*) FROM conversation_turns WHERE conversation_id = "
                      "'conv_bad2'"),
             0);
+}
+
+// ConversationProjector with a bug that `*broken` switches on: the code
+// before and after a fix.
+class Breakable final : public Projector {
+ public:
+  explicit Breakable(const bool* broken) : broken_(broken) {}
+  std::string_view Name() const override { return inner_.Name(); }
+  Status Apply(const log::Event& e, SqliteDb& db) override {
+    if (*broken_ && e.type == "post_call_transcription") {
+      return Status::InvalidArgument("transcript: a bug");
+    }
+    return inner_.Apply(e, db);
+  }
+  Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) override {
+    return inner_.RecordFailure(e, error, db);
+  }
+
+ private:
+  const bool* broken_;
+  ConversationProjector inner_;
+};
+
+TEST_F(ConversationProjectorTest, AFailedProjectionIsReprojectedAfterAFixAndReplaysTheSame) {
+  const log::Seq seq = Append(MakeTranscription("conv_fix", "+15550100011", {"Hello"}).dump());
+  bool broken = true;
+  auto project = [&](const std::string& path) {
+    std::vector<std::unique_ptr<Projector>> projectors;
+    projectors.push_back(std::make_unique<Breakable>(&broken));
+    ProjectorRunner runner(*log_, std::move(OpenReadModel(path)).value(), std::move(projectors));
+    EXPECT_TRUE(runner.CatchUp().ok());
+    return runner.ProjectionFailures();
+  };
+  auto request_retry = [&] {
+    auto db = engram::testing::OpenDb(dir_ / "engram.db");
+    return RequestProjectionRetry(*db, *log_, std::nullopt, "test");
+  };
+  EXPECT_EQ(project(dir_ / "engram.db"), 1);
+  broken = false;  // the fix is deployed; restarting alone re-applies nothing
+  EXPECT_EQ(project(dir_ / "engram.db"), 1);
+  auto asked = request_retry();
+  ASSERT_TRUE(asked.ok()) << asked.status().ToString();
+  EXPECT_EQ(*asked, std::vector<log::Seq>{seq});
+  EXPECT_EQ(project(dir_ / "engram.db"), 0);
+  EXPECT_EQ(QueryColumn(Db(), "SELECT status FROM webhook_events"), Rows{"done"});
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id FROM conversations"), Rows{"conv_fix"});
+  EXPECT_TRUE(request_retry()->empty()) << "nothing left to retry, nothing appended";
+  EXPECT_EQ(log_->Head(), 2u);
+
+  // A replay with the fixed code applies the event the first time; the
+  // retry request then finds nothing failed.
+  TempDir other;
+  EXPECT_EQ(project(other / "engram.db"), 0);
+  auto replayed = engram::testing::OpenDb(other / "engram.db");
+  EXPECT_EQ(QueryColumn(*replayed, "SELECT status || '|' || attempts FROM webhook_events"),
+            Rows{"done|1"});
+  EXPECT_EQ(QueryColumn(*replayed, "SELECT id || '|' || user_id FROM conversations"),
+            QueryColumn(Db(), "SELECT id || '|' || user_id FROM conversations"));
+}
+
+TEST_F(ConversationProjectorTest, AWebhookNamedLikeAnInternalEventDoesNothing) {
+  Append(MakeTranscription("conv_victim", "+15550100012", {"Hello"}).dump());
+  Project();
+  const Rows users = QueryColumn(Db(), "SELECT id FROM users");
+  ASSERT_EQ(users.size(), 1u);
+  // Logged by an older Engram that let any type through the post-call route.
+  Append(json({{"user_id", users[0]},
+               {"conversations", {"conv_victim"}},
+               {"erased_seqs", {1}},
+               {"data", {{"conversation_id", "x"}}}})
+             .dump(),
+         "user_forgotten");
+  Project();
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id FROM users"), users);
+  EXPECT_EQ(QueryColumn(Db(), "SELECT id FROM conversations"), Rows{"conv_victim"});
 }
 
 TEST_F(ConversationProjectorTest, ResumesFromItsCheckpointWithoutReapplying) {
