@@ -7,11 +7,15 @@
 // window above the seed's budgets, with at least 5 requests), queue_depth
 // (events appended but not projected), extraction_failures (share of failed
 // extractions over the window, with at least 5), wal_size (the read model's
-// WAL file). docs/OPERATIONS.md says what each means and what to do.
+// WAL file), auth_failures (failed authentications over the last minute,
+// from engram_auth_failures_total). docs/OPERATIONS.md says what each means
+// and what to do.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -32,6 +36,7 @@ struct AlertThresholds {
   double queue_depth = 1000;
   double extraction_failure_share = 0.2;
   double wal_bytes = 256.0 * 1024 * 1024;
+  double auth_failures_per_min = 100;
 };
 
 struct AlertInputs {
@@ -67,6 +72,8 @@ class AlertMonitor {
   std::map<std::string, bool> firing_;
   std::map<std::string, std::vector<uint64_t>> last_buckets_;  // per route
   uint64_t last_ok_ = 0, last_failed_ = 0;
+  // (when, engram_auth_failures_total) at each evaluation of the last minute.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> auth_samples_;
 
   std::thread thread_;
   std::mutex stop_mu_;

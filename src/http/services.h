@@ -21,8 +21,9 @@
 #include "memory/summarizer.h"
 
 namespace engram::http {
+class AuthThrottle;
 class Telemetry;
-}
+}  // namespace engram::http
 
 namespace engram::projections {
 class ProjectorRunner;
@@ -107,6 +108,9 @@ struct Services {
   // POST /v1/admin/read-model/swap: switches to the read model at a path
   // and describes the switch (replay/swap.h); unset: the route answers 404.
   std::function<Result<nlohmann::json>(const std::string& path)> swap_read_model;
+
+  // Optional: counts 401 answers per source and slows repeated ones.
+  AuthThrottle* auth_throttle = nullptr;
 };
 
 }  // namespace engram::http
