@@ -128,7 +128,9 @@ struct HttpServer::Impl {
   void Accept();
   void OnAcceptError(const beast::error_code& ec);
   void Admit(tcp::socket socket);
-  void ShedOnePending();
+  // Answers the connection at the head of the backlog with 503 through the
+  // spare descriptor; false when there was none to take.
+  bool ShedOnePending();
 
   // Takes `n` bytes from the body budget; false when they do not fit.
   bool ReserveBody(uint64_t n) {
@@ -367,12 +369,17 @@ void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
   accept_errors++;
   // Out of descriptors the pending connection stays in the backlog and the
   // listening socket stays readable: accepting again at once would spin.
-  if (ec == asio::error::no_descriptors || ec.value() == ENFILE) ShedOnePending();
-  accept_backoff = std::clamp(accept_backoff * 2, kMinBackoff, kMaxBackoff);
+  // Shedding takes the pending connection off the backlog, so accepting
+  // again at once makes progress (each round answers one client); without it
+  // only waiting helps.
+  const bool shed = (ec == asio::error::no_descriptors || ec.value() == ENFILE) && ShedOnePending();
+  accept_backoff =
+      shed ? milliseconds(0) : std::clamp(accept_backoff * 2, kMinBackoff, kMaxBackoff);
   if (uint64_t held_back = 0; accept_warning.Due(&held_back)) {
-    spdlog::warn("accept failed: {} ({} more in the last {} s; retrying within {} ms)",
-                 ec.message(), held_back, kWarnEvery.count(), accept_backoff.count());
+    spdlog::warn("accept failed: {} ({} more in the last {} s)", ec.message(), held_back,
+                 kWarnEvery.count());
   }
+  if (shed) return Accept();
   accept_timer.expires_after(accept_backoff);
   accept_timer.async_wait([this](beast::error_code wait_ec) {
     if (wait_ec || stopping) return;
@@ -380,8 +387,9 @@ void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
   });
 }
 
-void HttpServer::Impl::ShedOnePending() {
-  if (spare_fd < 0) return;
+bool HttpServer::Impl::ShedOnePending() {
+  if (spare_fd < 0) spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd < 0) return false;
   ::close(spare_fd);
   spare_fd = -1;
   const int fd =
@@ -392,6 +400,7 @@ void HttpServer::Impl::ShedOnePending() {
     refused++;
   }
   spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0;
 }
 
 void HttpServer::Impl::Admit(tcp::socket socket) {

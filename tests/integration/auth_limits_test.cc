@@ -107,14 +107,16 @@ TEST(UnauthenticatedBodies, InflightBodyBudgetAnswers503AndBoundsMemory) {
   const int holder = ConnectTo(server.port());
   ASSERT_GE(holder, 0);
   ASSERT_TRUE(SendAll(holder, Head("/webhook/post-call", kBody, FreshWrongSignature())));
+  for (int i = 0; i < 100; ++i) {  // until the server has read the holder's head
+    if (Sample(Metrics(server.port()), "engram_http_inflight_body_bytes") == kBody) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
   // ...so the next one is refused from its head, with Retry-After.
   std::string response;
-  int status = 0;
-  for (int i = 0; i < 50 && status != 503; ++i) {  // until the holder's head was read
-    status = Exchange(server.port(), Head("/webhook/post-call", kBody, FreshWrongSignature()),
-                      milliseconds(3000), "127.0.0.1", &response);
-  }
-  EXPECT_EQ(status, 503) << response;
+  EXPECT_EQ(Exchange(server.port(), Head("/webhook/post-call", kBody, FreshWrongSignature()),
+                     milliseconds(3000), "127.0.0.1", &response),
+            503)
+      << response;
   EXPECT_NE(response.find("Retry-After: 1"), std::string::npos) << response;
   close(holder);
 
@@ -152,11 +154,11 @@ TEST(AuthThrottling, RepeatedWrongToolSecretsFromOneSourceAreSlowedDown) {
   const std::string query = R"({"query": "what do I like", "user_id": "u_throttle"})";
   const std::string wrong = ToolRequest("not_the_secret_at_all", query);
   // The review sent 3,000 wrong secrets in 1.45 s. Give an attacker 300 and
-  // four seconds: throttled, it gets through a handful.
+  // three seconds: throttled, it gets through a handful.
   int sent = 0, not_401 = 0;
   milliseconds slowest{0};
   const auto start = std::chrono::steady_clock::now();
-  while (sent < 300 && std::chrono::steady_clock::now() - start < std::chrono::seconds(4)) {
+  while (sent < 300 && std::chrono::steady_clock::now() - start < std::chrono::seconds(3)) {
     const auto t0 = std::chrono::steady_clock::now();
     not_401 += Exchange(server.port(), wrong, milliseconds(5000)) != 401;
     ++sent;

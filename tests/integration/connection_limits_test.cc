@@ -3,7 +3,9 @@
 // connection cap new connections are refused cheaply. Subprocess tests
 // against the real binary.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -72,6 +74,65 @@ TEST(ConnectionLimits, IdleConnectionsUnderALowFdLimitNeitherSpinNorFloodTheLog)
   // ... and wrote hundreds of MB of "accept failed" lines.
   EXPECT_LT(log.size() - log_before, 100u * 1024) << log.substr(log_before, 2000);
   EXPECT_NE(log.find("connections: at most"), std::string::npos) << log.substr(0, 4000);
+}
+
+// Descriptors open in process `pid`.
+size_t OpenDescriptors(int pid) {
+  size_t n = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+TEST(ConnectionLimits, OutOfDescriptorsAcceptBacksOffAndAnswers503) {
+  TempDir dir;
+  ServerProcess server(dir / "data", {"--access-log", "false"});
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  // Leave the running server three descriptors, far below what its connection
+  // cap assumed at start: as if something else had taken the rest.
+  rlimit original{};
+  ASSERT_EQ(prlimit(server.pid(), RLIMIT_NOFILE, nullptr, &original), 0);
+  const rlim_t tight = OpenDescriptors(server.pid()) + 3;
+  const rlimit lowered{tight, original.rlim_max};
+  ASSERT_EQ(prlimit(server.pid(), RLIMIT_NOFILE, &lowered, nullptr), 0);
+  const size_t log_before = server.LogText().size();
+  const double cpu_before = CpuSeconds(server.pid());
+
+  int answered = 0;
+  std::string body;
+  {
+    IdleConnections idle(server.port(), 100);
+    ASSERT_EQ(idle.size(), 100u);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (std::chrono::steady_clock::now() < until) {
+      // No descriptor for a session: the server says so rather than leaving
+      // the client in the backlog.
+      if (Exchange(server.port(), kHealthz, std::chrono::milliseconds(500), "127.0.0.1", &body) ==
+          503) {
+        ++answered;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  const double cpu = CpuSeconds(server.pid()) - cpu_before;
+  const std::string log = server.LogText();
+  ASSERT_EQ(prlimit(server.pid(), RLIMIT_NOFILE, &original, nullptr), 0);
+
+  EXPECT_LT(cpu, 1.0);
+  EXPECT_LT(log.size() - log_before, 100u * 1024) << log.substr(log_before, 2000);
+  EXPECT_NE(log.find("accept failed: Too many open files"), std::string::npos);
+  EXPECT_GT(answered, 0) << body;
+  // With descriptors back, everything is served again.
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    status = Exchange(server.port(), kMetrics, std::chrono::milliseconds(5000), "127.0.0.1", &body);
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_GE(Sample(body, "engram_http_accept_errors_total"), 1) << body;
 }
 
 TEST(ConnectionLimits, BeyondTheCapNewConnectionsGet503AndHealthzAReserveSlot) {
