@@ -224,6 +224,12 @@ int Serve(const ServeFlags& flags) {
   server_options.io_threads = flags.io_threads;
   server_options.max_connections = flags.max_connections;
   server_options.max_inflight_body_bytes = flags.max_inflight_body_bytes;
+  if (flags.max_inflight_body_bytes != 0 && flags.max_inflight_body_bytes < flags.max_body_bytes) {
+    spdlog::warn(
+        "--max-inflight-body-bytes {} is below --max-body-bytes {}: a body larger than the "
+        "budget is always answered 503",
+        flags.max_inflight_body_bytes, flags.max_body_bytes);
+  }
 
   // Block the stop signals before starting threads, so they all inherit the
   // mask and sigwait below is the only place they arrive.
