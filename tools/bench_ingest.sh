@@ -12,7 +12,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 REQUESTS=${REQUESTS:-20000}
 RATE_SECS=${RATE_SECS:-30}
 PORT=${PORT:-18181}
-SECRET=bench-secret
+SECRET=bench-webhook-secret
 # The server refuses to start without the memory routes' secret too (unused here).
 export ENGRAM_WEBHOOK_SECRET=$SECRET ENGRAM_TOOL_SECRET=bench-tool-secret
 

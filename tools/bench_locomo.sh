@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 PORT=${PORT:-18300}
-export ENGRAM_WEBHOOK_SECRET=locomo-webhook ENGRAM_TOOL_SECRET=locomo-tool
+export ENGRAM_WEBHOOK_SECRET=locomo-webhook-secret ENGRAM_TOOL_SECRET=locomo-tool-secret
 dir=$(mktemp -d)
 "$BUILD_DIR/engram" serve --data-dir "$dir" --listen "127.0.0.1:$PORT" "$@" >"$dir.log" 2>&1 &
 pid=$!

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "http/alerts.h"
+#include "http/auth_throttle.h"
 #include "http/http_client.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -53,7 +55,29 @@ struct ServeFlags {
   // Caller identity and isolation (src/identity).
   bool strict_isolation = false;
   std::string default_region = "US";
+  size_t max_connections = 4096;
+  uint64_t max_inflight_body_bytes = 256ull << 20;
 };
+
+// Secrets shorter than this fall to guessing; refuse them at start.
+constexpr size_t kMinSecretLength = 16;
+
+// Exit code 2 with a message when one of the secrets is set but too short.
+bool SecretsLongEnough() {
+  bool ok = true;
+  for (const char* name : {"ENGRAM_WEBHOOK_SECRET", "ENGRAM_TOOL_SECRET", "ENGRAM_ADMIN_TOKEN"}) {
+    const char* value = std::getenv(name);
+    const size_t length = value ? std::strlen(value) : 0;
+    if (length > 0 && length < kMinSecretLength) {
+      spdlog::critical(
+          "{} is {} characters long: refusing to start. Secrets must have at least {} "
+          "characters; make one with `openssl rand -hex 32`.",
+          name, length, kMinSecretLength);
+      ok = false;
+    }
+  }
+  return ok;
+}
 
 // Size of a file, 0 when missing.
 double FileBytes(const std::string& path) {
@@ -133,7 +157,28 @@ void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
       [&pc] { return static_cast<double>(pc.rejected.load()); }, "counter");
 }
 
+// The connection and body-budget counters of the HTTP server.
+void RegisterServerGauges(metrics::Registry& r, const http::HttpServer& server) {
+  r.AddGauge("engram_http_open_connections", "Connections open now (reserve slots included)", {},
+             [&server] { return static_cast<double>(server.stats().open_connections); });
+  r.AddGauge(
+      "engram_http_refused_connections_total",
+      "Connections answered 503 and closed at once (connection cap reached, or no descriptors)", {},
+      [&server] { return static_cast<double>(server.stats().refused_connections); }, "counter");
+  r.AddGauge(
+      "engram_http_accept_errors_total", "accept() failures (e.g. out of file descriptors)", {},
+      [&server] { return static_cast<double>(server.stats().accept_errors); }, "counter");
+  r.AddGauge("engram_http_inflight_body_bytes",
+             "Request body bytes reserved from --max-inflight-body-bytes now", {},
+             [&server] { return static_cast<double>(server.stats().inflight_body_bytes); });
+  r.AddGauge(
+      "engram_http_body_budget_refusals_total",
+      "Requests answered 503 because --max-inflight-body-bytes was taken", {},
+      [&server] { return static_cast<double>(server.stats().body_budget_refusals); }, "counter");
+}
+
 int Serve(const ServeFlags& flags) {
+  if (!SecretsLongEnough()) return 2;
   const char* secret_env = std::getenv("ENGRAM_WEBHOOK_SECRET");
   std::string secret = secret_env ? secret_env : "";
   if (secret.empty() && !flags.insecure_no_signature) {
@@ -185,6 +230,14 @@ int Serve(const ServeFlags& flags) {
   server_options.read_timeout = std::chrono::seconds(flags.read_timeout_secs);
   server_options.handler_threads = flags.handler_threads;
   server_options.io_threads = flags.io_threads;
+  server_options.max_connections = flags.max_connections;
+  server_options.max_inflight_body_bytes = flags.max_inflight_body_bytes;
+  if (flags.max_inflight_body_bytes != 0 && flags.max_inflight_body_bytes < flags.max_body_bytes) {
+    spdlog::warn(
+        "--max-inflight-body-bytes {} is below --max-body-bytes {}: a body larger than the "
+        "budget is always answered 503",
+        flags.max_inflight_body_bytes, flags.max_body_bytes);
+  }
 
   // Block the stop signals before starting threads, so they all inherit the
   // mask and sigwait below is the only place they arrive.
@@ -317,14 +370,20 @@ int Serve(const ServeFlags& flags) {
   services.identity.key = *identity_key;
   services.identity.default_region = flags.default_region;
   services.identity.strict_isolation = flags.strict_isolation;
+  http::AuthThrottle auth_throttle(&telemetry.registry());
+  services.auth_throttle = &auth_throttle;
   RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
                       *(*engine)->cache, flags.data_dir, services);
   server_options.on_response = [&telemetry](const http::HttpRequest& r,
                                             const http::HttpResponse& res,
                                             double ms) { telemetry.Observe(r, res, ms); };
+  server_options.on_header = [&services](const http::HttpRequest& head) {
+    return http::DecideOnHeader(head, services);
+  };
   http::HttpServer server(server_options, [&services](const http::HttpRequest& r) {
     return http::HandleRequest(r, services);
   });
+  RegisterServerGauges(telemetry.registry(), server);
   // Alerts, evaluated every 5 s; POSTed to ENGRAM_ALERT_WEBHOOK_URL when set.
   const char* alert_url = std::getenv("ENGRAM_ALERT_WEBHOOK_URL");
   auto alert_client = http::MakeCurlHttpClient();
@@ -381,6 +440,15 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Requests handled at once (appends wait for their fsync)")
       ->capture_default_str();
   cmd->add_option("--io-threads", flags->io_threads, "Network threads")->capture_default_str();
+  cmd->add_option("--max-connections", flags->max_connections,
+                  "Connections served at once (lowered to fit RLIMIT_NOFILE); beyond it new "
+                  "connections get 503")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  cmd->add_option("--max-inflight-body-bytes", flags->max_inflight_body_bytes,
+                  "Request body bytes held at once by all requests; beyond it 503 with "
+                  "Retry-After (0: no budget)")
+      ->capture_default_str();
   cmd->add_flag("--insecure-no-tool-secret", flags->insecure_no_tool_secret,
                 "Accept memory-tool and init requests without the secret header (local use only)");
   cmd->add_option("--tool-secret-header", flags->tool_secret_header,
@@ -429,6 +497,8 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--alert-projection-failures", flags->alerts.projection_failures,
                   "Alert when more events than this failed projection")
+  cmd->add_option("--alert-auth-failures-per-min", flags->alerts.auth_failures_per_min,
+                  "Alert when more authentications than this fail within a minute")
       ->capture_default_str();
   auto& x = flags->extraction;
   cmd->add_option("--extraction-workers", x.workers,

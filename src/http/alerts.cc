@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/auth_throttle.h"
+
 namespace engram::http {
 
 namespace {
@@ -12,9 +14,21 @@ constexpr char kLatencyHelp[] = "Server-side latency from request read to respon
 constexpr char kExtractions[] = "engram_extractions_total";
 // Fewer observations than this in a window say nothing either way.
 constexpr uint64_t kMinSamples = 5;
-const char* const kAlerts[] = {"post_call_latency",  "tool_latency",        "init_latency",
-                               "queue_depth",        "extraction_failures", "wal_size",
-                               "projection_failures"};
+const char* const kAlerts[] = {"post_call_latency", "tool_latency",        "init_latency",
+                               "queue_depth",       "extraction_failures", "wal_size",
+                               "projection_failures", "auth_failures"};
+
+// engram_auth_failures_total summed over its fixed routes.
+uint64_t AuthFailuresTotal(metrics::Registry& registry) {
+  uint64_t total = 0;
+  for (std::string_view route : AuthThrottle::kRoutes) {
+    total += registry
+                 .GetCounter(AuthThrottle::kMetric, AuthThrottle::kMetricHelp,
+                             {{"route", std::string(route)}})
+                 .Value();
+  }
+  return total;
+}
 }  // namespace
 
 AlertMonitor::AlertMonitor(metrics::Registry& registry, AlertInputs inputs,
@@ -24,6 +38,7 @@ AlertMonitor::AlertMonitor(metrics::Registry& registry, AlertInputs inputs,
       thresholds_(thresholds),
       client_(client),
       webhook_url_(std::move(webhook_url)) {
+  auth_samples_.emplace_back(std::chrono::steady_clock::now(), AuthFailuresTotal(registry_));
   for (const char* alert : kAlerts) {
     firing_[alert] = false;
     registry_.AddGauge("engram_alert_firing", "1 while the alert fires", {{"alert", alert}},
@@ -116,6 +131,20 @@ void AlertMonitor::EvaluateOnce() {
         thresholds_.projection_failures,
         "events stored but not projected (engram dead-letters list --projection)");
   }
+  // Failures since the oldest sample of the last minute.
+  const auto now = std::chrono::steady_clock::now();
+  const uint64_t auth_total = AuthFailuresTotal(registry_);
+  double auth_recent;
+  {
+    std::lock_guard lock(mu_);
+    while (auth_samples_.size() > 1 && now - auth_samples_[1].first >= std::chrono::minutes(1)) {
+      auth_samples_.pop_front();
+    }
+    auth_recent = static_cast<double>(auth_total - auth_samples_.front().second);
+    auth_samples_.emplace_back(now, auth_total);
+  }
+  Set("auth_failures", auth_recent > thresholds_.auth_failures_per_min, auth_recent,
+      thresholds_.auth_failures_per_min, "failed authentications in the last minute");
 }
 
 void AlertMonitor::Set(const std::string& alert, bool firing, double value, double threshold,

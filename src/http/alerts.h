@@ -8,12 +8,16 @@
 // (events appended but not projected), extraction_failures (share of failed
 // extractions over the window, with at least 5), wal_size (the read model's
 // WAL file), projection_failures (events stored but not projected, e.g. a
-// transcript of the wrong shape; fires while any is left). docs/OPERATIONS.md
-// says what each means and what to do.
+// transcript of the wrong shape; fires while any is left), auth_failures
+// (failed authentications over the last minute, from
+// engram_auth_failures_total). docs/OPERATIONS.md says what each means and
+// what to do.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -35,6 +39,7 @@ struct AlertThresholds {
   double extraction_failure_share = 0.2;
   double wal_bytes = 256.0 * 1024 * 1024;
   double projection_failures = 0;  // fires above this many
+  double auth_failures_per_min = 100;
 };
 
 struct AlertInputs {
@@ -71,6 +76,8 @@ class AlertMonitor {
   std::map<std::string, bool> firing_;
   std::map<std::string, std::vector<uint64_t>> last_buckets_;  // per route
   uint64_t last_ok_ = 0, last_failed_ = 0;
+  // (when, engram_auth_failures_total) at each evaluation of the last minute.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> auth_samples_;
 
   std::thread thread_;
   std::mutex stop_mu_;

@@ -2,6 +2,7 @@
 // tests call handlers directly.
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
   uint64_t log_seq = 0;  // the event this request appended, for the access log; 0 if none
+  // Extra response headers (e.g. Retry-After).
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  // Wait this long before writing the answer (throttled authentication
+  // failures); the server waits on a timer, holding no handler thread.
+  std::chrono::milliseconds delay{0};
 
   static HttpResponse Json(int status, const nlohmann::json& body) {
     return {status, body.dump(), "application/json"};

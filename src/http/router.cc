@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include "http/auth_throttle.h"
+#include "http/header_gate.h"
 #include "http/telemetry.h"
 #include "projections/projector_runner.h"
 
@@ -77,20 +79,34 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/admin/read-model/swap", HandleReadModelSwap},
 };
 
+bool PathMatches(const Route& route, std::string_view path) {
+  return route.prefix ? path.starts_with(route.path) && path.size() > route.path.size()
+                      : route.path == path;
+}
+
 }  // namespace
+
+HeaderDecision DecideOnHeader(const HttpRequest& head, Services& services) {
+  for (const Route& route : kRoutes) {
+    if (PathMatches(route, head.Path()) && route.method == head.method) {
+      return GateRequestHead(head, services);
+    }
+  }
+  // No handler will run: the 404 or 405 needs no body.
+  return {HandleRequest(head, services), 0};
+}
 
 HttpResponse HandleRequest(const HttpRequest& request, Services& services) {
   const std::string_view path = request.Path();
   bool path_known = false;
   for (const Route& route : kRoutes) {
-    if (route.prefix ? !(path.starts_with(route.path) && path.size() > route.path.size())
-                     : route.path != path) {
-      continue;
-    }
+    if (!PathMatches(route, path)) continue;
     path_known = true;
     if (route.method != request.method) continue;
     Result<HttpResponse> r = route.handler(request, services);
-    return r.ok() ? std::move(r).value() : ErrorResponse(r.status());
+    HttpResponse response = r.ok() ? std::move(r).value() : ErrorResponse(r.status());
+    NoteAuthFailure(services.auth_throttle, request, &response);
+    return response;
   }
   if (path_known) {
     return HttpResponse::Json(

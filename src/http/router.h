@@ -2,6 +2,7 @@
 #pragma once
 
 #include "http/request.h"
+#include "http/server.h"
 #include "http/services.h"
 
 namespace engram::http {
@@ -9,6 +10,9 @@ namespace engram::http {
 // Dispatches to the route's handler. Unknown paths get 404, known paths with
 // the wrong method 405; handler errors become JSON error bodies.
 HttpResponse HandleRequest(const HttpRequest& request, Services& services);
+// The server's header hook (ServerOptions::on_header): decides from a
+// request's head whether to read its body and how much (http/header_gate.h).
+HeaderDecision DecideOnHeader(const HttpRequest& head, Services& services);
 
 // Handlers, one per route. Each returns a response or an error Status.
 Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& services);

@@ -1,7 +1,13 @@
 #include "http/server.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -16,13 +22,97 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Accept errors back off from kMinBackoff, doubling up to kMaxBackoff, so an
+// exhausted descriptor table costs a few wake-ups a second, not a spinning core.
+constexpr milliseconds kMinBackoff{1};
+constexpr milliseconds kMaxBackoff{1000};
+// Warnings a client can trigger at line rate are written at most this often.
+constexpr std::chrono::seconds kWarnEvery{10};
+// A reserve slot serves one GET /healthz; an idle client may not sit on it.
+constexpr milliseconds kReserveTimeout{1000};
+
+// Rate limit for one kind of warning; used only from the accept chain.
+class ThrottledWarning {
+ public:
+  // True when a line may be written now; *held_back gets how many were
+  // suppressed since the last one.
+  bool Due(uint64_t* held_back) {
+    const auto now = std::chrono::steady_clock::now();
+    if (written_ && now - last_ < kWarnEvery) {
+      ++suppressed_;
+      return false;
+    }
+    *held_back = suppressed_;
+    suppressed_ = 0;
+    last_ = now;
+    written_ = true;
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t suppressed_ = 0;
+  bool written_ = false;
+};
+
+// Descriptors open in this process now; 64 when /proc is not there.
+size_t OpenDescriptors() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return 64;
+  size_t n = 0;
+  while (readdir(dir)) ++n;
+  closedir(dir);
+  return n > 3 ? n - 3 : 0;  // ".", ".." and the directory's own descriptor
+}
+
+// A 503 written straight to a socket that will get no session, which the
+// caller then closes: one non-blocking send into an empty socket buffer, so
+// it never waits.
+void SendCanned503(int fd, std::string_view why) {
+  const std::string body = "{\"error\":\"" + std::string(why) + "\"}";
+  const std::string response =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: engram\r\nContent-Type: application/json\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ssize_t sent = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)sent;
+  // Closing with the request still unread would send a reset, which may
+  // destroy the 503 before the client reads it: read what has arrived.
+  ::shutdown(fd, SHUT_WR);
+  char discard[4096];
+  for (int i = 0; i < 4 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+  }
+}
+
+}  // namespace
 
 struct HttpServer::Impl {
+  // Counters come first: sessions still queued in `ioc` when it is destroyed
+  // update them from their destructors.
+  std::atomic<uint64_t> normal_open{0};
+  std::atomic<uint64_t> reserve_open{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> accept_errors{0};
+  std::atomic<uint64_t> inflight_body{0};
+  std::atomic<uint64_t> budget_refusals{0};
+  size_t max_connections = 0;  // effective, set by Start()
+
   ServerOptions options;
   RequestHandler handler;
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{ioc};
+  asio::steady_timer accept_timer{ioc};
+  milliseconds accept_backoff{0};
+  // Kept open on /dev/null and given back when accept() runs out of
+  // descriptors, so the pending connection can be told 503 and closed.
+  int spare_fd = -1;
+  ThrottledWarning accept_warning;
+  ThrottledWarning refuse_warning;
   asio::thread_pool handlers;
   std::vector<std::thread> io_threads;
   std::atomic<int> in_flight{0};
@@ -31,19 +121,46 @@ struct HttpServer::Impl {
 
   Impl(ServerOptions o, RequestHandler h)
       : options(std::move(o)), handler(std::move(h)), handlers(options.handler_threads) {}
+  ~Impl() {
+    if (spare_fd >= 0) ::close(spare_fd);
+  }
 
   void Accept();
+  void OnAcceptError(const beast::error_code& ec);
+  void Admit(tcp::socket socket);
+  // Answers the connection at the head of the backlog with 503 through the
+  // spare descriptor; false when there was none to take.
+  bool ShedOnePending();
+
+  // Takes `n` bytes from the body budget; false when they do not fit.
+  bool ReserveBody(uint64_t n) {
+    const uint64_t budget = options.max_inflight_body_bytes;
+    if (budget == 0) return true;
+    uint64_t cur = inflight_body.load();
+    do {
+      if (n > budget || cur > budget - n) return false;
+    } while (!inflight_body.compare_exchange_weak(cur, cur + n));
+    return true;
+  }
+  void ReleaseBody(uint64_t n) {
+    if (options.max_inflight_body_bytes != 0) inflight_body -= n;
+  }
 };
 
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {
+  // The caller has counted this connection in normal_open or reserve_open.
+  Session(tcp::socket socket, HttpServer::Impl& server, bool reserve)
+      : stream_(std::move(socket)), server_(server), reserve_(reserve) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
+  }
+  ~Session() {
+    ReleaseBody();
+    (reserve_ ? server_.reserve_open : server_.normal_open)--;
   }
 
   void Run() { ReadHeader(); }
@@ -54,7 +171,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(server_.options.header_limit);
     parser_->body_limit(server_.options.body_limit);
-    stream_.expires_after(server_.options.read_timeout);
+    body_limit_ = server_.options.body_limit;
+    stream_.expires_after(reserve_ ? std::min(server_.options.read_timeout, kReserveTimeout)
+                                   : server_.options.read_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -63,8 +182,45 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     auto& req = parser_->get();
-    if (auto len = parser_->content_length(); len && *len > server_.options.body_limit) {
-      return Reply(TooLarge(), /*close=*/true);
+    version_ = req.version();
+    head_ = HttpRequest{};
+    head_.method = std::string(req.method_string());
+    head_.target = std::string(req.target());
+    for (const auto& field : req) {
+      head_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    head_.remote_address = remote_;
+    if (reserve_ && !(head_.method == "GET" && head_.Path() == "/healthz")) {
+      return Early(HttpResponse::Json(
+          503, {{"error", "connection limit reached: only GET /healthz is served"}}));
+    }
+    uint64_t limit = server_.options.body_limit;
+    if (server_.options.on_header) {
+      HeaderDecision decision;
+      try {
+        decision = server_.options.on_header(head_);
+      } catch (const std::exception& e) {
+        spdlog::error("header hook threw: {}", e.what());
+        return Early(HttpResponse::Json(500, {{"error", "internal error"}}));
+      }
+      if (decision.reject) return Early(std::move(*decision.reject));
+      if (decision.body_limit != 0) limit = std::min(limit, decision.body_limit);
+    }
+    parser_->body_limit(limit);
+    body_limit_ = limit;
+    const auto length = parser_->content_length();
+    if (length && *length > limit) return Early(TooLarge(limit));
+    // A chunked body may grow to the limit, so that is what it reserves.
+    const uint64_t want = length ? *length : (parser_->chunked() ? limit : 0);
+    if (want != 0) {
+      if (!server_.ReserveBody(want)) {
+        server_.budget_refusals++;
+        HttpResponse busy =
+            HttpResponse::Json(503, {{"error", "too many request bodies in flight; retry later"}});
+        busy.headers.emplace_back("Retry-After", "1");
+        return Early(std::move(busy));
+      }
+      reserved_ = want;
     }
     if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
       // Large uploaders (curl, ElevenLabs' audio) wait for this before the body.
@@ -80,6 +236,12 @@ class Session : public std::enable_shared_from_this<Session> {
     ReadBody();
   }
 
+  // Answers from the head alone and closes: the body, if any, is never read.
+  void Early(HttpResponse response) {
+    if (server_.options.on_response) server_.options.on_response(head_, response, 0.0);
+    Reply(std::move(response), /*close=*/true);
+  }
+
   void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -89,7 +251,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == bhttp::error::body_limit) return Reply(TooLarge(), true);
+    ReleaseBody();
+    if (ec == bhttp::error::body_limit) return Reply(TooLarge(body_limit_), true);
     if (ec == bhttp::error::header_limit) {
       return Reply(HttpResponse::Json(431, {{"error", "request headers too large"}}), true);
     }
@@ -102,24 +265,23 @@ class Session : public std::enable_shared_from_this<Session> {
     Reply(HttpResponse::Json(400, {{"error", "malformed HTTP request: " + ec.message()}}), true);
   }
 
-  HttpResponse TooLarge() const {
+  static HttpResponse TooLarge(uint64_t limit) {
     return HttpResponse::Json(
-        413, {{"error", "body exceeds the limit of " + std::to_string(server_.options.body_limit) +
-                            " bytes"}});
+        413, {{"error", "body exceeds the limit of " + std::to_string(limit) + " bytes"}});
+  }
+
+  void ReleaseBody() {
+    if (reserved_ == 0) return;
+    server_.ReleaseBody(reserved_);
+    reserved_ = 0;
   }
 
   void Dispatch() {
     auto msg = parser_->release();
-    keep_alive_ = msg.keep_alive();
-    version_ = msg.version();
-    auto request = std::make_shared<HttpRequest>();
-    request->method = std::string(msg.method_string());
-    request->target = std::string(msg.target());
-    for (const auto& field : msg) {
-      request->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
+    // A reserve slot serves one probe, then frees itself.
+    keep_alive_ = msg.keep_alive() && !reserve_;
+    auto request = std::make_shared<HttpRequest>(std::move(head_));
     request->body = std::move(msg.body());
-    request->remote_address = remote_;
     server_.in_flight++;
     // The handler may block; run it off the io threads, then come back to
     // this connection's executor to write.
@@ -140,21 +302,29 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->server_.in_flight--;
+        self->ReleaseBody();
         self->Reply(std::move(response), !self->keep_alive_);
       });
     });
   }
 
   void Reply(HttpResponse response, bool close) {
+    if (response.delay.count() > 0) {
+      // Throttled: wait on a timer, not on a thread.
+      auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), response.delay);
+      response.delay = milliseconds(0);
+      timer->async_wait(
+          [self = shared_from_this(), timer, response = std::move(response),
+           close](beast::error_code) mutable { self->Reply(std::move(response), close); });
+      return;
+    }
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version_ ? version_ : 11);
     res->set(bhttp::field::server, "engram");
     res->set(bhttp::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) res->set(name, value);
     res->body() = std::move(response.body);
-    if (close || server_.stopping)
-      res->keep_alive(false);
-    else
-      res->keep_alive(true);
+    res->keep_alive(!(close || server_.stopping));
     res->prepare_payload();
     stream_.expires_after(server_.options.read_timeout);
     bhttp::async_write(stream_, *res,
@@ -172,8 +342,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
+  const bool reserve_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  HttpRequest head_;         // the request being read, without its body
+  uint64_t body_limit_ = 0;  // of the request being read
+  uint64_t reserved_ = 0;    // body bytes taken from the budget
   std::string remote_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
@@ -183,21 +357,115 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || stopping) return;
-      // Out of file descriptors and the like: log, back off, keep accepting.
-      spdlog::warn("accept failed: {}", ec.message());
-    } else {
-      std::make_shared<Session>(std::move(socket), *this)->Run();
-    }
-    if (!stopping) Accept();
+    if (stopping || ec == asio::error::operation_aborted) return;
+    if (ec) return OnAcceptError(ec);
+    accept_backoff = milliseconds(0);
+    Admit(std::move(socket));
+    Accept();
   });
+}
+
+void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
+  accept_errors++;
+  // Out of descriptors the pending connection stays in the backlog and the
+  // listening socket stays readable: accepting again at once would spin.
+  // Shedding takes the pending connection off the backlog, so accepting
+  // again at once makes progress (each round answers one client); without it
+  // only waiting helps.
+  const bool shed = (ec == asio::error::no_descriptors || ec.value() == ENFILE) && ShedOnePending();
+  accept_backoff =
+      shed ? milliseconds(0) : std::clamp(accept_backoff * 2, kMinBackoff, kMaxBackoff);
+  if (uint64_t held_back = 0; accept_warning.Due(&held_back)) {
+    spdlog::warn("accept failed: {} ({} more in the last {} s)", ec.message(), held_back,
+                 kWarnEvery.count());
+  }
+  if (shed) return Accept();
+  accept_timer.expires_after(accept_backoff);
+  accept_timer.async_wait([this](beast::error_code wait_ec) {
+    if (wait_ec || stopping) return;
+    Accept();
+  });
+}
+
+bool HttpServer::Impl::ShedOnePending() {
+  if (spare_fd < 0) spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd < 0) return false;
+  ::close(spare_fd);
+  spare_fd = -1;
+  const int fd =
+      ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    SendCanned503(fd, "out of file descriptors");
+    ::close(fd);
+    refused++;
+  }
+  spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0;
+}
+
+void HttpServer::Impl::Admit(tcp::socket socket) {
+  // Only this accept chain adds connections; sessions ending elsewhere only
+  // lower the counts, so a check here cannot be overtaken.
+  if (normal_open.load() < max_connections) {
+    normal_open++;
+    std::make_shared<Session>(std::move(socket), *this, /*reserve=*/false)->Run();
+    return;
+  }
+  if (reserve_open.load() < options.reserve_connections) {
+    reserve_open++;
+    std::make_shared<Session>(std::move(socket), *this, /*reserve=*/true)->Run();
+    return;
+  }
+  SendCanned503(socket.native_handle(), "too many connections");
+  beast::error_code ignored;
+  socket.close(ignored);
+  refused++;
+  if (uint64_t held_back = 0; refuse_warning.Due(&held_back)) {
+    spdlog::warn(
+        "connection limit of {} (+{} reserve) reached: refusing new connections ({} more refused "
+        "in the last {} s)",
+        max_connections, options.reserve_connections, held_back, kWarnEvery.count());
+  }
 }
 
 HttpServer::HttpServer(ServerOptions options, RequestHandler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
 
 HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
+
+namespace {
+
+// max_connections, lowered so that connections cannot take the descriptors
+// the log, the read model and the reserve slots need. Logs the result.
+size_t EffectiveMaxConnections(const ServerOptions& options) {
+  const size_t wanted = std::max<size_t>(1, options.max_connections);
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    spdlog::info("connections: at most {} at once (+{} reserve for /healthz)", wanted,
+                 options.reserve_connections);
+    return wanted;
+  }
+  const size_t fd_limit = limit.rlim_cur;
+  const size_t in_use = OpenDescriptors();
+  // RocksDB opens files as the log grows; SQLite, curl and the extractor
+  // need some too.
+  const size_t headroom = std::clamp<size_t>(fd_limit / 8, 8, 64);
+  const size_t taken = in_use + headroom + options.reserve_connections;
+  const size_t room = fd_limit > taken ? fd_limit - taken : 0;
+  const size_t effective = std::clamp<size_t>(room, 1, wanted);
+  if (effective < wanted) {
+    spdlog::warn(
+        "connections: at most {} at once, not {}: RLIMIT_NOFILE is {} with {} descriptors "
+        "open, {} kept for files and {} reserve slots (raise `ulimit -n` for more)",
+        effective, wanted, fd_limit, in_use, headroom, options.reserve_connections);
+  } else {
+    spdlog::info("connections: at most {} at once (+{} reserve for /healthz; RLIMIT_NOFILE {})",
+                 effective, options.reserve_connections, fd_limit);
+  }
+  return effective;
+}
+
+}  // namespace
 
 Status HttpServer::Start() {
   beast::error_code ec;
@@ -214,6 +482,8 @@ Status HttpServer::Start() {
                            std::to_string(impl_->options.port) + ": " + ec.message());
   }
   impl_->bound_port = acceptor.local_endpoint().port();
+  impl_->spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  impl_->max_connections = EffectiveMaxConnections(impl_->options);
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
@@ -224,12 +494,24 @@ Status HttpServer::Start() {
 
 uint16_t HttpServer::port() const { return impl_->bound_port; }
 
+ServerStats HttpServer::stats() const {
+  ServerStats s;
+  s.open_connections = impl_->normal_open.load() + impl_->reserve_open.load();
+  s.refused_connections = impl_->refused.load();
+  s.accept_errors = impl_->accept_errors.load();
+  s.inflight_body_bytes = impl_->inflight_body.load();
+  s.body_budget_refusals = impl_->budget_refusals.load();
+  s.effective_max_connections = impl_->max_connections;
+  return s;
+}
+
 void HttpServer::Stop(std::chrono::milliseconds grace) {
   if (impl_->io_threads.empty()) return;
   impl_->stopping = true;
   asio::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->accept_timer.cancel();
   });
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < deadline) {

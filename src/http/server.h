@@ -7,12 +7,19 @@
 // client cannot hold a connection forever), a header limit and a body limit
 // on a fresh parser per request, keep-alive, and one request in flight per
 // connection (no pipelining beyond what is buffered).
+//
+// The server bounds what clients can make it hold: connections (a cap below
+// RLIMIT_NOFILE, plus a few reserve slots that answer only GET /healthz),
+// body bytes of requests in flight (a global budget), and, through the header
+// hook, what an unauthenticated request may send at all. Accept errors (out of
+// file descriptors) back off instead of spinning.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -25,6 +32,18 @@ using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 // fully read to the response being ready (server-side latency).
 using ResponseObserver =
     std::function<void(const HttpRequest&, const HttpResponse&, double latency_ms)>;
+
+// What the header hook decides from a request's head (method, target,
+// headers, remote address), before any of its body is read.
+struct HeaderDecision {
+  // Set: answer this at once with Connection: close; the body is never read.
+  std::optional<HttpResponse> reject;
+  // Largest body this request may send; 0: ServerOptions::body_limit. Never
+  // raises the server-wide limit.
+  uint64_t body_limit = 0;
+};
+// Runs on an io thread: must be quick and must not block.
+using HeaderHook = std::function<HeaderDecision(const HttpRequest& head)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -40,6 +59,31 @@ struct ServerOptions {
   // bounds how many appends can share one fsync.
   int handler_threads = 64;
   ResponseObserver on_response;  // optional
+  // Connections served at once. Start() lowers it to what RLIMIT_NOFILE
+  // leaves after the descriptors already open and a headroom, and logs the
+  // effective value. Beyond it a new connection gets a canned 503 and is
+  // closed at once.
+  size_t max_connections = 4096;
+  // Extra slots beyond max_connections that answer only GET /healthz (and
+  // close after one answer, or after a short timeout), so a probe still gets
+  // through when the cap is reached.
+  size_t reserve_connections = 4;
+  // Body bytes that requests in flight may hold at once: each request
+  // reserves its Content-Length (or, chunked, its body limit) when its head
+  // arrives and releases it when answered. Beyond it: 503 with Retry-After.
+  // 0: no budget.
+  uint64_t max_inflight_body_bytes = 256ull << 20;
+  HeaderHook on_header;  // optional: every request may send up to body_limit
+};
+
+// Counters for /metrics. Read at any time from any thread.
+struct ServerStats {
+  uint64_t open_connections = 0;         // reserve slots included
+  uint64_t refused_connections = 0;      // over the cap, or accepted only to be closed
+  uint64_t accept_errors = 0;            // accept() failures (EMFILE and the like)
+  uint64_t inflight_body_bytes = 0;      // reserved from the body budget now
+  uint64_t body_budget_refusals = 0;     // requests answered 503 for want of budget
+  size_t effective_max_connections = 0;  // after Start()'s clamp
 };
 
 class HttpServer {
@@ -54,6 +98,7 @@ class HttpServer {
   // Stops accepting, lets in-flight requests finish (up to `grace`), then
   // closes every connection.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+  ServerStats stats() const;
 
   struct Impl;
 

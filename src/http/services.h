@@ -23,8 +23,9 @@
 #include "memory/summarizer.h"
 
 namespace engram::http {
+class AuthThrottle;
 class Telemetry;
-}
+}  // namespace engram::http
 
 namespace engram::projections {
 class ProjectorRunner;
@@ -151,6 +152,8 @@ struct Services {
   std::function<Result<nlohmann::json>(const std::string& path)> swap_read_model;
 
   IdentityConfig identity;
+  // Optional: counts 401 answers per source and slows repeated ones.
+  AuthThrottle* auth_throttle = nullptr;
 };
 
 }  // namespace engram::http

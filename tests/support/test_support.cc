@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <fstream>
@@ -102,6 +103,9 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
     so.handler_threads = 16;
     so.on_response = [this](const http::HttpRequest& r, const http::HttpResponse& res, double ms) {
       telemetry.Observe(r, res, ms);
+    };
+    so.on_header = [this](const http::HttpRequest& head) {
+      return http::DecideOnHeader(head, services);
     };
     server = std::make_unique<http::HttpServer>(
         so, [this](const http::HttpRequest& r) { return http::HandleRequest(r, services); });
@@ -271,6 +275,10 @@ bool ServerProcess::Start() {
     dup2(fileno(stdout), fileno(stderr));
     setenv("ENGRAM_WEBHOOK_SECRET", kTestSecret, 1);
     setenv("ENGRAM_TOOL_SECRET", kToolSecret, 1);
+    if (fd_limit_ != 0) {
+      rlimit limit{fd_limit_, fd_limit_};
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

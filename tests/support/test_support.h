@@ -43,7 +43,8 @@ std::string ReadFile(const std::string& path);
 std::string Fixture(const std::string& name);
 
 inline constexpr char kTestSecret[] = "wsec_test_0123456789abcdef0123456789abcdef";
-inline constexpr char kToolSecret[] = "tsk_test_secret";
+// `engram serve` refuses secrets shorter than 16 characters.
+inline constexpr char kToolSecret[] = "tsk_test_secret_0123456789";
 
 // The memory engine tests use: rules, GloVe from the build, a private cache
 // at `cache_path` (":memory:" when empty).
@@ -129,6 +130,10 @@ class ServerProcess {
   int Terminate();
   uint16_t port() const { return port_; }
   std::string LogText() const;
+  // The child's process id, -1 when not running.
+  int pid() const { return pid_; }
+  // Sets RLIMIT_NOFILE (soft and hard) of the child; call before Start().
+  void SetFdLimit(uint64_t limit) { fd_limit_ = limit; }
 
  private:
   std::string data_dir_;
@@ -136,6 +141,7 @@ class ServerProcess {
   std::string log_path_;
   int pid_ = -1;
   uint16_t port_ = 0;
+  uint64_t fd_limit_ = 0;  // 0: inherited
 };
 
 }  // namespace engram::testing
