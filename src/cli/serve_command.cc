@@ -497,6 +497,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--alert-projection-failures", flags->alerts.projection_failures,
                   "Alert when more events than this failed projection")
+      ->capture_default_str();
   cmd->add_option("--alert-auth-failures-per-min", flags->alerts.auth_failures_per_min,
                   "Alert when more authentications than this fail within a minute")
       ->capture_default_str();
