@@ -212,8 +212,10 @@ TEST(IdentityKey, NewCallersGetKeyedIdsNotAHashOfTheirNumber) {
   auto [code, out] = testing::RunEngram(
       "serve --data-dir " + dir.path() + " --listen 127.0.0.1:0",
       // `timeout`: a server that does not refuse must not hang the test.
-      "ENGRAM_IDENTITY_KEY=another_key_0123456789abcdef0123456789 ENGRAM_WEBHOOK_SECRET=x "
-      "ENGRAM_TOOL_SECRET=y timeout 20 ");
+      std::string(
+          "ENGRAM_IDENTITY_KEY=another_key_0123456789abcdef0123456789 ENGRAM_WEBHOOK_SECRET=") +
+          std::string(testing::kTestSecret) + " ENGRAM_TOOL_SECRET=" + testing::kToolSecret +
+          " timeout 20 ");
   EXPECT_EQ(code, 2) << out;
   EXPECT_NE(out.find("identity key"), std::string::npos) << out;
 }
