@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/label_values.h"
 #include "http/signature.h"
 #include "log/event_log.h"
 #include "memory/embedder.h"
@@ -49,6 +50,15 @@ struct ToolConfig {
   // Variables every init answer carries, with these defaults, because
   // ElevenLabs requires every variable defined on the agent to be present.
   nlohmann::json extra_dynamic_variables = nlohmann::json::object();
+  // Input limits of the two routes (a 400 names the field, a body over the
+  // cap is a 413). ElevenLabs sends bodies of a few hundred bytes; these
+  // bound what one request can make the server hold, embed and log.
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_query_bytes = 2000;  // a search phrase the agent's LLM writes
+  size_t max_id_bytes = 128;      // user_id, call_sid, caller_id, agent_id, ...
+  // Distinct agent label values in /metrics (a deployment has a handful of
+  // agents; beyond this they count as "other").
+  static constexpr size_t kMaxAgentLabels = 200;
 };
 
 // call_sid -> user for calls the init webhook served. Filled at append
@@ -107,6 +117,10 @@ struct Services {
   // POST /v1/admin/read-model/swap: switches to the read model at a path
   // and describes the switch (replay/swap.h); unset: the route answers 404.
   std::function<Result<nlohmann::json>(const std::string& path)> swap_read_model;
+
+  // The agent label of engram_tool_calls_total comes from the request:
+  // bounded to ToolConfig::kMaxAgentLabels well-formed values.
+  metrics::LabelValues agent_labels{ToolConfig::kMaxAgentLabels};
 };
 
 }  // namespace engram::http
