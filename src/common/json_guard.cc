@@ -69,14 +69,17 @@ Status CheckJsonTree(const simdjson::dom::element& root, const JsonLimits& limit
       return Status::InvalidArgument(limits.what + ": JSON nests deeper than " +
                                      std::to_string(limits.max_depth) + " levels");
     }
-    if (element.is_array()) {
-      for (simdjson::dom::element child : element.get_array().value_unsafe()) {
+    simdjson::dom::array array;
+    if (element.get_array().get(array) == simdjson::SUCCESS) {
+      for (simdjson::dom::element child : array) {
         if (child.is_array() || child.is_object()) pending.emplace_back(child, depth + 1);
       }
       continue;
     }
     keys.clear();
-    for (simdjson::dom::key_value_pair field : element.get_object().value_unsafe()) {
+    simdjson::dom::object object;
+    if (element.get_object().get(object) != simdjson::SUCCESS) continue;  // only containers here
+    for (simdjson::dom::key_value_pair field : object) {
       keys.push_back(field.key);
       if (field.value.is_array() || field.value.is_object()) {
         pending.emplace_back(field.value, depth + 1);

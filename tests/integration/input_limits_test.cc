@@ -249,8 +249,9 @@ TEST_F(InputLimits, RequestBytesThatAreNotUtf8AreA400) {
 TEST(InputLimitsCli, DeeplyNestedOrDuplicateDynamicVariablesFileIsAClearError) {
   TempDir dir;
   const std::string file = dir / "vars.json";
+  // `timeout`: were the file accepted, the server would start and run on.
   const std::string env = std::string("ENGRAM_WEBHOOK_SECRET=") + testing::kTestSecret +
-                          " ENGRAM_TOOL_SECRET=" + testing::kToolSecret + " ";
+                          " ENGRAM_TOOL_SECRET=" + testing::kToolSecret + " timeout 20 ";
   const std::string args =
       "serve --data-dir " + (dir / "data") + " --listen 127.0.0.1:0 --dynamic-variables " + file;
   std::ofstream(file) << R"({"plan": )" << NestedArrays(200'000) << "}";
