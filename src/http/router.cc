@@ -78,10 +78,6 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/admin/read-model/swap", HandleReadModelSwap},
 };
 
-}  // namespace
-
-namespace {
-
 // Bytes no handler should see: a target that is not UTF-8 or holds control
 // characters, a header value that is not UTF-8. Beast lets obs-text (0x80 to
 // 0xFF) through, and error messages and the log echo these values.
