@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/json_guard.h"
 #include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/dead_letters.h"
@@ -131,7 +132,7 @@ int RetryThroughServer(const DeadLetterFlags& flags) {
               << "\n";
     return 1;
   }
-  json body = json::parse(response->body, nullptr, false);
+  json body = ParseOrDiscarded(response->body, AnswerLimits());
   if (response->status != 200) {
     std::cerr << "engram dead-letters: HTTP " << response->status << ": "
               << (body.is_object() ? body.value("error", response->body) : response->body) << "\n";

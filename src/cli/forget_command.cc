@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/json_guard.h"
 #include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
@@ -41,7 +42,7 @@ int ForgetThroughServer(const ForgetFlags& flags) {
   r.headers = {{"Authorization", std::string("Bearer ").append(token)}};
   auto response = http::MakeCurlHttpClient()->Send(r);
   if (!response.ok()) return Fail(r.url + ": " + response.status().ToString());
-  nlohmann::json body = nlohmann::json::parse(response->body, nullptr, false);
+  nlohmann::json body = ParseOrDiscarded(response->body, AnswerLimits());
   if (response->status != 200) {
     return Fail("HTTP " + std::to_string(response->status) + ": " +
                 (body.is_object() ? body.value("error", response->body) : response->body));

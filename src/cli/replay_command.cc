@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "common/json_guard.h"
 #include "http/http_client.h"
 #include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
@@ -215,7 +216,7 @@ int Swap(const std::string& new_path, const std::string& url, const std::string&
     std::cerr << "engram replay swap: " << r.url << ": " << response.status().ToString() << "\n";
     return 1;
   }
-  nlohmann::json body = nlohmann::json::parse(response->body, nullptr, false);
+  nlohmann::json body = ParseOrDiscarded(response->body, AnswerLimits());
   if (response->status != 200) {
     std::cerr << "engram replay swap: HTTP " << response->status << ": "
               << (body.is_object() ? body.value("error", response->body) : response->body) << "\n";

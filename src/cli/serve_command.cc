@@ -8,9 +8,11 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/json_guard.h"
 #include "http/alerts.h"
 #include "http/auth_throttle.h"
 #include "http/http_client.h"
@@ -89,10 +91,12 @@ double FileBytes(const std::string& path) {
 // {"name": default, ...} from a JSON file: the variables the agent defines.
 Result<nlohmann::json> LoadDynamicVariables(const std::string& path) {
   if (path.empty()) return nlohmann::json::object();
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot read " + path);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  std::stringstream text;
+  text << in.rdbuf();
+  ENGRAM_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonGuarded(text.str(), {.what = path}));
+  if (!j.is_object()) {
     return Status::InvalidArgument(path + " must hold a JSON object {name: default value}");
   }
   for (const auto& [k, v] : j.items()) {

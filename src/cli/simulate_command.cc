@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/json_fields.h"
+#include "common/json_guard.h"
 #include "http/http_client.h"
 #include "http/signature.h"
 
@@ -63,7 +64,10 @@ class Simulator {
     std::stringstream buf;
     buf << in.rdbuf();
     const std::string body = buf.str();
-    json call = json::parse(body, nullptr, false);
+    // A post-call body, as deep as that route allows.
+    auto parsed = ParseJsonGuarded(body, {.max_depth = kDeepJsonMaxDepth, .what = path});
+    if (!parsed.ok()) return Fail(parsed.status().message());
+    json call = std::move(parsed).value();
     if (!call.is_object() || !call.contains("data") || !call["data"].is_object()) {
       return Fail(path + " is not an ElevenLabs post-call webhook body");
     }
@@ -116,7 +120,7 @@ class Simulator {
     auto r = Send("POST", "/webhook/conversation-init", init.dump(),
                   {{flags_.tool_secret_header, tool_secret_}});
     if (!r.ok()) return Fail("init: " + r.status().ToString());
-    json answer = json::parse(r->body, nullptr, false);
+    json answer = ParseOrDiscarded(r->body, AnswerLimits());
     report_["init"] = {{"status", r->status}, {"response", answer}};
     if (r->status != 200 || !answer.is_object()) {
       return Fail(fmt::format("init: HTTP {}: {}", r->status, r->body));
@@ -144,7 +148,9 @@ class Simulator {
         if (!call.is_object() || call.value("tool_name", "") != "query_user_memory") continue;
         const json details = call.value("tool_details", json::object());
         json params = details.is_object() ? details.value("body", json()) : json();
-        if (params.is_string()) params = json::parse(params.get<std::string>(), nullptr, false);
+        if (params.is_string()) {
+          params = ParseOrDiscarded(params.get<std::string>(), AnswerLimits());
+        }
         if (!params.is_object()) params = json::object();
         // ElevenLabs fills the bound parameters from the call, not the LLM.
         if (!params.contains("user_id")) params["user_id"] = user_id;
@@ -159,7 +165,7 @@ class Simulator {
           ok = Fail("tool: " + r.status().ToString());
           continue;
         }
-        json answer = json::parse(r->body, nullptr, false);
+        json answer = ParseOrDiscarded(r->body, AnswerLimits());
         report_["tool_calls"].push_back(
             {{"params", params}, {"status", r->status}, {"response", answer}});
         Say(fmt::format("tool: \"{}\" -> HTTP {}", params.value("query", ""), r->status));
@@ -183,7 +189,7 @@ class Simulator {
         Send("POST", "/webhook/post-call", body,
              {{"ElevenLabs-Signature", http::SignatureHeaderValue(webhook_secret_, now, body)}});
     if (!r.ok()) return Fail("post-call: " + r.status().ToString());
-    json answer = json::parse(r->body, nullptr, false);
+    json answer = ParseOrDiscarded(r->body, AnswerLimits());
     report_["post_call"] = {{"status", r->status}, {"response", answer}};
     if (r->status != 200) return Fail(fmt::format("post-call: HTTP {}: {}", r->status, r->body));
     Say(fmt::format("post-call: {} as seq {}", answer.value("status", "?"),
@@ -204,7 +210,7 @@ class Simulator {
                     {{"Authorization", "Bearer " + admin_token_}});
       if (!r.ok()) return Fail("learnt: " + r.status().ToString());
       if (r->status == 200) {
-        learning = json::parse(r->body, nullptr, false);
+        learning = ParseOrDiscarded(r->body, AnswerLimits());
         // A tool call during the call makes the conversation known before
         // its transcript is projected: wait for this very transcript.
         const bool projected = learning.value("transcript_seq", int64_t{0}) >= post_call_seq_;

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <set>
 
+#include "common/json_guard.h"
+
 namespace engram::elevenlabs {
 namespace {
 
@@ -27,7 +29,7 @@ std::string Lower(std::string s) {
 // "text"}, or a 422 {"detail": [{"loc", "msg"}]}. Anything else is shown
 // (shortened) as it came.
 std::string ErrorDetail(const std::string& body) {
-  Json j = Json::parse(body, nullptr, false);
+  Json j = ParseOrDiscarded(body, AnswerLimits());
   if (j.is_object() && j.contains("detail")) {
     const Json& d = j["detail"];
     if (d.is_string()) return d.get<std::string>();
@@ -98,7 +100,7 @@ class Api {
       if (code == 400 || code == 409 || code == 422) return Status::InvalidArgument(message);
       return Status::Unavailable(message);
     }
-    Json parsed = Json::parse(response->body, nullptr, false);
+    Json parsed = ParseOrDiscarded(response->body, AnswerLimits());
     if (parsed.is_discarded() || !parsed.is_object()) {
       return Status::Corruption(what + ": " + method + " " + path +
                                 " answered something that is not a JSON object");

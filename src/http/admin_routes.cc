@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "common/json_guard.h"
 #include "http/router.h"
 #include "projections/admin_queries.h"
 #include "projections/dead_letters.h"
@@ -49,7 +50,7 @@ Result<HttpResponse> HandleDeadLetters(const HttpRequest& request, Services& ser
 
 Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services& services) {
   ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
-  json body = json::parse(request.body, nullptr, false);
+  ENGRAM_ASSIGN_OR_RETURN(json body, ParseJsonGuarded(request.body));
   std::optional<log::Seq> only;
   if (body.is_object() && body.contains("seq") && body["seq"].is_number_unsigned()) {
     only = body["seq"].get<log::Seq>();
@@ -132,7 +133,7 @@ Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& serv
 Result<HttpResponse> HandleReadModelSwap(const HttpRequest& request, Services& services) {
   ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
   if (!services.swap_read_model) return Status::NotFound("this server cannot swap read models");
-  json body = json::parse(request.body, nullptr, false);
+  ENGRAM_ASSIGN_OR_RETURN(json body, ParseJsonGuarded(request.body));
   if (!body.is_object() || !body.contains("path") || !body["path"].is_string()) {
     return Status::InvalidArgument(R"(want {"path": "/absolute/path/to/NEW.db"})");
   }

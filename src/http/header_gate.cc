@@ -70,7 +70,7 @@ HeaderDecision GateRequestHead(const HttpRequest& head, Services& services) {
   if (path == "/tools/memory-query" || path == "/webhook/conversation-init") {
     Status s = CheckToolSecretHead(head, services.tools);
     if (!s.ok()) return Refuse(head, services, s);
-    return {std::nullopt, kToolBodyLimit};
+    return {std::nullopt, services.tools.max_body_bytes};
   }
   if (path.starts_with("/v1/")) {
     Status s = CheckAdminHead(head, services);

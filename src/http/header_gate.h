@@ -6,8 +6,8 @@
 //   route                         checked before the body        body limit
 //   POST /webhook/post-call       ElevenLabs-Signature parses,   --max-body-bytes
 //                                 timestamp within tolerance     (audio is tens of MB)
-//   POST /tools/memory-query,     the tool secret header         kToolBodyLimit
-//   POST /webhook/conversation-init
+//   POST /tools/memory-query,     the tool secret header         tools.max_body_bytes
+//   POST /webhook/conversation-init                              (ToolConfig::max_body_bytes)
 //   /v1/... (admin)               Authorization: Bearer token    kAdminBodyLimit
 //   anything else                 -                              kSmallBodyLimit
 //
@@ -24,7 +24,6 @@
 
 namespace engram::http {
 
-inline constexpr uint64_t kToolBodyLimit = 64u << 10;
 inline constexpr uint64_t kAdminBodyLimit = 1u << 20;
 inline constexpr uint64_t kSmallBodyLimit = 64u << 10;
 

@@ -12,6 +12,7 @@
 
 #include "common/crypto.h"
 #include "common/json_fields.h"
+#include "common/json_guard.h"
 #include "http/router.h"
 #include "http/telemetry.h"
 #include "identity/caller_ids.h"
@@ -34,10 +35,30 @@ Status CheckToolSecret(const HttpRequest& request, const ToolConfig& config) {
   return Status::Ok();
 }
 
-Result<json> ParseObject(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument("malformed JSON body");
+// The body as a JSON object within the routes' limits: its size (413), its
+// depth and keys (json_guard.h), and the length of every field Engram reads
+// (400 naming the field). A field of the wrong type is left to the reader
+// of that field.
+Result<json> ParseObject(const std::string& body, const ToolConfig& config) {
+  if (body.size() > config.max_body_bytes) {
+    return Status::TooLarge("body is larger than " + std::to_string(config.max_body_bytes) +
+                            " bytes");
+  }
+  ENGRAM_ASSIGN_OR_RETURN(json j, ParseJsonGuarded(body));
   if (!j.is_object()) return Status::InvalidArgument("body must be a JSON object");
+  auto check = [&](const char* key, size_t max) {
+    const json* f = Field(j, key);
+    if (f && f->is_string() && f->get_ref<const std::string&>().size() > max) {
+      return Status::InvalidArgument(std::string("'") + key + "' is longer than " +
+                                     std::to_string(max) + " bytes");
+    }
+    return Status::Ok();
+  };
+  ENGRAM_RETURN_IF_ERROR(check("query", config.max_query_bytes));
+  for (const char* id :
+       {"user_id", "call_sid", "conversation_id", "caller_id", "agent_id", "called_number"}) {
+    ENGRAM_RETURN_IF_ERROR(check(id, config.max_id_bytes));
+  }
   return j;
 }
 
@@ -115,7 +136,7 @@ std::optional<OriginalInit> ReadOriginalInit(const log::EventLog& log, log::Seq 
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services) {
   const auto start = std::chrono::steady_clock::now();
   ENGRAM_RETURN_IF_ERROR(CheckToolSecret(request, services.tools));
-  ENGRAM_ASSIGN_OR_RETURN(json body, ParseObject(request.body));
+  ENGRAM_ASSIGN_OR_RETURN(json body, ParseObject(request.body, services.tools));
   ENGRAM_ASSIGN_OR_RETURN(std::string query, RequiredString(body, "query"));
   ENGRAM_ASSIGN_OR_RETURN(std::string user_id, RequiredString(body, "user_id"));
   size_t limit = services.tools.default_limit;
@@ -238,7 +259,9 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
   services.tool_counters.accepted++;
   if (services.telemetry) {
     std::string agent = "unknown";
-    if (auto a = OptionalString(body, "agent_id"); a.ok() && *a) agent = **a;
+    if (auto a = OptionalString(body, "agent_id"); a.ok() && *a) {
+      agent = services.agent_labels.Admit(**a);
+    }
     services.telemetry->registry()
         .GetCounter("engram_tool_calls_total", "Memory tool calls by agent", {{"agent", agent}})
         .Inc();
@@ -250,7 +273,7 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
 
 Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services& services) {
   ENGRAM_RETURN_IF_ERROR(CheckToolSecret(request, services.tools));
-  ENGRAM_ASSIGN_OR_RETURN(json body, ParseObject(request.body));
+  ENGRAM_ASSIGN_OR_RETURN(json body, ParseObject(request.body, services.tools));
   ENGRAM_ASSIGN_OR_RETURN(std::string caller_id, RequiredString(body, "caller_id"));
   ENGRAM_ASSIGN_OR_RETURN(auto call_sid, OptionalString(body, "call_sid"));
   // agent_id and called_number are kept in the logged request; a wrong type

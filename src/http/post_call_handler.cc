@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "common/json_guard.h"
 #include "http/post_call_checks.h"
 #include "http/router.h"
 
@@ -65,6 +66,11 @@ Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& servic
   simdjson::dom::element root;
   if (parser.parse(request.body).get(root) != simdjson::SUCCESS) {
     return reject("malformed JSON body");
+  }
+  // Two equal keys would let the log's dedupe key (read here) and the
+  // projectors (nlohmann) read different values: refuse them.
+  if (Status s = CheckJsonTree(root, {.max_depth = kDeepJsonMaxDepth}); !s.ok()) {
+    return reject(s.message());
   }
   if (!root.is_object()) return reject("body must be a JSON object");
   std::string_view type_sv;

@@ -37,8 +37,11 @@ struct HttpResponse {
   // failures); the server waits on a timer, holding no handler thread.
   std::chrono::milliseconds delay{0};
 
+  // Never throws: a string that is not UTF-8 (a client's bytes echoed in an
+  // error) is written with U+FFFD in place of the bad bytes.
   static HttpResponse Json(int status, const nlohmann::json& body) {
-    return {status, body.dump(), "application/json"};
+    return {status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+            "application/json"};
   }
 };
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include "common/json_guard.h"
 #include "http/auth_throttle.h"
 #include "http/header_gate.h"
 #include "http/telemetry.h"
@@ -82,7 +83,24 @@ constexpr Route kRoutes[] = {
 bool PathMatches(const Route& route, std::string_view path) {
   return route.prefix ? path.starts_with(route.path) && path.size() > route.path.size()
                       : route.path == path;
-}
+  // Bytes no handler should see: a target that is not UTF-8 or holds control
+  // characters, a header value that is not UTF-8. Beast lets obs-text (0x80 to
+  // 0xFF) through, and error messages and the log echo these values.
+  Status CheckRequestText(const HttpRequest& request) {
+    if (!IsValidUtf8(request.target)) return Status::InvalidArgument("request target is not UTF-8");
+    for (char c : request.target) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+        return Status::InvalidArgument("request target holds a control character");
+      }
+    }
+    for (const auto& [name, value] : request.headers) {
+      if (!IsValidUtf8(name) || !IsValidUtf8(value)) {
+        return Status::InvalidArgument("header " + (IsValidUtf8(name) ? name : std::string("?")) +
+                                       " is not UTF-8");
+      }
+    }
+    return Status::Ok();
+  }
 
 }  // namespace
 
@@ -97,6 +115,7 @@ HeaderDecision DecideOnHeader(const HttpRequest& head, Services& services) {
 }
 
 HttpResponse HandleRequest(const HttpRequest& request, Services& services) {
+  if (Status s = CheckRequestText(request); !s.ok()) return ErrorResponse(s);
   const std::string_view path = request.Path();
   bool path_known = false;
   for (const Route& route : kRoutes) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/label_values.h"
 #include "http/signature.h"
 #include "identity/identity_key.h"
 #include "log/event_log.h"
@@ -52,6 +53,15 @@ struct ToolConfig {
   // Variables every init answer carries, with these defaults, because
   // ElevenLabs requires every variable defined on the agent to be present.
   nlohmann::json extra_dynamic_variables = nlohmann::json::object();
+  // Input limits of the two routes (a 400 names the field, a body over the
+  // cap is a 413). ElevenLabs sends bodies of a few hundred bytes; these
+  // bound what one request can make the server hold, embed and log.
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_query_bytes = 2000;  // a search phrase the agent's LLM writes
+  size_t max_id_bytes = 128;      // user_id, call_sid, caller_id, agent_id, ...
+  // Distinct agent label values in /metrics (a deployment has a handful of
+  // agents; beyond this they count as "other").
+  static constexpr size_t kMaxAgentLabels = 200;
 };
 
 // call_sid -> user for calls the init webhook served. Filled at append
@@ -154,6 +164,9 @@ struct Services {
   IdentityConfig identity;
   // Optional: counts 401 answers per source and slows repeated ones.
   AuthThrottle* auth_throttle = nullptr;
+  // The agent label of engram_tool_calls_total comes from the request:
+  // bounded to ToolConfig::kMaxAgentLabels well-formed values.
+  metrics::LabelValues agent_labels{ToolConfig::kMaxAgentLabels};
 };
 
 }  // namespace engram::http

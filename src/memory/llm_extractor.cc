@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/crypto.h"
+#include "common/json_guard.h"
 
 namespace engram::memory {
 
@@ -16,7 +17,7 @@ std::string LlmExtractor::CacheIdentity() const {
 }
 
 Result<std::vector<ExtractedMemory>> ParseExtraction(const std::string& content) {
-  json j = json::parse(content, nullptr, false);
+  json j = ParseOrDiscarded(content, AnswerLimits());
   if (j.is_discarded() || !j.is_object() || !j.contains("memories") || !j["memories"].is_array()) {
     return Status::Corruption("the model did not answer {\"memories\": [...]}");
   }

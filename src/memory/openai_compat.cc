@@ -1,5 +1,7 @@
 #include "memory/openai_compat.h"
 
+#include "common/json_guard.h"
+
 namespace engram::memory {
 
 Result<nlohmann::json> PostJson(http::HttpClient& client, const OpenAiEndpoint& endpoint,
@@ -28,7 +30,7 @@ Result<nlohmann::json> PostJson(http::HttpClient& client, const OpenAiEndpoint& 
     return Status::InvalidArgument(request.url + " answered " + std::to_string(response.status) +
                                    ": " + excerpt());
   }
-  nlohmann::json j = nlohmann::json::parse(response.body, nullptr, false);
+  nlohmann::json j = ParseOrDiscarded(response.body, AnswerLimits());
   if (j.is_discarded()) return Status::Corruption(request.url + " answered with invalid JSON");
   return j;
 }

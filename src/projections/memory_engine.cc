@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json_guard.h"
 #include "memory/glove_embedder.h"
 #include "memory/llm_extractor.h"
 #include "memory/openai_embedder.h"
@@ -68,10 +69,12 @@ std::string FromEnv(const char* name) {
 MemoryEngineOptions MemoryEngineOptionsFromEnv() { return OptionsFrom(FromEnv); }
 
 Result<MemoryEngineOptions> MemoryEngineOptionsFromFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot read " + path);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  std::stringstream text;
+  text << in.rdbuf();
+  ENGRAM_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonGuarded(text.str(), {.what = path}));
+  if (!j.is_object()) {
     return Status::InvalidArgument(path + " must hold a JSON object of ENGRAM_* settings");
   }
   std::map<std::string, std::string> values;
