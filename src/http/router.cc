@@ -83,24 +83,26 @@ constexpr Route kRoutes[] = {
 bool PathMatches(const Route& route, std::string_view path) {
   return route.prefix ? path.starts_with(route.path) && path.size() > route.path.size()
                       : route.path == path;
-  // Bytes no handler should see: a target that is not UTF-8 or holds control
-  // characters, a header value that is not UTF-8. Beast lets obs-text (0x80 to
-  // 0xFF) through, and error messages and the log echo these values.
-  Status CheckRequestText(const HttpRequest& request) {
-    if (!IsValidUtf8(request.target)) return Status::InvalidArgument("request target is not UTF-8");
-    for (char c : request.target) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-        return Status::InvalidArgument("request target holds a control character");
-      }
+}
+
+// Bytes no handler should see: a target that is not UTF-8 or holds control
+// characters, a header value that is not UTF-8. Beast lets obs-text (0x80 to
+// 0xFF) through, and error messages and the log echo these values.
+Status CheckRequestText(const HttpRequest& request) {
+  if (!IsValidUtf8(request.target)) return Status::InvalidArgument("request target is not UTF-8");
+  for (char c : request.target) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+      return Status::InvalidArgument("request target holds a control character");
     }
-    for (const auto& [name, value] : request.headers) {
-      if (!IsValidUtf8(name) || !IsValidUtf8(value)) {
-        return Status::InvalidArgument("header " + (IsValidUtf8(name) ? name : std::string("?")) +
-                                       " is not UTF-8");
-      }
-    }
-    return Status::Ok();
   }
+  for (const auto& [name, value] : request.headers) {
+    if (!IsValidUtf8(name) || !IsValidUtf8(value)) {
+      return Status::InvalidArgument("header " + (IsValidUtf8(name) ? name : std::string("?")) +
+                                     " is not UTF-8");
+    }
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
