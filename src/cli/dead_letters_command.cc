@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/data_dir_lock.h"
 #include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/dead_letters.h"
@@ -110,6 +111,14 @@ int RetryOffline(const DeadLetterFlags& flags) {
   options.path = LogDir(flags.data_dir);
   if (!std::filesystem::exists(options.path)) {
     std::cerr << "engram dead-letters: no event log at " << options.path << "\n";
+    return 1;
+  }
+  // Ours first: refuses while `engram serve` runs, whatever RocksDB's LOCK says.
+  auto lock = DataDirLock::Acquire(flags.data_dir, "engram dead-letters retry");
+  if (!lock.ok()) {
+    std::cerr << "engram dead-letters: " << lock.status().message()
+              << ".\nRetry through the running server: --url http://HOST:PORT with "
+                 "ENGRAM_ADMIN_TOKEN set.\n";
     return 1;
   }
   auto log = log::RocksDbEventLog::Open(options, SystemClock::Instance());

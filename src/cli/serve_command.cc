@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/data_dir_lock.h"
 #include "http/alerts.h"
 #include "http/http_client.h"
 #include "http/router.h"
@@ -199,12 +200,24 @@ int Serve(const ServeFlags& flags) {
                      std::error_code(errno, std::generic_category()).message());
     return 1;
   }
+  // Ours, before anything opens: a second writer on this folder loses
+  // acknowledged events, whatever happened to RocksDB's own LOCK file.
+  auto data_dir_lock = DataDirLock::Acquire(flags.data_dir, "engram serve");
+  if (!data_dir_lock.ok()) {
+    spdlog::critical("{}", data_dir_lock.status().message());
+    return 1;
+  }
   const Clock& clock = SystemClock::Instance();
   log::RocksDbEventLogOptions log_options;
   log_options.path = LogDir(flags.data_dir);
   auto event_log = log::RocksDbEventLog::Open(log_options, clock);
   if (!event_log.ok()) {
     spdlog::critical("{}", event_log.status().ToString());
+    return 1;
+  }
+  auto log_identity = (*event_log)->Identity();
+  if (!log_identity.ok()) {
+    spdlog::critical("{}", log_identity.status().ToString());
     return 1;
   }
   auto db = projections::OpenReadModel(ReadModelPath(flags.data_dir));
@@ -281,8 +294,10 @@ int Serve(const ServeFlags& flags) {
   services.telemetry = &telemetry;
   services.swap_read_model = replay::SwapHook(
       {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
-       [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId()});
+       [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId(),
+       *log_identity});
   if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) services.admin_token = admin;
+  if (const char* m = std::getenv("ENGRAM_METRICS_TOKEN")) services.metrics_token = m;
   RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
                       *(*engine)->cache, flags.data_dir, services);
   server_options.on_response = [&telemetry](const http::HttpRequest& r,

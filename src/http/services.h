@@ -107,6 +107,10 @@ struct Services {
   // POST /v1/admin/read-model/swap: switches to the read model at a path
   // and describes the switch (replay/swap.h); unset: the route answers 404.
   std::function<Result<nlohmann::json>(const std::string& path)> swap_read_model;
+  // ENGRAM_METRICS_TOKEN: when set, GET /metrics wants `Authorization:
+  // Bearer <token>` (401 otherwise); empty keeps /metrics open, for a
+  // scraper on a trusted network.
+  std::string metrics_token;
 };
 
 }  // namespace engram::http

@@ -424,4 +424,14 @@ uint64_t RocksDbEventLog::DiskUsageBytes() const {
   return total;
 }
 
+Result<std::string> RocksDbEventLog::Identity() const {
+  std::string id;
+  rocksdb::Status s = impl_->db->GetDbIdentity(id);
+  if (!s.ok()) return FromRocks(s, "read the event log's identity");
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  if (id.empty())
+    return Status::Corruption("the event log at " + impl_->options.path + " has no identity");
+  return id;
+}
+
 }  // namespace engram::log

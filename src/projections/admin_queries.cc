@@ -143,4 +143,16 @@ Result<std::optional<json>> UserMemories(SqliteDb& db, const std::string& user_i
   return std::optional<json>(json{{"user_id", user_id}, {"memories", std::move(memories)}});
 }
 
+Result<std::optional<std::string>> ResolveUser(SqliteDb& db, const std::string& who) {
+  for (const char* sql : {"SELECT id FROM users WHERE id = ?",
+                          "SELECT user_id FROM user_identities WHERE caller_id = ? "
+                          "ORDER BY first_seen_at, user_id LIMIT 1"}) {
+    ENGRAM_ASSIGN_OR_RETURN(Statement st, db.Prepare(sql));
+    st.Bind(1, who);
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) return std::optional<std::string>(st.Text(0));
+  }
+  return std::optional<std::string>();
+}
+
 }  // namespace engram::projections

@@ -46,5 +46,8 @@ Result<std::optional<nlohmann::json>> UserRecord(SqliteDb& db, const std::string
 // superseded, with validity and sources, oldest first; nullopt for an
 // unknown user.
 Result<std::optional<nlohmann::json>> UserMemories(SqliteDb& db, const std::string& user_id);
+// The user `who` names: a user id, or else a caller number seen for one (as
+// `engram forget` takes either); nullopt when neither.
+Result<std::optional<std::string>> ResolveUser(SqliteDb& db, const std::string& who);
 
 }  // namespace engram::projections

@@ -1,0 +1,41 @@
+// DataDirLock: an exclusive, advisory lock on a data folder, held by whoever
+// writes to it (`engram serve` for its whole life, the offline commands that
+// append or move files). It is ours, independent of RocksDB's log/LOCK, so a
+// moved or deleted LOCK file cannot let a second writer in.
+//
+// The lock is flock(LOCK_EX | LOCK_NB) on DATA_DIR/engram.lock, opened
+// O_CLOEXEC so child processes never inherit it; the holder's pid is written
+// into the file so a refused command can name it. The kernel drops the lock
+// when the process exits, however it exits (kill -9 included).
+// Thread-compatible; move-only.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace engram {
+
+class DataDirLock {
+ public:
+  // The lock file inside `data_dir`.
+  static std::string LockPath(const std::string& data_dir);
+
+  // Takes the lock on `data_dir` (which must exist). `who` names the taker in
+  // the file (e.g. "engram serve"). Unavailable, naming the holder's pid and
+  // command, when another process holds it; IOError when the file cannot be
+  // opened or locked for another reason.
+  static Result<DataDirLock> Acquire(const std::string& data_dir, const std::string& who);
+
+  DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  DataDirLock& operator=(DataDirLock&& other) noexcept;
+  DataDirLock(const DataDirLock&) = delete;
+  DataDirLock& operator=(const DataDirLock&) = delete;
+  ~DataDirLock();  // releases the lock
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+}  // namespace engram
