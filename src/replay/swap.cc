@@ -60,6 +60,7 @@ Result<std::string> SwapReadModelFiles(const std::string& db_path, const std::st
   ENGRAM_ASSIGN_OR_RETURN(const std::string new_path,
                           CheckSwapCandidate(DataDirOf(db_path), requested, log_identity));
   ENGRAM_RETURN_IF_ERROR(Prepare(new_path));
+  std::error_code ec;
   const std::string previous = Previous(db_path);
   if (fs::exists(db_path, ec)) ENGRAM_RETURN_IF_ERROR(MoveDatabase(db_path, previous));
   ENGRAM_RETURN_IF_ERROR(MoveDatabase(new_path, db_path));

@@ -99,9 +99,10 @@ TEST_F(AdminPaths, MalformedEscapesAreBadRequests) {
     EXPECT_EQ(r.status, 400) << target << ": " << r.body;
     EXPECT_TRUE(json::parse(r.body).contains("error")) << r.body;
   }
+  const log::Seq head = engram_.log->Head();
   EXPECT_EQ(Admin("DELETE", "/v1/users/%2").status, 400);
   EXPECT_EQ(Admin("DELETE", "/v1/users/x%00").status, 400);
-  EXPECT_EQ(engram_.log->Head(), 1u) << "a refused forget appended something";
+  EXPECT_EQ(engram_.log->Head(), head) << "a refused forget appended something";
 }
 
 TEST_F(AdminPaths, ConversationAndForgetPathsAreDecoded) {
@@ -141,7 +142,7 @@ TEST_F(AdminPaths, MetricsWantTheTokenWhenOneIsSet) {
   EXPECT_NE(out.find("HTTP 401"), std::string::npos) << out;
   std::tie(code, out) = testing::RunEngram(url, "ENGRAM_METRICS_TOKEN=metrics-token-0123456789 ");
   EXPECT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("/webhook/post-call"), std::string::npos) << out;
+  EXPECT_NE(out.find("/metrics "), std::string::npos) << out;
 }
 
 }  // namespace
