@@ -121,6 +121,8 @@ int RetryOffline(const DeadLetterFlags& flags) {
                  "ENGRAM_ADMIN_TOKEN set.\n";
     return 1;
   }
+  lock->RecordHolder();
+
   auto log = log::RocksDbEventLog::Open(options, SystemClock::Instance());
   if (!log.ok()) {
     std::cerr << "engram dead-letters: cannot open the log at " << options.path << " ("

@@ -63,6 +63,8 @@ int ForgetOffline(const ForgetFlags& flags) {
                 ".\nForget through the running server: --url http://HOST:PORT with "
                 "ENGRAM_ADMIN_TOKEN set.");
   }
+  lock->RecordHolder();
+
   auto log = log::RocksDbEventLog::Open(options, SystemClock::Instance());
   if (!log.ok()) {
     return Fail("cannot open the log at " + options.path + " (" + log.status().ToString() +

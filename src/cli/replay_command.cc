@@ -207,6 +207,7 @@ int Swap(const std::string& new_path, const std::string& url, const std::string&
                 << "\n(with `engram serve` running, swap through it: --url http://HOST:PORT)\n";
       return 1;
     }
+    lock->RecordHolder();
     auto identity = LogIdentity(data_dir);
     if (!identity.ok()) {
       std::cerr << "engram replay swap: " << identity.status().ToString() << "\n";

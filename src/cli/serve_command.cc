@@ -324,6 +324,7 @@ int Serve(const ServeFlags& flags) {
     runner.Stop();
     return 1;
   }
+  data_dir_lock->RecordHolder();  // only now: a refused start leaves the folder as it was
   spdlog::info("engram listening on {}:{} (data dir {}, log head {})", server_options.host,
                server.port(), flags.data_dir, (*event_log)->Head());
 

@@ -49,17 +49,22 @@ Result<DataDirLock> DataDirLock::Acquire(const std::string& data_dir, const std:
     }
     return Status::IOError("cannot lock " + path + ": " + std::strerror(err));
   }
-  const std::string line = "pid " + std::to_string(getpid()) + " (" + who + ")\n";
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, line.data(), line.size(), 0) < 0) {
+  return DataDirLock(fd, who);
+}
+
+void DataDirLock::RecordHolder() const {
+  if (fd_ < 0) return;
+  const std::string line = "pid " + std::to_string(getpid()) + " (" + who_ + ")\n";
+  if (ftruncate(fd_, 0) != 0 || pwrite(fd_, line.data(), line.size(), 0) < 0) {
     // The lock holds without the note; only the refusal message gets poorer.
   }
-  return DataDirLock(fd);
 }
 
 DataDirLock& DataDirLock::operator=(DataDirLock&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) close(fd_);
     fd_ = other.fd_;
+    who_ = std::move(other.who_);
     other.fd_ = -1;
   }
   return *this;

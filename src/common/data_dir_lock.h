@@ -4,13 +4,16 @@
 // moved or deleted LOCK file cannot let a second writer in.
 //
 // The lock is flock(LOCK_EX | LOCK_NB) on DATA_DIR/engram.lock, opened
-// O_CLOEXEC so child processes never inherit it; the holder's pid is written
-// into the file so a refused command can name it. The kernel drops the lock
+// O_CLOEXEC so child processes never inherit it. RecordHolder() writes the
+// holder's pid into the file so a refused command can name it; until then the
+// file is left as it was, so a start refused for another reason changes
+// nothing in the data folder (beyond creating the file). The kernel drops the lock
 // when the process exits, however it exits (kill -9 included).
 // Thread-compatible; move-only.
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "common/status.h"
 
@@ -21,21 +24,28 @@ class DataDirLock {
   // The lock file inside `data_dir`.
   static std::string LockPath(const std::string& data_dir);
 
-  // Takes the lock on `data_dir` (which must exist). `who` names the taker in
-  // the file (e.g. "engram serve"). Unavailable, naming the holder's pid and
-  // command, when another process holds it; IOError when the file cannot be
-  // opened or locked for another reason.
+  // Takes the lock on `data_dir` (which must exist). `who` names the taker
+  // (e.g. "engram serve") for RecordHolder. Unavailable, naming the holder's
+  // pid and command when recorded, while another process holds it; IOError
+  // when the file cannot be opened or locked for another reason.
   static Result<DataDirLock> Acquire(const std::string& data_dir, const std::string& who);
 
-  DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  // Writes "pid N (who)" into the lock file. Best effort: the lock holds
+  // without it, only a refusal message gets poorer.
+  void RecordHolder() const;
+
+  DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_), who_(std::move(other.who_)) {
+    other.fd_ = -1;
+  }
   DataDirLock& operator=(DataDirLock&& other) noexcept;
   DataDirLock(const DataDirLock&) = delete;
   DataDirLock& operator=(const DataDirLock&) = delete;
   ~DataDirLock();  // releases the lock
 
  private:
-  explicit DataDirLock(int fd) : fd_(fd) {}
+  DataDirLock(int fd, std::string who) : fd_(fd), who_(std::move(who)) {}
   int fd_ = -1;
+  std::string who_;
 };
 
 }  // namespace engram
