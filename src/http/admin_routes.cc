@@ -63,7 +63,7 @@ Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Serv
   constexpr std::string_view kPrefix = "/v1/admin/conversations/";
   const std::string_view raw = request.Path().substr(kPrefix.size());
   if (raw.find('/') != std::string_view::npos) {
-    return Status::NotFound("no route for " + std::string(request.Path()));
+    return Status::NotFound("no route for this path: an id holds no '/'");
   }
   ENGRAM_ASSIGN_OR_RETURN(const std::string id, DecodePathSegment(raw, "conversation id"));
   ENGRAM_ASSIGN_OR_RETURN(auto learning,
@@ -84,7 +84,7 @@ Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& servic
     memories = true;
   }
   if (raw.empty() || raw.find('/') != std::string_view::npos) {
-    return Status::NotFound("no route for " + std::string(request.Path()));
+    return Status::NotFound("no route for this path: an id holds no '/'");
   }
   // Split at the raw '/' first, so an escaped one stays inside the id.
   ENGRAM_ASSIGN_OR_RETURN(const std::string rest, DecodePathSegment(raw, "user id"));
@@ -105,7 +105,7 @@ Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& serv
   ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
   const std::string_view raw = request.Path().substr(std::string_view("/v1/users/").size());
   if (raw.empty() || raw.find('/') != std::string_view::npos) {
-    return Status::NotFound("no route for " + std::string(request.Path()));
+    return Status::NotFound("no route for this path: an id holds no '/'");
   }
   ENGRAM_ASSIGN_OR_RETURN(const std::string id, DecodePathSegment(raw, "user id"));
   const std::string model = services.embedder ? services.embedder->ModelId() : "";

@@ -31,8 +31,11 @@ struct HttpResponse {
   std::string content_type = "application/json";
   uint64_t log_seq = 0;  // the event this request appended, for the access log; 0 if none
 
+  // Never throws: bytes that are not UTF-8 (an echoed path, say) become
+  // U+FFFD instead of an exception.
   static HttpResponse Json(int status, const nlohmann::json& body) {
-    return {status, body.dump(), "application/json"};
+    return {status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+            "application/json"};
   }
 };
 

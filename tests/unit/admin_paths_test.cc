@@ -105,6 +105,22 @@ TEST_F(AdminPaths, MalformedEscapesAreBadRequests) {
   EXPECT_EQ(engram_.log->Head(), head) << "a refused forget appended something";
 }
 
+// Found by fuzz_routes (crash-6423fff1): a path that is not UTF-8 made the
+// error response throw while echoing it.
+TEST_F(AdminPaths, PathsThatAreNotUtf8AreAnsweredNotThrown) {
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"DELETE", "/v1/users/nope\xff/memories"},
+                                                        {"GET", "/v1/users/a\xff/b"},
+                                                        {"GET", "/v1/admin/conversations/x\xff/y"},
+                                                        {"GET", "/nope\xff"}}) {
+    http::HttpResponse r;
+    ASSERT_NO_THROW(r = Admin(method, target)) << target;
+    EXPECT_GE(r.status, 400) << target;
+    EXPECT_LT(r.status, 500) << target;
+    EXPECT_TRUE(json::parse(r.body).contains("error")) << r.body;
+  }
+}
+
 TEST_F(AdminPaths, ConversationAndForgetPathsAreDecoded) {
   auto learning = Admin("GET", "/v1/admin/conversations/conv%5F0801k7b3m9qz2tx5hp4ev6dwc1ry");
   ASSERT_EQ(learning.status, 200) << learning.body;
