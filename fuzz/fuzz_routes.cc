@@ -80,9 +80,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case RouteCase::kMetrics:
       // Half the time the right token, else the input as the header.
-      r.headers.emplace_back("Authorization", (data[0] & 0x80) ? "Bearer " + input
-                                                               : std::string("Bearer ") +
-                                                                     engram::fuzz::kMetricsToken);
+      r.headers.emplace_back(
+          "Authorization", (data[0] & 0x80) ? "Bearer " + input
+                                            : std::string("Bearer ") + engram::fuzz::kMetricsToken);
       break;
     case RouteCase::kNone:
       break;
@@ -91,8 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // 503: the log refused a write (never here, but legitimate); everything
   // else a client sends is answered 2xx or 4xx.
   if (res.status >= 500 && res.status != 503) {
-    std::fprintf(stderr, "%s %s answered %d: %s\n", r.method.c_str(), r.target.c_str(),
-                 res.status, res.body.c_str());
+    std::fprintf(stderr, "%s %s answered %d: %s\n", r.method.c_str(), r.target.c_str(), res.status,
+                 res.body.c_str());
     std::abort();
   }
   if (c.auth == RouteCase::kMetrics && (data[0] & 0x80) && res.status == 200 &&

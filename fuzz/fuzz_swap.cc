@@ -53,12 +53,24 @@ struct SwapWorld {
     char buf[PATH_MAX];
     if (!realpath((files + "/good.db").c_str(), buf)) std::abort();
     good = buf;
-    paths = {data + "/log/LOCK",        data + "/log/CURRENT",     data + "/log/",
-             data + "/engram.db",       data + "/engram.db-wal",   data + "/cache.db",
-             data + "/engram.lock",     data,                      files + "/empty.db",
-             files + "/unmarked.db",    files + "/other-log.db",   files + "/foreign.db",
-             files + "/lock-link",      files + "/good-link",      files + "/cache-hardlink.db",
-             files + "/good.db",        files + "/../",            "relative.db"};
+    paths = {data + "/log/LOCK",
+             data + "/log/CURRENT",
+             data + "/log/",
+             data + "/engram.db",
+             data + "/engram.db-wal",
+             data + "/cache.db",
+             data + "/engram.lock",
+             data,
+             files + "/empty.db",
+             files + "/unmarked.db",
+             files + "/other-log.db",
+             files + "/foreign.db",
+             files + "/lock-link",
+             files + "/good-link",
+             files + "/cache-hardlink.db",
+             files + "/good.db",
+             files + "/../",
+             "relative.db"};
     for (const auto& e : fs::directory_iterator(data + "/log")) {
       paths.push_back(e.path().string());
     }
@@ -106,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string path = w.paths[data[1] % w.paths.size()];
     path.append(reinterpret_cast<const char*>(data + 2), size - 2);
     r.body = nlohmann::json{{"path", path}}.dump(-1, ' ', false,
-                                                  nlohmann::json::error_handler_t::replace);
+                                                 nlohmann::json::error_handler_t::replace);
   }
   const engram::http::HttpResponse res = w.world.Handle(r);
   if (res.status != 200 && res.status != 400) {

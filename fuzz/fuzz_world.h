@@ -58,9 +58,9 @@ class HashEmbedder final : public memory::Embedder {
 
 struct World {
   World() {
-    dir = (std::filesystem::temp_directory_path() /
-           ("engram-fuzz-world-" + std::to_string(getpid())))
-              .string();
+    dir =
+        (std::filesystem::temp_directory_path() / ("engram-fuzz-world-" + std::to_string(getpid())))
+            .string();
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     log::RocksDbEventLogOptions o;

@@ -80,6 +80,12 @@ for i in range(32):
     seed("swap", f"file{i}", bytes([1, i]))
 seed("swap", "dotdot", bytes([1, 0]) + b"/../../engram.db")
 PY
+# Inputs that once crashed a target (fuzz/regressions/TARGET-*) run first, every time.
+for f in fuzz/regressions/*; do
+  [ -e "$f" ] || continue
+  name=$(basename "$f")
+  cp "$f" "$C/${name%%-*}/"
+done
 
 cd build-fuzz
 for target in "${TARGETS[@]}"; do
