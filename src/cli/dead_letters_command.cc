@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/json_guard.h"
+#include "common/data_dir_lock.h"
 #include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/dead_letters.h"
@@ -150,6 +151,16 @@ int RetryOffline(const DeadLetterFlags& flags) {
     std::cerr << "engram dead-letters: no event log at " << options.path << "\n";
     return 1;
   }
+  // Ours first: refuses while `engram serve` runs, whatever RocksDB's LOCK says.
+  auto lock = DataDirLock::Acquire(flags.data_dir, "engram dead-letters retry");
+  if (!lock.ok()) {
+    std::cerr << "engram dead-letters: " << lock.status().message()
+              << ".\nRetry through the running server: --url http://HOST:PORT with "
+                 "ENGRAM_ADMIN_TOKEN set.\n";
+    return 1;
+  }
+  lock->RecordHolder();
+
   auto log = log::RocksDbEventLog::Open(options, SystemClock::Instance());
   if (!log.ok()) {
     std::cerr << "engram dead-letters: cannot open the log at " << options.path << " ("

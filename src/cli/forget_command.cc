@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/json_guard.h"
+#include "common/data_dir_lock.h"
 #include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
@@ -56,6 +57,15 @@ int ForgetOffline(const ForgetFlags& flags) {
   log::RocksDbEventLogOptions options;
   options.path = LogDir(flags.data_dir);
   if (!std::filesystem::exists(options.path)) return Fail("no event log at " + options.path);
+  // Ours first: refuses while `engram serve` runs, whatever RocksDB's LOCK says.
+  auto lock = DataDirLock::Acquire(flags.data_dir, "engram forget");
+  if (!lock.ok()) {
+    return Fail(lock.status().message() +
+                ".\nForget through the running server: --url http://HOST:PORT with "
+                "ENGRAM_ADMIN_TOKEN set.");
+  }
+  lock->RecordHolder();
+
   auto log = log::RocksDbEventLog::Open(options, SystemClock::Instance());
   if (!log.ok()) {
     return Fail("cannot open the log at " + options.path + " (" + log.status().ToString() +

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/json_guard.h"
+#include "common/data_dir_lock.h"
 #include "http/http_client.h"
 #include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
@@ -17,6 +18,7 @@
 #include "projections/sqlite_db.h"
 #include "replay/memory_diff.h"
 #include "replay/rebuild.h"
+#include "replay/replay_origin.h"
 #include "replay/swap.h"
 
 namespace engram::cli {
@@ -45,6 +47,11 @@ replay::ProgressFn TerminalProgress() {
                  rate, left);
     if (done >= total) std::fprintf(stderr, "\n");
   };
+}
+
+Status Stamp(const log::RocksDbEventLog& log, const std::string& out, log::Seq applied) {
+  ENGRAM_ASSIGN_OR_RETURN(std::string identity, log.Identity());
+  return replay::StampReplayOrigin(out, identity, applied);
 }
 
 int Replay(const ReplayFlags& flags) {
@@ -138,8 +145,10 @@ int Replay(const ReplayFlags& flags) {
       }
     } else {
       auto stats = replay::RebuildReadModel(**log, out, 0, parts, TerminalProgress());
-      if (!stats.ok()) {
-        std::cerr << "engram replay: " << stats.status().ToString() << "\n";
+      // The marker a swap looks for: made by a replay, of this log.
+      Status stamped = stats.ok() ? Stamp(**log, out, stats->applied) : stats.status();
+      if (!stamped.ok()) {
+        std::cerr << "engram replay: " << stamped.ToString() << "\n";
         code = 1;
       } else {
         std::printf("replay: rebuilt %s from %llu events in %.2fs (%.0f events/s)\n", out.c_str(),
@@ -184,11 +193,38 @@ int Diff(const std::string& old_path, const std::string& new_path, bool json_out
   return diff->empty() ? 0 : 3;
 }
 
+// The identity of the log in `data_dir`, read as a follower (no writes).
+Result<std::string> LogIdentity(const std::string& data_dir) {
+  const std::string scratch =
+      (std::filesystem::temp_directory_path() / ("engram-swap-" + std::to_string(getpid())))
+          .string();
+  Result<std::string> identity = Status::NotFound("no event log");
+  {
+    auto log = log::RocksDbEventLog::OpenFollower(LogDir(data_dir), scratch);
+    identity = log.ok() ? (*log)->Identity() : Result<std::string>(log.status());
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
+  return identity;
+}
+
 int Swap(const std::string& new_path, const std::string& url, const std::string& data_dir) {
   std::error_code ec;
   const std::string absolute = std::filesystem::absolute(new_path, ec).string();
   if (url.empty()) {
-    auto previous = replay::SwapReadModelFiles(ReadModelPath(data_dir), absolute);
+    auto lock = DataDirLock::Acquire(data_dir, "engram replay swap");
+    if (!lock.ok()) {
+      std::cerr << "engram replay swap: " << lock.status().message()
+                << "\n(with `engram serve` running, swap through it: --url http://HOST:PORT)\n";
+      return 1;
+    }
+    lock->RecordHolder();
+    auto identity = LogIdentity(data_dir);
+    if (!identity.ok()) {
+      std::cerr << "engram replay swap: " << identity.status().ToString() << "\n";
+      return 1;
+    }
+    auto previous = replay::SwapReadModelFiles(ReadModelPath(data_dir), absolute, *identity);
     if (!previous.ok()) {
       std::cerr << "engram replay swap: " << previous.status().ToString()
                 << "\n(with `engram serve` running, swap through it: --url http://HOST:PORT)\n";

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/data_dir_lock.h"
 #include "common/json_guard.h"
 #include "http/alerts.h"
 #include "http/auth_throttle.h"
@@ -264,6 +265,13 @@ int Serve(const ServeFlags& flags) {
                      std::error_code(errno, std::generic_category()).message());
     return 1;
   }
+  // Ours, before anything opens: a second writer on this folder loses
+  // acknowledged events, whatever happened to RocksDB's own LOCK file.
+  auto data_dir_lock = DataDirLock::Acquire(flags.data_dir, "engram serve");
+  if (!data_dir_lock.ok()) {
+    spdlog::critical("{}", data_dir_lock.status().message());
+    return 1;
+  }
   const Clock& clock = SystemClock::Instance();
   log::RocksDbEventLogOptions log_options;
   log_options.path = LogDir(flags.data_dir);
@@ -293,6 +301,11 @@ int Serve(const ServeFlags& flags) {
                (*identity_key)->key_id(), (*identity_key)->source(), scheme->seq);
   if (flags.strict_isolation) {
     spdlog::info("--strict-isolation: the memory tool needs a call bound to the user");
+  }
+  auto log_identity = (*event_log)->Identity();
+  if (!log_identity.ok()) {
+    spdlog::critical("{}", log_identity.status().ToString());
+    return 1;
   }
   auto db = projections::OpenReadModel(ReadModelPath(flags.data_dir));
   if (!db.ok()) {
@@ -369,13 +382,15 @@ int Serve(const ServeFlags& flags) {
   services.telemetry = &telemetry;
   services.swap_read_model = replay::SwapHook(
       {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
-       [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId()});
+       [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId(),
+       *log_identity});
   if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) services.admin_token = admin;
   services.identity.key = *identity_key;
   services.identity.default_region = flags.default_region;
   services.identity.strict_isolation = flags.strict_isolation;
   http::AuthThrottle auth_throttle(&telemetry.registry());
   services.auth_throttle = &auth_throttle;
+  if (const char* m = std::getenv("ENGRAM_METRICS_TOKEN")) services.metrics_token = m;
   RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
                       *(*engine)->cache, flags.data_dir, services);
   server_options.on_response = [&telemetry](const http::HttpRequest& r,
@@ -407,6 +422,7 @@ int Serve(const ServeFlags& flags) {
     runner.Stop();
     return 1;
   }
+  data_dir_lock->RecordHolder();  // only now: a refused start leaves the folder as it was
   spdlog::info("engram listening on {}:{} (data dir {}, log head {})", server_options.host,
                server.port(), flags.data_dir, (*event_log)->Head());
 

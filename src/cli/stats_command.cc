@@ -2,6 +2,7 @@
 // per-route p50/p95/p99 latency, request and error counts, queue depth and
 // webhook_events by status, as a table.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -60,10 +61,17 @@ int Stats(const std::string& url) {
     return 2;
   }
   http::HttpConnection conn(hp->first, hp->second, std::chrono::seconds(10));
-  auto r = conn.Send("GET", "/metrics", "");
+  // The server's /metrics may want a bearer token (ENGRAM_METRICS_TOKEN).
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (const char* token = std::getenv("ENGRAM_METRICS_TOKEN"); token && *token) {
+    headers.emplace_back("Authorization", std::string("Bearer ") + token);
+  }
+  auto r = conn.Send("GET", "/metrics", "", headers);
   if (!r.ok() || r->status != 200) {
     std::cerr << "engram stats: cannot read " << url << "/metrics: "
-              << (r.ok() ? "HTTP " + std::to_string(r->status) : r.status().ToString()) << "\n";
+              << (r.ok() ? "HTTP " + std::to_string(r->status) : r.status().ToString())
+              << (r.ok() && r->status == 401 ? " (set ENGRAM_METRICS_TOKEN to the server's)" : "")
+              << "\n";
     return 1;
   }
   struct Route {

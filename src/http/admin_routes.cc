@@ -4,6 +4,7 @@
 
 #include "common/crypto.h"
 #include "common/json_guard.h"
+#include "http/path_decode.h"
 #include "http/router.h"
 #include "projections/admin_queries.h"
 #include "projections/dead_letters.h"
@@ -68,8 +69,11 @@ Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services
 Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Services& services) {
   ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
   constexpr std::string_view kPrefix = "/v1/admin/conversations/";
-  const std::string id(request.Path().substr(kPrefix.size()));
-  if (id.find('/') != std::string::npos) return Status::NotFound("no route for " + request.target);
+  const std::string_view raw = request.Path().substr(kPrefix.size());
+  if (raw.find('/') != std::string_view::npos) {
+    return Status::NotFound("no route for this path: an id holds no '/'");
+  }
+  ENGRAM_ASSIGN_OR_RETURN(const std::string id, DecodePathSegment(raw, "conversation id"));
   ENGRAM_ASSIGN_OR_RETURN(auto learning,
                           services.queries->WithConnection([&](projections::SqliteDb& db) {
                             return projections::LearningOfConversation(db, id);
@@ -81,15 +85,17 @@ Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Serv
 Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& services) {
   ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
   constexpr std::string_view kPrefix = "/v1/users/";
-  std::string rest(request.Path().substr(kPrefix.size()));
+  std::string_view raw = request.Path().substr(kPrefix.size());
   bool memories = false;
-  if (rest.ends_with("/memories")) {
-    rest.resize(rest.size() - std::string_view("/memories").size());
+  if (raw.ends_with("/memories")) {
+    raw.remove_suffix(std::string_view("/memories").size());
     memories = true;
   }
-  if (rest.empty() || rest.find('/') != std::string::npos) {
-    return Status::NotFound("no route for " + request.target);
+  if (raw.empty() || raw.find('/') != std::string_view::npos) {
+    return Status::NotFound("no route for this path: an id holds no '/'");
   }
+  // Split at the raw '/' first, so an escaped one stays inside the id.
+  ENGRAM_ASSIGN_OR_RETURN(const std::string rest, DecodePathSegment(raw, "user id"));
   ENGRAM_ASSIGN_OR_RETURN(
       auto found, services.queries->WithConnection([&](projections::SqliteDb& db)
                                                        -> Result<std::optional<nlohmann::json>> {
@@ -112,10 +118,11 @@ Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& servic
 
 Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& services) {
   ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
-  const std::string id(request.Path().substr(std::string_view("/v1/users/").size()));
-  if (id.empty() || id.find('/') != std::string::npos) {
-    return Status::NotFound("no route for " + request.target);
+  const std::string_view raw = request.Path().substr(std::string_view("/v1/users/").size());
+  if (raw.empty() || raw.find('/') != std::string_view::npos) {
+    return Status::NotFound("no route for this path: an id holds no '/'");
   }
+  ENGRAM_ASSIGN_OR_RETURN(const std::string id, DecodePathSegment(raw, "user id"));
   const std::string model = services.embedder ? services.embedder->ModelId() : "";
   ENGRAM_ASSIGN_OR_RETURN(auto plan,
                           services.queries->WithConnection([&](projections::SqliteDb& db) {

@@ -167,6 +167,10 @@ struct Services {
   // The agent label of engram_tool_calls_total comes from the request:
   // bounded to ToolConfig::kMaxAgentLabels well-formed values.
   metrics::LabelValues agent_labels{ToolConfig::kMaxAgentLabels};
+  // ENGRAM_METRICS_TOKEN: when set, GET /metrics wants `Authorization:
+  // Bearer <token>` (401 otherwise); empty keeps /metrics open, for a
+  // scraper on a trusted network.
+  std::string metrics_token;
 };
 
 }  // namespace engram::http

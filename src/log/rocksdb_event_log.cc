@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -530,6 +531,28 @@ uint64_t RocksDbEventLog::DiskUsageBytes() const {
     if (entry.is_regular_file(ec)) total += entry.file_size(ec);
   }
   return total;
+}
+
+Result<std::string> RocksDbEventLog::Identity() const {
+  // RocksDB keeps the id it made at creation in IDENTITY; a secondary
+  // instance does not load it (GetDbIdentity answers ""), so read the file,
+  // which primary and follower see alike.
+  std::string id;
+  {
+    std::ifstream in(impl_->options.path + "/IDENTITY");
+    std::getline(in, id);
+  }
+  if (id.empty()) {
+    rocksdb::Status s = impl_->db->GetDbIdentity(id);
+    if (!s.ok()) return FromRocks(s, "read the event log's identity");
+  }
+  while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) {
+    id.pop_back();
+  }
+  if (id.empty()) {
+    return Status::Corruption("the event log at " + impl_->options.path + " has no identity");
+  }
+  return id;
 }
 
 }  // namespace engram::log

@@ -50,6 +50,11 @@ class RocksDbEventLog final : public EventLog {
   Status CatchUp();
   // Total size of the log's files on disk, in bytes.
   uint64_t DiskUsageBytes() const;
+  // The log's stable identity (RocksDB's DB id, made when the log was
+  // created and kept across restarts; a follower reports its primary's).
+  // `engram replay` stamps it into the databases it builds so a swap can
+  // refuse a read model made from another log.
+  Result<std::string> Identity() const;
 
   struct Impl;
 

@@ -8,7 +8,7 @@ Result<std::vector<std::string>> ProjectedTables(SqliteDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st, db.Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
                                "LIKE 'sqlite_%' AND name NOT IN ('checkpoints', "
-                               "'schema_version') ORDER BY name"));
+                               "'schema_version', 'replay_origin') ORDER BY name"));
   std::vector<std::string> tables;
   for (;;) {
     ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -10,8 +10,8 @@
 
 namespace engram::projections {
 
-// The tables holding projected rows: every table except checkpoints and
-// schema_version, in name order.
+// The tables holding projected rows: every table except checkpoints,
+// schema_version and replay_origin (where a replay came from), in name order.
 Result<std::vector<std::string>> ProjectedTables(SqliteDb& db);
 
 // Every row of `table` rendered as one line ("col=value|col=value"), sorted

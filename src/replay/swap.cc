@@ -8,6 +8,7 @@
 
 #include "projections/memory_projector.h"
 #include "projections/read_model.h"
+#include "replay/replay_origin.h"
 
 namespace engram::replay {
 namespace {
@@ -46,26 +47,32 @@ std::string Previous(const std::string& db_path) {
 
 std::mutex swap_mu;  // one swap at a time
 
+// The folder holding the live database (DATA_DIR for DATA_DIR/engram.db).
+std::string DataDirOf(const std::string& db_path) {
+  const fs::path parent = fs::path(db_path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
 }  // namespace
 
-Result<std::string> SwapReadModelFiles(const std::string& db_path, const std::string& new_path) {
-  std::error_code ec;
-  if (fs::equivalent(db_path, new_path, ec)) {
-    return Status::InvalidArgument(new_path + " is the live database");
-  }
+Result<std::string> SwapReadModelFiles(const std::string& db_path, const std::string& requested,
+                                       const std::string& log_identity) {
+  ENGRAM_ASSIGN_OR_RETURN(const std::string new_path,
+                          CheckSwapCandidate(DataDirOf(db_path), requested, log_identity));
   ENGRAM_RETURN_IF_ERROR(Prepare(new_path));
+  std::error_code ec;
   const std::string previous = Previous(db_path);
   if (fs::exists(db_path, ec)) ENGRAM_RETURN_IF_ERROR(MoveDatabase(db_path, previous));
   ENGRAM_RETURN_IF_ERROR(MoveDatabase(new_path, db_path));
   return previous;
 }
 
-Result<SwapReport> SwapReadModel(LiveReadModel& live, const std::string& new_path) {
+Result<SwapReport> SwapReadModel(LiveReadModel& live, const std::string& requested) {
   std::lock_guard serialize(swap_mu);
-  std::error_code ec;
-  if (fs::equivalent(live.db_path, new_path, ec)) {
-    return Status::InvalidArgument(new_path + " is the live database");
-  }
+  // Which file it is, before anything opens it for writing.
+  ENGRAM_ASSIGN_OR_RETURN(
+      const std::string new_path,
+      CheckSwapCandidate(DataDirOf(live.db_path), requested, live.log_identity));
   // Everything that can fail on the new database, before anything moves.
   ENGRAM_RETURN_IF_ERROR(Prepare(new_path));
   auto fresh = std::make_unique<memory::MemoryIndex>(live.index->dims());

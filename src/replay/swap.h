@@ -30,6 +30,8 @@ struct LiveReadModel {
   projections::ExtractionWorkers* workers = nullptr;  // optional
   std::function<std::vector<std::unique_ptr<projections::Projector>>()> make_projectors;
   std::string embedding_model;  // the embedder's ModelId(): the new vectors must match
+  // The live log's Identity(): only a replay of this log may be swapped in.
+  std::string log_identity;
 };
 
 struct SwapReport {
@@ -43,13 +45,18 @@ struct SwapReport {
 // `<db_path>.replaced-<unix seconds>`), reloads the vector index from it,
 // drops cached answers, and resumes projection from its checkpoints, so the
 // events after them are applied next. Readers wait while the files move.
-// InvalidArgument when `new_path` is no usable read model (nothing changes).
+// InvalidArgument when `new_path` is no usable read model (nothing changes):
+// it must pass CheckSwapCandidate (replay/replay_origin.h) for the data
+// folder holding `live.db_path` and `live.log_identity`.
 Result<SwapReport> SwapReadModel(LiveReadModel& live, const std::string& new_path);
 
 // What Services::swap_read_model runs: SwapReadModel on `live`, as JSON.
 std::function<Result<nlohmann::json>(const std::string&)> SwapHook(LiveReadModel live);
 
-// The same file move for a stopped server (no readers, no projector).
-Result<std::string> SwapReadModelFiles(const std::string& db_path, const std::string& new_path);
+// The same file move for a stopped server (no readers, no projector), with
+// the same checks; `log_identity` is the data folder's log's Identity().
+// REQUIRES: the caller holds the data folder's DataDirLock.
+Result<std::string> SwapReadModelFiles(const std::string& db_path, const std::string& new_path,
+                                       const std::string& log_identity);
 
 }  // namespace engram::replay

@@ -93,7 +93,8 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   services.telemetry = &telemetry;
   services.swap_read_model = replay::SwapHook(
       {db_path(), runner.get(), queries.get(), index.get(), recall_cache.get(), workers.get(),
-       [parts] { return projections::MakeProjectors(parts); }, engine->embedder->ModelId()});
+       [parts] { return projections::MakeProjectors(parts); }, engine->embedder->ModelId(),
+       log->Identity().ok() ? log->Identity().value() : std::string()});
   if (options.start_http) {
     http::ServerOptions so;
     so.host = "127.0.0.1";
