@@ -2,8 +2,8 @@
 // ENGRAM_ADMIN_TOKEN (Authorization: Bearer <token>).
 #include <nlohmann/json.hpp>
 
-#include "common/crypto.h"
 #include "common/json_guard.h"
+#include "http/credentials.h"
 #include "http/path_decode.h"
 #include "http/router.h"
 #include "projections/admin_queries.h"
@@ -23,13 +23,7 @@ Status CheckAdmin(const HttpRequest& request, const Services& services) {
   if (services.admin_token.empty()) {
     return Status::NotFound("the admin API is disabled: set ENGRAM_ADMIN_TOKEN");
   }
-  const std::string given = request.Header("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!given.starts_with(kBearer) ||
-      !crypto::ConstantTimeEquals(std::string_view(given).substr(kBearer.size()),
-                                  services.admin_token)) {
-    return Status::Unauthorized("missing or wrong Authorization: Bearer <ENGRAM_ADMIN_TOKEN>");
-  }
+  ENGRAM_RETURN_IF_ERROR(CheckBearerToken(request, services.admin_token, "ENGRAM_ADMIN_TOKEN"));
   if (!services.queries) return Status::Unavailable("the read model is not open");
   return Status::Ok();
 }

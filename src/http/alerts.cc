@@ -14,8 +14,8 @@ constexpr char kLatencyHelp[] = "Server-side latency from request read to respon
 constexpr char kExtractions[] = "engram_extractions_total";
 // Fewer observations than this in a window say nothing either way.
 constexpr uint64_t kMinSamples = 5;
-const char* const kAlerts[] = {"post_call_latency", "tool_latency",        "init_latency",
-                               "queue_depth",       "extraction_failures", "wal_size",
+const char* const kAlerts[] = {"post_call_latency",   "tool_latency",        "init_latency",
+                               "queue_depth",         "extraction_failures", "wal_size",
                                "projection_failures", "auth_failures"};
 
 // engram_auth_failures_total summed over its fixed routes.

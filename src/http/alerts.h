@@ -43,8 +43,8 @@ struct AlertThresholds {
 };
 
 struct AlertInputs {
-  std::function<double()> queue_depth;          // required
-  std::function<double()> wal_bytes;            // required
+  std::function<double()> queue_depth;               // required
+  std::function<double()> wal_bytes;                 // required
   std::function<double()> projection_failures = {};  // optional: no alert without it
 };
 

@@ -10,9 +10,9 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "common/crypto.h"
 #include "common/json_fields.h"
 #include "common/json_guard.h"
+#include "http/credentials.h"
 #include "http/router.h"
 #include "http/telemetry.h"
 #include "identity/caller_ids.h"
@@ -24,16 +24,6 @@ namespace engram::http {
 namespace {
 
 using nlohmann::json;
-
-Status CheckToolSecret(const HttpRequest& request, const ToolConfig& config) {
-  if (config.insecure_no_secret) return Status::Ok();
-  std::string given = request.Header(config.header);
-  if (given.empty()) return Status::Unauthorized("missing " + config.header + " header");
-  if (!crypto::ConstantTimeEquals(given, config.secret)) {
-    return Status::Unauthorized("invalid " + config.header);
-  }
-  return Status::Ok();
-}
 
 // The body as a JSON object within the routes' limits: its size (413), its
 // depth and keys (json_guard.h), and the length of every field Engram reads

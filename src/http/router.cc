@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
-#include "common/crypto.h"
 #include "common/json_guard.h"
 #include "http/auth_throttle.h"
+#include "http/credentials.h"
 #include "http/header_gate.h"
 #include "http/telemetry.h"
 #include "projections/projector_runner.h"
@@ -171,13 +171,8 @@ Result<HttpResponse> HandleMetrics(const HttpRequest& request, Services& service
   if (!services.telemetry) return Status::NotFound("metrics are not enabled");
   // The metrics name agents and show traffic: behind a token when one is set.
   if (!services.metrics_token.empty()) {
-    const std::string given = request.Header("Authorization");
-    constexpr std::string_view kBearer = "Bearer ";
-    if (!given.starts_with(kBearer) ||
-        !crypto::ConstantTimeEquals(std::string_view(given).substr(kBearer.size()),
-                                    services.metrics_token)) {
-      return Status::Unauthorized("missing or wrong Authorization: Bearer <ENGRAM_METRICS_TOKEN>");
-    }
+    ENGRAM_RETURN_IF_ERROR(
+        CheckBearerToken(request, services.metrics_token, "ENGRAM_METRICS_TOKEN"));
   }
   return HttpResponse{200, services.telemetry->registry().Render(),
                       "text/plain; version=0.0.4; charset=utf-8"};

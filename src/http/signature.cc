@@ -43,8 +43,8 @@ std::string SignatureHeaderValue(std::string_view secret, int64_t timestamp,
   return "t=" + std::to_string(timestamp) + "," + ComputeSignature(secret, timestamp, body);
 }
 
-Status VerifySignature(std::string_view header, std::string_view body, std::string_view secret,
-                       int64_t now_secs, const SignaturePolicy& policy) {
+Result<SignatureHeader> CheckSignatureHead(std::string_view header, int64_t now_secs,
+                                           const SignaturePolicy& policy) {
   if (header.empty()) return Status::Unauthorized("missing ElevenLabs-Signature header");
   auto parsed = ParseSignatureHeader(header);
   if (!parsed.ok()) return Status::Unauthorized("invalid signature: " + parsed.status().message());
@@ -54,8 +54,14 @@ Status VerifySignature(std::string_view header, std::string_view body, std::stri
   if (parsed->timestamp > now_secs + policy.max_future_secs) {
     return Status::Unauthorized("signature timestamp is in the future");
   }
-  std::string expected = ComputeSignature(secret, parsed->timestamp, body);
-  if (!crypto::ConstantTimeEquals(expected, parsed->v0)) {
+  return parsed;
+}
+
+Status VerifySignature(std::string_view header, std::string_view body, std::string_view secret,
+                       int64_t now_secs, const SignaturePolicy& policy) {
+  ENGRAM_ASSIGN_OR_RETURN(SignatureHeader parsed, CheckSignatureHead(header, now_secs, policy));
+  std::string expected = ComputeSignature(secret, parsed.timestamp, body);
+  if (!crypto::ConstantTimeEquals(expected, parsed.v0)) {
     return Status::Unauthorized("invalid signature: mismatch");
   }
   return Status::Ok();

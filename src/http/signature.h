@@ -35,6 +35,12 @@ struct SignaturePolicy {
   int64_t max_future_secs = 30 * 60;
 };
 
+// What can be checked without the body: `header` parses and its timestamp is
+// within `policy` at `now_secs`. Unauthorized (with the reason) otherwise. The
+// server asks this before it reads a post-call's body.
+Result<SignatureHeader> CheckSignatureHead(std::string_view header, int64_t now_secs,
+                                           const SignaturePolicy& policy = {});
+
 // OK when `header` is a valid signature of `body` under `secret` at `now_secs`.
 // Unauthorized (with the reason) otherwise.
 Status VerifySignature(std::string_view header, std::string_view body, std::string_view secret,

@@ -4,6 +4,7 @@
 
 #include "identity/caller_ids.h"
 #include "identity/identity_key.h"
+#include "projections/conversation_projector.h"
 
 namespace engram::projections {
 namespace {
@@ -37,18 +38,6 @@ Result<std::optional<SchemeRow>> ReadScheme(SqliteDb& db) {
   return scheme;
 }
 
-Result<std::optional<std::string>> Lookup(SqliteDb& db, const std::string& caller_id) {
-  ENGRAM_ASSIGN_OR_RETURN(Statement * st,
-                          db.Cached("SELECT user_id FROM user_identities WHERE caller_id = ?"));
-  st->Bind(1, caller_id);
-  auto row = st->Step();
-  std::optional<std::string> user;
-  if (row.ok() && *row) user = st->Text(0);
-  st->Reset();
-  if (!row.ok()) return row.status();
-  return user;
-}
-
 }  // namespace
 
 Result<IdentityRules> RulesAt(SqliteDb& db, log::Seq seq) {
@@ -71,9 +60,9 @@ std::string IdentityForm(const IdentityRules& rules, const std::string& raw) {
 Result<std::optional<std::string>> UserForCallerId(SqliteDb& db, const IdentityRules& rules,
                                                    const std::string& raw) {
   const std::string form = IdentityForm(rules, raw);
-  ENGRAM_ASSIGN_OR_RETURN(std::optional<std::string> user, Lookup(db, form));
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<std::string> user, LookupIdentity(db, form));
   if (user || form == raw) return user;
-  return Lookup(db, raw);
+  return LookupIdentity(db, raw);
 }
 
 Result<std::string> NewUserId(const IdentityRules& rules, const identity::IdentityKey* key,
