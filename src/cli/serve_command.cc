@@ -68,7 +68,8 @@ constexpr size_t kMinSecretLength = 16;
 // Exit code 2 with a message when one of the secrets is set but too short.
 bool SecretsLongEnough() {
   bool ok = true;
-  for (const char* name : {"ENGRAM_WEBHOOK_SECRET", "ENGRAM_TOOL_SECRET", "ENGRAM_ADMIN_TOKEN"}) {
+  for (const char* name : {"ENGRAM_WEBHOOK_SECRET", "ENGRAM_TOOL_SECRET", "ENGRAM_ADMIN_TOKEN",
+                           "ENGRAM_METRICS_TOKEN"}) {
     const char* value = std::getenv(name);
     const size_t length = value ? std::strlen(value) : 0;
     if (length > 0 && length < kMinSecretLength) {

@@ -153,7 +153,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   // The caller has counted this connection in normal_open or reserve_open.
   Session(tcp::socket socket, HttpServer::Impl& server, bool reserve)
-      : stream_(std::move(socket)), server_(server), reserve_(reserve) {
+      : stream_(std::move(socket)),
+        server_(server),
+        reserve_(reserve),
+        buffer_(server.options.header_limit + kReadSlackBytes) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
@@ -256,6 +259,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::header_limit) {
       return Reply(HttpResponse::Json(431, {{"error", "request headers too large"}}), true);
     }
+    if (ec == bhttp::error::buffer_overflow) {
+      return Reply(HttpResponse::Json(400, {{"error",
+                                             "a request line, chunk header or trailer "
+                                             "is too long"}}),
+                   true);
+    }
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::eof || ec == asio::error::connection_reset ||
         ec == asio::error::operation_aborted) {
@@ -343,6 +352,11 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
   const bool reserve_;
+  // Bounded: Beast buffers a line until it ends (a chunk size with its
+  // extensions, a trailer), and the body limit counts only chunk data, so an
+  // endless line would otherwise grow without limit. Body bytes move from
+  // here into the body as they are parsed.
+  static constexpr size_t kReadSlackBytes = 64u << 10;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   HttpRequest head_;         // the request being read, without its body

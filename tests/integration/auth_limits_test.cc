@@ -188,8 +188,8 @@ TEST(AuthThrottling, RepeatedWrongToolSecretsFromOneSourceAreSlowedDown) {
 
 TEST(ServeSecrets, SecretsShorterThan16CharactersAreRefusedAtStart) {
   TempDir dir;
-  for (const std::string name :
-       {"ENGRAM_WEBHOOK_SECRET", "ENGRAM_TOOL_SECRET", "ENGRAM_ADMIN_TOKEN"}) {
+  for (const std::string name : {"ENGRAM_WEBHOOK_SECRET", "ENGRAM_TOOL_SECRET",
+                                 "ENGRAM_ADMIN_TOKEN", "ENGRAM_METRICS_TOKEN"}) {
     // `timeout` bounds the run should the server start anyway.
     const std::string env = std::string("ENGRAM_WEBHOOK_SECRET=") + testing::kTestSecret +
                             " ENGRAM_TOOL_SECRET=" + testing::kToolSecret + " " + name +

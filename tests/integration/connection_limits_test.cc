@@ -174,3 +174,45 @@ TEST(ConnectionLimits, BeyondTheCapNewConnectionsGet503AndHealthzAReserveSlot) {
 
 }  // namespace
 }  // namespace engram
+
+namespace engram {
+namespace {
+
+// A chunked request whose chunk-size line (here its extension) or trailer
+// never ends: Beast keeps buffering while it looks for the line's end, and
+// the body limit counts only chunk data. The connection's read buffer is
+// bounded, so the server answers 4xx and closes instead of growing until the
+// kernel kills it. No credential is needed, so this is every client's reach.
+void StreamEndlessLine(const std::string& head_and_start) {
+  TempDir dir;
+  ServerProcess server(dir / "data", {"--access-log", "false"});
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  const uint64_t rss_before = testing::ProcStatusKiB(server.pid(), "VmRSS");
+  const int fd = ConnectTo(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::SendAll(fd, head_and_start));
+  const std::string megabyte(1 << 20, 'a');
+  size_t sent_mb = 0;
+  while (sent_mb < 200 && testing::SendAll(fd, megabyte)) ++sent_mb;
+  const std::string answer = testing::ReadResponse(fd, std::chrono::seconds(5));
+  close(fd);
+  EXPECT_LT(sent_mb, 200u) << "the server read 200 MB of one header line";
+  const int status = testing::StatusOf(answer);
+  EXPECT_TRUE(status == 0 || (status >= 400 && status < 500)) << answer;
+  const uint64_t rss_after = testing::ProcStatusKiB(server.pid(), "VmRSS");
+  EXPECT_LT(rss_after, rss_before + 64 * 1024)
+      << "RSS grew from " << rss_before << " to " << rss_after << " KiB";
+  EXPECT_EQ(Exchange(server.port(), kHealthz), 200);
+}
+
+TEST(ConnectionLimits, AnEndlessChunkExtensionIsRefusedNotBuffered) {
+  StreamEndlessLine("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4;e=");
+}
+
+TEST(ConnectionLimits, AnEndlessChunkedTrailerIsRefusedNotBuffered) {
+  StreamEndlessLine(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: ");
+}
+
+}  // namespace
+}  // namespace engram
