@@ -251,7 +251,7 @@ FixtureResult EvaluateIn(const Fixture& f, const EvalOptions& o, const std::stri
       const std::vector<std::string> contents =
           answer == pass.answers_.end() ? std::vector<std::string>() : Contents(answer->second);
       for (size_t c : cutoffs) {
-        // Each cut-off from the pass that asked with the smallest limit >= it.
+        // Cut-offs up to k from the pass at limit k; one above k from its own pass.
         const bool from_this_pass = limit == o.k ? c <= o.k : c == limit;
         if (from_this_pass)
           out.hit[c] = answer != pass.answers_.end() && HitAt(contents, f.questions[i], c);
