@@ -9,6 +9,8 @@
 
 #include "http/http_connection.h"
 #include "http/signature.h"
+#include "log/rocksdb_event_log.h"
+#include "projections/extraction_workers.h"
 #include "projections/table_dump.h"
 #include "replay/rebuild.h"
 #include "support/test_support.h"
@@ -274,6 +276,64 @@ TEST_F(AnalysisMemoryOtherExtractor, GetsThePlatformFactsToo) {
   EXPECT_NE(std::find(current.begin(), current.end(), "Name of the pet: Biscuit."), current.end());
   EXPECT_NE(std::find(current.begin(), current.end(), "Call on 2026-03-09: A short call."),
             current.end());
+}
+
+}  // namespace
+}  // namespace engram
+
+namespace engram {
+namespace {
+
+// A log written before the analysis memories existed: its memories_extracted
+// event holds the extractor's memories only. A plain replay applies exactly
+// that (so --verify stays equal); --re-extract learns the platform's facts.
+TEST(AnalysisMemoryOldLog, PlainReplayKeepsWhatWasLoggedReExtractionAddsTheFacts) {
+  TempDir dir;
+  log::RocksDbEventLogOptions options;
+  options.path = dir / "log";
+  auto opened = log::RocksDbEventLog::Open(options, SystemClock::Instance());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& event_log = **opened;
+  log::NewEvent transcript;
+  transcript.type = "post_call_transcription";
+  transcript.route = "/webhook/post-call";
+  transcript.body =
+      Call("old_call_1", "vet-owner-old", {"Hello."}, 1773068650, kVetItems, "An old call.").dump();
+  auto appended = event_log.Append(transcript);
+  ASSERT_TRUE(appended.ok());
+  const log::Seq seq = appended->seq;
+  log::NewEvent outcome;  // as the extraction workers logged it then
+  outcome.type = projections::kMemoriesExtractedType;
+  outcome.route = projections::kInternalRoute;
+  outcome.idempotency_key = projections::ExtractionOutcomeKey(seq, 1);
+  outcome.body = json({{"source_seq", seq},
+                       {"prior_attempts", 1},
+                       {"attempts", 1},
+                       {"extractor", "rules/rules-v1"},
+                       {"conversation_id", "old_call_1"},
+                       {"user_id", "vet-owner-old"},
+                       {"caller_name", ""},
+                       {"call_time", int64_t{1773068650} * 1000},
+                       {"memories", json::array()}})
+                     .dump();
+  ASSERT_TRUE(event_log.Append(outcome).ok());
+
+  auto engine = testing::TestEngine(dir / "cache.db");
+  ASSERT_TRUE(
+      replay::RebuildReadModel(event_log, dir / "plain.db", 0, engine->Parts(nullptr)).ok());
+  auto plain = testing::OpenDb(dir / "plain.db");
+  EXPECT_EQ(QueryInt(*plain, "SELECT count(*) FROM memories"), 0);
+  EXPECT_EQ(
+      QueryColumn(*plain, "SELECT status FROM webhook_events WHERE seq = " + std::to_string(seq)),
+      std::vector<std::string>{"done"});
+
+  auto inline_parts = engine->Parts(nullptr);
+  inline_parts.extraction = projections::ExtractionMode::kInline;
+  ASSERT_TRUE(replay::RebuildReadModel(event_log, dir / "reextracted.db", 0, inline_parts).ok());
+  auto reextracted = testing::OpenDb(dir / "reextracted.db");
+  EXPECT_EQ(QueryInt(*reextracted, "SELECT count(*) FROM memories WHERE subject LIKE 'dc:%'"), 6);
+  EXPECT_EQ(QueryColumn(*reextracted, "SELECT content FROM memories WHERE subject LIKE 'call:%'"),
+            std::vector<std::string>{"Call on 2026-03-09: An old call."});
 }
 
 }  // namespace
