@@ -31,12 +31,6 @@ struct TranscriptTurn {
   std::string message;  // empty on tool-only turns
 };
 
-struct ExtractionInput {
-  std::string caller_name;  // "" when unknown
-  std::string company;      // "" when unknown
-  std::vector<TranscriptTurn> turns;
-};
-
 // A memory as the extractor proposes it, before dedupe and supersede.
 struct ExtractedMemory {
   std::string content;  // short self-contained sentence about the caller
@@ -49,6 +43,16 @@ struct ExtractedMemory {
   std::string value;
   double salience = 0.5;  // initial salience in [0, 1]
   std::vector<int> source_turns;
+};
+
+struct ExtractionInput {
+  std::string caller_name;  // "" when unknown
+  std::string company;      // "" when unknown
+  std::vector<TranscriptTurn> turns;
+  // What the platform's analysis of the call stated (analysis_memories.h).
+  // Not for the extractor: the extraction returns these after the
+  // extractor's own memories, whichever extractor is configured.
+  std::vector<ExtractedMemory> analysis;
 };
 
 }  // namespace engram::memory

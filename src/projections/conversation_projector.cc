@@ -7,6 +7,7 @@
 #include "common/json_fields.h"
 #include "identity/identity_scheme.h"
 #include "log/internal_events.h"
+#include "memory/analysis_memories.h"
 #include "projections/identity_rows.h"
 
 namespace engram::projections {
@@ -16,19 +17,11 @@ using nlohmann::json;
 
 int64_t ReceivedMs(const log::Event& e) { return e.received_at_us / 1000; }
 
-// Data-collection ids that carry the caller's name, in order of preference.
-constexpr const char* kNameFields[] = {"customer_name", "caller_name", "user_name", "full_name",
-                                       "name"};
-
+// The caller's name from the agent's data collection: the first item whose
+// id or description asks for the caller's own name (memory::AsksForCallerName),
+// whatever the agent calls it.
 std::optional<std::string> NameFromAnalysis(const json& analysis) {
-  const json& results = ObjectField(analysis, "data_collection_results");
-  for (const char* id : kNameFields) {
-    const json* r = Field(results, id);
-    if (!r || !r->is_object()) continue;
-    const json* v = Field(*r, "value");
-    if (v && v->is_string() && !v->get<std::string>().empty()) return v->get<std::string>();
-  }
-  return std::nullopt;
+  return memory::CallerNameFromDataCollection(ObjectField(analysis, "data_collection_results"));
 }
 
 // Bytes and SHA-256 of the audio in a post_call_audio body: from the digest

@@ -7,6 +7,7 @@
 #include "common/crypto.h"
 #include "common/json_fields.h"
 #include "log/internal_events.h"
+#include "memory/analysis_memories.h"
 
 namespace engram::projections {
 
@@ -37,7 +38,7 @@ bool OutcomeLogged(const log::EventLog& log, log::Seq source_seq, int64_t prior_
 }  // namespace
 
 memory::ExtractionInput TranscriptInput(const json& data, const std::string& caller_name,
-                                        json* canonical) {
+                                        int64_t call_time, json* canonical) {
   memory::ExtractionInput input;
   input.caller_name = caller_name;
   json turns = json::array();
@@ -51,14 +52,31 @@ memory::ExtractionInput TranscriptInput(const json& data, const std::string& cal
     turns.push_back({t.index, t.role, t.message});
     input.turns.push_back(std::move(t));
   }
-  if (canonical) *canonical = {{"name", caller_name}, {"turns", std::move(turns)}};
+  const json* analysis = Field(data, "analysis");
+  if (analysis) {
+    input.analysis = memory::AnalysisMemories(
+        *analysis, OptString(data, "conversation_id").value_or(""), call_time, input.turns);
+  }
+  if (canonical) {
+    json stated = json::array();
+    for (const auto& m : input.analysis) stated.push_back(ExtractedToJson(m));
+    *canonical = {{"name", caller_name}, {"turns", std::move(turns)}, {"analysis", stated}};
+  }
   return input;
 }
 
 std::string ExtractionCacheKey(const std::string& extractor_identity, const json& canonical) {
   std::string material = extractor_identity;
+  material.append("+").append(memory::kAnalysisRulesVersion);
   material.append("\n").append(canonical.dump());
   return crypto::Sha256Hex(material);
+}
+
+Result<std::vector<memory::ExtractedMemory>> ExtractMemories(memory::Extractor& extractor,
+                                                             const memory::ExtractionInput& input) {
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<memory::ExtractedMemory> out, extractor.Extract(input));
+  out.insert(out.end(), input.analysis.begin(), input.analysis.end());
+  return out;
 }
 
 json ExtractedToJson(const memory::ExtractedMemory& m) {
@@ -228,9 +246,9 @@ ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
     try {
       if (body.is_discarded()) throw FieldTypeError("body is not JSON");
       memory::ExtractionInput input =
-          TranscriptInput(ObjectField(body, "data"), job.caller_name, &canonical);
+          TranscriptInput(ObjectField(body, "data"), job.caller_name, job.call_time, &canonical);
       const auto started = Clock::now();
-      auto extracted = extractor_.Extract(input);
+      auto extracted = ExtractMemories(extractor_, input);
       if (metrics_) {
         metrics_->GetHistogram("engram_extraction_duration_ms", "Time to extract one conversation")
             .Observe(std::chrono::duration<double, std::milli>(Clock::now() - started).count());

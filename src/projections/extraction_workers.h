@@ -72,11 +72,20 @@ std::string ExtractionOutcomeKey(log::Seq source_seq, int64_t prior_attempts);
 
 // The extractor's input from a transcription's `data` object, and its
 // canonical JSON (the extraction cache key's material). Skips empty turns.
+// `input.analysis` holds the memories data.analysis states (dated by
+// `call_time`, ms), which the canonical JSON includes.
 memory::ExtractionInput TranscriptInput(const nlohmann::json& data, const std::string& caller_name,
-                                        nlohmann::json* canonical);
-// SHA-256 of the extractor's identity and the canonical input.
+                                        int64_t call_time, nlohmann::json* canonical);
+// SHA-256 of the extractor's identity, the analysis rules' version and the
+// canonical input: outputs cached before the analysis memories existed, or
+// under other analysis rules, are never reused.
 std::string ExtractionCacheKey(const std::string& extractor_identity,
                                const nlohmann::json& canonical);
+// What one extraction yields: the extractor's memories, then
+// `input.analysis` (after, so the extractor's keep their positions and so
+// their memory ids). The extractor's error when it fails.
+Result<std::vector<memory::ExtractedMemory>> ExtractMemories(memory::Extractor& extractor,
+                                                             const memory::ExtractionInput& input);
 
 nlohmann::json ExtractedToJson(const memory::ExtractedMemory& m);
 memory::ExtractedMemory ExtractedFromJson(const nlohmann::json& j);

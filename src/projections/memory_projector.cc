@@ -249,7 +249,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
   }
 
   json canonical;
-  memory::ExtractionInput input = TranscriptInput(data, t->name, &canonical);
+  memory::ExtractionInput input = TranscriptInput(data, t->name, t->call_time, &canonical);
   const std::string key = ExtractionCacheKey(parts_.extractor->CacheIdentity(), canonical);
   std::vector<memory::ExtractedMemory> candidates;
   std::optional<std::string> cached;
@@ -266,7 +266,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     for (const json& j : json::parse(*cached)) candidates.push_back(ExtractedFromJson(j));
   } else {
     const auto started = std::chrono::steady_clock::now();
-    auto extracted = parts_.extractor->Extract(input);
+    auto extracted = ExtractMemories(*parts_.extractor, input);
     if (parts_.metrics) {
       parts_.metrics
           ->GetCounter("engram_extractions_total", "Extractions by outcome",

@@ -549,9 +549,17 @@ TEST(ReExtraction, AConfigFileSwitchesTheExtractorAndTheDiffShowsTheChange) {
   EXPECT_NE(out.find("re-extracting with llm/"), std::string::npos) << out;
   EXPECT_EQ(standin.chat_calls.load(), 1);
   auto db = testing::OpenDb(shadow);
-  EXPECT_EQ(QueryColumn(*db, "SELECT content FROM memories ORDER BY content"),
+  EXPECT_EQ(QueryColumn(*db,
+                        "SELECT content FROM memories WHERE subject IS NULL OR (subject NOT "
+                        "LIKE 'dc:%' AND subject NOT LIKE 'call:%') ORDER BY content"),
             (std::vector<std::string>{"Priya Raman is frustrated by duplicate contacts.",
                                       "Priya Raman's CRM is HubSpot."}));
+  // The LLM configuration gets the platform's analysis too: 6 data-collection
+  // answers and the call's summary.
+  EXPECT_EQ(QueryColumn(*db, "SELECT count(*) FROM memories WHERE subject LIKE 'dc:%'"),
+            std::vector<std::string>{"6"});
+  EXPECT_EQ(QueryColumn(*db, "SELECT count(*) FROM memories WHERE subject LIKE 'call:%'"),
+            std::vector<std::string>{"1"});
 
   std::tie(code, out) = RunEngram("replay diff " + engram.db_path() + " " + shadow);
   EXPECT_EQ(code, 3) << out;
@@ -602,8 +610,8 @@ TEST(ReExtraction, AConfigFileSwitchesTheExtractorAndTheDiffShowsTheChange) {
   // Readers, the index and the tool now serve the shadow's memories.
   EXPECT_EQ(QueryColumn(*testing::OpenDb(engram.db_path()),
                         "SELECT count(*) FROM memories WHERE user_id = 'cust_000184'"),
-            std::vector<std::string>{"2"});
-  EXPECT_EQ(engram.index->Count("cust_000184"), 2u);
+            std::vector<std::string>{"9"});  // the LLM's 2 and the analysis' 7
+  EXPECT_EQ(engram.index->Count("cust_000184"), 9u);
   http::HttpConnection client("127.0.0.1", engram.port);
   auto tool = client.Send("POST", "/tools/memory-query",
                           json({{"query", "is she frustrated"}, {"user_id", "cust_000184"}}).dump(),
@@ -615,7 +623,7 @@ TEST(ReExtraction, AConfigFileSwitchesTheExtractorAndTheDiffShowsTheChange) {
   e.body = testing::Fixture("post_call_transcription_2.json");
   ASSERT_TRUE(engram.log->Append(e).ok());
   engram.WaitForProjection();
-  EXPECT_GT(engram.index->Count("cust_000184"), 2u);
+  EXPECT_GT(engram.index->Count("cust_000184"), 9u);
   EXPECT_EQ(QueryColumn(*testing::OpenDb(engram.db_path()),
                         "SELECT count(*) FROM memories WHERE content = 'Priya Raman is frustrated "
                         "by duplicate contacts.'"),

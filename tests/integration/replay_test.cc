@@ -83,6 +83,41 @@ std::string RandomStatement(std::mt19937& rng) {
   }
 }
 
+// What the platform's analysis of a call found, from one of three trades
+// (values from small sets, so that later calls repeat or change them): slot
+// facts that reinforce and supersede, and a call summary.
+// A caller keeps to `trade`, as one agent serves one business.
+void AddRandomAnalysis(std::mt19937& rng, size_t trade_index, json& analysis) {
+  struct ItemKind {
+    const char* id;
+    const char* description;
+    std::vector<json> values;
+  };
+  static const std::vector<std::vector<ItemKind>> kTrades = {
+      {{"pet_name", "Name of the pet", {"Biscuit", "Mochi", "Pepper"}},
+       {"pet_weight_kg", "Pet's weight in kilograms", {9.5, 11, 12.25}},
+       {"owner_name", "Pet owner's full name", {"Dana Whitfield", "Sam Okafor"}}},
+      {{"tariff_plan", "Customer's current tariff plan", {"Green Saver Fixed", "Economy 7"}},
+       {"paperless_billing", "", {true, false, nullptr}},
+       {"meter_number", "Electricity meter serial number", {"E19K 004512", ""}}},
+      {{"matter_type", "Type of legal matter", {"Tenancy deposit dispute", "Will drafting"}},
+       {"firm_name", "Name of the client's company", {"Ortega Holdings", "Vane & Co"}},
+       {"conflict_check_passed", "Whether the conflict check passed", {true, false}}}};
+  const auto& trade = kTrades[trade_index % kTrades.size()];
+  json& results = analysis["data_collection_results"];
+  for (const ItemKind& kind : trade) {
+    if (rng() % 4 == 0) continue;
+    json item = {{"data_collection_id", kind.id},
+                 {"value", kind.values[rng() % kind.values.size()]}};
+    if (*kind.description) item["json_schema"] = {{"description", kind.description}};
+    results[kind.id] = item;
+  }
+  static const char* kSummaries[] = {"The caller asked about the last visit.",
+                                     "The caller wanted to change a plan.",
+                                     "The caller reported a problem and was given next steps."};
+  analysis["transcript_summary"] = kSummaries[rng() % 3];
+}
+
 // Sends `count` random webhooks to the server and returns the model.
 Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
   std::mt19937 rng(seed);
@@ -127,6 +162,8 @@ Model PlayRandomHistory(uint16_t port, uint32_t seed, int count) {
       if (rng() % 10 == 0)
         body["data"]["analysis"]["data_collection_results"] = {
             {"customer_name", {{"value", "Caller " + std::to_string(rng() % 50)}}}};
+      if (rng() % 2 == 0)
+        AddRandomAnalysis(rng, std::hash<std::string>{}(caller), body["data"]["analysis"]);
       conversations.push_back(id);
       if (rng() % 15 == 0) {
         body["data"]["metadata"]["call_duration_secs"] = "long";  // wrong type: fails
@@ -255,6 +292,13 @@ TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
   EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM memory_links"), 0);
   EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM tool_invocations WHERE source = 'memory_tool'"), 0);
   EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM users WHERE summary <> ''"), 0);
+  // ...the platform's analysis included: facts, their updates, call summaries.
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM memories WHERE subject LIKE 'dc:%'"), 0);
+  EXPECT_GT(QueryInt(*db,
+                     "SELECT count(*) FROM memories WHERE subject LIKE 'dc:%' AND "
+                     "valid_to IS NOT NULL"),
+            0);
+  EXPECT_GT(QueryInt(*db, "SELECT count(*) FROM memories WHERE subject LIKE 'call:%'"), 0);
   EXPECT_EQ(QueryInt(*db, "SELECT count(*) FROM webhook_events WHERE status = 'failed'"),
             static_cast<int64_t>(model.failed_conversations.size()));
   size_t turns = 0;
