@@ -10,8 +10,8 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
-#include "common/json_guard.h"
 #include "common/data_dir_lock.h"
+#include "common/json_guard.h"
 #include "http/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "common/json_guard.h"
 #include "common/data_dir_lock.h"
+#include "common/json_guard.h"
 #include "http/http_client.h"
 #include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
