@@ -146,7 +146,11 @@ TEST(UnauthenticatedBodies, InflightBodyBudgetAnswers503AndBoundsMemory) {
   EXPECT_GE(busy.load(), 1);
   EXPECT_EQ(unauthorized + busy + other, 8);
   // Eight bodies held at once would be 120 MB (more while their buffers grow).
-  EXPECT_LT(peak_after - peak_before, 64u * 1024) << "KiB of peak RSS growth";
+  // ASan's quarantine keeps freed bodies resident, so the bound holds only
+  // in the Release build (the refusals above hold in both).
+  if (!testing::kSanitizerBuild) {
+    EXPECT_LT(peak_after - peak_before, 64u * 1024) << "KiB of peak RSS growth";
+  }
   EXPECT_NE(Metrics(server.port()).find("engram_http_body_budget_refusals_total"),
             std::string::npos);
 }

@@ -88,6 +88,11 @@ size_t OpenDescriptors(int pid) {
 }
 
 TEST(ConnectionLimits, OutOfDescriptorsAcceptBacksOffAndAnswers503) {
+  if (testing::kSanitizerBuild) {
+    // UBSan's vptr check reads /proc/self/maps on a cache miss; with no
+    // descriptor left it cannot, reports an invalid vptr and aborts.
+    GTEST_SKIP() << "needs a build without sanitizers (their runtime needs descriptors too)";
+  }
   TempDir dir;
   ServerProcess server(dir / "data", {"--access-log", "false"});
   ASSERT_TRUE(server.Start()) << server.LogText();
@@ -131,7 +136,8 @@ TEST(ConnectionLimits, OutOfDescriptorsAcceptBacksOffAndAnswers503) {
     status = Exchange(server.port(), kMetrics, std::chrono::milliseconds(5000), "127.0.0.1", &body);
     if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_EQ(status, 200) << body;
+  ASSERT_EQ(status, 200) << body << "\nserver log since the limit was lowered:\n"
+                         << server.LogText().substr(log_before, 4000);
   EXPECT_GE(Sample(body, "engram_http_accept_errors_total"), 1) << body;
 }
 

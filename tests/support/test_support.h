@@ -46,6 +46,16 @@ inline constexpr char kTestSecret[] = "wsec_test_0123456789abcdef0123456789abcde
 // `engram serve` refuses secrets shorter than 16 characters.
 inline constexpr char kToolSecret[] = "tsk_test_secret_0123456789";
 
+// Built with AddressSanitizer (tools/test.sh --sanitize). Its runtime keeps
+// freed memory in quarantine (so RSS does not fall back) and needs file
+// descriptors of its own for some checks, so a few resource tests hold only
+// in the Release build.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 // The memory engine tests use: rules, GloVe from the build, a private cache
 // at `cache_path` (":memory:" when empty).
 std::unique_ptr<projections::MemoryEngine> TestEngine(const std::string& cache_path = "");
