@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -343,10 +344,26 @@ class Session : public std::enable_shared_from_this<Session> {
                        });
   }
 
+  // A lingering close: stop sending, then read and discard what the client
+  // is still sending (at most kDrainBytes, for at most kDrainTime) before
+  // closing. Closing with unread bytes makes the kernel reset the connection,
+  // and a reset can destroy an answer the client has not read yet: a 401 or
+  // 413 sent from the head while the client was still sending its body.
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if (ec) return stream_.close();
+    stream_.expires_after(kDrainTime);
+    Drain(0);
+  }
+
+  void Drain(size_t drained) {
+    if (drained >= kDrainBytes) return stream_.close();
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
+                              if (ec) return self->stream_.close();
+                              self->Drain(drained + n);
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -358,6 +375,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // here into the body as they are parsed.
   static constexpr size_t kReadSlackBytes = 64u << 10;
   beast::flat_buffer buffer_;
+  static constexpr size_t kDrainBytes = 1u << 20;
+  static constexpr std::chrono::milliseconds kDrainTime{1000};
+  std::array<char, 16 << 10> drain_buffer_{};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   HttpRequest head_;         // the request being read, without its body
   uint64_t body_limit_ = 0;  // of the request being read
