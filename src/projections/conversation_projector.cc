@@ -8,6 +8,7 @@
 #include "identity/identity_scheme.h"
 #include "log/internal_events.h"
 #include "memory/analysis_memories.h"
+#include "memory/caller_name.h"
 #include "projections/identity_rows.h"
 
 namespace engram::projections {
@@ -22,6 +23,23 @@ int64_t ReceivedMs(const log::Event& e) { return e.received_at_us / 1000; }
 // whatever the agent calls it.
 std::optional<std::string> NameFromAnalysis(const json& analysis) {
   return memory::CallerNameFromDataCollection(ObjectField(analysis, "data_collection_results"));
+}
+
+// The caller's name from what was said (memory::CallerNameFromTranscript):
+// used only when data collection gives none. Malformed turns are skipped
+// here; Turns() reports them.
+std::optional<std::string> NameFromTranscript(const json& data) {
+  std::vector<memory::TranscriptTurn> turns;
+  int index = 0;
+  for (const json& turn : ArrayField(data, "transcript")) {
+    const int i = index++;
+    if (!turn.is_object()) continue;
+    const json* role = Field(turn, "role");
+    const json* message = Field(turn, "message");
+    if (!role || !role->is_string() || !message || !message->is_string()) continue;
+    turns.push_back({i, role->get<std::string>(), message->get<std::string>()});
+  }
+  return memory::CallerNameFromTranscript(turns);
 }
 
 // Bytes and SHA-256 of the audio in a post_call_audio body: from the digest
@@ -112,6 +130,17 @@ class PostCallApplier {
       if (auto name = NameFromAnalysis(analysis)) {
         ENGRAM_RETURN_IF_ERROR(
             db_.Run("UPDATE users SET name = ? WHERE id = ?", *name, *caller.user_id));
+      } else if (auto said = NameFromTranscript(data)) {
+        // A name heard in the call fills an empty users.name, or completes
+        // the one there with more words of it ("Marcus" -> "Marcus
+        // Oyelaran"). It never replaces another name: a name from data
+        // collection (the platform's reading of the whole call) or from an
+        // earlier call stays until data collection says otherwise, so one
+        // misheard call cannot rename a caller.
+        ENGRAM_RETURN_IF_ERROR(
+            db_.Run("UPDATE users SET name = ? WHERE id = ? AND (name IS NULL OR name = '' OR "
+                    "substr(?, 1, length(name) + 1) = name || ' ')",
+                    *said, *caller.user_id, *said));
       }
     }
 

@@ -1,0 +1,319 @@
+#include "memory/caller_name.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string_view>
+
+namespace engram::memory {
+namespace {
+
+using Words = std::vector<std::string>;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool In(std::string_view word, std::initializer_list<std::string_view> set) {
+  return std::find(set.begin(), set.end(), word) != set.end();
+}
+
+// Capitalised words that are no person's name wherever they stand: days,
+// months, pronouns, greetings and fillers, question words, titles.
+bool IsStopword(const std::string& lower) {
+  return In(lower,
+            {"monday",    "tuesday",   "wednesday", "thursday", "friday",    "saturday", "sunday",
+             "january",   "february",  "march",     "april",    "may",       "june",     "july",
+             "august",    "september", "october",   "november", "december",  "today",    "tomorrow",
+             "yesterday", "tonight",   "christmas", "easter",   "i",         "i'm",      "i've",
+             "i'll",      "i'd",       "me",        "my",       "mine",      "we",       "we're",
+             "us",        "our",       "you",       "you're",   "your",      "he",       "she",
+             "they",      "it",        "it's",      "its",      "this",      "that",     "there",
+             "here",      "hi",        "hello",     "hey",      "thanks",    "thank",    "yes",
+             "yeah",      "yep",       "no",        "nope",     "ok",        "okay",     "sure",
+             "sorry",     "please",    "well",      "so",       "just",      "oh",       "um",
+             "uh",        "hmm",       "right",     "great",    "perfect",   "fine",     "good",
+             "morning",   "afternoon", "evening",   "the",      "a",         "an",       "and",
+             "but",       "or",        "not",       "also",     "actually",  "calling",  "about",
+             "regarding", "again",     "what",      "who",      "why",       "how",      "when",
+             "where",     "which",     "nobody",    "everyone", "everybody", "someone",  "somebody",
+             "anyone",    "mr",        "mrs",       "ms",       "miss",      "dr",       "sir",
+             "madam",     "ma'am",     "customer",  "caller",   "urgent",    "important"});
+}
+
+// Words that end a company's name: "This is Acme Plumbing LLC" names no one.
+bool IsCompanySuffix(const std::string& lower) {
+  return In(lower, {"inc",         "llc",      "ltd",      "limited",  "co",      "corp",
+                    "corporation", "company",  "group",    "services", "service", "solutions",
+                    "associates",  "partners", "holdings", "team",     "support", "department",
+                    "dept",        "office",   "plc",      "gmbh"});
+}
+
+bool IsLetter(unsigned char c) { return std::isalpha(c) || c >= 0x80; }
+
+// One name token: a capital, then letters with inner hyphens or apostrophes
+// ("Vasquez-Brandt", "O'Neill"), two letters at least, not a stopword.
+bool IsNameToken(const std::string& w) {
+  if (w.size() < 2) return false;
+  unsigned char first = static_cast<unsigned char>(w[0]);
+  if (!std::isupper(first) && first < 0xC0) return false;
+  if (!IsLetter(static_cast<unsigned char>(w.back()))) return false;
+  for (char c : w) {
+    if (!IsLetter(static_cast<unsigned char>(c)) && c != '-' && c != '\'') return false;
+  }
+  std::string lower = Lower(w);
+  return !IsStopword(lower) && !IsCompanySuffix(lower);
+}
+
+bool IsPossessive(const std::string& w) {
+  return w.size() > 2 && w.compare(w.size() - 2, 2, "'s") == 0;
+}
+
+// The name in words[from...]: one to three name tokens. Empty when there is
+// none, or when the words read as something else: a possessive ("Marcus's
+// order"), a company ("Acme Plumbing LLC"), or a run of four capitals (a title).
+Words NameAt(const Words& words, size_t from) {
+  Words name;
+  size_t i = from;
+  for (; i < words.size() && name.size() < 4; ++i) {
+    if (!IsNameToken(words[i])) break;
+    if (IsPossessive(words[i])) return {};
+    name.push_back(words[i]);
+  }
+  if (name.size() > 3) return {};
+  if (i < words.size() && IsCompanySuffix(Lower(words[i]))) return {};
+  return name;
+}
+
+// A clause: the words between punctuation marks of one turn.
+struct Clause {
+  Words words;  // as said
+  Words lower;  // lower case
+};
+
+std::vector<Clause> Clauses(const std::string& message) {
+  std::string text;
+  // Curly apostrophes as straight ones, so "it’s" is "it's".
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message.compare(i, 3, "\xE2\x80\x99") == 0) {
+      text += '\'';
+      i += 2;
+    } else {
+      text += message[i];
+    }
+  }
+  std::vector<Clause> clauses(1);
+  std::string word;
+  auto flush_word = [&] {
+    if (!word.empty()) {
+      clauses.back().words.push_back(word);
+      clauses.back().lower.push_back(Lower(word));
+    }
+    word.clear();
+  };
+  for (char c : text) {
+    if (In(std::string_view(&c, 1), {",", ".", "!", "?", ";", ":", "(", ")", "\""})) {
+      flush_word();
+      if (!clauses.back().words.empty()) clauses.emplace_back();
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      flush_word();
+    } else {
+      word += c;
+    }
+  }
+  flush_word();
+  if (clauses.back().words.empty()) clauses.pop_back();
+  return clauses;
+}
+
+bool IsFiller(const std::string& lower) {
+  return In(lower,
+            {"hi",        "hello",   "hey",   "yes",       "yeah", "yep",    "sure", "ok",
+             "okay",      "um",      "uh",    "oh",        "well", "so",     "good", "morning",
+             "afternoon", "evening", "there", "certainly", "of",   "course", "and"});
+}
+
+// Index of the first word after leading greetings and fillers.
+size_t SkipFillers(const Clause& c) {
+  size_t i = 0;
+  while (i < c.lower.size() && IsFiller(c.lower[i])) ++i;
+  return i;
+}
+
+bool StartsWith(const Words& lower, size_t at, std::initializer_list<std::string_view> phrase) {
+  if (at + phrase.size() > lower.size()) return false;
+  size_t i = at;
+  for (std::string_view p : phrase) {
+    if (lower[i++] != p) return false;
+  }
+  return true;
+}
+
+// Words after a self-introduction at `at` ("it's", "this is", "my name is",
+// "my name's", "name's"), or npos.
+size_t AfterIntroduction(const Words& lower, size_t at) {
+  for (auto phrase : {std::initializer_list<std::string_view>{"my", "name", "is", "now"},
+                      {"my", "name", "is"},
+                      {"my", "name's"},
+                      {"the", "name's"},
+                      {"name's"},
+                      {"this", "is"},
+                      {"it", "is"},
+                      {"it's"}}) {
+    if (StartsWith(lower, at, phrase)) return at + phrase.size();
+  }
+  return std::string::npos;
+}
+
+bool AsksForName(const std::string& agent_message) {
+  std::string lower = Lower(agent_message);
+  for (std::string_view ask :
+       {"your name", "who am i speaking", "who i'm speaking", "who am i talking", "who i'm talking",
+        "who's calling", "who is calling", "who's this", "who is this", "name please"}) {
+    if (lower.find(ask) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The agent's own name from its introduction ("Hi, this is Sage from ...",
+// "I'm Robin"), so that "Hi Robin" from the caller names no caller.
+std::string AgentFirstName(const std::vector<TranscriptTurn>& turns) {
+  for (const TranscriptTurn& t : turns) {
+    if (t.role != "agent") continue;
+    for (const Clause& c : Clauses(t.message)) {
+      for (size_t i = 0; i < c.lower.size(); ++i) {
+        size_t after = AfterIntroduction(c.lower, i);
+        if (after == std::string::npos &&
+            (c.lower[i] == "i'm" || StartsWith(c.lower, i, {"i", "am"})))
+          after = i + (c.lower[i] == "i'm" ? 1 : 2);
+        if (after == std::string::npos) continue;
+        Words name = NameAt(c.words, after);
+        if (!name.empty()) return name.front();
+      }
+    }
+    return "";  // only the agent's first turn introduces it
+  }
+  return "";
+}
+
+// What the caller says of their own name in one turn.
+Words CallerStatement(const std::string& message, bool asked) {
+  Words found;
+  auto take = [&](Words name) {
+    if (name.size() > found.size()) found = std::move(name);
+  };
+  bool first = true;  // the first clause with more than greetings in it
+  for (const Clause& c : Clauses(message)) {
+    size_t at = SkipFillers(c);
+    if (at == c.words.size()) continue;
+    const bool greeted = at > 0;
+    // "it's Marcus", "my name is Dana Whitfield", anywhere in the clause for
+    // "my name is", at its start for the others ("Hi Robin it's Marcus" too).
+    for (size_t i = at; i < c.lower.size(); ++i) {
+      size_t after = AfterIntroduction(c.lower, i);
+      if (after == std::string::npos) continue;
+      bool my_name = c.lower[i] == "my" || c.lower[i] == "the" || c.lower[i] == "name's";
+      bool addressed_first = greeted && i > at && i - at <= 3 &&
+                             NameAt(c.words, at).size() == i - at;  // "Hi Robin it's ..."
+      if (my_name || i == at || addressed_first) take(NameAt(c.words, after));
+    }
+    // "Nate again", "Dana here", "Marcus calling", and "Nate from Copperleaf"
+    // when it opens the turn.
+    Words name = NameAt(c.words, at);
+    size_t next = at + name.size();
+    if (!name.empty() && next < c.lower.size() &&
+        (In(c.lower[next], {"again", "here", "calling", "speaking"}) ||
+         (first && c.lower[next] == "from"))) {
+      take(name);
+    }
+    // A bare name answering "May I have your name?": "Dana Whitfield."
+    if (asked && first && !greeted && !name.empty() && next == c.words.size()) take(name);
+    first = false;
+  }
+  return found;
+}
+
+// The agent addressing the caller: "Thanks, Marcus", "Hi Dana, good to hear
+// from you", "Welcome back Dana Whitfield".
+Words AgentAddress(const std::string& message) {
+  Words found;
+  size_t index = 0;
+  for (const Clause& c : Clauses(message)) {
+    size_t at = 0;
+    while (at < c.lower.size() &&
+           In(c.lower[at], {"hi", "hello", "hey", "thanks", "thank", "you", "welcome", "back",
+                            "good", "morning", "afternoon", "evening", "great", "perfect", "lovely",
+                            "okay", "ok", "sure", "alright"})) {
+      ++at;
+    }
+    // A vocative: a clause of just a name after another clause, or after a
+    // greeting in its own clause.
+    Words name = NameAt(c.words, at);
+    if (!name.empty() && at + name.size() == c.words.size() && (at > 0 || index > 0) &&
+        name.size() > found.size()) {
+      found = name;
+    }
+    ++index;
+  }
+  return found;
+}
+
+bool Contradicts(const std::string& caller_message) {
+  std::string lower = Lower(caller_message);
+  std::string first = lower.substr(0, lower.find_first_of(" ,.!?"));
+  if (In(first, {"no", "nope", "not", "actually", "wrong", "nah"})) return true;
+  for (std::string_view no : {"it's not", "that's not", "that isn't", "it isn't"}) {
+    if (lower.rfind(no, 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string Join(const Words& w) {
+  std::string out;
+  for (const std::string& s : w) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> CallerNameFromTranscript(const std::vector<TranscriptTurn>& turns) {
+  const std::string agent = AgentFirstName(turns);
+  auto not_agent = [&](const Words& w) { return !w.empty() && w.front() != agent; };
+  Words caller;  // the fullest, then the latest, of the caller's statements
+  std::vector<Words> addressed;
+  bool asked = false;
+  for (size_t i = 0; i < turns.size(); ++i) {
+    const TranscriptTurn& t = turns[i];
+    if (t.message.empty()) continue;
+    if (t.role == "agent") {
+      asked = AsksForName(t.message);
+      Words name = AgentAddress(t.message);
+      if (!not_agent(name)) continue;
+      // Not taken when the caller's next words deny it ("No, it's Diana").
+      auto reply = std::find_if(turns.begin() + static_cast<long>(i) + 1, turns.end(),
+                                [](const TranscriptTurn& r) { return r.role == "user"; });
+      if (reply == turns.end() || !Contradicts(reply->message)) addressed.push_back(name);
+    } else if (t.role == "user") {
+      Words name = CallerStatement(t.message, asked);
+      asked = false;
+      if (not_agent(name) && name.size() >= caller.size()) caller = name;
+    }
+  }
+  Words best = caller;
+  if (best.empty()) {
+    for (const Words& a : addressed) {
+      if (a.size() >= best.size()) best = a;
+    }
+  } else if (best.size() == 1) {
+    // "It's Marcus" ... "Thanks, Marcus Oyelaran": the fuller form of the same name.
+    for (const Words& a : addressed) {
+      if (a.size() > best.size() && a.front() == best.front()) best = a;
+    }
+  }
+  if (best.empty()) return std::nullopt;
+  return Join(best);
+}
+
+}  // namespace engram::memory
