@@ -45,8 +45,8 @@ Result<json> ParseObject(const std::string& body, const ToolConfig& config) {
     return Status::Ok();
   };
   ENGRAM_RETURN_IF_ERROR(check("query", config.max_query_bytes));
-  for (const char* id :
-       {"user_id", "call_sid", "conversation_id", "caller_id", "agent_id", "called_number"}) {
+  for (const char* id : {"user_id", "call_sid", "conversation_id", "caller_id", "agent_id",
+                         "called_number", "call_token"}) {
     ENGRAM_RETURN_IF_ERROR(check(id, config.max_id_bytes));
   }
   return j;

@@ -166,7 +166,8 @@ TEST_F(InputLimits, OversizedFieldsAreRefusedNamingTheField) {
   http::ClientResponse r = tool({{"query", std::string(2001, 'q')}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Error(r), "'query' is longer than 2000 bytes");
-  for (const char* id : {"user_id", "call_sid", "conversation_id", "caller_id", "agent_id"}) {
+  for (const char* id :
+       {"user_id", "call_sid", "conversation_id", "caller_id", "agent_id", "call_token"}) {
     r = tool({{id, std::string(129, 'i')}});
     EXPECT_EQ(r.status, 400) << id;
     EXPECT_EQ(Error(r), std::string("'") + id + "' is longer than 128 bytes");
