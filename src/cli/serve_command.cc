@@ -469,7 +469,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-inflight-body-bytes", flags->max_inflight_body_bytes,
                   "Request body bytes held at once by all requests; beyond it 503 with "
                   "Retry-After (0: no budget)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));
   cmd->add_flag("--insecure-no-tool-secret", flags->insecure_no_tool_secret,
                 "Accept memory-tool and init requests without the secret header (local use only)");
   cmd->add_option("--tool-secret-header", flags->tool_secret_header,

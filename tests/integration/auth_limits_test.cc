@@ -207,3 +207,36 @@ TEST(ServeSecrets, SecretsShorterThan16CharactersAreRefusedAtStart) {
 
 }  // namespace
 }  // namespace engram
+
+namespace engram {
+namespace {
+
+// The settings this stop added, given hostile values: each refuses to start
+// with a message naming it, rather than running with a nonsense limit.
+TEST(ServeSettings, HostileValuesOfTheNewSettingsAreRefusedAtStart) {
+  TempDir dir;
+  const std::string secrets = std::string("ENGRAM_WEBHOOK_SECRET=") + testing::kTestSecret +
+                              " ENGRAM_TOOL_SECRET=" + testing::kToolSecret + " ";
+  struct Case {
+    std::string env, args, says;
+  };
+  const Case cases[] = {
+      {"", "--default-region XX", "--default-region"},
+      {"", "--default-region '../../etc'", "--default-region"},
+      {"", "--max-connections 0", "--max-connections"},
+      {"", "--max-connections -5", "--max-connections"},
+      {"", "--max-inflight-body-bytes -1", "--max-inflight-body-bytes"},
+      {"ENGRAM_IDENTITY_KEY=short ", "", "ENGRAM_IDENTITY_KEY"},
+  };
+  for (const Case& c : cases) {
+    auto [code, out] =
+        testing::RunEngram("serve --data-dir " + (dir / "data") + " --listen 127.0.0.1:0 " + c.args,
+                           secrets + c.env + "timeout 5 ");
+    EXPECT_NE(code, 0) << c.args << c.env << ": " << out;
+    EXPECT_NE(code, 124) << "started anyway: " << c.args << c.env;
+    EXPECT_NE(out.find(c.says), std::string::npos) << c.args << c.env << ": " << out;
+  }
+}
+
+}  // namespace
+}  // namespace engram
