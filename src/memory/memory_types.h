@@ -53,6 +53,8 @@ struct ExtractionInput {
   // Not for the extractor: the extraction returns these after the
   // extractor's own memories, whichever extractor is configured.
   std::vector<ExtractedMemory> analysis;
+  // The call's id: names the evidence memories (evidence.h).
+  std::string conversation_id;
 };
 
 }  // namespace engram::memory

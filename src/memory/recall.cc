@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
+#include <utility>
 
 #include "memory/text.h"
 
@@ -15,6 +17,23 @@ constexpr double kMsPerDay = 86'400'000.0;
 double CompositeScore(const RecallWeights& w, double similarity, double salience, double recency,
                       double link) {
   return w.similarity * similarity + w.salience * salience + w.recency * recency + w.link * link;
+}
+
+std::vector<RecallHit> WithoutRepeatedSources(std::vector<RecallHit> ranked, size_t limit) {
+  std::vector<RecallHit> out;
+  std::set<std::pair<std::string, int>> said;  // (conversation, turn) already returned
+  for (RecallHit& h : ranked) {
+    if (out.size() == limit) break;
+    const IndexedMemory& m = h.memory;
+    const bool repeats = !m.source_turns.empty() &&
+                         std::all_of(m.source_turns.begin(), m.source_turns.end(), [&](int turn) {
+                           return said.count({m.conversation_id, turn}) > 0;
+                         });
+    if (repeats) continue;
+    for (int turn : m.source_turns) said.insert({m.conversation_id, turn});
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 Result<std::vector<RecallHit>> Recall(const MemoryIndex& index, Embedder& embedder,
@@ -62,8 +81,7 @@ Result<std::vector<RecallHit>> Recall(const MemoryIndex& index, Embedder& embedd
   std::sort(hits.begin(), hits.end(), [](const RecallHit& a, const RecallHit& b) {
     return a.score != b.score ? a.score > b.score : a.memory.id < b.memory.id;
   });
-  if (hits.size() > limit) hits.resize(limit);
-  return hits;
+  return WithoutRepeatedSources(std::move(hits), limit);
 }
 
 std::string ExtractiveSummary(const std::vector<RecallHit>& hits, size_t max_chars) {

@@ -42,6 +42,12 @@ Result<std::vector<RecallHit>> Recall(const MemoryIndex& index, Embedder& embedd
                                       const std::string& user_id, std::string_view query,
                                       size_t limit, const RecallWeights& weights = {});
 
+// The first `limit` of `ranked` (best first), skipping a memory whose source
+// turns were all said by better ones: a fact and the words it was learnt
+// from (memory/evidence.h) are two keys to one piece of evidence, and an
+// answer should spend its slots on different evidence.
+std::vector<RecallHit> WithoutRepeatedSources(std::vector<RecallHit> ranked, size_t limit);
+
 // The composite score of one memory; exposed for tests.
 double CompositeScore(const RecallWeights& w, double similarity, double salience, double recency,
                       double link);

@@ -8,6 +8,7 @@
 #include "common/json_fields.h"
 #include "log/internal_events.h"
 #include "memory/analysis_memories.h"
+#include "memory/evidence.h"
 
 namespace engram::projections {
 
@@ -52,6 +53,7 @@ memory::ExtractionInput TranscriptInput(const json& data, const std::string& cal
     turns.push_back({t.index, t.role, t.message});
     input.turns.push_back(std::move(t));
   }
+  input.conversation_id = OptString(data, "conversation_id").value_or("");
   const json* analysis = Field(data, "analysis");
   if (analysis) {
     input.analysis = memory::AnalysisMemories(
@@ -60,7 +62,10 @@ memory::ExtractionInput TranscriptInput(const json& data, const std::string& cal
   if (canonical) {
     json stated = json::array();
     for (const auto& m : input.analysis) stated.push_back(ExtractedToJson(m));
-    *canonical = {{"name", caller_name}, {"turns", std::move(turns)}, {"analysis", stated}};
+    *canonical = {{"name", caller_name},
+                  {"conversation_id", input.conversation_id},
+                  {"turns", std::move(turns)},
+                  {"analysis", stated}};
   }
   return input;
 }
@@ -68,6 +73,7 @@ memory::ExtractionInput TranscriptInput(const json& data, const std::string& cal
 std::string ExtractionCacheKey(const std::string& extractor_identity, const json& canonical) {
   std::string material = extractor_identity;
   material.append("+").append(memory::kAnalysisRulesVersion);
+  material.append("+").append(memory::kEvidenceRulesVersion);
   material.append("\n").append(canonical.dump());
   return crypto::Sha256Hex(material);
 }
@@ -76,6 +82,10 @@ Result<std::vector<memory::ExtractedMemory>> ExtractMemories(memory::Extractor& 
                                                              const memory::ExtractionInput& input) {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<memory::ExtractedMemory> out, extractor.Extract(input));
   out.insert(out.end(), input.analysis.begin(), input.analysis.end());
+  std::vector<memory::ExtractedMemory> evidence =
+      memory::EvidenceMemories(input.turns, input.conversation_id, input.caller_name);
+  out.insert(out.end(), std::make_move_iterator(evidence.begin()),
+             std::make_move_iterator(evidence.end()));
   return out;
 }
 

@@ -82,7 +82,8 @@ memory::ExtractionInput TranscriptInput(const nlohmann::json& data, const std::s
 std::string ExtractionCacheKey(const std::string& extractor_identity,
                                const nlohmann::json& canonical);
 // What one extraction yields: the extractor's memories, then
-// `input.analysis` (after, so the extractor's keep their positions and so
+// `input.analysis`, then the evidence of every caller utterance
+// (memory/evidence.h; after, so the extractor's keep their positions and so
 // their memory ids). The extractor's error when it fails.
 Result<std::vector<memory::ExtractedMemory>> ExtractMemories(memory::Extractor& extractor,
                                                              const memory::ExtractionInput& input);

@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "common/json_fields.h"
 #include "log/internal_events.h"
+#include "memory/evidence.h"
 #include "memory/summary.h"
 #include "memory/text.h"
 #include "projections/memory_rows.h"
@@ -46,6 +47,30 @@ std::set<std::string> KeyTerms(const std::string& content, const std::set<std::s
   }
   flush();
   return out;
+}
+
+// Whether the content terms of one sentence are all among the other's: the
+// shorter one adds nothing ("Every Monday I export the report" / "Every
+// Monday morning I export the weekly report").
+bool SaysNothingNew(const std::string& a, const std::string& b) {
+  std::vector<std::string> x = memory::LexicalTerms(a);
+  std::vector<std::string> y = memory::LexicalTerms(b);
+  std::sort(x.begin(), x.end());
+  x.erase(std::unique(x.begin(), x.end()), x.end());
+  std::sort(y.begin(), y.end());
+  y.erase(std::unique(y.begin(), y.end()), y.end());
+  if (x.size() > y.size()) std::swap(x, y);
+  return std::includes(y.begin(), y.end(), x.begin(), x.end());
+}
+
+// Whether `evidence` holds the caller's words `fact` was learnt from: the
+// same call and a shared source turn that the caller said (an agent question
+// paired with the answer is not the caller's).
+bool SameEvidence(const Known& evidence, const Known& fact) {
+  if (evidence.conversation_id != fact.conversation_id) return false;
+  const int caller_turn = evidence.source_turns.empty() ? -1 : evidence.source_turns.back();
+  return std::find(fact.source_turns.begin(), fact.source_turns.end(), caller_turn) !=
+         fact.source_turns.end();
 }
 
 }  // namespace
@@ -364,7 +389,16 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
           match = &k;
         }
       }
-      if (match) restates = KeyTerms(match->content, name_terms) == KeyTerms(c.content, name_terms);
+      // Near-identical wording is not the same statement when the two name
+      // different people or things, or when one says something the other
+      // does not ("allergic to latex" / "allergic to peanuts"): those are
+      // two memories. Only a slot (a subject with its value) or an explicit
+      // update replaces a memory; similar wording never does.
+      if (match) {
+        restates = KeyTerms(match->content, name_terms) == KeyTerms(c.content, name_terms) &&
+                   SaysNothingNew(match->content, c.content);
+        if (!restates) match = nullptr;
+      }
     }
     if (match && restates) {
       ENGRAM_RETURN_IF_ERROR(reinforce(*match));
@@ -398,15 +432,30 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
     }
     ENGRAM_RETURN_IF_ERROR(relate(id, "created"));
     if (match) {
-      // An update: the known memory stays for history, no longer current.
-      ENGRAM_RETURN_IF_ERROR(
-          db.Run("UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time, id,
-                 match->id));
-      ENGRAM_RETURN_IF_ERROR(relate(match->id, "superseded"));
-      IndexOp op{IndexOp::kRemove, user_id, {}, {}};
-      op.memory.id = match->id;
-      ops.push_back(std::move(op));
-      known.erase(known.begin() + (match - known.data()));
+      // An update: the known memory stays for history, no longer current,
+      // and so do the caller's words it was learnt from, which would
+      // otherwise still be served as what the caller says.
+      std::vector<std::string> replaced = {match->id};
+      if (!memory::IsEvidenceSubject(match->subject)) {
+        for (const Known& k : known) {
+          if (memory::IsEvidenceSubject(k.subject) && SameEvidence(k, *match)) {
+            replaced.push_back(k.id);
+          }
+        }
+      }
+      for (const std::string& old_id : replaced) {
+        ENGRAM_RETURN_IF_ERROR(
+            db.Run("UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time,
+                   id, old_id));
+        ENGRAM_RETURN_IF_ERROR(relate(old_id, "superseded"));
+        IndexOp op{IndexOp::kRemove, user_id, {}, {}};
+        op.memory.id = old_id;
+        ops.push_back(std::move(op));
+      }
+      std::erase_if(known, [&](const Known& k) {
+        return std::find(replaced.begin(), replaced.end(), k.id) != replaced.end();
+      });
+      match = nullptr;
     }
     // Waypoint graph: links to earlier memories above the threshold.
     std::string waypoint;

@@ -72,7 +72,8 @@ inline constexpr double kRestatementBoost = 0.15;
 inline constexpr double kRecallBoost = 0.05;
 // Links above this cosine join the waypoint graph.
 inline constexpr double kLinkThreshold = 0.8;
-// A candidate this close to a known memory restates or updates it.
+// A candidate this close to a known memory restates it, when both name the
+// same things and neither says more than the other.
 inline constexpr double kNearDuplicateCosine = 0.9;
 // ...when it has at least this many content terms; shorter ones state no fact
 // a later sentence could update.

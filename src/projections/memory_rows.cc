@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "memory/evidence.h"
 #include "memory/summary.h"
 #include "memory/text.h"
 #include "projections/memory_projector.h"
@@ -128,6 +129,8 @@ Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
   }
   std::vector<memory::SummaryFact> facts;
   for (const Known& k : known) {
+    // The caller's words as said are for recall, not for a summary read aloud.
+    if (memory::IsEvidenceSubject(k.subject)) continue;
     facts.push_back({k.content, k.sector, k.subject, k.value, k.salience, k.created_at});
   }
   std::string summary;

@@ -98,7 +98,7 @@ TEST_F(Audit, AUsersTrailHoldsEveryEntryInOrderWithWhatItTaught) {
     return std::find(e.derived.begin(), e.derived.end(), line) != e.derived.end();
   };
   EXPECT_TRUE(has(by_number->entries[1], "created: Priya Raman's CRM is HubSpot."));
-  EXPECT_TRUE(has(by_number->entries[3], "recalled: Priya Raman's CRM is HubSpot."));
+  EXPECT_TRUE(has(by_number->entries[3], "recalled: CRM the customer uses: HubSpot."));
   EXPECT_TRUE(has(by_number->entries[5],
                   "superseded: Priya Raman's CRM is HubSpot. -> Priya Raman's CRM is Salesforce."));
   EXPECT_TRUE(
@@ -188,8 +188,8 @@ TEST_F(Audit, TheAdminApiShowsTheUserAndEveryMemoryWithValidityAndSources) {
   EXPECT_EQ(u["caller_ids"], json::array({"+15125550147"}));
   EXPECT_EQ(u["conversations"], 2);
   // 3 the rules learnt, 3 platform facts the second call changed (CRM,
-  // follow-up date, sentiment).
-  EXPECT_EQ(u["superseded_memories"], 6);
+  // follow-up date, sentiment), and the caller's words behind two of them.
+  EXPECT_EQ(u["superseded_memories"], 8);
 
   auto listed = client_.Send("GET", "/v1/users/cust_000184/memories", "", admin);
   ASSERT_EQ(listed->status, 200) << listed->body;

@@ -551,13 +551,17 @@ TEST(ReExtraction, AConfigFileSwitchesTheExtractorAndTheDiffShowsTheChange) {
   auto db = testing::OpenDb(shadow);
   EXPECT_EQ(QueryColumn(*db,
                         "SELECT content FROM memories WHERE subject IS NULL OR (subject NOT "
-                        "LIKE 'dc:%' AND subject NOT LIKE 'call:%') ORDER BY content"),
+                        "LIKE 'dc:%' AND subject NOT LIKE 'call:%' AND subject NOT LIKE 'utt:%') "
+                        "ORDER BY content"),
             (std::vector<std::string>{"Priya Raman is frustrated by duplicate contacts.",
                                       "Priya Raman's CRM is HubSpot."}));
   // The LLM configuration gets the platform's analysis too: 6 data-collection
   // answers and the call's summary.
   EXPECT_EQ(QueryColumn(*db, "SELECT count(*) FROM memories WHERE subject LIKE 'dc:%'"),
             std::vector<std::string>{"6"});
+  // And the caller's words, whichever extractor: one per caller turn (7).
+  EXPECT_EQ(QueryColumn(*db, "SELECT count(*) FROM memories WHERE subject LIKE 'utt:%'"),
+            std::vector<std::string>{"7"});
   EXPECT_EQ(QueryColumn(*db, "SELECT count(*) FROM memories WHERE subject LIKE 'call:%'"),
             std::vector<std::string>{"1"});
 
@@ -610,8 +614,8 @@ TEST(ReExtraction, AConfigFileSwitchesTheExtractorAndTheDiffShowsTheChange) {
   // Readers, the index and the tool now serve the shadow's memories.
   EXPECT_EQ(QueryColumn(*testing::OpenDb(engram.db_path()),
                         "SELECT count(*) FROM memories WHERE user_id = 'cust_000184'"),
-            std::vector<std::string>{"9"});  // the LLM's 2 and the analysis' 7
-  EXPECT_EQ(engram.index->Count("cust_000184"), 9u);
+            std::vector<std::string>{"16"});  // the LLM's 2, the analysis' 7, the words' 7
+  EXPECT_EQ(engram.index->Count("cust_000184"), 16u);
   http::HttpConnection client("127.0.0.1", engram.port);
   auto tool = client.Send("POST", "/tools/memory-query",
                           json({{"query", "is she frustrated"}, {"user_id", "cust_000184"}}).dump(),

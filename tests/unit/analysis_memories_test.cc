@@ -138,7 +138,7 @@ TEST(ExtractionOfAnalysis, FollowsTheExtractorsMemoriesAndChangesTheCacheKey) {
   OneMemoryExtractor extractor;
   auto all = projections::ExtractMemories(extractor, input);
   ASSERT_TRUE(all.ok());
-  ASSERT_EQ(all->size(), 3u);
+  ASSERT_EQ(all->size(), 3u) << "\"Hi.\" alone is no evidence of anything";
   EXPECT_EQ((*all)[0].content, "From the extractor.") << "the extractor's keep their positions";
   EXPECT_EQ((*all)[1].content, "Boiler make: Vaillant.");
   EXPECT_EQ((*all)[2].content, "Call on 2026-03-09: A boiler call.");

@@ -334,9 +334,10 @@ TEST(ReadModel, HasTheElevenTablesAndTheNamedIndexes) {
 namespace engram::projections {
 namespace {
 
-// Dialogue: short reactions that differ only in a name are two memories, not
-// an update of one by the other; a long statement naming a new value is.
-TEST_F(ConversationProjectorTest, ShortReactionsNeverSupersedeButUpdatedRoutinesDo) {
+// Near-identical statements that name different people or things are two
+// memories, never an update of one by the other (issue 11, item 4): only a
+// slot or an explicit update replaces a memory.
+TEST_F(ConversationProjectorTest, NearIdenticalStatementsNamingDifferentThingsAreTwoMemories) {
   json first = MakeTranscription("conv_1", "+15550100001",
                                  {"Every Monday morning I export the weekly pipeline report from "
                                   "HubSpot to CSV.",
@@ -349,13 +350,20 @@ TEST_F(ConversationProjectorTest, ShortReactionsNeverSupersedeButUpdatedRoutines
   Append(first.dump());
   Append(second.dump());
   Project();
-  EXPECT_EQ(QueryColumn(Db(), "SELECT content FROM memories WHERE valid_to IS NOT NULL"),
-            Rows{"Every Monday morning the caller exports the weekly pipeline report from HubSpot "
-                 "to CSV."});
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM memories WHERE valid_to IS NOT NULL"), 0);
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT content FROM memories WHERE subject IS NULL AND content LIKE "
+                        "'%pipeline%' ORDER BY created_at"),
+            (Rows{"Every Monday morning the caller exports the weekly pipeline report from "
+                  "HubSpot to CSV.",
+                  "Every Monday morning the caller exports the weekly pipeline report from "
+                  "Salesforce to CSV."}));
   EXPECT_EQ(QueryInt(Db(),
                      "SELECT count(*) FROM memories WHERE content LIKE '%happy%' AND "
-                     "valid_to IS NULL"),
+                     "subject IS NULL AND valid_to IS NULL"),
             2);
+  // And the caller's words are kept as said, each turn once.
+  EXPECT_EQ(QueryInt(Db(), "SELECT count(*) FROM memories WHERE subject LIKE 'utt:%'"), 4);
 }
 
 }  // namespace
