@@ -4,9 +4,9 @@
 
 #include <filesystem>
 #include <map>
-#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -58,8 +58,8 @@ class Run {
       : set_(set), o_(o), out_(out) {}
 
   Status Go(const std::string& dir) {
-    const size_t n = o_.count == 0 ? set_.statements.size()
-                                   : std::min(o_.count, set_.statements.size());
+    const size_t n =
+        o_.count == 0 ? set_.statements.size() : std::min(o_.count, set_.statements.size());
     std::filesystem::remove_all(dir + "/data");
     std::filesystem::create_directories(dir + "/data");
     child_ = std::make_unique<EngramChild>(generalisation::ChildOptions{
@@ -123,11 +123,11 @@ class Run {
  private:
   Status PostCall(const std::string& body, StatementOutcome* s) {
     const int64_t now = SystemClock::Instance().NowMicros() / 1'000'000;
-    ENGRAM_ASSIGN_OR_RETURN(
-        http::ClientResponse r,
-        child_->Send("POST", "/webhook/post-call", body,
-                     {{"ElevenLabs-Signature", http::SignatureHeaderValue(kWebhookSecret, now, body)},
-                      {"Content-Type", "application/json"}}));
+    ENGRAM_ASSIGN_OR_RETURN(http::ClientResponse r,
+                            child_->Send("POST", "/webhook/post-call", body,
+                                         {{"ElevenLabs-Signature",
+                                           http::SignatureHeaderValue(kWebhookSecret, now, body)},
+                                          {"Content-Type", "application/json"}}));
     s->post_call_status = r.status;
     const json answer = json::parse(r.body, nullptr, false);
     if (r.status != 200 || !answer.is_object() || answer.value("status", "") != "accepted") {

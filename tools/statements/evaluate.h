@@ -41,16 +41,16 @@ struct EvalOptions {
 struct StatementOutcome {
   std::string id, conversation_id;
   int post_call_status = 0;
-  std::string extraction;     // webhook_events status after the wait ("done": learnt)
-  double learn_ms = 0;        // post-call sent to projected and extracted
-  size_t memories = 0;        // created from this call
-  size_t current = 0;         // of which still current
+  std::string extraction;          // webhook_events status after the wait ("done": learnt)
+  double learn_ms = 0;             // post-call sent to projected and extracted
+  size_t memories = 0;             // created from this call
+  size_t current = 0;              // of which still current
   size_t superseded_by_other = 0;  // of which replaced by another statement's memory
   bool merged_into_other = false;  // the call reinforced another statement's memory
   int query_status = 0;
   double query_ms = 0;
-  size_t rank = 0;         // of this call's first memory in the answer, 0: absent
-  bool words_hit = false;  // every must_contain word in the answer's contents
+  size_t rank = 0;                    // of this call's first memory in the answer, 0: absent
+  bool words_hit = false;             // every must_contain word in the answer's contents
   std::vector<std::string> returned;  // contents, rank order
 };
 

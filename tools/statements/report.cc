@@ -59,8 +59,8 @@ std::string TextReport(const EvalResult& r, const EvalOptions& o) {
       << Pct(s.found_top1, s.statements) << "\n";
   out << "must_contain words in top " << k << ": " << s.words_topk << "/" << s.statements << " = "
       << Pct(s.words_topk, s.statements) << "\n";
-  out << "statements with a memory: " << s.with_memory << "; without a current memory: "
-      << s.without_current << "\n";
+  out << "statements with a memory: " << s.with_memory
+      << "; without a current memory: " << s.without_current << "\n";
   out << "wrong supersessions (a statement's memory replaced by another statement's): "
       << s.wrong_supersessions << " memories, " << s.superseded_by_other << " statements\n";
   out << "statements merged into another statement's memory (reinforced it): "
@@ -128,8 +128,8 @@ std::string MissesReport(const EvalResult& r, const StatementSet& set) {
   for (const StatementOutcome& o : r.outcomes) {
     if (o.rank >= 1 || o.query_status == 0) continue;
     const Statement& s = *by_call.at(o.conversation_id);
-    out << "MISS " << s.id << " (" << o.current << " current of " << o.memories << ")\n  said:  "
-        << s.statement << "\n  asked: " << s.paraphrase << "\n";
+    out << "MISS " << s.id << " (" << o.current << " current of " << o.memories
+        << ")\n  said:  " << s.statement << "\n  asked: " << s.paraphrase << "\n";
     for (const std::string& c : o.returned) out << "    - " << c << "\n";
   }
   for (const auto& [from, to] : r.tally.wrong_supersessions) {

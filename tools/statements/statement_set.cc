@@ -48,8 +48,7 @@ Result<StatementSet> LoadStatementSet(const std::string& path) {
     ENGRAM_ASSIGN_OR_RETURN(s.statement, StringField(e, "statement", where));
     ENGRAM_ASSIGN_OR_RETURN(s.paraphrase, StringField(e, "paraphrase", where));
     s.subject = e.value("subject", "");
-    if (!e.contains("must_contain") || !e["must_contain"].is_array() ||
-        e["must_contain"].empty()) {
+    if (!e.contains("must_contain") || !e["must_contain"].is_array() || e["must_contain"].empty()) {
       return Status::InvalidArgument(where + ": 'must_contain' must be a non-empty array");
     }
     const std::string lower = Lower(s.statement);

@@ -62,16 +62,16 @@ double Percentile(std::vector<double> values, double p);
 // What the read model says about the statements' memories, from the admin
 // API's GET /v1/users/{id}/memories document.
 struct MemoryTally {
-  size_t memories = 0;          // every memory of the user
-  size_t current = 0;           // of which valid_to is null
+  size_t memories = 0;                                    // every memory of the user
+  size_t current = 0;                                     // of which valid_to is null
   std::map<std::string, size_t> current_by_conversation;  // statement calls only
   std::map<std::string, size_t> by_conversation;          // created from each call
   // A memory of statement A superseded by a memory from statement B's call,
   // A != B: (A's conversation, B's conversation), one entry per memory.
   std::vector<std::pair<std::string, std::string>> wrong_supersessions;
-  size_t superseded_within_call = 0;   // replaced by a memory of the same call
-  size_t superseded_by_unknown = 0;    // replacement from no statement's call
-  size_t ended_without_replacement = 0;  // valid_to set, superseded_by null
+  size_t superseded_within_call = 0;             // replaced by a memory of the same call
+  size_t superseded_by_unknown = 0;              // replacement from no statement's call
+  size_t ended_without_replacement = 0;          // valid_to set, superseded_by null
   std::map<std::string, std::string> source_of;  // memory id -> its call ("" when none)
 };
 
