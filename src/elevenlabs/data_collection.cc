@@ -60,6 +60,14 @@ std::string FirstSentence(const std::string& description) {
   return description.substr(begin, end - begin);
 }
 
+// An id or a field name as messages show it: quoted, escaped and cut,
+// since it may be anything the file held (a terminal escape sequence, say).
+std::string Quoted(const std::string& id) {
+  constexpr size_t kShown = kMaxDataCollectionIdChars + 8;
+  std::string shown = id.size() > kShown ? id.substr(0, kShown) + "..." : id;
+  return Json(shown).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 // Checks one item of the file; `name` is how messages name it. On success
 // `out` is the item as it goes to ElevenLabs: type, description, enum.
 Status CheckItem(const std::string& name, const Json& item, bool list_form, Json* out) {
@@ -71,8 +79,8 @@ Status CheckItem(const std::string& name, const Json& item, bool list_form, Json
     if (key == "type" || key == "description" || key == "enum" || (list_form && key == "id")) {
       continue;
     }
-    return Status::InvalidArgument(where + "unknown field '" + key +
-                                   "' (allowed: type, description, enum" +
+    return Status::InvalidArgument(where + "unknown field " + Quoted(key) +
+                                   " (allowed: type, description, enum" +
                                    (list_form ? ", id" : "") + ")");
   }
   std::string type = "string";
@@ -91,8 +99,7 @@ Status CheckItem(const std::string& name, const Json& item, bool list_form, Json
   const std::string description = item["description"].get<std::string>();
   if (description.size() > kMaxDataCollectionDescriptionChars) {
     return Status::InvalidArgument(where + "description is longer than " +
-                                   std::to_string(kMaxDataCollectionDescriptionChars) +
-                                   " characters");
+                                   std::to_string(kMaxDataCollectionDescriptionChars) + " bytes");
   }
   if (HasControlCharacter(description)) {
     return Status::InvalidArgument(where + "description holds a control character");
@@ -111,8 +118,7 @@ Status CheckItem(const std::string& name, const Json& item, bool list_form, Json
         v.get<std::string>().size() > kMaxDataCollectionEnumValueChars ||
         HasControlCharacter(v.get<std::string>())) {
       return Status::InvalidArgument(where + "enum values must be non-blank strings of at most " +
-                                     std::to_string(kMaxDataCollectionEnumValueChars) +
-                                     " characters");
+                                     std::to_string(kMaxDataCollectionEnumValueChars) + " bytes");
     }
     if (!seen.insert(v.get<std::string>()).second) {
       return Status::InvalidArgument(where + "enum repeats '" + v.get<std::string>() + "'");
@@ -120,14 +126,6 @@ Status CheckItem(const std::string& name, const Json& item, bool list_form, Json
   }
   (*out)["enum"] = values;
   return Status::Ok();
-}
-
-// An id as messages show it: quoted, escaped, and cut, since it may be
-// anything the file held.
-std::string Quoted(const std::string& id) {
-  constexpr size_t kShown = kMaxDataCollectionIdChars + 8;
-  std::string shown = id.size() > kShown ? id.substr(0, kShown) + "..." : id;
-  return Json(shown).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // The item without the fields it holds as null: ElevenLabs answers with every

@@ -8,7 +8,9 @@
 // /v1/convai/agents/{agent_id}): platform_settings.data_collection, a map
 // item id -> {type, description, ...}. The schema, as the official Python SDK
 // generates it from ElevenLabs' API definition (elevenlabs/elevenlabs-python
-// @54e58995, src/elevenlabs/types/agent_platform_settings_request_model.py:
+// @54e58995: src/elevenlabs/conversational_ai/agents/raw_client.py sends
+// {conversation_config, platform_settings, ...} as the PATCH body;
+// src/elevenlabs/types/agent_platform_settings_request_model.py:
 // `data_collection: Optional[Dict[str, AnalysisProperty]]`;
 // analysis_property.py, analysis_property_type.py): `type` is one of
 // "boolean", "string", "integer", "number"; `description` is what the LLM
@@ -47,7 +49,8 @@ inline constexpr size_t kMaxDataCollectionItems = 40;
 // Ids become JSON keys in the agent, memory subjects ("dc:<id>") and words
 // in messages: 64 plain characters are plenty.
 inline constexpr size_t kMaxDataCollectionIdChars = 64;
-// A description is an instruction to an LLM, a paragraph at most.
+// A description is an instruction to an LLM, a paragraph at most (bytes of
+// UTF-8, as are the other lengths here).
 inline constexpr size_t kMaxDataCollectionDescriptionChars = 2000;
 inline constexpr size_t kMaxDataCollectionEnumValues = 50;
 inline constexpr size_t kMaxDataCollectionEnumValueChars = 200;
