@@ -69,7 +69,7 @@ Json DefaultDataCollection();
 // either a map {"id": {"type", "description", "enum"?}, ...} or a list
 // [{"id", "type", "description", "enum"?}, ...]. `type` defaults to
 // "string". Returns the items as a map in file order.
-// InvalidArgument, naming the item ("item 'pet_name': ..." or "item #3"),
+// InvalidArgument, naming the item ('item "pet_name": ...' or "item #3"),
 // when: the file is larger than kMaxDataCollectionFileBytes, not valid UTF-8
 // JSON, nested deeper than 8 levels or repeats a key (common/json_guard.h);
 // the root is neither a map nor a list; there are more than
