@@ -1,9 +1,11 @@
 // engram elevenlabs config | push
 //
 // config prints, as JSON, everything to set in ElevenLabs for an agent to
-// use Engram (docs/ELEVENLABS.md walks through it). push creates or updates
-// the query_user_memory tool through the ElevenLabs REST API and patches
-// the agent; a second push changes nothing.
+// use Engram (docs/ELEVENLABS.md walks through it), data-collection items
+// included (--data-collection FILE adds or overrides some). push creates or
+// updates the query_user_memory tool through the ElevenLabs REST API and
+// patches the agent, adding the items it lacks; a second push changes
+// nothing.
 //
 // Exit codes: 0 done, 1 the API refused or could not be reached, 2 usage
 // (missing or bad flags, no ELEVENLABS_API_KEY).
@@ -24,6 +26,7 @@ struct ElevenLabsFlags {
   std::string tool_secret_header = "X-Engram-Secret";
   bool inline_secret = false;
   std::string prompt_file;
+  std::string data_collection_file;
   int response_timeout_secs = 10;
   std::string agent_id;
 };
@@ -74,6 +77,27 @@ bool BuildOptions(const ElevenLabsFlags& flags, const char* command,
       std::cerr << "engram elevenlabs " << command << ": " << flags.prompt_file << " is empty\n";
       return false;
     }
+  }
+  if (!flags.data_collection_file.empty()) {
+    // Read at most one byte past the limit: the parser refuses the rest.
+    std::ifstream in(flags.data_collection_file, std::ios::binary);
+    if (!in) {
+      std::cerr << "engram elevenlabs " << command << ": cannot read " << flags.data_collection_file
+                << "\n";
+      return false;
+    }
+    std::string text(elevenlabs::kMaxDataCollectionFileBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    auto extra = elevenlabs::ParseDataCollectionFile(text, flags.data_collection_file);
+    Result<elevenlabs::Json> items =
+        extra.ok() ? elevenlabs::CombineDataCollection(out->data_collection, *extra)
+                   : Result<elevenlabs::Json>(extra.status());
+    if (!items.ok()) {
+      std::cerr << "engram elevenlabs " << command << ": " << items.status().message() << "\n";
+      return false;
+    }
+    out->data_collection = std::move(*items);
   }
   if (Status s = elevenlabs::Validate(*out); !s.ok()) {
     std::cerr << "engram elevenlabs " << command << ": " << s.message() << "\n";
@@ -126,6 +150,9 @@ void AddSetupFlags(CLI::App* cmd, ElevenLabsFlags* flags) {
       ->capture_default_str();
   cmd->add_option("--prompt-file", flags->prompt_file,
                   "The agent's system prompt (default: Engram's, see `config`)");
+  cmd->add_option("--data-collection", flags->data_collection_file,
+                  "JSON file of data-collection items to add to or override Engram's defaults: "
+                  "{\"id\": {\"type\", \"description\"}} or a list of {\"id\", ...}");
   cmd->add_option("--response-timeout-secs", flags->response_timeout_secs,
                   "How long ElevenLabs waits for the memory tool (5..120)")
       ->capture_default_str();

@@ -316,7 +316,7 @@ Json InitWebhook(const SetupOptions& options) {
 
 Json AgentPatch(const SetupOptions& options, const std::string& tool_id) {
   const std::string prompt = options.prompt.empty() ? DefaultSystemPrompt() : options.prompt;
-  return {
+  Json patch = {
       {"conversation_config",
        {{"agent",
          {{"prompt", {{"prompt", prompt}, {"tool_ids", Json::array({tool_id})}}},
@@ -326,6 +326,10 @@ Json AgentPatch(const SetupOptions& options, const std::string& tool_id) {
         {"workspace_overrides",
          {{"conversation_initiation_client_data_webhook", InitWebhook(options)}}}}},
   };
+  if (options.data_collection.is_object() && !options.data_collection.empty()) {
+    patch["platform_settings"]["data_collection"] = options.data_collection;
+  }
+  return patch;
 }
 
 Json SetupConfig(const SetupOptions& options) {
@@ -389,6 +393,9 @@ Json SetupConfig(const SetupOptions& options) {
        "caller_known, last_call_date, call_token (plus `engram serve --dynamic-variables`)"},
   };
 
+  for (std::string& note : DataCollectionNotes(options.data_collection)) {
+    notes.push_back(std::move(note));
+  }
   Json agent = AgentPatch(options, "<id of the query_user_memory tool>");
   return {
       {"engram",
@@ -404,6 +411,7 @@ Json SetupConfig(const SetupOptions& options) {
       {"agent",
        {{"endpoint", "PATCH /v1/convai/agents/{agent_id} (push keeps the agent's other tool_ids)"},
         {"body", agent}}},
+      {"data_collection", DataCollectionSection(options.data_collection)},
       {"conversation_initiation_webhook", init},
       {"post_call_webhook", post_call},
       {"dynamic_variables", {{"dynamic_variable_placeholders", Placeholders()}}},
@@ -437,7 +445,19 @@ std::vector<std::string> PushResult::Lines() const {
   if (tool == ToolAction::kCreated) lines.push_back("tool created id=" + tool_id);
   if (tool == ToolAction::kUpdated) lines.push_back("tool updated id=" + tool_id);
   if (agent_updated) lines.push_back("agent updated");
+  auto joined = [](const std::vector<std::string>& ids) {
+    std::string out;
+    for (const std::string& id : ids) out += (out.empty() ? "" : ", ") + id;
+    return out;
+  };
+  if (!data_collection_added.empty()) {
+    lines.push_back("data collection: added " + joined(data_collection_added));
+  }
   if (lines.empty()) lines.push_back("nothing to change (tool id=" + tool_id + ")");
+  if (!data_collection_kept.empty()) {
+    lines.push_back("data collection: kept the agent's own " + joined(data_collection_kept) +
+                    " as written (same id, not overwritten)");
+  }
   return lines;
 }
 
@@ -478,6 +498,11 @@ Result<PushResult> Push(http::HttpClient& client, const ApiEndpoint& endpoint,
   }
   if (!agent.ok()) return agent.status();
   const std::vector<std::string> agent_tool_ids = ToolIdsOf(*agent);
+  // Merged now so that an agent holding something odd fails before any write.
+  ENGRAM_ASSIGN_OR_RETURN(
+      DataCollectionMerge data_collection,
+      MergeDataCollection(ObjectAt(*agent, "platform_settings").value("data_collection", Json()),
+                          options.data_collection));
 
   // 2. The tool. Several tools may carry our name (made by hand, or by a
   // push that failed half-way): keep the one the agent already uses.
@@ -542,6 +567,13 @@ Result<PushResult> Push(http::HttpClient& client, const ApiEndpoint& endpoint,
   workspace_overrides.update(patch["platform_settings"]["workspace_overrides"]);
   patch["platform_settings"] = {{"overrides", overrides},
                                 {"workspace_overrides", workspace_overrides}};
+  // Data collection: the agent's items stay as they are; ours that it lacks
+  // are added, and then the whole map is sent (it may replace the stored one).
+  if (data_collection.changed()) {
+    patch["platform_settings"]["data_collection"] = data_collection.items;
+  }
+  result.data_collection_added = data_collection.added;
+  result.data_collection_kept = data_collection.kept;
 
   if (!Covers(*agent, patch)) {
     ENGRAM_RETURN_IF_ERROR(

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "elevenlabs/data_collection.h"
 #include "http/http_client.h"
 
 namespace engram::elevenlabs {
@@ -47,6 +48,9 @@ struct SetupOptions {
   // ElevenLabs allows 5..120 (older API) / 5..300; the memory route answers
   // in well under a second, so 10 s only covers a slow network.
   int response_timeout_secs = 10;
+  // The data-collection items to propose, id -> {type, description, enum?}
+  // (data_collection.h); an empty map proposes none.
+  Json data_collection = DefaultDataCollection();
 };
 
 // InvalidArgument when public_url is not an absolute http(s) URL without a
@@ -81,13 +85,15 @@ Json DynamicVariablePlaceholders();
 Json InitWebhook(const SetupOptions& options);
 
 // The body of PATCH /v1/convai/agents/{id} that Push sends for an agent
-// holding no other tools: prompt, tool_ids = [tool_id], placeholders, and
-// the per-agent conversation-initiation webhook with its enabling flag.
+// holding no other tools: prompt, tool_ids = [tool_id], placeholders, the
+// per-agent conversation-initiation webhook with its enabling flag, and the
+// proposed data-collection items (platform_settings.data_collection).
 Json AgentPatch(const SetupOptions& options, const std::string& tool_id);
 
 // Everything `engram elevenlabs config` prints: the tool body, the agent
-// settings, the initiation and post-call webhook settings, the dynamic
-// variables, the prompt, and notes on what has to be done by hand.
+// settings, the data-collection items, the initiation and post-call webhook
+// settings, the dynamic variables, the prompt, and notes on what has to be
+// done by hand.
 // REQUIRES: Validate(options).ok().
 Json SetupConfig(const SetupOptions& options);
 
@@ -109,9 +115,14 @@ struct PushResult {
   std::string tool_id;
   ToolAction tool = ToolAction::kUnchanged;
   bool agent_updated = false;
+  // Data-collection items added to the agent, and those it already had with
+  // the same id but other settings (left as the owner wrote them).
+  std::vector<std::string> data_collection_added;
+  std::vector<std::string> data_collection_kept;
   int writes = 0;  // POST/PATCH requests sent
-  // One line per action ("tool created id=...", "agent updated"), or
-  // "nothing to change".
+  // One line per action ("tool created id=...", "agent updated",
+  // "data collection: added a, b"), or "nothing to change (tool id=...)";
+  // then "data collection: kept the agent's own a, b ..." when some were.
   std::vector<std::string> Lines() const;
 };
 
@@ -128,13 +139,16 @@ Status ValidatePush(const ApiEndpoint& api, const std::string& agent_id,
 //      or PATCH /v1/convai/tools/{id} only if its config is not covered;
 //   3. PATCH /v1/convai/agents/{agent_id} only if its prompt, tool_ids (its
 //      other tools kept, ours added once, stale copies of ours dropped),
-//      placeholders or init webhook differ.
+//      placeholders or init webhook differ, or a proposed data-collection
+//      item is missing. Items the agent has are never changed or removed
+//      (MergeDataCollection); the whole map is sent when one is added.
 // Errors: what ValidatePush returns; InvalidArgument for a request
 // ElevenLabs refused as invalid (400/409/422); Unauthorized for 401/403;
 // NotFound when the agent does not exist; Unavailable for network failures,
 // timeouts, 429 and 5xx; Corruption for an answer that is not the JSON
-// expected. A failure after a write leaves what was written (a rerun
-// finishes the job).
+// expected (a platform_settings.data_collection that is not an object
+// included, found before any write). A failure after a write leaves what
+// was written (a rerun finishes the job).
 Result<PushResult> Push(http::HttpClient& client, const ApiEndpoint& api,
                         const std::string& agent_id, const SetupOptions& options);
 

@@ -2,25 +2,22 @@
 // keeps callers apart (identity bound to dynamic variables, never written by
 // the LLM) and against a real Engram's init webhook; push runs against a
 // local ElevenLabs stand-in that keeps tools and agents in memory, checks
-// the API key, paths, methods and body shapes, and counts writes. The real
-// `engram` binary runs both commands at the end.
+// the API key, paths, methods and body shapes, and counts writes
+// (support/elevenlabs_standin.h). The real `engram` binary runs both commands
+// at the end. Data collection: elevenlabs_data_collection_test.cc.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
-#include <functional>
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "elevenlabs/agent_setup.h"
 #include "http/http_client.h"
 #include "http/http_connection.h"
-#include "http/server.h"
+#include "support/elevenlabs_standin.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -30,9 +27,10 @@ using elevenlabs::Json;
 using nlohmann::json;
 using testing::TempDir;
 
-constexpr char kKey[] = "el-test-key";
-constexpr char kAgent[] = "agent_test_1";
-constexpr char kOtherTool[] = "tool_calendar";
+using testing::ElevenLabsStandIn;
+constexpr const char* kKey = testing::kElevenLabsKey;
+constexpr const char* kAgent = testing::kElevenLabsAgent;
+constexpr const char* kOtherTool = testing::kElevenLabsOtherTool;
 
 json ToJson(const Json& j) { return json::parse(j.dump()); }
 
@@ -54,332 +52,6 @@ std::set<std::string> PromptVariables(const std::string& prompt) {
   }
   return vars;
 }
-
-// A tool name as ElevenLabs accepts it: ^[a-zA-Z0-9_-]{1,64}$.
-bool ValidToolName(const std::string& name) {
-  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-}
-
-// The ElevenLabs API as far as push uses it. Stores tools and agents in
-// memory and answers like the real one: {"detail": ...} errors, a paged
-// tool list, defaults filled into stored tools, agents patched by merge.
-// Every shape violation it sees is recorded in violations() and answered
-// 422, so a test can assert there were none.
-class ElevenLabsStandIn {
- public:
-  ElevenLabsStandIn() {
-    http::ServerOptions o;
-    o.port = 0;
-    o.handler_threads = 2;
-    server_ = std::make_unique<http::HttpServer>(
-        o, [this](const http::HttpRequest& r) { return Handle(r); });
-    if (!server_->Start().ok()) throw std::runtime_error("stand-in failed to start");
-    agents_[kAgent] = json::parse(R"({
-      "agent_id": "agent_test_1",
-      "name": "Support line",
-      "conversation_config": {
-        "agent": {
-          "first_message": "Hello, how can I help?",
-          "language": "en",
-          "prompt": {"prompt": "You are a support agent.", "llm": "gemini-2.0-flash",
-                     "temperature": 0, "tool_ids": ["tool_calendar"]},
-          "dynamic_variables": {"dynamic_variable_placeholders": {"account_tier": "free"}}
-        },
-        "tts": {"voice_id": "voice_1"}
-      },
-      "platform_settings": {
-        "overrides": {"conversation_config_override": {"agent": {"first_message": false}},
-                      "enable_conversation_initiation_client_data_from_webhook": false},
-        "workspace_overrides": {"webhooks": {"post_call_webhook_id": "wh_1",
-                                             "events": ["transcript"], "send_audio": false}}
-      }
-    })");
-    tools_.push_back({kOtherTool, json::parse(R"({"type": "client", "name": "check_calendar",
-                                                  "description": "Open the calendar"})")});
-  }
-  ~ElevenLabsStandIn() { server_->Stop(std::chrono::milliseconds(0)); }
-
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
-
-  struct Counts {
-    int tool_posts = 0, tool_patches = 0, agent_patches = 0, reads = 0, unauthorized = 0;
-    int writes() const { return tool_posts + tool_patches + agent_patches; }
-  };
-  Counts counts() {
-    std::lock_guard lock(mu_);
-    return counts_;
-  }
-  std::vector<std::string> violations() {
-    std::lock_guard lock(mu_);
-    return violations_;
-  }
-  std::vector<std::string> requests() {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-  json agent(const std::string& id = kAgent) {
-    std::lock_guard lock(mu_);
-    return agents_.at(id);
-  }
-  // The stored config of tool `id`, or null.
-  json tool(const std::string& id) {
-    std::lock_guard lock(mu_);
-    for (const auto& t : tools_) {
-      if (t.first == id) return t.second;
-    }
-    return nullptr;
-  }
-  std::vector<std::string> ToolIdsNamed(const std::string& name) {
-    std::lock_guard lock(mu_);
-    std::vector<std::string> ids;
-    for (const auto& t : tools_) {
-      if (t.second.value("name", "") == name) ids.push_back(t.first);
-    }
-    return ids;
-  }
-  // Changes made "in the dashboard", not counted as writes.
-  void EditAgent(const std::function<void(json&)>& edit) {
-    std::lock_guard lock(mu_);
-    edit(agents_.at(kAgent));
-  }
-  void EditTool(const std::string& id, const std::function<void(json&)>& edit) {
-    std::lock_guard lock(mu_);
-    for (auto& t : tools_) {
-      if (t.first == id) edit(t.second);
-    }
-  }
-  std::string AddTool(json config) {
-    std::lock_guard lock(mu_);
-    std::string id = "tool_" + std::to_string(++next_id_);
-    tools_.push_back({id, std::move(config)});
-    return id;
-  }
-  void set_page_size(size_t n) {
-    std::lock_guard lock(mu_);
-    page_size_ = n;
-  }
-  // The next write is answered with this status (0: none).
-  void FailNextWrite(int status) {
-    std::lock_guard lock(mu_);
-    fail_next_write_ = status;
-  }
-
- private:
-  static http::HttpResponse Detail(int status, const std::string& code, const std::string& msg) {
-    return http::HttpResponse::Json(status, {{"detail", {{"status", code}, {"message", msg}}}});
-  }
-
-  http::HttpResponse Reject(const std::vector<std::string>& problems) {
-    json detail = json::array();
-    for (const std::string& p : problems) {
-      violations_.push_back(p);
-      detail.push_back({{"loc", {"body"}}, {"msg", p}, {"type", "value_error"}});
-    }
-    return http::HttpResponse::Json(422, {{"detail", detail}});
-  }
-
-  // What the real API validates in a webhook tool_config (the parts push
-  // sends), per ../shared/elevenlabs/README.md.
-  static std::vector<std::string> ToolProblems(const json& body) {
-    std::vector<std::string> p;
-    if (!body.is_object() || body.size() != 1 || !body.contains("tool_config")) {
-      return {"body must be exactly {\"tool_config\": {...}}"};
-    }
-    const json& t = body["tool_config"];
-    if (t.value("type", "") != "webhook") p.push_back("tool_config.type must be webhook");
-    if (!ValidToolName(t.value("name", ""))) {
-      p.push_back("tool_config.name is invalid");
-    }
-    if (t.value("description", "").empty()) p.push_back("tool_config.description is required");
-    int timeout = t.value("response_timeout_secs", 20);
-    if (timeout < 5 || timeout > 120) p.push_back("response_timeout_secs out of range");
-    const json& api = t.value("api_schema", json::object());
-    if (api.value("url", "").rfind("http", 0) != 0) p.push_back("api_schema.url is required");
-    static const std::set<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE"};
-    if (!kMethods.count(api.value("method", "GET"))) p.push_back("api_schema.method invalid");
-    const json headers = api.value("request_headers", json::object());
-    for (const auto& [name, value] : headers.items()) {
-      const bool literal = value.is_string();
-      const bool located = value.is_object() && value.size() == 1 &&
-                           (value.contains("secret_id") || value.contains("variable_name") ||
-                            value.contains("env_var_label"));
-      if (!literal && !located) p.push_back("request_headers." + name + " has a bad value");
-    }
-    const json& schema = api.value("request_body_schema", json::object());
-    if (schema.value("type", "") != "object") p.push_back("request_body_schema.type != object");
-    const json& props = schema.value("properties", json::object());
-    for (const auto& [name, prop] : props.items()) {
-      int sources = 0;
-      for (const char* k : {"description", "dynamic_variable", "constant_value",
-                            "is_system_provided", "is_omitted"}) {
-        if (prop.contains(k)) ++sources;
-      }
-      if (sources != 1) p.push_back("property " + name + " needs exactly one value source");
-      static const std::set<std::string> kTypes = {"string", "number", "integer", "boolean"};
-      if (!kTypes.count(prop.value("type", ""))) p.push_back("property " + name + " type");
-    }
-    for (const json& r : schema.value("required", json::array())) {
-      if (!props.contains(r.get<std::string>())) p.push_back("required names a missing property");
-    }
-    return p;
-  }
-
-  // The real API fills in defaults: a stored tool has more keys than sent.
-  static json WithDefaults(json t) {
-    t.emplace("assignments", json::array());
-    t.emplace("disable_interruptions", false);
-    t.emplace("force_pre_tool_speech", false);
-    json& api = t["api_schema"];
-    api.emplace("path_params_schema", json::object());
-    api.emplace("query_params_schema", nullptr);
-    for (auto& [name, prop] : api["request_body_schema"]["properties"].items()) {
-      prop.emplace("enum", nullptr);
-    }
-    return t;
-  }
-
-  std::vector<std::string> AgentPatchProblems(const json& body) {
-    std::vector<std::string> p;
-    for (const auto& [key, value] : body.items()) {
-      if (key != "conversation_config" && key != "platform_settings" && key != "name") {
-        p.push_back("unexpected agent field " + key);
-      }
-    }
-    const json& prompt = body.value("conversation_config", json::object())
-                             .value("agent", json::object())
-                             .value("prompt", json::object());
-    if (prompt.contains("tools")) p.push_back("prompt.tools was removed; use tool_ids");
-    if (prompt.contains("tool_ids")) {
-      std::set<std::string> seen;
-      for (const json& id : prompt["tool_ids"]) {
-        if (!id.is_string()) {
-          p.push_back("tool_ids must be strings");
-          continue;
-        }
-        if (!seen.insert(id.get<std::string>()).second)
-          p.push_back("duplicate tool id " + id.dump());
-        bool exists = false;
-        for (const auto& t : tools_) exists |= t.first == id.get<std::string>();
-        if (!exists) p.push_back("unknown tool id " + id.dump());
-      }
-    }
-    return p;
-  }
-
-  http::HttpResponse Handle(const http::HttpRequest& r) {
-    std::lock_guard lock(mu_);
-    const std::string path(r.Path());
-    requests_.push_back(r.method + " " + std::string(r.target));
-    if (r.Header("xi-api-key") != kKey) {
-      counts_.unauthorized++;
-      return Detail(401, "invalid_api_key", "Invalid API key");
-    }
-    const bool write = r.method != "GET";
-    json body;
-    if (write) {
-      if (r.Header("Content-Type").rfind("application/json", 0) != 0) {
-        violations_.push_back(r.method + " " + path + " without a JSON content type");
-        return Detail(415, "unsupported_media_type", "expected application/json");
-      }
-      body = json::parse(r.body, nullptr, false);
-      if (!body.is_object()) return Reject({r.method + " " + path + ": body is not an object"});
-      if (fail_next_write_) {
-        int status = fail_next_write_;
-        fail_next_write_ = 0;
-        return Detail(status, "forced", "the stand-in was told to fail this write");
-      }
-    } else {
-      counts_.reads++;
-    }
-
-    static const std::string kTools = "/v1/convai/tools";
-    static const std::string kAgents = "/v1/convai/agents/";
-    if (path == kTools && r.method == "GET") return ListTools(r);
-    if (path == kTools && r.method == "POST") {
-      if (auto problems = ToolProblems(body); !problems.empty()) return Reject(problems);
-      std::string id = "tool_" + std::to_string(++next_id_);
-      json stored = WithDefaults(body["tool_config"]);
-      tools_.push_back({id, stored});
-      counts_.tool_posts++;
-      return http::HttpResponse::Json(
-          200, {{"id", id}, {"tool_config", stored}, {"access_info", {{"is_creator", true}}}});
-    }
-    if (path.rfind(kTools + "/", 0) == 0) {
-      const std::string id = path.substr(kTools.size() + 1);
-      for (auto& t : tools_) {
-        if (t.first != id) continue;
-        if (r.method == "GET")
-          return http::HttpResponse::Json(200, {{"id", id}, {"tool_config", t.second}});
-        if (r.method != "PATCH") return Detail(405, "method_not_allowed", r.method);
-        if (auto problems = ToolProblems(body); !problems.empty()) return Reject(problems);
-        t.second = WithDefaults(body["tool_config"]);
-        counts_.tool_patches++;
-        return http::HttpResponse::Json(200, {{"id", id}, {"tool_config", t.second}});
-      }
-      return Detail(404, "tool_not_found", "Tool " + id + " not found");
-    }
-    if (path.rfind(kAgents, 0) == 0) {
-      const std::string id = path.substr(kAgents.size());
-      auto it = agents_.find(id);
-      if (it == agents_.end()) return Detail(404, "agent_not_found", "Agent not found");
-      if (r.method == "GET") return http::HttpResponse::Json(200, it->second);
-      if (r.method != "PATCH") return Detail(405, "method_not_allowed", r.method);
-      if (auto problems = AgentPatchProblems(body); !problems.empty()) return Reject(problems);
-      it->second.merge_patch(body);  // objects merge, arrays and values replace
-      counts_.agent_patches++;
-      return http::HttpResponse::Json(200, it->second);
-    }
-    violations_.push_back("unknown route " + r.method + " " + path);
-    return Detail(404, "not_found", "Not found");
-  }
-
-  // {"tools": [...], "has_more", "next_cursor"}; `search` keeps names that
-  // start with it, as the real API does; the cursor is an offset.
-  http::HttpResponse ListTools(const http::HttpRequest& r) {
-    std::map<std::string, std::string> q;
-    const std::string target(r.target);
-    if (size_t qm = target.find('?'); qm != std::string::npos) {
-      std::istringstream in(target.substr(qm + 1));
-      std::string pair;
-      while (std::getline(in, pair, '&')) {
-        size_t eq = pair.find('=');
-        q[pair.substr(0, eq)] = eq == std::string::npos ? "" : pair.substr(eq + 1);
-      }
-    }
-    std::vector<std::pair<std::string, json>> matching;
-    for (const auto& t : tools_) {
-      if (t.second.value("name", "").rfind(q["search"], 0) == 0) matching.push_back(t);
-    }
-    size_t offset = q.count("cursor") ? std::stoul(q["cursor"]) : 0;
-    size_t size =
-        std::min<size_t>(page_size_, q.count("page_size") ? std::stoul(q["page_size"]) : 30);
-    json list = json::array();
-    for (size_t i = offset; i < matching.size() && i < offset + size; ++i) {
-      list.push_back({{"id", matching[i].first},
-                      {"tool_config", matching[i].second},
-                      {"access_info", {{"is_creator", true}}},
-                      {"usage_stats", {{"avg_latency_secs", 0.1}}}});
-    }
-    const bool more = offset + size < matching.size();
-    return http::HttpResponse::Json(
-        200, {{"tools", list},
-              {"has_more", more},
-              {"next_cursor", more ? json(std::to_string(offset + size)) : json(nullptr)}});
-  }
-
-  std::mutex mu_;
-  std::vector<std::pair<std::string, json>> tools_;  // in creation order
-  std::map<std::string, json> agents_;
-  Counts counts_;
-  std::vector<std::string> violations_;
-  std::vector<std::string> requests_;
-  size_t page_size_ = 100;
-  int next_id_ = 0;
-  int fail_next_write_ = 0;
-  std::unique_ptr<http::HttpServer> server_;
-};
 
 elevenlabs::SetupOptions Options(const std::string& public_url = "https://memory.example.com") {
   elevenlabs::SetupOptions o;
@@ -539,7 +211,9 @@ TEST(ElevenLabsPush, FirstPushCreatesTheToolAndPatchesTheAgentKeepingItsSettings
   EXPECT_EQ(result->writes, 2);
   EXPECT_EQ(result->tool, elevenlabs::PushResult::ToolAction::kCreated);
   EXPECT_EQ(result->Lines(),
-            (std::vector<std::string>{"tool created id=" + result->tool_id, "agent updated"}));
+            (std::vector<std::string>{"tool created id=" + result->tool_id, "agent updated",
+                                      "data collection: added caller_name, call_reason, "
+                                      "caller_preferences, agent_commitments, reference_number"}));
   // The agent is read before anything is written.
   auto requests = standin.requests();
   ASSERT_GE(requests.size(), 4u);
@@ -767,7 +441,9 @@ TEST(ElevenLabsCommand, PushAgainstTheStandInThenNothingToChange) {
   ASSERT_EQ(run.code, 0) << run.out << run.err;
   std::vector<std::string> tools = standin.ToolIdsNamed("query_user_memory");
   ASSERT_EQ(tools.size(), 1u);
-  EXPECT_EQ(run.out, "tool created id=" + tools[0] + "\nagent updated\n");
+  EXPECT_EQ(run.out, "tool created id=" + tools[0] +
+                         "\nagent updated\ndata collection: added caller_name, call_reason, "
+                         "caller_preferences, agent_commitments, reference_number\n");
   EXPECT_EQ(standin.counts().writes(), 2);
   EXPECT_EQ(standin.agent()["conversation_config"]["agent"]["prompt"]["tool_ids"],
             json({kOtherTool, tools[0]}));
