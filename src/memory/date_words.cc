@@ -1,5 +1,6 @@
 #include "memory/date_words.h"
 
+#include <algorithm>
 #include <initializer_list>
 #include <unordered_map>
 
@@ -196,6 +197,10 @@ void Classify(Word& word, std::string_view full) {
   }
 }
 
+bool In(std::string_view w, std::initializer_list<std::string_view> set) {
+  return std::find(set.begin(), set.end(), w) != set.end();
+}
+
 }  // namespace
 
 bool EndsWithApostrophe(std::string_view w, std::string_view suffix) {
@@ -271,6 +276,103 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower) {
     }
   }
   return words;
+}
+
+bool WordReader::Is(size_t i, std::string_view s) const {
+  return i < words_.size() && words_[i].text == s;
+}
+bool WordReader::IsAny(size_t i, std::initializer_list<std::string_view> set) const {
+  return i < words_.size() && In(words_[i].text, set);
+}
+bool WordReader::Joined(size_t i) const {
+  return i + 1 < words_.size() && words_[i].gap_after == Gap::kSpace;
+}
+bool WordReader::JoinedOrComma(size_t i) const {
+  return i + 1 < words_.size() && words_[i].gap_after != Gap::kOther;
+}
+bool WordReader::EndsAt(size_t i) const {
+  return i >= words_.size() || words_[i - 1].gap_after != Gap::kSpace;
+}
+
+std::optional<std::pair<int, size_t>> WordReader::Count(size_t k) const {
+  if (k >= words_.size()) return std::nullopt;
+  if (IsAny(k, {"a", "an"}) && Joined(k)) {
+    if (Is(k + 1, "couple") && Joined(k + 1)) return Couple(k + 1);
+    return std::pair{1, k + 1};
+  }
+  if (Is(k, "couple") && Joined(k)) return Couple(k);
+  const Word& x = words_[k];
+  if (x.tens > 0 && Joined(k) && words_[k + 1].cardinal >= 1 && words_[k + 1].cardinal <= 9 &&
+      words_[k + 1].tens == 0) {
+    return std::pair{x.tens + words_[k + 1].cardinal, k + 2};
+  }
+  if (x.cardinal >= 0 && Joined(k)) return std::pair{x.cardinal, k + 1};
+  return std::nullopt;
+}
+std::pair<int, size_t> WordReader::Couple(size_t k) const {  // k at "couple"
+  return {2, Is(k + 1, "of") && Joined(k + 1) ? k + 2 : k + 1};
+}
+
+std::optional<WordReader::Ordinal> WordReader::OrdinalAt(size_t k) const {
+  if (k >= words_.size()) return std::nullopt;
+  const Word& x = words_[k];
+  if (x.tens > 0 && Joined(k) && words_[k + 1].ordinal >= 1 && words_[k + 1].ordinal <= 9) {
+    return Ordinal{x.tens + words_[k + 1].ordinal, k + 2, false};
+  }
+  if (x.ordinal <= 0) return std::nullopt;
+  const bool digits = x.text[0] >= '0' && x.text[0] <= '9';
+  return Ordinal{x.ordinal, k + 1, !digits && x.ordinal <= 5};
+}
+
+std::optional<std::pair<int, size_t>> WordReader::YearAt(size_t k) const {
+  if (k >= words_.size()) return std::nullopt;
+  const Word& x = words_[k];
+  if (x.text.size() == 4 && x.cardinal >= 1900 && x.cardinal <= 2199) {
+    return std::pair{x.cardinal, k + 1};
+  }
+  const bool word = x.text[0] < '0' || x.text[0] > '9';  // spoken, not "20 26"
+  if (word && (x.cardinal == 19 || x.cardinal == 20) && Joined(k)) {
+    const Word& y = words_[k + 1];
+    if (y.cardinal >= 10 && y.cardinal <= 19 && y.tens == 0) {
+      return std::pair{x.cardinal * 100 + y.cardinal, k + 2};
+    }
+    if (y.tens > 0) {
+      if (Joined(k + 1) && words_[k + 2].cardinal >= 1 && words_[k + 2].cardinal <= 9 &&
+          words_[k + 2].tens == 0) {
+        return std::pair{x.cardinal * 100 + y.tens + words_[k + 2].cardinal, k + 3};
+      }
+      return std::pair{x.cardinal * 100 + y.tens, k + 2};
+    }
+    if (y.cardinal >= 21 && y.cardinal <= 99)
+      return std::pair{x.cardinal * 100 + y.cardinal, k + 2};
+  }
+  if (word && x.cardinal == 2 && Joined(k) && Is(k + 1, "thousand")) {
+    size_t m = k + 2;
+    if (Is(m, "and") && Joined(m - 1)) ++m;
+    if (m < words_.size() && Joined(m - 1)) {
+      if (auto n = Count(m); n && n->first >= 1 && n->first <= 99 && !IsAny(m, {"a", "an"})) {
+        return std::pair{2000 + n->first, n->second};
+      }
+      if (words_[m].cardinal >= 1 && words_[m].cardinal <= 99)
+        return std::pair{2000 + words_[m].cardinal, m + 1};
+    }
+    return std::pair{2000, k + 2};
+  }
+  return std::nullopt;
+}
+
+bool WordReader::CanFollowDate(size_t m) const {
+  return EndsAt(m) ||
+         IsAny(m, {"at",      "in",      "on",        "and",     "or",      "then",   "is",
+                   "was",     "works",   "would",     "will",    "could",   "should", "if",
+                   "when",    "because", "so",        "please",  "instead", "maybe",  "around",
+                   "by",      "for",     "to",        "from",    "through", "until",  "till",
+                   "between", "that",    "which",     "but",     "as",      "i",      "we",
+                   "you",     "he",      "she",       "they",    "it",      "i'm",    "i'll",
+                   "we'll",   "morning", "afternoon", "evening", "night",   "okay",   "ok",
+                   "right",   "yeah",    "yes",       "um",      "uh",      "too",    "does",
+                   "sounds",  "good",    "fine",      "perfect", "great",   "anyway", "actually",
+                   "already", "before",  "after",     "next",    "my",      "our"});
 }
 
 }  // namespace engram::memory::date_words

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,5 +45,50 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower);
 // Does `w` end with `suffix` after an apostrophe (ASCII ' or U+2019)? "i'll"
 // and "i’ll" both end with "ll".
 bool EndsWithApostrophe(std::string_view w, std::string_view suffix);
+
+// Reads phrases from a sentence's words. Every index may be at or past the
+// end: a word that is not there matches nothing. Holds a reference to the
+// words, which must outlive it.
+class WordReader {
+ public:
+  explicit WordReader(const std::vector<Word>& words) : words_(words) {}
+
+  bool Is(size_t i, std::string_view s) const;
+  bool IsAny(size_t i, std::initializer_list<std::string_view> set) const;
+  // Word i is followed by word i + 1 with only spaces between.
+  bool Joined(size_t i) const;
+  // ... with spaces or commas between ("Friday, December 11th").
+  bool JoinedOrComma(size_t i) const;
+  // A phrase that ends before word i ends there: nothing, or punctuation,
+  // follows word i - 1. REQUIRES: i > 0.
+  bool EndsAt(size_t i) const;
+
+  // Word m can follow a date: the end, punctuation, or a word that goes on
+  // after one ("the fifth at noon", "the 13th works") rather than a noun the
+  // ordinal ranks ("the second option", "the fifteenth floor").
+  bool CanFollowDate(size_t m) const;
+
+  // A count at word k: "2", "two", "twenty one", "twenty-one", "a", "an", "a
+  // couple (of)": {value, the word after it}. Only when a word follows.
+  std::optional<std::pair<int, size_t>> Count(size_t k) const;
+
+  // A day's ordinal at word k: "13th", "thirteenth", "twenty first". Weak: the
+  // words "first" to "fifth", which more often rank things than name days.
+  struct Ordinal {
+    int value;
+    size_t next;
+    bool weak;
+  };
+  std::optional<Ordinal> OrdinalAt(size_t k) const;
+
+  // A year at word k: "2027" (1900..2199), "twenty twenty seven", "twenty
+  // twenty-six", "nineteen ninety nine", "two thousand and five".
+  std::optional<std::pair<int, size_t>> YearAt(size_t k) const;
+
+ private:
+  std::pair<int, size_t> Couple(size_t k) const;
+
+  const std::vector<Word>& words_;
+};
 
 }  // namespace engram::memory::date_words

@@ -79,9 +79,9 @@ bool In(std::string_view w, std::initializer_list<std::string_view> set) {
   return std::find(set.begin(), set.end(), w) != set.end();
 }
 
-class Scanner {
+class Scanner : private date_words::WordReader {
  public:
-  Scanner(const std::vector<Word>& words, Day today) : w_(words), today_(today) {
+  Scanner(const std::vector<Word>& words, Day today) : WordReader(words), w_(words), today_(today) {
     const size_t n = w_.size();
     tense_before_.assign(n + 1, Tense::kNone);
     tense_from_.assign(n + 1, Tense::kNone);
@@ -110,17 +110,6 @@ class Scanner {
   }
 
  private:
-  // --- Reading words --------------------------------------------------------
-  bool Is(size_t i, std::string_view s) const { return i < w_.size() && w_[i].text == s; }
-  bool IsAny(size_t i, std::initializer_list<std::string_view> set) const {
-    return i < w_.size() && In(w_[i].text, set);
-  }
-  // Word i is followed by word i + 1 with only spaces between.
-  bool Joined(size_t i) const { return i + 1 < w_.size() && w_[i].gap_after == Gap::kSpace; }
-  bool JoinedOrComma(size_t i) const { return i + 1 < w_.size() && w_[i].gap_after != Gap::kOther; }
-  // "is", "are", "was"... at `i` ends the phrase: nothing, or punctuation, follows word i - 1.
-  bool EndsAt(size_t i) const { return i >= w_.size() || w_[i - 1].gap_after != Gap::kSpace; }
-
   // Past tense at the expression [begin, end): see relative_dates.h, "Tense".
   bool Past(size_t begin, size_t end) const {
     if (begin > 0 && Is(begin - 1, "for")) return false;
@@ -131,83 +120,6 @@ class Scanner {
   }
 
   Day WeekStart() const { return today_ - chr::days{WeekdayIndex(today_)}; }
-
-  // "2", "two", "twenty one", "twenty-one", "a", "a couple (of)": {value, next word}.
-  std::optional<std::pair<int, size_t>> Count(size_t k) const {
-    if (k >= w_.size()) return std::nullopt;
-    if (IsAny(k, {"a", "an"}) && Joined(k)) {
-      if (Is(k + 1, "couple") && Joined(k + 1)) return Couple(k + 1);
-      return std::pair{1, k + 1};
-    }
-    if (Is(k, "couple") && Joined(k)) return Couple(k);
-    const Word& x = w_[k];
-    if (x.tens > 0 && Joined(k) && w_[k + 1].cardinal >= 1 && w_[k + 1].cardinal <= 9 &&
-        w_[k + 1].tens == 0) {
-      return std::pair{x.tens + w_[k + 1].cardinal, k + 2};
-    }
-    if (x.cardinal >= 0 && Joined(k)) return std::pair{x.cardinal, k + 1};
-    return std::nullopt;
-  }
-  std::pair<int, size_t> Couple(size_t k) const {  // k at "couple"
-    return {2, Is(k + 1, "of") && Joined(k + 1) ? k + 2 : k + 1};
-  }
-
-  // "13th", "thirteenth", "twenty first": {day, next word, weak}. Weak: the
-  // words "first" to "fifth", which more often rank things than name days.
-  struct Ordinal {
-    int value;
-    size_t next;
-    bool weak;
-  };
-  std::optional<Ordinal> OrdinalAt(size_t k) const {
-    if (k >= w_.size()) return std::nullopt;
-    const Word& x = w_[k];
-    if (x.tens > 0 && Joined(k) && w_[k + 1].ordinal >= 1 && w_[k + 1].ordinal <= 9) {
-      return Ordinal{x.tens + w_[k + 1].ordinal, k + 2, false};
-    }
-    if (x.ordinal <= 0) return std::nullopt;
-    const bool digits = x.text[0] >= '0' && x.text[0] <= '9';
-    return Ordinal{x.ordinal, k + 1, !digits && x.ordinal <= 5};
-  }
-
-  // A year after a date: "2027", "twenty twenty seven", "twenty twenty-six",
-  // "two thousand and five", "nineteen ninety nine".
-  std::optional<std::pair<int, size_t>> YearAt(size_t k) const {
-    if (k >= w_.size()) return std::nullopt;
-    const Word& x = w_[k];
-    if (x.text.size() == 4 && x.cardinal >= 1900 && x.cardinal <= 2199) {
-      return std::pair{x.cardinal, k + 1};
-    }
-    const bool word = x.text[0] < '0' || x.text[0] > '9';  // spoken, not "20 26"
-    if (word && (x.cardinal == 19 || x.cardinal == 20) && Joined(k)) {
-      const Word& y = w_[k + 1];
-      if (y.cardinal >= 10 && y.cardinal <= 19 && y.tens == 0) {
-        return std::pair{x.cardinal * 100 + y.cardinal, k + 2};
-      }
-      if (y.tens > 0) {
-        if (Joined(k + 1) && w_[k + 2].cardinal >= 1 && w_[k + 2].cardinal <= 9 &&
-            w_[k + 2].tens == 0) {
-          return std::pair{x.cardinal * 100 + y.tens + w_[k + 2].cardinal, k + 3};
-        }
-        return std::pair{x.cardinal * 100 + y.tens, k + 2};
-      }
-      if (y.cardinal >= 21 && y.cardinal <= 99)
-        return std::pair{x.cardinal * 100 + y.cardinal, k + 2};
-    }
-    if (word && x.cardinal == 2 && Joined(k) && Is(k + 1, "thousand")) {
-      size_t m = k + 2;
-      if (Is(m, "and") && Joined(m - 1)) ++m;
-      if (m < w_.size() && Joined(m - 1)) {
-        if (auto n = Count(m); n && n->first >= 1 && n->first <= 99 && !IsAny(m, {"a", "an"})) {
-          return std::pair{2000 + n->first, n->second};
-        }
-        if (w_[m].cardinal >= 1 && w_[m].cardinal <= 99)
-          return std::pair{2000 + w_[m].cardinal, m + 1};
-      }
-      return std::pair{2000, k + 2};
-    }
-    return std::nullopt;
-  }
 
   // --- Resolving ------------------------------------------------------------
   // The skip-th day matching `s` ahead of (on or after) or back from (on or
@@ -558,23 +470,6 @@ class Scanner {
       return std::nullopt;
     }
     return std::pair{m, DaySpec{o->value, 0, 0, {}}};
-  }
-
-  // Word m can follow a date: the end, punctuation, or a word that goes on
-  // after one ("the fifth at noon", "the 13th works") rather than a noun the
-  // ordinal ranks ("the second option", "the fifteenth floor").
-  bool CanFollowDate(size_t m) const {
-    return EndsAt(m) ||
-           IsAny(m, {"at",      "in",      "on",        "and",     "or",      "then",   "is",
-                     "was",     "works",   "would",     "will",    "could",   "should", "if",
-                     "when",    "because", "so",        "please",  "instead", "maybe",  "around",
-                     "by",      "for",     "to",        "from",    "through", "until",  "till",
-                     "between", "that",    "which",     "but",     "as",      "i",      "we",
-                     "you",     "he",      "she",       "they",    "it",      "i'm",    "i'll",
-                     "we'll",   "morning", "afternoon", "evening", "night",   "okay",   "ok",
-                     "right",   "yeah",    "yes",       "um",      "uh",      "too",    "does",
-                     "sounds",  "good",    "fine",      "perfect", "great",   "anyway", "actually",
-                     "already", "before",  "after",     "next",    "my",      "our"});
   }
 
   // "on the", "by the", "until the"..., or "and the" / "or the" right after a date.
