@@ -274,6 +274,10 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower) {
         (k == 0 || !IsBeForm(full_texts[k - 1]))) {
       words[k].tense = Tense::kPast;  // "called", "moved", "cancelled"
     }
+    if (full == "got" && k > 0 &&
+        (EndsWithApostrophe(full_texts[k - 1], "ve") || In(full_texts[k - 1], {"have", "has"}))) {
+      words[k].tense = Tense::kNotPast;  // "I've got the ninth": I have
+    }
   }
   return words;
 }

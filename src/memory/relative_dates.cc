@@ -104,6 +104,7 @@ class Scanner : private date_words::WordReader {
       }
       found.emplace_back(i, *f);
       last_end_ = f->end_word;
+      last_first_ = f->range.first;
       i = f->end_word;
     }
     return found;
@@ -395,6 +396,19 @@ class Scanner : private date_words::WordReader {
     if (Joined(i) && IsAny(i + 1, {"school", "schools", "best", "blues", "league"})) {
       return std::nullopt;
     }
+    // "Monday to Friday", "from Tuesday through Thursday": the end follows the start.
+    if (i >= 2 && last_end_ == i - 1 && w_[i - 2].weekday >= 0 &&
+        IsAny(i - 1, {"to", "through", "thru", "till", "until"})) {
+      const int ahead = (w_[i].weekday - WeekdayIndex(last_first_) + 6) % 7 + 1;
+      return WithDateAfter(i, i, last_first_ + chr::days{ahead});
+    }
+    // "Tuesday next week", "Friday of last week": that weekday in that week.
+    size_t k = Joined(i) && Is(i + 1, "of") ? i + 2 : i + 1;
+    if (k - 1 < w_.size() && Joined(k - 1) && IsAny(k, {"next", "last", "this"}) && Joined(k) &&
+        Is(k + 1, "week")) {
+      const int offset = Is(k, "next") ? 1 : Is(k, "last") ? -1 : 0;
+      return Found{k + 2, OneDay(WeekStart() + chr::days{7 * offset + w_[i].weekday})};
+    }
     return WithDateAfter(i, i, WeekdayDay("", w_[i].weekday, Past(i, i + 1)));
   }
 
@@ -402,13 +416,14 @@ class Scanner : private date_words::WordReader {
   std::optional<Found> MonthAlone(size_t i) const {
     const Word& x = w_[i];
     if (x.month <= 0) return std::nullopt;
-    if (Joined(i) || JoinedOrComma(i)) {
-      if (auto y = YearAt(i + 1)) {
-        return Found{y->second,
-                     WholeMonth({chr::year{y->first}, chr::month(static_cast<unsigned>(x.month))})};
-      }
+    if (auto [next, spec] = WithYear(i + 1, DaySpec{1, x.month, 0, {}}); spec.year > 0) {
+      return Found{next, WholeMonth({chr::year{spec.year}, chr::month(unsigned(x.month))})};
     }
-    if (x.month_abbrev || i == 0 || w_[i - 1].gap_after != Gap::kSpace ||
+    if (x.month_abbrev || i == 0 || w_[i - 1].gap_after != Gap::kSpace) return std::nullopt;
+    // "in June and July": a month right after a date, joined to it.
+    const bool after_date =
+        last_end_ == i - 1 && IsAny(i - 1, {"and", "or", "to", "through", "until", "till"});
+    if (!after_date &&
         !IsAny(i - 1, {"in", "by", "since", "until", "till", "during", "before", "after", "from",
                        "through", "around", "early", "late", "mid"})) {
       return std::nullopt;
@@ -461,6 +476,11 @@ class Scanner : private date_words::WordReader {
         if (!Is(m + 1, "the")) s.month_offset = Is(m + 1, "next") ? 1 : Is(m + 1, "last") ? -1 : 0;
         return std::pair{m + 3, s};
       }
+      if (o->value == 1 && IsAny(m + 1, {"the", "this", "next", "last"}) && Joined(m + 1) &&
+          Is(m + 2, "year")) {  // "as of the first of the year"
+        return Is(m + 1, "the") ? std::pair{m + 3, DaySpec{1, 1, 0, {}}}
+                                : WithYear(m, DaySpec{1, 1, 0, {}});
+      }
       return std::nullopt;  // "the first of all", "the fifth of the series"
     }
     if (!the) return std::nullopt;
@@ -482,7 +502,14 @@ class Scanner : private date_words::WordReader {
     return IsAny(the - 1, {"and", "or"}) && last_end_ == the - 1;
   }
 
+  // The year said after a date, if any: "2027", "twenty twenty-six", "of last year".
   std::pair<size_t, DaySpec> WithYear(size_t k, DaySpec s) const {
+    if (k > 0 && Joined(k - 1) && Is(k, "of") && Joined(k) &&
+        IsAny(k + 1, {"last", "next", "this"}) && Joined(k + 1) && Is(k + 2, "year")) {
+      const int offset = Is(k + 1, "next") ? 1 : Is(k + 1, "last") ? -1 : 0;
+      s.year = static_cast<int>(chr::year_month_day{today_}.year()) + offset;
+      return {k + 3, s};
+    }
     if (k > 0 && JoinedOrComma(k - 1)) {
       if (auto y = YearAt(k)) {
         s.year = y->first;
@@ -497,6 +524,7 @@ class Scanner : private date_words::WordReader {
   std::vector<Tense> tense_before_;            // nearest tense word before position i
   std::vector<Tense> tense_from_;              // nearest tense word at or after position i
   size_t last_end_ = static_cast<size_t>(-1);  // end word of the previous date found
+  Day last_first_;                             // and its first day
 };
 
 bool InPrintableYears(Day d) {

@@ -60,7 +60,11 @@ TEST(RelativeDates, WeekdaysByTheirModifier) {
        {"Thursday then", "Thursday=2026-12-03"},
        // past, this past: the previous one
        {"this past Monday", "this past Monday=2026-11-30"},
-       {"past Friday", "past Friday=2026-11-27"}},
+       {"past Friday", "past Friday=2026-11-27"},
+       // <weekday> [of] next / last / this week: that weekday in that week
+       {"Tuesday next week", "Tuesday next week=2026-12-08"},
+       {"on Friday of last week", "Friday of last week=2026-11-27"},
+       {"Monday this week", "Monday this week=2026-11-30"}},
       kWed);
 }
 
@@ -223,6 +227,13 @@ TEST(RelativeDates, WeekdayBeforeADateJoinsIt) {
             kWed);
 }
 
+TEST(RelativeDates, AWeekdayRangeEndsAfterItsStart) {
+  ExpectAll({{"we're closed Monday through Wednesday", "Monday=2026-12-07; Wednesday=2026-12-09"},
+             {"from Thursday to Tuesday", "Thursday=2026-12-03; Tuesday=2026-12-08"},
+             {"I was out Monday to Wednesday", "Monday=2026-11-30; Wednesday=2026-12-02"}},
+            kWed);
+}
+
 TEST(RelativeDates, MonthsAloneAfterAPrepositionOrWithAYear) {
   ExpectAll({{"in March", "March=2027-03"},
              {"in December", "December=2026-12"},
@@ -232,7 +243,12 @@ TEST(RelativeDates, MonthsAloneAfterAPrepositionOrWithAYear) {
              {"next December", "next December=2027-12"},
              {"last May", "last May=2026-05"},
              {"last December", "last December=2025-12"},
-             {"March 2027", "March 2027=2027-03"}},
+             {"March 2027", "March 2027=2027-03"},
+             {"in May of last year", "May of last year=2025-05"},
+             {"in June and July", "June=2027-06; July=2027-07"},
+             {"March 3rd of next year", "March 3rd of next year=2027-03-03"},
+             {"as of the first of the year", "the first of the year=2027-01-01"},
+             {"it changed on the first of this year", "the first of this year=2026-01-01"}},
             kWed);
 }
 
@@ -260,7 +276,8 @@ TEST(RelativeDates, TenseChoosesTheDirectionOfBareDates) {
              {"I'm scheduled on Monday", "Monday=2026-12-07"},
              {"Friday I called them", "Friday=2026-11-27"},  // the tense word after
              {"we did it on the 13th", "the 13th=2026-11-13"},
-             {"they didn't show up Tuesday", "Tuesday=2026-12-01"}},
+             {"they didn't show up Tuesday", "Tuesday=2026-12-01"},
+             {"I've got the ninth", "the ninth=2026-12-09"}},
             kWed);
 }
 
