@@ -5,16 +5,25 @@
 #include <initializer_list>
 #include <optional>
 
+#include "memory/date_calendar.h"
 #include "memory/date_words.h"
 
 namespace engram::memory {
 namespace {
 
 namespace chr = std::chrono;
+using date_calendar::AddMonths;
+using date_calendar::Day;
+using date_calendar::DaySpec;
+using date_calendar::MonthOf;
+using date_calendar::OneDay;
+using date_calendar::Range;
+using date_calendar::WeekdayIndex;
+using date_calendar::WholeMonth;
+using date_calendar::WholeYear;
 using date_words::Gap;
 using date_words::Tense;
 using date_words::Word;
-using Day = chr::sys_days;
 
 // The call days we resolve against: 0001-01-01 .. 9999-12-31, so that every
 // year we print has four digits and no date arithmetic leaves chrono's range.
@@ -26,62 +35,19 @@ constexpr int kMaxOffsetMinutes = 18 * 60;  // the widest offset ISO 8601 and TZ
 // a date, and the bound keeps month arithmetic inside chrono's year range.
 constexpr int kMaxDays = 36600, kMaxWeeks = 5300, kMaxMonths = 1200, kMaxYears = 100;
 
-// How far a date without a year or month may be looked for: February 29th
-// recurs within 8 years (2096 -> 2104), any day 1..31 within 14 months.
-constexpr int kYearsToSearch = 9, kMonthsToSearch = 14;
-
-struct Range {
-  Day first, last;
-  DateGranularity granularity = DateGranularity::kDay;
-};
-
 struct Found {
   size_t end_word;  // one past the expression's last word
   Range range;
 };
 
-// A day of the month as said: "the 13th" (month 0: any), "March third"
-// (month 3), "the 5th of next month" (month_offset 1), "June 5 2027" (year).
-struct DaySpec {
-  int day = 0;
-  int month = 0;
-  int year = 0;
-  std::optional<int> month_offset;
-};
-
-Range OneDay(Day d) { return {d, d, DateGranularity::kDay}; }
-
-Range WholeMonth(chr::year_month ym) {
-  return {Day{ym / 1}, Day{ym / chr::last}, DateGranularity::kMonth};
-}
-
-Range WholeYear(chr::year y) {
-  return {Day{y / chr::January / 1}, Day{y / chr::December / 31}, DateGranularity::kYear};
-}
-
-int WeekdayIndex(Day d) { return static_cast<int>(chr::weekday{d}.iso_encoding()) - 1; }
-
-chr::year_month MonthOf(Day d) {
-  chr::year_month_day ymd{d};
-  return {ymd.year(), ymd.month()};
-}
-
-// Calendar months later (or earlier), the day clamped to the month's end:
-// January 31st plus one month is February 28th or 29th.
-Day AddMonths(Day d, int n) {
-  chr::year_month_day ymd{d};
-  chr::year_month ym = chr::year_month{ymd.year(), ymd.month()} + chr::months{n};
-  chr::day last = (ym / chr::last).day();
-  return Day{ym / std::min(ymd.day(), last)};
-}
-
 bool In(std::string_view w, std::initializer_list<std::string_view> set) {
   return std::find(set.begin(), set.end(), w) != set.end();
 }
 
-class Scanner : private date_words::WordReader {
+class Scanner : private date_words::WordReader, private date_calendar::CallDay {
  public:
-  Scanner(const std::vector<Word>& words, Day today) : WordReader(words), w_(words), today_(today) {
+  Scanner(const std::vector<Word>& words, Day today)
+      : WordReader(words), CallDay(today), w_(words), today_(today) {
     const size_t n = w_.size();
     tense_before_.assign(n + 1, Tense::kNone);
     tense_from_.assign(n + 1, Tense::kNone);
@@ -118,51 +84,6 @@ class Scanner : private date_words::WordReader {
     Tense t = tense_before_[begin];
     if (t == Tense::kNone) t = tense_from_[end];
     return t == Tense::kPast;
-  }
-
-  Day WeekStart() const { return today_ - chr::days{WeekdayIndex(today_)}; }
-
-  // --- Resolving ------------------------------------------------------------
-  // The skip-th day matching `s` ahead of (on or after) or back from (on or
-  // before) today; one candidate only when the year or month was said.
-  std::optional<Day> Candidate(const DaySpec& s, bool past, int skip) const {
-    if (s.year > 0 || s.month_offset) {
-      if (skip > 0) return std::nullopt;
-      chr::year_month_day ymd = s.year > 0 ? chr::year{s.year} /
-                                                 chr::month(static_cast<unsigned>(s.month)) /
-                                                 chr::day(static_cast<unsigned>(s.day))
-                                           : (MonthOf(today_) + chr::months{*s.month_offset}) /
-                                                 chr::day(static_cast<unsigned>(s.day));
-      if (!ymd.ok()) return std::nullopt;
-      return Day{ymd};
-    }
-    const chr::year_month_day now{today_};
-    const int step = past ? -1 : 1;
-    const int tries = s.month > 0 ? kYearsToSearch : kMonthsToSearch;
-    for (int k = 0; k < tries; ++k) {
-      chr::year_month_day ymd =
-          s.month > 0
-              ? (now.year() + chr::years{k * step}) / chr::month(static_cast<unsigned>(s.month)) /
-                    chr::day(static_cast<unsigned>(s.day))
-              : (MonthOf(today_) + chr::months{k * step}) / chr::day(static_cast<unsigned>(s.day));
-      if (!ymd.ok()) continue;
-      Day d{ymd};
-      if (past ? d > today_ : d < today_) continue;
-      if (skip-- == 0) return d;
-    }
-    return std::nullopt;
-  }
-
-  // `weekday` (0..6, or -1) said with the date: of the first two candidates,
-  // the one on that weekday, else the first ("Friday the 11th").
-  std::optional<Range> ResolveDay(const DaySpec& s, bool past, int weekday) const {
-    std::optional<Day> d = Candidate(s, past, 0);
-    if (!d) return std::nullopt;
-    if (weekday >= 0 && WeekdayIndex(*d) != weekday) {
-      std::optional<Day> next = Candidate(s, past, 1);
-      if (next && WeekdayIndex(*next) == weekday) d = next;
-    }
-    return OneDay(*d);
   }
 
   // --- Patterns -------------------------------------------------------------
@@ -213,17 +134,6 @@ class Scanner : private date_words::WordReader {
       return Found{i + 2, OneDay(today_)};
     }
     return std::nullopt;
-  }
-
-  // A weekday `x` (0..6) said with `modifier` ("" when bare): relative_dates.h.
-  Day WeekdayDay(std::string_view modifier, int x, bool past) const {
-    const int wd = WeekdayIndex(today_);
-    if (modifier == "next") return WeekStart() + chr::days{7 + x};
-    if (modifier == "last") return WeekStart() - chr::days{7 - x};
-    if (modifier == "coming") past = false;
-    if (modifier == "past") past = true;
-    if (past) return today_ - chr::days{(wd - x + 6) % 7 + 1};
-    return today_ + chr::days{(x - wd + 6) % 7 + 1};
   }
 
   // The weekday at `k` (already resolved to `d` and begun at `begin`), joined
@@ -279,16 +189,6 @@ class Scanner : private date_words::WordReader {
       return Found{k + 1, WholeMonth(ym)};
     }
     return std::nullopt;
-  }
-
-  // A month without a year: the current one or the next such (latest when past).
-  chr::year_month MonthFromTense(int month, bool past) const {
-    const chr::year_month_day now{today_};
-    const int cur = static_cast<int>(static_cast<unsigned>(now.month()));
-    chr::year_month ym{now.year(), chr::month(static_cast<unsigned>(month))};
-    if (!past && month < cur) ym += chr::years{1};
-    if (past && month > cur) ym -= chr::years{1};
-    return ym;
   }
 
   // end / beginning / start of [the | this | next] week / month / year, or of
