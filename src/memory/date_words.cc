@@ -17,6 +17,7 @@ struct Lexeme {
   int8_t tens = 0;
   int32_t cardinal = -1;
   Tense tense = Tense::kNone;
+  bool starts = false;  // begins a date phrase without being a date word ("the", "in")
 };
 
 using Lexicon = std::unordered_map<std::string_view, Lexeme>;
@@ -83,6 +84,12 @@ Lexicon BuildLexicon() {
         "who's", "where's", "when's", "it’s",   "that’s",   "he’s",    "she’s",    "there’s",
         "let’s"}) {
     lex[w].tense = Tense::kNotPast;
+  }
+  // The first words of relative_dates.cc's patterns that are no date or number.
+  for (std::string_view w :
+       {"the", "day", "today", "tonight", "tomorrow", "yesterday", "last", "this", "next", "coming",
+        "past", "end", "beginning", "start", "in", "a", "an", "couple"}) {
+    lex[w].starts = true;
   }
   return lex;
 }
@@ -156,17 +163,28 @@ bool IsBeForm(std::string_view w) {
          EndsWithApostrophe(w, "s");
 }
 
+// A cheap test before the suffix checks: most words have no apostrophe.
+bool HasApostrophe(std::string_view w) {
+  for (unsigned char c : w) {
+    if (c == '\'' || c == 0xE2) return true;  // ASCII ', or the first byte of U+2019
+  }
+  return false;
+}
+
 void Classify(Word& word, std::string_view full) {
   const Lexicon& lex = TheLexicon();
-  if (auto it = lex.find(full); it != lex.end()) word.tense = it->second.tense;
-  if (word.tense == Tense::kNone &&
+  auto found = lex.find(full);
+  if (found != lex.end()) word.tense = found->second.tense;
+  if (word.tense == Tense::kNone && HasApostrophe(full) &&
       (EndsWithApostrophe(full, "ll") || EndsWithApostrophe(full, "d") ||
        EndsWithApostrophe(full, "m") || EndsWithApostrophe(full, "re"))) {
     word.tense = Tense::kNotPast;  // "i'll", "we'd", "i'm", "they're"
   }
   std::string_view w = word.text;
-  if (auto it = lex.find(w); it != lex.end()) {
-    const Lexeme& x = it->second;
+  if (w.size() != full.size()) found = lex.find(w);  // a possessive was stripped
+  if (found != lex.end()) {
+    const Lexeme& x = found->second;
+    word.may_start = x.starts;
     word.weekday = x.weekday;
     word.month = x.month;
     word.month_abbrev = x.month_abbrev;
@@ -217,6 +235,8 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower) {
   }
   std::vector<Word> words;
   std::vector<std::string_view> full_texts;  // before the possessive is stripped
+  words.reserve(sentence.size() / 5 + 1);    // about one word per five bytes of speech
+  full_texts.reserve(sentence.size() / 5 + 1);
   const size_t n = lower.size();
   auto byte = [&](size_t i) { return static_cast<unsigned char>(lower[i]); };
   size_t i = 0;
@@ -247,7 +267,7 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower) {
     word.end = i;
     std::string_view full(lower.data() + begin, i - begin);
     word.text = full;
-    if (EndsWithApostrophe(full, "s")) {
+    if (HasApostrophe(full) && EndsWithApostrophe(full, "s")) {
       word.text = full.substr(0, full.size() - (full[full.size() - 2] == '\'' ? 2 : 4));
     }
     // What separates this word from the next: spaces, commas, or anything else.
@@ -268,6 +288,9 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower) {
   }
   for (size_t k = 0; k < words.size(); ++k) {
     Classify(words[k], full_texts[k]);
+    Word& x = words[k];
+    x.may_start = x.may_start || x.weekday >= 0 || x.month > 0 || x.ordinal > 0 || x.tens > 0 ||
+                  x.cardinal >= 0;
     std::string_view full = full_texts[k];
     if (words[k].tense == Tense::kNone && full.size() >= 4 &&
         full.substr(full.size() - 2) == "ed" && AllAsciiLetters(full) && !IsNotPastEd(full) &&

@@ -32,6 +32,9 @@ struct Word {
   int8_t tens = 0;             // "twenty".."ninety": 20..90 (may start a compound)
   int32_t cardinal = -1;       // "12", "twelve", "twenty-six": 0..999999
   Tense tense = Tense::kNone;  // see relative_dates.h, "Tense"
+  // The word can begin a date expression (a date word, a number, or one of
+  // "the", "in", "next", "end"...). The scan skips the others, most words.
+  bool may_start = false;
 };
 
 // Splits `sentence` into words: runs of ASCII letters and digits and bytes >=

@@ -63,7 +63,7 @@ class Scanner : private date_words::WordReader, private date_calendar::CallDay {
     std::vector<std::pair<size_t, Found>> found;
     size_t i = 0;
     while (i < w_.size()) {
-      std::optional<Found> f = At(i);
+      std::optional<Found> f = w_[i].may_start ? At(i) : std::nullopt;
       if (!f) {
         ++i;
         continue;
