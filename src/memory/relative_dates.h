@@ -25,30 +25,36 @@
 //     days ahead, never today: a speaker would say "today"), or, when the
 //     sentence is in the past tense, the previous one (1 to 7 days back).
 //     "coming" / "this coming" are always ahead; "past" / "this past" always
-//     back. Plurals ("on Fridays"), "every Friday", "a Friday" and holidays
+//     back. "Tuesday next week", "Friday of last week": that weekday of that
+//     week. "Monday to Friday": the second is the first one after the first.
+//     Plurals ("on Fridays"), "every Friday", "a Friday" and holidays
 //     ("Good Friday", "Sunday school") are not dates.
 //   - this / next / last week (Monday..Sunday), weekend (Saturday..Sunday),
 //     month, year: ranges; "the week after next" too. "the weekend" is this
 //     week's, or when past tense the latest one that has begun.
-//   - in N days / weeks / fortnights / months / years, N ... from now, N ...
-//     ago: one day (months add calendar months, clamped to the month's end).
-//     N is digits, number words up to ninety-nine, "a", "an", "a couple of".
+//   - in [about] N days / weeks / fortnights / months / years, N ... from
+//     now / today / tomorrow / <weekday>, N ... ago: one day (months add
+//     calendar months, clamped to the month's end). N is digits, number words
+//     up to ninety-nine, "a", "an", "a couple (of)".
 //   - "the 13th", "the thirteenth", "on the 3rd": the next day with that day
 //     of the month on or after today, or the latest on or before today when
-//     past tense; "of this / next / last month" picks the month. "first"
-//     to "fifth" count only after a date preposition ("on the second", not
-//     "the second option"), and any ordinal only before punctuation, the end,
-//     or a word that can follow a date ("the fifth at noon", not "the
-//     fifteenth floor"). Days past 31 ("the 45th") are never dates.
+//     past tense; "of this / next / last month" picks the month, "the first
+//     of the year" is January 1st. "first" to "fifth" count only after a
+//     date preposition ("on the second", not "the second option"), and any
+//     ordinal only before punctuation, the end, or a word that can follow a
+//     date ("the fifth at noon", not "the fifteenth floor"). Days past 31
+//     ("the 45th") are never dates.
 //   - "<month> <day>", "<month> the <day>", "the <day> of <month>",
-//     "<day> <month>" with an optional year (digits or spoken, "twenty twenty
-//     seven"): the year kept when said, else the next such day on or after
-//     today (latest on or before when past tense). Impossible days (February
-//     30th) are skipped. A weekday before a date ("Friday the 11th") joins it;
-//     the date decides.
-//   - "in / by / since / until ... <month>" and "<month> <year>": that month
-//     (next occurrence, or latest when past tense); "next / last <month>" the
-//     one after / before the current month.
+//     "<day> <month>" with an optional year (digits, spoken "twenty twenty
+//     seven", or "of last / next / this year"): the year kept when said,
+//     else the next such day on or after today (latest on or before when
+//     past tense). Impossible days (February 30th) are skipped. A weekday
+//     before a date ("Friday the 11th") joins it; the date decides, the
+//     weekday only picks between its first two occurrences.
+//   - "in / by / since / until ... <month>", "<month> <year>", and a month
+//     right after a date ("in June and July"): that month (next occurrence,
+//     or latest when past tense); "next / last <month>" the one after /
+//     before the current month.
 //   - end / beginning / start of the week (Friday / Monday), month, year,
 //     next or this one: one day.
 //   - ISO dates ("2026-12-11") and other written dates are left alone.
