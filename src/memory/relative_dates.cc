@@ -191,7 +191,7 @@ class Scanner : private date_words::WordReader, private date_calendar::CallDay {
     return std::nullopt;
   }
 
-  // end / beginning / start of [the | this | next] week / month / year, or of
+  // end / beginning / start of [the | this | next | last] week / month / year, or of
   // a month's name: one day.
   std::optional<Found> Edge(size_t i) const {
     if (!IsAny(i, {"end", "beginning", "start"}) || !Joined(i) || !Is(i + 1, "of") ||
@@ -201,7 +201,10 @@ class Scanner : private date_words::WordReader, private date_calendar::CallDay {
     const bool end = Is(i, "end");
     size_t k = i + 2;
     int offset = 0;
-    if (IsAny(k, {"the", "this", "next"}) && Joined(k)) offset = Is(k++, "next") ? 1 : 0;
+    if (IsAny(k, {"the", "this", "next", "last"}) && Joined(k)) {
+      offset = Is(k, "next") ? 1 : Is(k, "last") ? -1 : 0;
+      ++k;
+    }
     if (k >= w_.size()) return std::nullopt;
     if (Is(k, "week")) {
       const Day monday = WeekStart() + chr::days{7 * offset};

@@ -260,7 +260,9 @@ TEST(RelativeDates, EndsAndBeginningsAreOneDay) {
              {"start of next week", "start of next week=2026-12-07"},
              {"beginning of next month", "beginning of next month=2027-01-01"},
              {"end of the year", "end of the year=2026-12-31"},
-             {"end of February", "end of February=2027-02-28"}},
+             {"end of February", "end of February=2027-02-28"},
+             {"at the end of last month", "end of last month=2026-11-30"},
+             {"beginning of last year", "beginning of last year=2025-01-01"}},
             kWed);
   EXPECT_EQ(DatesIn("end of the month", Utc(2028, 2, 10)), "end of the month=2028-02-29");
 }
