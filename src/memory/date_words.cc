@@ -163,6 +163,34 @@ bool IsBeForm(std::string_view w) {
          EndsWithApostrophe(w, "s");
 }
 
+// If a label that AnnotateRelativeDates writes starts at `i` ("(2026-12-11)",
+// "(2027-01)", "(2025)", "(2026-11-23 to 2026-11-29)"), the index after it; else 0.
+size_t LabelEnd(std::string_view s, size_t i) {
+  auto digits = [&](size_t at, size_t count) {
+    if (at + count > s.size()) return false;
+    for (size_t k = at; k < at + count; ++k) {
+      if (!IsDigit(static_cast<unsigned char>(s[k]))) return false;
+    }
+    return true;
+  };
+  // YYYY[-MM[-DD]] at `at`: the index after it, or 0.
+  auto date = [&](size_t at) -> size_t {
+    if (!digits(at, 4)) return 0;
+    at += 4;
+    for (int part = 0; part < 2 && at < s.size() && s[at] == '-' && digits(at + 1, 2); ++part) {
+      at += 3;
+    }
+    return at;
+  };
+  if (i >= s.size() || s[i] != '(') return 0;
+  size_t k = date(i + 1);
+  if (k == 0) return 0;
+  if (s.substr(k, 4) == " to ") {
+    if (size_t e = date(k + 4); e != 0) k = e;
+  }
+  return k < s.size() && s[k] == ')' ? k + 1 : 0;
+}
+
 // A cheap test before the suffix checks: most words have no apostrophe.
 bool HasApostrophe(std::string_view w) {
   for (unsigned char c : w) {
@@ -242,7 +270,8 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower) {
   size_t i = 0;
   while (i < n) {
     if (!IsWordByte(byte(i))) {
-      ++i;
+      const size_t label_end = LabelEnd(lower, i);
+      i = label_end != 0 ? label_end : i + 1;
       continue;
     }
     const size_t begin = i;
@@ -274,6 +303,12 @@ std::vector<Word> SplitWords(std::string_view sentence, std::string& lower) {
     size_t j = i;
     bool comma = false, other = false;
     while (j < n && !IsWordByte(byte(j))) {
+      // Our own labels are invisible, so an annotated sentence reads as the
+      // words did before: annotating twice adds nothing.
+      if (const size_t label_end = LabelEnd(lower, j); label_end != 0) {
+        j = label_end;
+        continue;
+      }
       if (byte(j) == ',') {
         comma = true;
       } else if (!IsSpace(byte(j))) {

@@ -40,7 +40,9 @@ struct Word {
 // Splits `sentence` into words: runs of ASCII letters and digits and bytes >=
 // 0x80, joined by an apostrophe or hyphen between two such characters, and by
 // '/', '.' or ':' between two digits (so "2026-12-11", "12/11" and "10:30" stay
-// one word and are never read as a number). Everything else separates words.
+// one word and are never read as a number). Everything else separates words,
+// except the labels AnnotateRelativeDates inserts ("(2026-12-11)"), which are
+// skipped as if they were not there.
 // `lower` receives the lower-cased sentence that the words' text points into;
 // it must outlive them.
 std::vector<Word> SplitWords(std::string_view sentence, std::string& lower);

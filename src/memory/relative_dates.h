@@ -104,9 +104,10 @@ std::vector<DateExpression> FindRelativeDates(std::string_view sentence,
                                               int utc_offset_minutes = 0);
 
 // `sentence` with " (<DateLabel>)" inserted after each expression ("I'm
-// flying out next Friday (2026-12-11)"). An expression already followed by a
-// parenthesis opening with a digit is left alone, so annotating twice changes
-// nothing.
+// flying out next Friday (2026-12-11)"). FindRelativeDates reads such labels
+// as if they were not there, and an expression already followed by a
+// parenthesis opening with a digit gets no second one, so annotating twice
+// changes nothing.
 std::string AnnotateRelativeDates(std::string_view sentence, int64_t call_start_unix_secs,
                                   int utc_offset_minutes = 0);
 

@@ -314,10 +314,14 @@ TEST(RelativeDates, AnnotationPutsTheDateBesideTheWords) {
 
 TEST(RelativeDates, AnnotatingTwiceChangesNothing) {
   for (const char* s : {"I'm flying out next Friday", "next week and the week after next",
-                        "on the first or the second", "last year, in March, on Friday the 11th"}) {
+                        "on the first or the second", "last year, in March, on Friday the 11th",
+                        // An inserted label once changed the next word's context
+                        // ("first Friday" is no date; "(2027-06-01) Friday" was).
+                        "it was June first friday thirteenth"}) {
     const std::string once = AnnotateRelativeDates(s, kWed);
     EXPECT_NE(once, s);
     EXPECT_EQ(AnnotateRelativeDates(once, kWed), once) << s;
+    EXPECT_EQ(FindRelativeDates(once, kWed).size(), FindRelativeDates(s, kWed).size()) << s;
   }
 }
 
