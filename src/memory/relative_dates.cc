@@ -331,6 +331,10 @@ class Scanner : private date_words::WordReader, private date_calendar::CallDay {
                        "through", "around", "early", "late", "mid"})) {
       return std::nullopt;
     }
+    // "from June to August", but not "a call from June" (the name).
+    if (Is(i - 1, "from") && !(Joined(i) && IsAny(i + 1, {"to", "until", "till", "through"}))) {
+      return std::nullopt;
+    }
     return Found{i + 1, WholeMonth(MonthFromTense(x.month, Past(i, i + 1)))};
   }
 

@@ -57,6 +57,7 @@ TEST(RelativeDatesLimits, WordsThatAreNoDates) {
                         "I live at 13 Main Street",
                         "in 2027 we expand",
                         "I was born in 1990",
+                        "I got a call from June about the bill",
                         "12/11/2026",
                         "the visit is on 2026-12-11"}) {
     EXPECT_EQ(DatesIn(s, kWed), "") << s;

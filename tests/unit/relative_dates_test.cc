@@ -246,6 +246,7 @@ TEST(RelativeDates, MonthsAloneAfterAPrepositionOrWithAYear) {
              {"March 2027", "March 2027=2027-03"},
              {"in May of last year", "May of last year=2025-05"},
              {"in June and July", "June=2027-06; July=2027-07"},
+             {"from June to August", "June=2027-06; August=2027-08"},
              {"March 3rd of next year", "March 3rd of next year=2027-03-03"},
              {"as of the first of the year", "the first of the year=2027-01-01"},
              {"it changed on the first of this year", "the first of this year=2026-01-01"}},
