@@ -321,7 +321,8 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", engine.status().ToString());
     return 1;
   }
-  memory::MemoryIndex index((*engine)->embedder->Dimensions());
+  memory::MemoryIndex index((*engine)->embedder->Dimensions(),
+                            std::make_shared<memory::TermVocabulary>(*(*engine)->embedder));
   if (Status s = projections::LoadMemoryIndex(**db, index, (*engine)->embedder->ModelId());
       !s.ok()) {
     spdlog::critical("{}", s.ToString());
@@ -495,6 +496,19 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Similarity: weight of the BM25 score (normalised by the query's best)")
       ->capture_default_str();
   cmd->add_option("--dense-weight", w.hybrid.dense, "Similarity: weight of the dense cosine")
+      ->capture_default_str();
+  cmd->add_option("--expansion-weight", w.expansion.weight,
+                  "Query expansion: BM25 weight of a word's nearest neighbours, times their "
+                  "cosine (0: off; needs word vectors, i.e. GloVe)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--expansion-neighbours", w.expansion.per_word,
+                  "Query expansion: neighbours per query word")
+      ->check(CLI::Range(0, 20))
+      ->capture_default_str();
+  cmd->add_option("--expansion-min-cosine", w.expansion.min_cosine,
+                  "Query expansion: least cosine of a neighbour to the query word")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--recency-half-life-days", w.recency_half_life_days,
                   "Recency halves every this many days")

@@ -23,6 +23,9 @@ class Embedder {
   virtual Result<std::vector<float>> Embed(std::string_view text) = 0;
   // True when the same text always gives the same vector (no cache needed).
   virtual bool IsDeterministic() const { return false; }
+  // The vector of one word when the model has word vectors (GloVe), for
+  // query expansion (query_expansion.h); nullptr otherwise.
+  virtual const float* WordVector(std::string_view) const { return nullptr; }
 };
 
 float Cosine(const std::vector<float>& a, const std::vector<float>& b);

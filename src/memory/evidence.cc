@@ -38,6 +38,24 @@ std::string LastQuestion(const std::string& message) {
   return out;
 }
 
+// Whether a question asks about something: an open offer of service ("How
+// can I help you today?", "What can I do for you?", "Anything else?") pairs
+// with every first reply alike and would only add the same words to all.
+bool AsksAboutSomething(std::string_view question) {
+  // Stems, as LexicalTerms gives them.
+  static constexpr std::string_view kServiceWords[] = {
+      "help", "assist",    "today", "call",  "thank", "welcome", "anyth", "els",
+      "may",  "do",        "doing", "going", "how",   "what",    "serv",  "morn",
+      "even", "afternoon", "hi",    "hello", "bring", "thing"};
+  for (const std::string& term : LexicalTerms(question)) {
+    if (std::find(std::begin(kServiceWords), std::end(kServiceWords), term) ==
+        std::end(kServiceWords)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Sentences joined into pieces of at most kEvidenceMaxWords words.
 std::vector<std::string> Pieces(const std::string& message) {
   std::vector<std::string> out;
@@ -110,8 +128,9 @@ std::vector<ExtractedMemory> EvidenceMemories(const std::vector<TranscriptTurn>&
     if (turn.role != "user") continue;
     // What the agent asked just before, if anything: the first piece of the
     // reply is kept with it.
-    const std::string question =
+    std::string question =
         before && before->role != "user" ? LastQuestion(Collapse(before->message)) : "";
+    if (!AsksAboutSomething(question)) question.clear();
     size_t n = 0;
     for (std::string& piece : Pieces(message)) {
       if (n == 0 && !question.empty()) {

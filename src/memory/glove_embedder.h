@@ -28,7 +28,7 @@ class GloveEmbedder final : public Embedder {
   bool IsDeterministic() const override { return true; }
 
   // The raw vector of `word`, or nullptr when unknown.
-  const float* WordVector(std::string_view word) const;
+  const float* WordVector(std::string_view word) const override;
   size_t VocabularySize() const { return count_; }
 
  private:

@@ -84,6 +84,7 @@ std::shared_ptr<MemoryIndex::UserState> MemoryIndex::FindOrCreate(const std::str
 
 void MemoryIndex::Upsert(const std::string& user_id, IndexedMemory memory,
                          const std::vector<float>& vector) {
+  if (vocabulary_) vocabulary_->Observe(memory.content);
   auto user = FindOrCreate(user_id);
   std::unique_lock lock(user->mu);
   if (auto it = user->slot_of.find(memory.id); it != user->slot_of.end()) user->Kill(it->second);
@@ -163,9 +164,28 @@ void MemoryIndex::ForgetUser(const std::string& user_id) {
   users_.erase(user_id);
 }
 
+std::vector<WeightedTerm> MemoryIndex::QueryTerms(std::string_view query,
+                                                  const ExpansionWeights& w) const {
+  return vocabulary_ ? vocabulary_->Expand(query, w) : LiteralTerms(query);
+}
+
 std::vector<ScoredCandidate> MemoryIndex::TopBySimilarity(
     const std::string& user_id, const std::vector<float>& query,
     const std::vector<std::string>& query_terms, const SimilarityWeights& weights,
+    size_t keep) const {
+  std::vector<WeightedTerm> weighted;
+  for (const std::string& t : query_terms) {
+    if (std::none_of(weighted.begin(), weighted.end(),
+                     [&](const WeightedTerm& w) { return w.term == t; })) {
+      weighted.push_back({t, 1.0});
+    }
+  }
+  return TopBySimilarity(user_id, query, weighted, weights, keep);
+}
+
+std::vector<ScoredCandidate> MemoryIndex::TopBySimilarity(
+    const std::string& user_id, const std::vector<float>& query,
+    const std::vector<WeightedTerm>& query_terms, const SimilarityWeights& weights,
     size_t keep) const {
   std::vector<ScoredCandidate> out;
   auto user = Find(user_id);
@@ -181,15 +201,12 @@ std::vector<ScoredCandidate> MemoryIndex::TopBySimilarity(
   std::vector<double> lexical(static_cast<size_t>(n), 0.0);
   const double N = static_cast<double>(user->live_count);
   const double avgdl = user->total_length > 0 ? user->total_length / N : 1.0;
-  std::vector<std::string> unique_terms(query_terms);
-  std::sort(unique_terms.begin(), unique_terms.end());
-  unique_terms.erase(std::unique(unique_terms.begin(), unique_terms.end()), unique_terms.end());
   double best_lexical = 0;
-  for (const std::string& term : unique_terms) {
+  for (const auto& [term, weight] : query_terms) {
     auto df_it = user->doc_freq.find(term);
     if (df_it == user->doc_freq.end()) continue;
     const double df = df_it->second;
-    const double idf = std::log(1.0 + (N - df + 0.5) / (df + 0.5));
+    const double idf = weight * std::log(1.0 + (N - df + 0.5) / (df + 0.5));
     for (const auto& [slot, tf] : user->postings.at(term)) {
       if (!user->live[slot]) continue;
       const double len = user->lengths[slot];

@@ -13,10 +13,12 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "memory/memory_types.h"
+#include "memory/query_expansion.h"
 
 namespace engram::memory {
 
@@ -49,9 +51,16 @@ struct SimilarityWeights {
 
 class MemoryIndex {
  public:
-  explicit MemoryIndex(int dims) : dims_(dims) {}
+  // `vocabulary`, when given, learns the words of every memory upserted, for
+  // query expansion (QueryTerms); indexes that replace one another share it.
+  explicit MemoryIndex(int dims, std::shared_ptr<TermVocabulary> vocabulary = nullptr)
+      : dims_(dims), vocabulary_(std::move(vocabulary)) {}
 
   int dims() const { return dims_; }
+  const std::shared_ptr<TermVocabulary>& vocabulary() const { return vocabulary_; }
+  // The weighted lexical terms of `query`: its own, expanded by meaning when
+  // the index has a vocabulary and `w.weight` > 0.
+  std::vector<WeightedTerm> QueryTerms(std::string_view query, const ExpansionWeights& w) const;
   // Adds or replaces a memory. `vector` must have dims() entries, unit length.
   void Upsert(const std::string& user_id, IndexedMemory memory, const std::vector<float>& vector);
   // Drops a memory (superseded or forgotten). No-op when absent.
@@ -67,6 +76,11 @@ class MemoryIndex {
   // The `keep` current memories of `user_id` most similar to the query, best
   // first: dense cosine over all of them (one matrix-vector product), BM25
   // over those sharing a term. Only the kept ones are copied out.
+  std::vector<ScoredCandidate> TopBySimilarity(const std::string& user_id,
+                                               const std::vector<float>& query,
+                                               const std::vector<WeightedTerm>& query_terms,
+                                               const SimilarityWeights& weights, size_t keep) const;
+  // The same with every term weighing 1.
   std::vector<ScoredCandidate> TopBySimilarity(const std::string& user_id,
                                                const std::vector<float>& query,
                                                const std::vector<std::string>& query_terms,
@@ -89,6 +103,7 @@ class MemoryIndex {
   std::shared_ptr<UserState> FindOrCreate(const std::string& user_id);
 
   const int dims_;
+  const std::shared_ptr<TermVocabulary> vocabulary_;
   mutable std::mutex users_mu_;
   std::unordered_map<std::string, std::shared_ptr<UserState>> users_;
 };

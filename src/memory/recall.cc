@@ -42,7 +42,7 @@ Result<std::vector<RecallHit>> Recall(const MemoryIndex& index, Embedder& embedd
   std::vector<RecallHit> hits;
   if (limit == 0 || index.Count(user_id) == 0) return hits;
   ENGRAM_ASSIGN_OR_RETURN(std::vector<float> q, embedder.Embed(query));
-  const std::vector<std::string> terms = LexicalTerms(query);
+  const std::vector<WeightedTerm> terms = index.QueryTerms(query, weights.expansion);
   // Seeds: enough that re-ranking by salience and recency has room to work.
   const size_t keep = std::max<size_t>(limit * 4, 20);
   std::vector<ScoredCandidate> seeds =

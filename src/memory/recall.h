@@ -25,6 +25,7 @@ struct RecallWeights {
   double recency = 0.1;
   double link = 0.1;
   SimilarityWeights hybrid;
+  ExpansionWeights expansion;
   double recency_half_life_days = 14;
 };
 

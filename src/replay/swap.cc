@@ -75,7 +75,7 @@ Result<SwapReport> SwapReadModel(LiveReadModel& live, const std::string& request
       CheckSwapCandidate(DataDirOf(live.db_path), requested, live.log_identity));
   // Everything that can fail on the new database, before anything moves.
   ENGRAM_RETURN_IF_ERROR(Prepare(new_path));
-  auto fresh = std::make_unique<memory::MemoryIndex>(live.index->dims());
+  auto fresh = std::make_unique<memory::MemoryIndex>(live.index->dims(), live.index->vocabulary());
   std::vector<projections::ExtractionJob> pending;
   {
     ENGRAM_ASSIGN_OR_RETURN(auto db, projections::OpenReadModel(new_path));
