@@ -194,6 +194,30 @@ std::optional<Opening> PronounOpening(std::string_view w, std::string_view next)
 // Fewest words of a sentence worth saying ("Email, please." is not).
 constexpr size_t kMinSentenceWords = 3;
 
+// "Priya (Hollis & Vane) confirmed it was fixed (TD-20931)." -> "Priya
+// confirmed it was fixed.": an aside in parentheses is a detail or an id
+// written for the eye, which takes long to say and that the agent is told
+// not to read out; the memory tool still finds it.
+std::string WithoutAsides(const std::string& s) {
+  std::string out;
+  int depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '(') {
+      if (depth++ == 0) {
+        while (!out.empty() && out.back() == ' ') out.pop_back();
+      }
+      continue;
+    }
+    if (s[i] == ')' && depth > 0) {
+      --depth;
+      continue;
+    }
+    if (depth == 0) out += s[i];
+  }
+  // Unbalanced: the text as it was rather than half of it.
+  return depth == 0 && !Trim(out).empty() ? Trim(out) : s;
+}
+
 bool IsDiscourseMarker(std::string_view w) {
   static constexpr std::array<std::string_view, 16> kMarkers = {
       "so",   "well", "yes", "yeah", "and", "also",   "actually", "basically",
@@ -338,6 +362,7 @@ std::string SpeakableSentence(std::string_view sentence, const CallerReference& 
                               bool alone) {
   std::string s = Trim(sentence);
   if (s.empty() || IsQuestion(s)) return "";
+  s = WithoutAsides(s);
   Words words = SplitSpaces(s);
   // A discourse marker opening spoken words ("Honestly, ...") says nothing
   // in a summary.

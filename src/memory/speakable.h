@@ -45,7 +45,8 @@ std::string SpokenDate(std::string_view iso, bool with_year = true);
 // One sentence of a memory made speakable about `caller`, or "" when it
 // should not be said:
 //   - a question ("... ?") is dropped, and so is a sentence of fewer than 3
-//     words; a discourse marker opening it ("Honestly", "So") is removed;
+//     words; a discourse marker opening it ("Honestly", "So") and asides in
+//     parentheses ("(TD-20931)") are removed;
 //   - when `alone` (the sentence before it is not said with it), a sentence
 //     opening with "it", "this", "that", "these" or "those" (not followed by
 //     a time word: "This morning ...") is dropped, since its referent was

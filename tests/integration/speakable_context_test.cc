@@ -11,6 +11,7 @@
 #include "memory/speakable.h"
 #include "memory/summary.h"
 #include "memory/text.h"
+#include "replay/rebuild.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -132,6 +133,15 @@ TEST_F(SpeakableContext, TheNextCallHearsTheNewMoveDateInSpeakableEnglish) {
   // Topics: the newest call's title was a question, and is left out.
   const std::string topics = vars["recent_topics"];
   EXPECT_EQ(topics, "Three-bedroom move to Tacoma booked");
+
+  // The summary is a projector's output: rebuilt from the log, the same.
+  auto engine = testing::TestEngine(dir_ / "replay-cache.db");
+  auto report = replay::RebuildAndVerify(*engram_.log, engram_.db_path(), dir_ / "verify.db",
+                                         engine->Parts(nullptr));
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->differences.empty()) << report->differences.front();
+  EXPECT_EQ(testing::QueryColumn(*testing::OpenDb(dir_ / "verify.db"), "SELECT summary FROM users"),
+            std::vector<std::string>{context});
 }
 
 }  // namespace

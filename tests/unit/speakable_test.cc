@@ -70,6 +70,9 @@ TEST(SpeakableSentence, DropsQuestionsAndPronounsWithoutReferent) {
       << "said right after the sentence it points at";
   EXPECT_EQ(SpeakableSentence("Honestly, Ana Lima is relieved this time.", ana),
             "Ana is relieved this time.");
+  EXPECT_EQ(SpeakableSentence("Ana Lima (Lima Bakes) confirmed the refund arrived (RF-2231).", ana),
+            "Ana confirmed the refund arrived.")
+      << "asides written for the eye";
 }
 
 TEST(SpeakableSentence, AgreesAVerbJoinedToTheCallersByAnd) {
