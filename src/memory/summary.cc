@@ -1,6 +1,7 @@
 #include "memory/summary.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
 #include <map>
@@ -21,6 +22,10 @@ constexpr size_t kMaxCallSentences = 3;
 // A value shorter than this ("2", "yes") is not looked for in what was
 // already said: it would be found inside other words.
 constexpr size_t kMinDedupValue = 4;
+// Facts said before the last call and routines; more come after everything
+// else, if there is room: an agent with many data-collection items must not
+// crowd out the last call.
+constexpr size_t kMaxEarlyFacts = 8;
 
 // The parts of the summary, in the order they are written.
 enum class Part { kWho, kFacts, kRoutines, kLastCall, kRecent };
@@ -79,6 +84,15 @@ std::string DataCollectionLabel(const SummaryFact& f) {
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
 
+// Slots that describe the caller's profile, said as current facts: the
+// platform's data-collection items and the rule extractor's slots.
+bool IsProfileSlot(std::string_view subject) {
+  static constexpr std::array<std::string_view, 6> kRuleSlots = {
+      "name", "employer", "crm", "integration", "email", "contact_preference"};
+  return subject.starts_with(kDataCollectionSubject) ||
+         std::find(kRuleSlots.begin(), kRuleSlots.end(), subject) != kRuleSlots.end();
+}
+
 }  // namespace
 
 bool IsSummarised(std::string_view subject) { return !subject.starts_with(kEvidenceSubject); }
@@ -97,9 +111,13 @@ std::string BuildRuleSummary(const std::string& name_in, const std::vector<Summa
           (f.created_at == last_call->created_at && f.subject > last_call->subject)) {
         last_call = &f;
       }
-    } else {
+    } else if (IsProfileSlot(f.subject)) {
       auto& slot = slots[f.subject];
       if (!slot || f.created_at > slot->created_at) slot = &f;
+    } else {
+      // Another kind of subject (a topic an update supersedes within) is a
+      // statement like any other: a routine, a feeling, an event.
+      others.push_back(&f);
     }
   }
   auto is_name_item = [](const std::string& subject, const SummaryFact& f) {
@@ -150,16 +168,22 @@ std::string BuildRuleSummary(const std::string& name_in, const std::vector<Summa
 
   // 2. Current facts: the platform's data-collection answers, then the
   // other slots (the employer sentence when it was not the opening).
+  size_t facts_said = 0;
+  auto add_fact = [&](std::string text) {
+    if (add(Part::kFacts, facts_said < kMaxEarlyFacts ? 1 : 6, std::move(text)) >= 0) {
+      ++facts_said;
+    }
+  };
   for (const auto& [subject, f] : slots) {
     if (!StartsWith(subject, kDataCollectionSubject) || is_name_item(subject, *f)) continue;
     if (already_said(f->value)) continue;
-    add(Part::kFacts, 1, DataCollectionSentence(DataCollectionLabel(*f), f->value, caller));
+    add_fact(DataCollectionSentence(DataCollectionLabel(*f), f->value, caller));
   }
   for (const auto& [subject, f] : slots) {
     if (StartsWith(subject, kDataCollectionSubject) || subject == "name") continue;
     if (subject == "employer" && f->content == who) continue;
     if (already_said(f->value)) continue;
-    add(Part::kFacts, 1, Speakable(f->content, caller));
+    add_fact(Speakable(f->content, caller));
   }
 
   // Newest first, most salient first on ties, then by text: an order that

@@ -40,18 +40,20 @@ bool IsSummarised(std::string_view subject);
 //      else "The caller is <name>.", else "The caller's name is not on record.";
 //   2. the current facts: each data-collection answer (subject "dc:<id>",
 //      content "<label>: <value>.") as a sentence from its label, then the
-//      other slot facts; one whose value was already said is left out, and
-//      so is the item that gives the caller's name;
+//      rule extractor's slots (employer, crm, integration, email,
+//      contact_preference); one whose value was already said is left out,
+//      and so is the item that gives the caller's name. Memories with any
+//      other subject count as statements (3 and 5);
 //   3. routines (procedural memories, newest first, at most 2);
 //   4. the newest call summary (subject "call:<id>", content "Call on
 //      YYYY-MM-DD: <summary>") as "Last call, on 9 April: <its first
 //      sentences>";
 //   5. the newest other memories: commitments, feelings, events (at most 3).
-// Parts are chosen in the order 1, 2, first sentence of 4, 3, 5, rest of 4
-// while they fit in kSummaryMaxWords words and `max_chars` characters (both
-// hard caps), then written in the order above. A sentence is never cut.
-// Memories whose subject starts with kEvidenceSubject are ignored. The
-// result depends only on the arguments (the projector replays it).
+// Parts are chosen in the order 1, the first 8 facts of 2, the first
+// sentence of 4, 3, 5, the rest of 4, the rest of 2, while they fit in kSummaryMaxWords words and
+// `max_chars` characters (both hard caps), then written in the order above. A sentence is never
+// cut. Memories whose subject starts with kEvidenceSubject are ignored. The result depends only on
+// the arguments (the projector replays it).
 std::string BuildRuleSummary(const std::string& name, const std::vector<SummaryFact>& facts,
                              size_t max_chars = 700);
 

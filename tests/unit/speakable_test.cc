@@ -320,6 +320,30 @@ TEST(RuleSummary, PharmacyNameFromDataCollectionRenamesTheCallerInOlderMemories)
   EXPECT_EQ(ToLower(s).find("the caller", 1), std::string::npos) << "after the opening: " << s;
 }
 
+TEST(RuleSummary, AnAgentWithManyItemsDoesNotCrowdOutTheLastCall) {
+  // A hotel whose agent collects fourteen items.
+  std::vector<SummaryFact> facts = {
+      {"Guest's full name: Ines Carvalho.", Sector::kSemantic, "dc:guest_name", "Ines Carvalho",
+       0.7, kCall2},
+      {"Call on 2025-12-01: Ines Carvalho moved her stay to the weekend of 12 December and asked "
+       "for a quiet room away from the lift.",
+       Sector::kEpisodic, "call:conv_h2", "f6", 0.5, kCall2},
+      // A subject the extractor supersedes within, not a profile slot: a
+      // statement like the others.
+      {"Ines Carvalho now parks in the underground garage instead of the street.",
+       Sector::kSemantic, "parking", "underground garage", 0.6, kCall2}};
+  for (int i = 0; i < 14; ++i) {
+    const std::string n = std::to_string(10 + i);
+    facts.push_back({"Stay preference " + n + ": option " + n + ".", Sector::kSemantic,
+                     "dc:pref_" + n, "option " + n, 0.7, kCall2});
+  }
+  const std::string s = BuildRuleSummary("Ines Carvalho", facts);
+  ExpectSpeakable(s, "Ines Carvalho");
+  EXPECT_NE(s.find("Last call, on 1 December: Ines moved her stay"), std::string::npos) << s;
+  EXPECT_NE(s.find("Ines now parks in the underground garage"), std::string::npos) << s;
+  EXPECT_NE(s.find("The stay preference 10 is option 10."), std::string::npos) << s;
+}
+
 TEST(RuleSummary, StaysWithinTheWordCapAndNeverCutsASentence) {
   std::vector<SummaryFact> facts;
   for (int i = 0; i < 40; ++i) {
