@@ -285,6 +285,9 @@ std::string AgreeCoordinatedVerbs(const std::string& sentence, const std::string
   if (at >= words.size()) return sentence;
   const std::string verb = Lower(words[at]);
   if (!verb.ends_with('s') || verb.ends_with("'s")) return sentence;  // not a singular verb
+  // After an auxiliary the joined verb shares it: "has moved off X and shut
+  // it down".
+  if (verb == "is" || verb == "has" || verb == "was" || verb == "does") return sentence;
   static constexpr std::array<std::string_view, 22> kNotVerbs = {
       "the",  "a",  "an",   "their", "his", "her", "its", "this", "that", "these", "those",
       "then", "it", "them", "they",  "she", "he",  "to",  "of",   "not",  "no",    "so"};

@@ -87,6 +87,9 @@ TEST(SpeakableSentence, AgreesAVerbJoinedToTheCallersByAnd) {
   EXPECT_EQ(SpeakableSentence("Ana Lima compares invoicing and payroll every week.", ana),
             "Ana compares invoicing and payroll every week.")
       << "no object after it: not taken for a verb";
+  EXPECT_EQ(SpeakableSentence("Ana Lima has moved off Zendesk and shut it down.", ana),
+            "Ana has moved off Zendesk and shut it down.")
+      << "the auxiliary is shared";
 }
 
 TEST(DataCollectionSentence, MakesASentenceFromAnyLabel) {
