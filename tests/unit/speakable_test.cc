@@ -45,6 +45,8 @@ TEST(SpeakableSentence, NamesTheCallerForAnOpeningPronounAndAgreesTheVerb) {
             "Marcus is moving offices in May.");
   EXPECT_EQ(SpeakableSentence("The customer asked for a refund of the setup fee.", marcus),
             "Marcus asked for a refund of the setup fee.");
+  EXPECT_EQ(SpeakableSentence("The user, Marcus Oyelaran, reported slow speeds at night.", marcus),
+            "Marcus reported slow speeds at night.");
   EXPECT_EQ(SpeakableSentence("The agent will call the caller back on Friday.", marcus),
             "The agent will call Marcus back on Friday.");
   EXPECT_EQ(SpeakableSentence("They restart the router every morning.", Ref("")),
