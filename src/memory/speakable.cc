@@ -173,9 +173,10 @@ std::string WithoutAsides(const std::string& s) {
 }
 
 bool IsDiscourseMarker(std::string_view w) {
-  static constexpr std::array<std::string_view, 16> kMarkers = {
-      "so",   "well", "yes", "yeah", "and", "also",   "actually", "basically",
-      "okay", "ok",   "oh",  "um",   "uh",  "anyway", "honestly", "but"};
+  static constexpr std::array<std::string_view, 21> kMarkers = {
+      "so",   "well", "yes",   "yeah",    "and",   "also",       "actually",
+      "okay", "ok",   "oh",    "um",      "uh",    "anyway",     "honestly",
+      "but",  "sure", "right", "alright", "great", "absolutely", "basically"};
   return OneOf(kMarkers, w);
 }
 
@@ -203,6 +204,10 @@ bool HasObjectWithoutReferent(const Words& words, const CallerReference& caller)
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string w = Lower(words[i]);
     if ((w == "it" || w == "them") && !referent) return true;
+    // "upset about this.": a demonstrative with no noun after it points
+    // outside the sentence (as a determiner, "that email", it does not).
+    const bool last = i + 1 == words.size() || !SplitTrail(words[i]).second.empty();
+    if (i > 0 && last && (w == "this" || w == "that" || w == "these" || w == "those")) return true;
     if (IsDeterminer(w) && i + 1 < words.size() && !(i == 0 && OneOf(kPeople, Lower(words[1])))) {
       referent = true;
     }

@@ -51,7 +51,8 @@ std::string SpokenDate(std::string_view iso, bool with_year = true);
 //     opening with "it", "this", "that", "these" or "those" (not followed by
 //     a time word: "This morning ...") is dropped, since its referent was
 //     in another sentence the summary may not include; so is one whose "it"
-//     or "them" has no noun phrase before it ("Priya merges them nightly");
+//     or "them" has no noun phrase before it ("Priya merges them nightly"),
+//     or with a bare "this"/"that" ("Priya is upset about this.");
 //   - "They"/"He"/"She" (and their contractions), "Them"/"Him", "I",
 //     "Their"/"His"/"Her"/"My" opening the sentence become the caller's
 //     name ("Priya"/"Priya's"), with the verb that follows made singular

@@ -65,6 +65,11 @@ TEST(SpeakableSentence, DropsQuestionsAndPronounsWithoutReferent) {
   EXPECT_EQ(SpeakableSentence("Ana Lima has been merging them by hand every night.", ana), "")
       << "'them' points at nothing in the sentence";
   EXPECT_EQ(SpeakableSentence("The agent will email them by Thursday.", ana), "");
+  EXPECT_EQ(SpeakableSentence("Ana Lima is really upset about this.", ana), "");
+  EXPECT_EQ(SpeakableSentence("Ana Lima never reads that inbox.", ana),
+            "Ana never reads that inbox.");
+  EXPECT_EQ(SpeakableSentence("Sure, the agent has noted text messages for updates.", ana),
+            "The agent has noted text messages for updates.");
   EXPECT_EQ(SpeakableSentence("Ana Lima moved off Zendesk and shut it down in May.", ana),
             "Ana moved off Zendesk and shut it down in May.");
   EXPECT_EQ(SpeakableSentence("It was fixed on 12 March.", ana, /*alone=*/false),
