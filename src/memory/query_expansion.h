@@ -58,8 +58,8 @@ class TermVocabulary {
   const Embedder& words_;
   const int dims_;
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, int> row_of_;  // stem -> column
-  std::vector<std::string> stems_;               // by column
+  std::unordered_map<std::string, int> row_of_;                   // stem -> column
+  std::vector<std::string> stems_;                                // by column
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> vectors_;  // dims x capacity, unit
 };
 

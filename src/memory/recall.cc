@@ -19,6 +19,16 @@ double CompositeScore(const RecallWeights& w, double similarity, double salience
   return w.similarity * similarity + w.salience * salience + w.recency * recency + w.link * link;
 }
 
+bool AsksAboutNow(std::string_view query) {
+  const std::string lower = ToLower(query);
+  for (std::string_view cue :
+       {"now", "currently", "current", "these days", "still", "anymore", "any more", "latest",
+        "nowadays", "at the moment", "at present", "right now", "newest", "most recent"}) {
+    if (ContainsWord(lower, cue)) return true;
+  }
+  return false;
+}
+
 std::vector<RecallHit> WithoutRepeatedSources(std::vector<RecallHit> ranked, size_t limit) {
   std::vector<RecallHit> out;
   std::set<std::pair<std::string, int>> said;  // (conversation, turn) already returned
@@ -70,12 +80,17 @@ Result<std::vector<RecallHit>> Recall(const MemoryIndex& index, Embedder& embedd
       it->second.link = std::max(it->second.link, link);
     }
   }
+  RecallWeights w = weights;
+  if (!AsksAboutNow(query)) {
+    w.similarity += w.recency;
+    w.recency = 0;
+  }
   const int64_t reference = index.NewestSeen(user_id);
   for (auto& [id, h] : by_id) {
     const double age_days = std::max<int64_t>(0, reference - h.memory.last_seen_at) / kMsPerDay;
     h.salience = h.memory.salience * std::exp(-SectorDecayPerDay(h.memory.sector) * age_days);
     h.recency = std::exp(-std::log(2.0) * age_days / weights.recency_half_life_days);
-    h.score = CompositeScore(weights, h.similarity, h.salience, h.recency, h.link);
+    h.score = CompositeScore(w, h.similarity, h.salience, h.recency, h.link);
     hits.push_back(std::move(h));
   }
   std::sort(hits.begin(), hits.end(), [](const RecallHit& a, const RecallHit& b) {

@@ -2,7 +2,12 @@
 // current memories most similar to it (hybrid lexical + dense similarity);
 // expand each hit by its waypoint (one hop); score
 //   composite = w_sim·similarity + w_sal·salience + w_rec·recency + w_link·link
-// (0.6 / 0.2 / 0.1 / 0.1 by default) and return the best `limit`.
+// (0.7 / 0.1 / 0.1 / 0.1 by default) and return the best `limit`. Recency
+// counts only for questions about the present ("now", "currently", "these
+// days", "still", "anymore", "latest"; AsksAboutNow): then the caller's
+// newest words on the topic rank above older ones. For any other question
+// its weight goes to similarity, since an old statement that was not
+// replaced is as true as a new one (replaced ones are not served at all).
 //
 // Salience decays by sector and recency fades with a half-life, both measured
 // from the user's newest memory rather than the wall clock, so a ranking
@@ -20,9 +25,9 @@
 namespace engram::memory {
 
 struct RecallWeights {
-  double similarity = 0.6;
-  double salience = 0.2;
-  double recency = 0.1;
+  double similarity = 0.7;
+  double salience = 0.1;
+  double recency = 0.1;  // for questions about the present only, see above
   double link = 0.1;
   SimilarityWeights hybrid;
   ExpansionWeights expansion;
@@ -48,6 +53,9 @@ Result<std::vector<RecallHit>> Recall(const MemoryIndex& index, Embedder& embedd
 // from (memory/evidence.h) are two keys to one piece of evidence, and an
 // answer should spend its slots on different evidence.
 std::vector<RecallHit> WithoutRepeatedSources(std::vector<RecallHit> ranked, size_t limit);
+
+// Whether a question asks about the present state of things.
+bool AsksAboutNow(std::string_view query);
 
 // The composite score of one memory; exposed for tests.
 double CompositeScore(const RecallWeights& w, double similarity, double salience, double recency,

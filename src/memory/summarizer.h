@@ -30,7 +30,7 @@ class Summarizer {
 
 class RuleSummarizer final : public Summarizer {
  public:
-  std::string CacheIdentity() const override { return "rules/summary-v1"; }
+  std::string CacheIdentity() const override { return "rules/summary-v2"; }
   Result<std::string> SummarizeUser(const std::string& name,
                                     const std::vector<SummaryFact>& facts) override {
     return BuildRuleSummary(name, facts);

@@ -129,8 +129,9 @@ Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
   }
   std::vector<memory::SummaryFact> facts;
   for (const Known& k : known) {
-    // The caller's words as said are for recall, not for a summary read aloud.
-    if (memory::IsEvidenceSubject(k.subject)) continue;
+    // The evidence (each utterance verbatim) is for recall; a summary, by
+    // rules or by an LLM, is made from the facts.
+    if (!memory::IsSummarised(k.subject)) continue;
     facts.push_back({k.content, k.sector, k.subject, k.value, k.salience, k.created_at});
   }
   std::string summary;

@@ -1,5 +1,10 @@
 #include "projections/read_queries.h"
 
+#include <algorithm>
+
+#include "memory/speakable.h"
+#include "memory/text.h"
+
 namespace engram::projections {
 
 // Idle connections kept for reuse; more are opened under load and closed.
@@ -128,10 +133,14 @@ Result<std::optional<UserProfile>> ReadQueries::Profile(const std::string& user_
       if (!*r) break;
       if (!profile->has_conversations) profile->last_call_at = topics->Int(1);
       profile->has_conversations = true;
-      std::string title = topics->Text(0);
-      if (!title.empty() && profile->recent_topics.size() < max_topics) {
-        profile->recent_topics.push_back(std::move(title));
-      }
+      // A topic the agent can read out: a question title (the caller's own
+      // words) is left out, and so is a repeat of a newer call's topic.
+      std::string title = memory::SpeakableTopic(topics->Text(0));
+      auto& list = profile->recent_topics;
+      const bool repeat = std::any_of(list.begin(), list.end(), [&](const std::string& t) {
+        return memory::ToLower(t) == memory::ToLower(title);
+      });
+      if (!title.empty() && !repeat && list.size() < max_topics) list.push_back(std::move(title));
     }
     topics->Reset();
     return Status::Ok();

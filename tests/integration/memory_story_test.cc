@@ -111,8 +111,11 @@ TEST_F(MemoryStory, HubSpotIsLearntThenSupersededBySalesforce) {
   EXPECT_EQ(vars["user_id"], "cust_000184");
   EXPECT_EQ(vars["user_name"], "Priya Raman");
   const std::string context = vars["memory_context"];
-  EXPECT_NE(context.find("CRM: Salesforce"), std::string::npos) << context;
-  EXPECT_EQ(context.find("CRM: HubSpot"), std::string::npos) << context;
+  // The platform's current answer, said as a sentence; the old one is not
+  // (HubSpot may still be named as history: "moved off HubSpot").
+  EXPECT_NE(context.find("The CRM Priya uses is Salesforce."), std::string::npos) << context;
+  EXPECT_EQ(context.find("uses is HubSpot"), std::string::npos) << context;
+  EXPECT_EQ(context.find("CRM is HubSpot"), std::string::npos) << context;
   EXPECT_NE(vars["recent_topics"].get<std::string>().find("HubSpot sync duplicating contacts"),
             std::string::npos);
   EXPECT_EQ(vars["caller_known"], true);

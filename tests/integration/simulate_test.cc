@@ -64,7 +64,7 @@ TEST_F(Simulate, TheTwoFixtureCallsShowHubSpotLearntThenSupersededBySalesforce) 
       << out;
   // Before the second call, the init webhook knows her and her CRM.
   EXPECT_NE(second_call.find("{{user_name}} = Priya Raman"), std::string::npos) << out;
-  EXPECT_NE(second_call.find("CRM: HubSpot"), std::string::npos) << out;
+  EXPECT_NE(second_call.find("The CRM Priya uses is HubSpot."), std::string::npos) << out;
   EXPECT_NE(second_call.find("+ new        [semantic] Priya Raman's CRM is Salesforce."),
             std::string::npos)
       << out;

@@ -174,11 +174,48 @@ IndexedMemory Mem(const std::string& id, const std::string& content, double sali
 
 TEST(Recall, CompositeScoreUsesTheDocumentedWeights) {
   RecallWeights w;
-  EXPECT_DOUBLE_EQ(CompositeScore(w, 1, 0, 0, 0), 0.6);
-  EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 1, 0, 0), 0.2);
+  EXPECT_DOUBLE_EQ(CompositeScore(w, 1, 0, 0, 0), 0.7);
+  EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 1, 0, 0), 0.1);
   EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 0, 1, 0), 0.1);
   EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 0, 0, 1), 0.1);
   EXPECT_DOUBLE_EQ(CompositeScore(w, 0.5, 0.5, 0.5, 0.5), 0.5);
+}
+
+TEST(Recall, OnlyQuestionsAboutThePresentPreferTheNewestWords) {
+  EXPECT_TRUE(AsksAboutNow("Which insurer does she have now?"));
+  EXPECT_TRUE(AsksAboutNow("Is he still with Delta?"));
+  EXPECT_TRUE(AsksAboutNow("what is her current plan"));
+  EXPECT_TRUE(AsksAboutNow("Where does he live these days?"));
+  EXPECT_FALSE(AsksAboutNow("Which insurer does she have?"));
+  EXPECT_FALSE(AsksAboutNow("Does she know Snow White?"));  // "now" inside a word
+  MemoryIndex index(Glove().Dimensions());
+  const int64_t day = 86'400'000;
+  auto add = [&](const std::string& id, const std::string& content, int64_t at) {
+    IndexedMemory m;
+    m.id = id;
+    m.content = content;
+    m.sector = Sector::kEpisodic;
+    m.salience = 0.3;
+    m.created_at = m.last_seen_at = at;
+    m.conversation_id = id;
+    index.Upsert("u", m, *Glove().Embed(content));
+  };
+  add("old", "My dental insurance is Delta Dental PPO.", 0);
+  add("new", "My dental insurance is Cigna Dental PPO.", 60 * day);
+  auto now = Recall(index, Glove(), "u", "Which dental insurance does he have now?", 2);
+  ASSERT_TRUE(now.ok());
+  ASSERT_EQ(now->size(), 2u);
+  EXPECT_EQ((*now)[0].memory.id, "new");
+  auto plain = Recall(index, Glove(), "u", "Which dental insurance does he have?", 2);
+  ASSERT_TRUE(plain.ok());
+  ASSERT_EQ(plain->size(), 2u);
+  // Without "now", recency is no part of the score: its weight is similarity's.
+  RecallWeights timeless;
+  timeless.similarity += timeless.recency;
+  timeless.recency = 0;
+  for (const RecallHit& h : *plain) {
+    EXPECT_DOUBLE_EQ(h.score, CompositeScore(timeless, h.similarity, h.salience, 0, h.link));
+  }
 }
 
 TEST(Recall, RanksBySimilarityThenSalienceAndRecency) {
@@ -245,8 +282,8 @@ TEST(Summary, ServesCurrentSlotsFirst) {
       {"Priya is relieved.", Sector::kEmotional, "", "", 0.5, 2}};
   std::string s = BuildRuleSummary("Priya", facts);
   EXPECT_EQ(s.find("Priya is the operations manager"), 0u);
-  EXPECT_NE(s.find("CRM: Salesforce."), std::string::npos);
-  EXPECT_LT(s.find("CRM:"), s.find("Every Monday"));
+  EXPECT_NE(s.find("Priya's CRM is Salesforce."), std::string::npos) << s;
+  EXPECT_LT(s.find("CRM is"), s.find("Every Monday"));
   EXPECT_LE(BuildRuleSummary("Priya", facts, 60).size(), 60u);
 }
 
