@@ -5,6 +5,7 @@
 
 #include "common/crypto.h"
 #include "memory/text.h"
+#include "memory/updates.h"
 
 namespace engram::memory {
 namespace {
@@ -137,10 +138,13 @@ std::vector<ExtractedMemory> EvidenceMemories(const std::vector<TranscriptTurn>&
         std::string content = "Asked \"" + question + "\", " + speaker + " said \"" + piece + "\"";
         out.push_back(Evidence(std::move(content), conversation_id, turn.index, n++,
                                {before->index, turn.index}));
+        out.back().replaces = ReplacedValues(piece);
         continue;
       }
       if (!SaysSomething(piece)) continue;
+      std::vector<std::string> replaces = ReplacedValues(piece);
       out.push_back(Evidence(std::move(piece), conversation_id, turn.index, n++, {turn.index}));
+      out.back().replaces = std::move(replaces);
     }
   }
   return out;

@@ -43,6 +43,10 @@ struct ExtractedMemory {
   std::string value;
   double salience = 0.5;  // initial salience in [0, 1]
   std::vector<int> source_turns;
+  // Values the statement says are no longer so ("not Delta anymore"), lower
+  // case (updates.h): earlier memories on the same topic that hold one are
+  // replaced by this one.
+  std::vector<std::string> replaces;
 };
 
 struct ExtractionInput {

@@ -92,13 +92,16 @@ Result<std::vector<memory::ExtractedMemory>> ExtractMemories(memory::Extractor& 
 json ExtractedToJson(const memory::ExtractedMemory& m) {
   std::vector<std::string> sectors;
   for (memory::Sector s : m.sectors) sectors.emplace_back(memory::SectorName(s));
-  return {{"content", m.content},
-          {"primary", memory::SectorName(m.primary)},
-          {"sectors", sectors},
-          {"subject", m.subject},
-          {"value", m.value},
-          {"salience", m.salience},
-          {"source_turns", m.source_turns}};
+  json out = {{"content", m.content},
+              {"primary", memory::SectorName(m.primary)},
+              {"sectors", sectors},
+              {"subject", m.subject},
+              {"value", m.value},
+              {"salience", m.salience},
+              {"source_turns", m.source_turns}};
+  // Only when present: outcomes recorded before it existed stay as they were.
+  if (!m.replaces.empty()) out["replaces"] = m.replaces;
+  return out;
 }
 
 memory::ExtractedMemory ExtractedFromJson(const json& j) {
@@ -115,6 +118,9 @@ memory::ExtractedMemory ExtractedFromJson(const json& j) {
   m.value = j.value("value", "");
   m.salience = std::clamp(j.value("salience", 0.5), 0.0, 1.0);
   m.source_turns = j.value("source_turns", std::vector<int>());
+  for (const json& r : j.value("replaces", json::array())) {
+    if (r.is_string()) m.replaces.push_back(r.get<std::string>());
+  }
   return m;
 }
 

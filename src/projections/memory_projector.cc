@@ -10,9 +10,11 @@
 #include "common/crypto.h"
 #include "common/json_fields.h"
 #include "log/internal_events.h"
+#include "memory/analysis_memories.h"
 #include "memory/evidence.h"
 #include "memory/summary.h"
 #include "memory/text.h"
+#include "memory/updates.h"
 #include "projections/memory_rows.h"
 
 namespace engram::projections {
@@ -20,48 +22,6 @@ namespace {
 
 using memory::Sector;
 using nlohmann::json;
-
-// Names and numbers of a sentence: capitalised words (but the first) and
-// tokens holding digits. Two near-identical sentences that name different
-// things ("from HubSpot" / "out of Salesforce") state different facts.
-std::set<std::string> KeyTerms(const std::string& content, const std::set<std::string>& ignore) {
-  std::set<std::string> out;
-  bool first = true;
-  std::string word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    bool cap = std::isupper(static_cast<unsigned char>(word[0]));
-    bool digit = std::any_of(word.begin(), word.end(),
-                             [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-    std::string lower = memory::ToLower(word);
-    if ((digit || (cap && !first)) && !ignore.count(lower)) out.insert(lower);
-    first = false;
-    word.clear();
-  };
-  for (char c : content) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      word += c;
-    } else {
-      flush();
-    }
-  }
-  flush();
-  return out;
-}
-
-// Whether the content terms of one sentence are all among the other's: the
-// shorter one adds nothing ("Every Monday I export the report" / "Every
-// Monday morning I export the weekly report").
-bool SaysNothingNew(const std::string& a, const std::string& b) {
-  std::vector<std::string> x = memory::LexicalTerms(a);
-  std::vector<std::string> y = memory::LexicalTerms(b);
-  std::sort(x.begin(), x.end());
-  x.erase(std::unique(x.begin(), x.end()), x.end());
-  std::sort(y.begin(), y.end());
-  y.erase(std::unique(y.begin(), y.end()), y.end());
-  if (x.size() > y.size()) std::swap(x, y);
-  return std::includes(y.begin(), y.end(), x.begin(), x.end());
-}
 
 // Whether `evidence` holds the caller's words `fact` was learnt from: the
 // same call and a shared source turn that the caller said (an agent question
@@ -395,8 +355,7 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
       // two memories. Only a slot (a subject with its value) or an explicit
       // update replaces a memory; similar wording never does.
       if (match) {
-        restates = KeyTerms(match->content, name_terms) == KeyTerms(c.content, name_terms) &&
-                   SaysNothingNew(match->content, c.content);
+        restates = memory::Restates(match->content, c.content, name_terms);
         if (!restates) match = nullptr;
       }
     }
@@ -431,32 +390,45 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
       ENGRAM_RETURN_IF_ERROR(run);
     }
     ENGRAM_RETURN_IF_ERROR(relate(id, "created"));
-    if (match) {
-      // An update: the known memory stays for history, no longer current,
-      // and so do the caller's words it was learnt from, which would
-      // otherwise still be served as what the caller says.
-      std::vector<std::string> replaced = {match->id};
-      if (!memory::IsEvidenceSubject(match->subject)) {
-        for (const Known& k : known) {
-          if (memory::IsEvidenceSubject(k.subject) && SameEvidence(k, *match)) {
-            replaced.push_back(k.id);
-          }
+    // What this memory replaces: the slot's old value, or what an update
+    // said in words ("not Delta anymore") names on the same topic; and the
+    // caller's words behind them, which would otherwise still be served as
+    // what the caller says.
+    std::vector<const Known*> replaced;
+    if (match) replaced.push_back(match);
+    if (!c.replaces.empty()) {
+      for (const Known& k : known) {
+        if (k.conversation_id != *conversation_id &&
+            !k.subject.starts_with(memory::kCallSummarySubject) && &k != match &&
+            memory::IsReplacedBy(k.content, c.content, c.replaces, name_terms)) {
+          replaced.push_back(&k);
         }
       }
-      for (const std::string& old_id : replaced) {
-        ENGRAM_RETURN_IF_ERROR(
-            db.Run("UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time,
-                   id, old_id));
-        ENGRAM_RETURN_IF_ERROR(relate(old_id, "superseded"));
-        IndexOp op{IndexOp::kRemove, user_id, {}, {}};
-        op.memory.id = old_id;
-        ops.push_back(std::move(op));
-      }
-      std::erase_if(known, [&](const Known& k) {
-        return std::find(replaced.begin(), replaced.end(), k.id) != replaced.end();
-      });
-      match = nullptr;
     }
+    std::vector<std::string> retired;
+    for (const Known* r : replaced) {
+      retired.push_back(r->id);
+      if (memory::IsEvidenceSubject(r->subject)) continue;
+      for (const Known& k : known) {
+        if (memory::IsEvidenceSubject(k.subject) && SameEvidence(k, *r)) retired.push_back(k.id);
+      }
+    }
+    std::sort(retired.begin(), retired.end());
+    retired.erase(std::unique(retired.begin(), retired.end()), retired.end());
+    for (const std::string& old_id : retired) {
+      // Stays for history, no longer current.
+      ENGRAM_RETURN_IF_ERROR(
+          db.Run("UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time, id,
+                 old_id));
+      ENGRAM_RETURN_IF_ERROR(relate(old_id, "superseded"));
+      IndexOp op{IndexOp::kRemove, user_id, {}, {}};
+      op.memory.id = old_id;
+      ops.push_back(std::move(op));
+    }
+    std::erase_if(known, [&](const Known& k) {
+      return std::binary_search(retired.begin(), retired.end(), k.id);
+    });
+    match = nullptr;
     // Waypoint graph: links to earlier memories above the threshold.
     std::string waypoint;
     double waypoint_weight = 0;

@@ -551,3 +551,32 @@ TEST_F(ExtractionWorkersTest, AnOutcomeAlreadyLoggedIsNotExtractedAgain) {
 
 }  // namespace
 }  // namespace engram::projections
+
+namespace engram::projections {
+namespace {
+
+// An update said in words replaces what the caller said before on the same
+// topic, and only that (issue 11, items 3 and 4).
+TEST_F(ConversationProjectorTest, AnUpdateInWordsRetiresTheOldStatementOnTheSameTopicOnly) {
+  json first = MakeTranscription("conv_1", "+15550100002",
+                                 {"Our dental insurance is Delta Dental PPO through my school "
+                                  "district.",
+                                  "My sister flies Delta to Boston every month."});
+  json second = MakeTranscription("conv_2", "+15550100002",
+                                  {"My dental insurance is now Cigna Dental, not Delta anymore."},
+                                  1773068650 + 86400);
+  Append(first.dump());
+  Append(second.dump());
+  Project();
+  EXPECT_EQ(QueryColumn(Db(),
+                        "SELECT content FROM memories WHERE valid_to IS NOT NULL AND subject LIKE "
+                        "'utt:%'"),
+            Rows{"Our dental insurance is Delta Dental PPO through my school district."});
+  EXPECT_EQ(QueryInt(Db(),
+                     "SELECT count(*) FROM memories WHERE valid_to IS NULL AND content LIKE "
+                     "'%flies Delta%' AND subject LIKE 'utt:%'"),
+            1);
+}
+
+}  // namespace
+}  // namespace engram::projections
