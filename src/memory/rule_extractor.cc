@@ -567,8 +567,10 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
       if (!company.empty())
         slots.push_back({"employer", company, who + " works at " + company + "."});
     }
-    // E-mail address.
+    // E-mail address: the caller's unless the sentence gives someone
+    // else's ("Send Felix's copy to ...", "my son's email is ...").
     for (const std::string& w : SplitSpaces(sentence)) {
+      if (NamesSomeoneElse(sentence)) break;
       auto [core, trail] = SplitTrailing(w);
       size_t at = core.find('@');
       if (at != std::string::npos && at > 0 && core.find('.', at) != std::string::npos) {
@@ -581,8 +583,8 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
         lower.starts_with("email please") ||
         HasAny(lower, {"prefer email", "email me", "email updates", "by email, please"})) {
       slots.push_back({"contact_preference", "email", who + " prefers to be contacted by email."});
-    } else if (HasAny(lower,
-                      {"prefer a call", "prefer phone", "call me", "text me", "prefer text"})) {
+    } else if (HasAny(lower, {"prefer a call", "prefer phone", "please call me", "just call me",
+                              "text me", "prefer text"})) {
       std::string v = HasAny(lower, {"text"}) ? "text message" : "phone";
       slots.push_back({"contact_preference", v, who + " prefers to be contacted by " + v + "."});
     }

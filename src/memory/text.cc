@@ -40,6 +40,26 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
+bool NamesSomeoneElse(std::string_view sentence) {
+  static constexpr std::string_view kPronouns[] = {"it",  "that", "what",  "there",   "here",
+                                                   "he",  "she",  "who",   "let",     "where",
+                                                   "how", "one",  "today", "everyone"};
+  for (const std::string& w : SplitSpaces(sentence)) {
+    std::string lower = ToLower(w);
+    while (!lower.empty() && !IsAlnum(lower.back())) lower.pop_back();
+    if (lower == "his" || lower == "her" || lower == "their") return true;
+    for (std::string_view mark : {"'s", "\xE2\x80\x99s"}) {
+      if (lower.size() > mark.size() && lower.ends_with(mark)) {
+        const std::string base = lower.substr(0, lower.size() - mark.size());
+        if (std::find(std::begin(kPronouns), std::end(kPronouns), base) == std::end(kPronouns)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 bool ContainsWord(std::string_view hay, std::string_view word) {
   for (size_t pos = hay.find(word); pos != std::string_view::npos; pos = hay.find(word, pos + 1)) {
     bool left = pos == 0 || !IsAlnum(hay[pos - 1]);

@@ -31,6 +31,11 @@ std::string NormalizeSpoken(std::string_view text);
 // Words separated by spaces, punctuation attached ("Hi, Sage." -> "Hi,", "Sage.").
 std::vector<std::string> SplitSpaces(std::string_view s);
 
+// Whether a sentence attributes something to a person other than the
+// speaker: a possessive of another word than a pronoun ("Felix's copy", "my
+// son's email"), or "his"/"her"/"their".
+bool NamesSomeoneElse(std::string_view sentence);
+
 std::string ToLower(std::string_view s);
 std::string Trim(std::string_view s);
 bool ContainsWord(std::string_view haystack_lower, std::string_view word);

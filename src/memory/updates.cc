@@ -23,9 +23,11 @@ bool IsLeadingFiller(std::string_view w) {
 }
 
 // Up to four words of `words` from `begin`, stopping at `stop` words,
-// without leading fillers; "" when nothing specific is left.
-std::string ValueAt(const std::vector<std::string>& words, size_t begin,
-                    std::initializer_list<std::string_view> stop) {
+// without leading fillers; "" unless it names something: a word that was
+// capitalised or holds a digit (`named`), so "instead of my door" replaces
+// nothing while "instead of Tuesday" does.
+std::string ValueAt(const std::vector<std::string>& words, const std::vector<bool>& named,
+                    size_t begin, std::initializer_list<std::string_view> stop) {
   while (begin < words.size() && IsLeadingFiller(words[begin])) ++begin;
   std::string out;
   bool specific = false;
@@ -33,7 +35,7 @@ std::string ValueAt(const std::vector<std::string>& words, size_t begin,
     if (std::find(stop.begin(), stop.end(), words[i]) != stop.end()) break;
     if (!out.empty()) out += ' ';
     out += words[i];
-    specific |= !IsStopWord(words[i]);
+    specific |= !IsStopWord(words[i]) && named[i];
   }
   return specific ? out : "";
 }
@@ -77,9 +79,15 @@ bool Restates(std::string_view older, std::string_view newer, const std::set<std
 std::vector<std::string> ReplacedValues(std::string_view utterance) {
   // Words in lower case, sentence punctuation as a word boundary marker ",".
   std::vector<std::string> words;
+  std::vector<bool> named;  // by word: capitalised or holding a digit
   std::string word;
   auto flush = [&] {
-    if (!word.empty()) words.push_back(ToLower(word));
+    if (word.empty()) return;
+    named.push_back(std::isupper(static_cast<unsigned char>(word[0])) ||
+                    std::any_of(word.begin(), word.end(), [](char c) {
+                      return std::isdigit(static_cast<unsigned char>(c));
+                    }));
+    words.push_back(ToLower(word));
     word.clear();
   };
   for (char c : utterance) {
@@ -88,8 +96,10 @@ std::vector<std::string> ReplacedValues(std::string_view utterance) {
       word += c;
     } else {
       flush();
-      if (c == ',' || c == '.' || c == ';' || c == '!' || c == '?' || c == ':')
+      if (c == ',' || c == '.' || c == ';' || c == '!' || c == '?' || c == ':') {
         words.push_back(",");
+        named.push_back(false);
+      }
     }
   }
   flush();
@@ -107,19 +117,19 @@ std::vector<std::string> ReplacedValues(std::string_view utterance) {
         if (words[j] == "anymore" ||
             (words[j] == "any" && j + 1 < words.size() && words[j + 1] == "more") ||
             words[j] == "but") {
-          add(ValueAt(words, i + 1, {"anymore", "any", "but", ","}));
+          add(ValueAt(words, named, i + 1, {"anymore", "any", "but", ","}));
           break;
         }
       }
     } else if (w == "no" && next == "longer") {
-      add(ValueAt(words, i + 2, {",", "and", "but", "so"}));
+      add(ValueAt(words, named, i + 2, {",", "and", "but", "so"}));
     } else if (w == "instead" && next == "of") {
-      add(ValueAt(words, i + 2, {",", "and", "but", "so"}));
+      add(ValueAt(words, named, i + 2, {",", "and", "but", "so"}));
     } else if ((w == "switched" || w == "changed" || w == "moved" || w == "went" ||
                 w == "switching" || w == "changing" || w == "moving" || w == "switch" ||
                 w == "change" || w == "move") &&
                next == "from") {
-      add(ValueAt(words, i + 2, {"to", "over", ",", "and"}));
+      add(ValueAt(words, named, i + 2, {"to", "over", ",", "and"}));
     }
   }
   return out;

@@ -29,8 +29,9 @@ bool Restates(std::string_view older, std::string_view newer, const std::set<std
 // The values an utterance says are no longer so, in lower case: Y of
 // "not Y anymore/any more", "no longer (with|at|on|using) Y", "instead of Y",
 // "(switched|changed|moved|went) from Y to", "not Y but". Y is at most four
-// words, without leading articles or prepositions, and holds at least one
-// word that is not a stop word. Empty when it states no update.
+// words, without leading articles or prepositions, and names something: one
+// of its words is capitalised or holds a digit ("instead of Tuesday", not
+// "instead of my door"). Empty when it states no update.
 std::vector<std::string> ReplacedValues(std::string_view utterance);
 
 // Whether `older` is the statement an update replaced: it holds one of

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "memory/recall.h"
+#include "memory/text.h"
 
 namespace engram::memory {
 namespace {
@@ -85,6 +86,20 @@ TEST(WithoutRepeatedSources, AFactAndTheWordsItCameFromTakeOneSlot) {
   std::vector<std::string> ids;
   for (const auto& h : kept) ids.push_back(h.memory.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"fact", "words", "other-call", "summary"}));
+}
+
+}  // namespace
+}  // namespace engram::memory
+
+namespace engram::memory {
+namespace {
+
+TEST(NamesSomeoneElse, PossessivesOfOthersButNotContractions) {
+  EXPECT_TRUE(NamesSomeoneElse("Send Felix's copy to oldoak77@icloud.com."));
+  EXPECT_TRUE(NamesSomeoneElse("My son's email is a@b.example"));
+  EXPECT_TRUE(NamesSomeoneElse("Use her address, sunflower@fastmail.example"));
+  EXPECT_FALSE(NamesSomeoneElse("It's priya.raman@hollisvane.example"));
+  EXPECT_FALSE(NamesSomeoneElse("That's right, my email is dana@x.example"));
 }
 
 }  // namespace

@@ -24,6 +24,8 @@ TEST(ReplacedValues, NothingWhenNothingIsReplaced) {
   EXPECT_TRUE(ReplacedValues("That's not it anymore.").empty()) << "only stop words";
   EXPECT_TRUE(ReplacedValues("I moved to Denver in May.").empty()) << "no old value said";
   EXPECT_TRUE(ReplacedValues("I'm allergic to latex.").empty());
+  EXPECT_TRUE(ReplacedValues("The ink was left at the wrong apartment instead of my door.").empty())
+      << "names nothing: a common noun is no value a later call replaces";
   EXPECT_TRUE(ReplacedValues("").empty());
   EXPECT_NO_THROW(ReplacedValues(std::string(100000, 'n') + " not \xff\xfe anymore"));
 }
