@@ -510,6 +510,10 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Query expansion: least cosine of a neighbour to the query word")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  cmd->add_option("--expansion-min-rank", w.expansion.min_rank,
+                  "Query expansion: only words rarer than this many most frequent ones")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   cmd->add_option("--recency-half-life-days", w.recency_half_life_days,
                   "Recency halves every this many days")
       ->capture_default_str();

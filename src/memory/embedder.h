@@ -26,6 +26,9 @@ class Embedder {
   // The vector of one word when the model has word vectors (GloVe), for
   // query expansion (query_expansion.h); nullptr otherwise.
   virtual const float* WordVector(std::string_view) const { return nullptr; }
+  // The word's rank by frequency in the model's corpus (0: the most
+  // frequent), -1 when unknown or the model has no word vectors.
+  virtual int WordRank(std::string_view) const { return -1; }
 };
 
 float Cosine(const std::vector<float>& a, const std::vector<float>& b);

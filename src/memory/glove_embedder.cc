@@ -106,6 +106,11 @@ const float* GloveEmbedder::WordVector(std::string_view word) const {
   return i < 0 ? nullptr : vectors_ + size_t(i) * dims_;
 }
 
+int GloveEmbedder::WordRank(std::string_view word) const {
+  int i = Find(word);
+  return i < 0 ? -1 : static_cast<int>(ranks_[i]);
+}
+
 Result<std::vector<float>> GloveEmbedder::Embed(std::string_view text) {
   std::vector<double> sum(dims_, 0.0);
   // Zipf: p(rank r) = 1 / ((r + 1) * H), H the harmonic number of the vocabulary.

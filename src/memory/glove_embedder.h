@@ -29,6 +29,7 @@ class GloveEmbedder final : public Embedder {
 
   // The raw vector of `word`, or nullptr when unknown.
   const float* WordVector(std::string_view word) const override;
+  int WordRank(std::string_view word) const override;
   size_t VocabularySize() const { return count_; }
 
  private:

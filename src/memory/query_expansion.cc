@@ -38,6 +38,7 @@ void TermVocabulary::Observe(std::string_view text) {
     for (int d = 0; d < dims_; ++d) vectors_(d, col) = v[d] * inv;
     row_of_.emplace(stem, col);
     stems_.push_back(std::move(stem));
+    ranks_.push_back(words_.WordRank(word));
   }
 }
 
@@ -70,7 +71,7 @@ std::vector<WeightedTerm> TermVocabulary::Expand(std::string_view query,
   // The query words the vectors know, as one matrix: one product for all.
   std::vector<const float*> known;
   for (const std::string& word : Tokenize(query)) {
-    if (IsStopWord(word)) continue;
+    if (IsStopWord(word) || words_.WordRank(word) < w.min_rank) continue;
     if (const float* v = words_.WordVector(word)) known.push_back(v);
   }
   if (known.empty()) return out;
@@ -88,6 +89,7 @@ std::vector<WeightedTerm> TermVocabulary::Expand(std::string_view query,
   for (Eigen::Index j = 0; j < cos.cols(); ++j) {
     std::vector<std::pair<float, int>> best;  // (cosine, column), at most per_word
     for (Eigen::Index i = 0; i < n; ++i) {
+      if (ranks_[static_cast<size_t>(i)] < w.min_rank) continue;
       const float c = cos(i, j);
       if (c < w.min_cosine || c >= 0.9999f) continue;  // the word itself
       if (best.size() == w.per_word && c <= best.back().first) continue;

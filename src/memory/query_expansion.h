@@ -38,6 +38,10 @@ struct ExpansionWeights {
   double weight = 0.5;
   size_t per_word = 3;      // neighbours taken per query word
   double min_cosine = 0.6;  // below this a neighbour is another topic
+  // Only words rarer than this many of the most frequent ones are expanded
+  // or expansions: the neighbours of "more", "once" or "need" are just as
+  // common and carry no topic, so they would only add noise.
+  int min_rank = 1000;
 };
 
 class TermVocabulary {
@@ -60,6 +64,7 @@ class TermVocabulary {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, int> row_of_;                   // stem -> column
   std::vector<std::string> stems_;                                // by column
+  std::vector<int> ranks_;                                        // by column: WordRank of the word
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> vectors_;  // dims x capacity, unit
 };
 
