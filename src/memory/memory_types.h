@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,9 @@ struct ExtractionInput {
   std::vector<ExtractedMemory> analysis;
   // The call's id: names the evidence memories (evidence.h).
   std::string conversation_id;
+  // The call's start (ms since the epoch, UTC): what relative dates ("next
+  // Friday") are resolved against.
+  int64_t call_time_ms = 0;
 };
 
 }  // namespace engram::memory

@@ -77,6 +77,11 @@
 
 namespace engram::memory {
 
+// Names the rules below; part of the extraction cache key, so outputs cached
+// before a change of these rules are not reused.
+inline constexpr char kRelativeDatesVersion[] = "dates-v1";
+
+
 enum class DateGranularity { kDay, kWeek, kWeekend, kMonth, kYear };
 
 // One date expression found in a sentence.

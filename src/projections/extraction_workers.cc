@@ -9,6 +9,7 @@
 #include "log/internal_events.h"
 #include "memory/analysis_memories.h"
 #include "memory/evidence.h"
+#include "memory/relative_dates.h"
 
 namespace engram::projections {
 
@@ -54,6 +55,7 @@ memory::ExtractionInput TranscriptInput(const json& data, const std::string& cal
     input.turns.push_back(std::move(t));
   }
   input.conversation_id = OptString(data, "conversation_id").value_or("");
+  input.call_time_ms = call_time;
   const json* analysis = Field(data, "analysis");
   if (analysis) {
     input.analysis = memory::AnalysisMemories(
@@ -64,6 +66,7 @@ memory::ExtractionInput TranscriptInput(const json& data, const std::string& cal
     for (const auto& m : input.analysis) stated.push_back(ExtractedToJson(m));
     *canonical = {{"name", caller_name},
                   {"conversation_id", input.conversation_id},
+                  {"call_time", call_time},
                   {"turns", std::move(turns)},
                   {"analysis", stated}};
   }
@@ -74,6 +77,7 @@ std::string ExtractionCacheKey(const std::string& extractor_identity, const json
   std::string material = extractor_identity;
   material.append("+").append(memory::kAnalysisRulesVersion);
   material.append("+").append(memory::kEvidenceRulesVersion);
+  material.append("+").append(memory::kRelativeDatesVersion);
   material.append("\n").append(canonical.dump());
   return crypto::Sha256Hex(material);
 }
@@ -86,6 +90,20 @@ Result<std::vector<memory::ExtractedMemory>> ExtractMemories(memory::Extractor& 
       memory::EvidenceMemories(input.turns, input.conversation_id, input.caller_name);
   out.insert(out.end(), std::make_move_iterator(evidence.begin()),
              std::make_move_iterator(evidence.end()));
+  // Relative dates as absolute ones beside the words ("next Friday
+  // (2026-12-11)"): a memory is read long after the call it came from. Not
+  // in the platform's analysis: its summary narrates the call in the past
+  // tense ("booked a check on Thursday"), which says nothing about when the
+  // Thursday is, and its answers are the platform LLM's words.
+  if (input.call_time_ms > 0) {
+    for (memory::ExtractedMemory& m : out) {
+      if (m.subject.starts_with(memory::kDataCollectionSubject) ||
+          m.subject.starts_with(memory::kCallSummarySubject)) {
+        continue;
+      }
+      m.content = memory::AnnotateRelativeDates(m.content, input.call_time_ms / 1000);
+    }
+  }
   return out;
 }
 

@@ -159,3 +159,26 @@ TEST(ExtractionOfAnalysis, FollowsTheExtractorsMemoriesAndChangesTheCacheKey) {
 
 }  // namespace
 }  // namespace engram::memory
+
+namespace engram::memory {
+namespace {
+
+// Relative dates in the caller's words are stored with the absolute date
+// beside them; the platform's own summary is left in its words.
+TEST(ExtractionOfDates, TheCallersRelativeDatesGetTheirAbsoluteDate) {
+  json data = {
+      {"conversation_id", "conv_d"},
+      {"transcript", json::array({{{"role", "user"}, {"message", "I'm flying out next Friday."}}})},
+      {"analysis", {{"transcript_summary", "The caller flies out on Friday."}}}};
+  // Wednesday 2026-12-02, 10:00 UTC.
+  ExtractionInput input = projections::TranscriptInput(data, "", 1796205600000, nullptr);
+  OneMemoryExtractor extractor;
+  auto all = projections::ExtractMemories(extractor, input);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[1].content, "Call on 2026-12-02: The caller flies out on Friday.");
+  EXPECT_EQ((*all)[2].content, "I'm flying out next Friday (2026-12-11).");
+}
+
+}  // namespace
+}  // namespace engram::memory
