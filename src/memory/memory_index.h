@@ -46,7 +46,7 @@ struct ScoredCandidate {
 //              (lexical_weight + dense_weight)
 struct SimilarityWeights {
   double lexical = 1.0;
-  double dense = 0.35;
+  double dense = 1.0;
 };
 
 class MemoryIndex {
