@@ -96,7 +96,7 @@ Result<std::vector<UserDiff>> DiffMemories(projections::SqliteDb& old_db,
       }
       if (!old) old = take(r, [&](const Row& o) { return o.source == r.source; });
       if (!old) {
-        d.changes.push_back({MemoryChange::kAdded, r.content, "", "", r.evidence()});
+        d.changes.push_back({MemoryChange::kAdded, r.content, "", "", r.evidence(), !r.current});
       } else if (std::string what = Differences(*old, r); !what.empty()) {
         d.changes.push_back({MemoryChange::kChanged, r.content,
                              old->content == r.content ? "" : old->content, what, r.evidence()});
@@ -151,7 +151,7 @@ std::string FormatDiff(const std::vector<UserDiff>& diff) {
       switch (c.kind) {
         case MemoryChange::kAdded:
           ++added;
-          out.append("  + ").append(c.content).append("\n");
+          out.append("  + ").append(c.content).append(c.superseded ? "  (superseded)\n" : "\n");
           break;
         case MemoryChange::kRemoved:
           ++removed;

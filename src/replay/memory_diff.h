@@ -22,6 +22,9 @@ struct MemoryChange {
   // an extracted fact: a re-extraction that first keeps them adds one per
   // caller turn, which the listing counts apart.
   bool evidence = false;
+  // kAdded: no longer current in the new read model (a later call in the
+  // re-extraction replaced it).
+  bool superseded = false;
 };
 
 struct UserDiff {
@@ -39,7 +42,8 @@ Result<std::vector<UserDiff>> DiffMemories(projections::SqliteDb& old_db,
 // {"users": [{user_id, added, removed, changed, evidence: {added, removed,
 // changed}}]}: `evidence` counts the changes of utterances kept as said.
 nlohmann::json ToJson(const std::vector<UserDiff>& diff);
-// One line per change, then the totals ("2 user(s): 14 added (11 of them
+// One line per change ("+ <content>", "  (superseded)" after an added
+// memory a later call replaced), then the totals ("2 user(s): 14 added (11 of them
 // utterances kept as said), 1 removed, 1 changed").
 std::string FormatDiff(const std::vector<UserDiff>& diff);
 

@@ -214,6 +214,11 @@ TEST_F(EvidenceUpgrade, ReExtractionKeepsEveryCallerTurnAndTheDiffListsItAsAdded
   EXPECT_NE(out.find("+ My dental insurance is now Cigna Dental, not Delta anymore.\n"),
             std::string::npos)
       << out;
+  // The words the update replaced were added and retired in the same run.
+  EXPECT_NE(out.find("said \"Yes, Delta Dental PPO through my school district.\"  "
+                     "(superseded)\n"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("2 user(s): " + std::to_string(evidence) + " added ("), std::string::npos)
       << out;
   EXPECT_NE(out.find(std::to_string(evidence) + " of them utterances kept as said"),
