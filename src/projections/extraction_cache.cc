@@ -7,6 +7,11 @@ Result<std::unique_ptr<ExtractionCache>> ExtractionCache::Open(const std::string
   ENGRAM_RETURN_IF_ERROR(
       db->Exec("CREATE TABLE IF NOT EXISTS cache_entries (space TEXT NOT NULL, key TEXT NOT "
                "NULL, value TEXT NOT NULL, PRIMARY KEY (space, key))"));
+  // Whose words an entry holds (added later: entries made before it have no
+  // owner and are found by their keys alone).
+  ENGRAM_RETURN_IF_ERROR(
+      db->Exec("CREATE TABLE IF NOT EXISTS cache_owners (owner TEXT NOT NULL, space TEXT NOT "
+               "NULL, key TEXT NOT NULL, PRIMARY KEY (owner, space, key))"));
   return std::unique_ptr<ExtractionCache>(new ExtractionCache(std::move(db)));
 }
 
@@ -25,7 +30,14 @@ Result<std::optional<std::string>> ExtractionCache::Get(const std::string& space
 }
 
 Status ExtractionCache::Put(const std::string& space, const std::string& key,
-                            const std::string& value) {
+                            const std::string& value, const std::string& owner) {
+  // The owner first: a crash between the two leaves an owner without an
+  // entry (harmless), never an entry a forget cannot find.
+  if (!owner.empty()) {
+    ENGRAM_RETURN_IF_ERROR(db_->Run(
+        "INSERT INTO cache_owners(owner, space, key) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        owner, space, key));
+  }
   return db_->Run(
       "INSERT INTO cache_entries(space, key, value) VALUES (?, ?, ?) "
       "ON CONFLICT(space, key) DO UPDATE SET value = excluded.value",
@@ -34,6 +46,14 @@ Status ExtractionCache::Put(const std::string& space, const std::string& key,
 
 Status ExtractionCache::Delete(const std::string& space, const std::string& key) {
   return db_->Run("DELETE FROM cache_entries WHERE space = ? AND key = ?", space, key);
+}
+
+Status ExtractionCache::DeleteOwnedBy(const std::string& owner) {
+  ENGRAM_RETURN_IF_ERROR(
+      db_->Run("DELETE FROM cache_entries WHERE (space, key) IN (SELECT space, key FROM "
+               "cache_owners WHERE owner = ?)",
+               owner));
+  return db_->Run("DELETE FROM cache_owners WHERE owner = ?", owner);
 }
 
 }  // namespace engram::projections

@@ -24,9 +24,17 @@ class ExtractionCache {
 
   // The cached value of `key` in `space` ("extraction", "embedding", ...).
   Result<std::optional<std::string>> Get(const std::string& space, const std::string& key);
-  Status Put(const std::string& space, const std::string& key, const std::string& value);
+  // Stores `value` under `key`. A non-empty `owner` (the conversation whose
+  // words the value holds) is recorded beside it, for DeleteOwnedBy.
+  Status Put(const std::string& space, const std::string& key, const std::string& value,
+             const std::string& owner = "");
   // Removes the entry, if any (a forgotten user's extraction or embedding).
   Status Delete(const std::string& space, const std::string& key);
+  // Removes every entry Put with `owner`, in any space. Why beside Delete:
+  // a forget names the keys its log records, but a re-extraction (`engram
+  // replay --re-extract`, the upgrade path) caches under keys no log entry
+  // holds, with the caller's words in them.
+  Status DeleteOwnedBy(const std::string& owner);
   // Readable from any thread (for metrics).
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }

@@ -176,7 +176,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
     if (parts_.cache) {
       json all = json::array();
       for (const auto& c : candidates) all.push_back(ExtractedToJson(c));
-      ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", key, all.dump()));
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", key, all.dump(), t->conversation_id));
     }
   }
   return LearnCandidates(*t, candidates, e.seq, db, ops);
@@ -228,7 +228,7 @@ Status MemoryProjector::ApplyExtracted(const log::Event& e, SqliteDb& db,
   // A re-extraction with the same extractor then finds the answer cached.
   if (parts_.cache && body.contains("cache_key")) {
     ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", body.at("cache_key").get<std::string>(),
-                                             body.at("memories").dump()));
+                                             body.at("memories").dump(), t.conversation_id));
   }
   return LearnCandidates(t, candidates, source_seq, db, ops);
 }
@@ -542,6 +542,11 @@ Status MemoryProjector::Forget(const log::Event& e, std::vector<IndexOp>& ops) {
   const std::string user_id = body.at("user_id").get<std::string>();
   ops.push_back({IndexOp::kForgetUser, user_id, {}, {}});
   if (parts_.cache) {
+    // Extractions cached by a re-extraction are under keys the log never
+    // recorded: found by their conversation.
+    for (const json& conversation : body.value("conversations", json::array())) {
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->DeleteOwnedBy(conversation.get<std::string>()));
+    }
     for (const json& key : body.value("cache_keys", json::array())) {
       ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("extraction", key.get<std::string>()));
     }

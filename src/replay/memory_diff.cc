@@ -4,6 +4,8 @@
 #include <set>
 #include <vector>
 
+#include "memory/evidence.h"
+
 namespace engram::replay {
 namespace {
 
@@ -12,6 +14,7 @@ using nlohmann::json;
 struct Row {
   std::string id, user_id, content, sector, subject, source;  // source: conversation#turns
   bool current = false;
+  bool evidence() const { return memory::IsEvidenceSubject(subject); }
 };
 
 Result<std::map<std::string, std::vector<Row>>> LoadByUser(projections::SqliteDb& db) {
@@ -70,9 +73,9 @@ Result<std::vector<UserDiff>> DiffMemories(projections::SqliteDb& old_db,
       if (!new_by_id.count(r.id)) pool.push_back(&r);
     }
     auto slot = [](const Row& r) { return r.subject.substr(0, r.subject.find('=')); };
-    auto take = [&pool](auto same) -> const Row* {
+    auto take = [&pool](const Row& r, auto same) -> const Row* {
       for (auto it = pool.begin(); it != pool.end(); ++it) {
-        if (same(**it)) {
+        if ((*it)->evidence() == r.evidence() && same(**it)) {
           const Row* found = *it;
           pool.erase(it);
           return found;
@@ -83,23 +86,25 @@ Result<std::vector<UserDiff>> DiffMemories(projections::SqliteDb& old_db,
     for (const Row& r : news) {
       if (auto it = old_by_id.find(r.id); it != old_by_id.end()) {
         if (std::string what = Differences(*it->second, r); !what.empty()) {
-          d.changes.push_back({MemoryChange::kChanged, r.content, "", what});
+          d.changes.push_back({MemoryChange::kChanged, r.content, "", what, r.evidence()});
         }
         continue;
       }
-      const Row* old = take([&](const Row& o) { return o.content == r.content; });
+      const Row* old = take(r, [&](const Row& o) { return o.content == r.content; });
       if (!old && !r.subject.empty()) {
-        old = take([&](const Row& o) { return !o.subject.empty() && slot(o) == slot(r); });
+        old = take(r, [&](const Row& o) { return !o.subject.empty() && slot(o) == slot(r); });
       }
-      if (!old) old = take([&](const Row& o) { return o.source == r.source; });
+      if (!old) old = take(r, [&](const Row& o) { return o.source == r.source; });
       if (!old) {
-        d.changes.push_back({MemoryChange::kAdded, r.content, "", ""});
+        d.changes.push_back({MemoryChange::kAdded, r.content, "", "", r.evidence(), !r.current});
       } else if (std::string what = Differences(*old, r); !what.empty()) {
         d.changes.push_back({MemoryChange::kChanged, r.content,
-                             old->content == r.content ? "" : old->content, what});
+                             old->content == r.content ? "" : old->content, what, r.evidence()});
       }
     }
-    for (const Row* r : pool) d.changes.push_back({MemoryChange::kRemoved, r->content, "", ""});
+    for (const Row* r : pool) {
+      d.changes.push_back({MemoryChange::kRemoved, r->content, "", "", r->evidence()});
+    }
     if (!d.changes.empty()) out.push_back(std::move(d));
   }
   return out;
@@ -109,7 +114,14 @@ json ToJson(const std::vector<UserDiff>& diff) {
   json users = json::array();
   for (const UserDiff& d : diff) {
     json added = json::array(), removed = json::array(), changed = json::array();
+    json evidence = {{"added", 0}, {"removed", 0}, {"changed", 0}};
     for (const MemoryChange& c : d.changes) {
+      if (c.evidence) {
+        const char* kind = c.kind == MemoryChange::kAdded     ? "added"
+                           : c.kind == MemoryChange::kRemoved ? "removed"
+                                                              : "changed";
+        evidence[kind] = evidence[kind].get<int>() + 1;
+      }
       if (c.kind == MemoryChange::kAdded) added.push_back(c.content);
       if (c.kind == MemoryChange::kRemoved) removed.push_back(c.content);
       if (c.kind == MemoryChange::kChanged) {
@@ -118,8 +130,11 @@ json ToJson(const std::vector<UserDiff>& diff) {
         changed.push_back(std::move(j));
       }
     }
-    users.push_back(
-        {{"user_id", d.user_id}, {"added", added}, {"removed", removed}, {"changed", changed}});
+    users.push_back({{"user_id", d.user_id},
+                     {"added", added},
+                     {"removed", removed},
+                     {"changed", changed},
+                     {"evidence", evidence}});
   }
   return {{"users", users}};
 }
@@ -128,13 +143,15 @@ std::string FormatDiff(const std::vector<UserDiff>& diff) {
   if (diff.empty()) return "no memory differs\n";
   std::string out;
   size_t added = 0, removed = 0, changed = 0;
+  size_t evidence[3] = {0, 0, 0};  // by MemoryChange::Kind
   for (const UserDiff& d : diff) {
     out.append("user ").append(d.user_id).append("\n");
     for (const MemoryChange& c : d.changes) {
+      if (c.evidence) ++evidence[c.kind];
       switch (c.kind) {
         case MemoryChange::kAdded:
           ++added;
-          out.append("  + ").append(c.content).append("\n");
+          out.append("  + ").append(c.content).append(c.superseded ? "  (superseded)\n" : "\n");
           break;
         case MemoryChange::kRemoved:
           ++removed;
@@ -151,14 +168,24 @@ std::string FormatDiff(const std::vector<UserDiff>& diff) {
       }
     }
   }
+  // "14 added (11 of them utterances kept as said)"
+  auto total = [&evidence](size_t n, const char* what, MemoryChange::Kind kind) {
+    std::string s = std::to_string(n) + " " + what;
+    if (evidence[kind] > 0) {
+      s.append(" (")
+          .append(std::to_string(evidence[kind]))
+          .append(" of them utterances kept as said)");
+    }
+    return s;
+  };
   out.append(std::to_string(diff.size()))
       .append(" user(s): ")
-      .append(std::to_string(added))
-      .append(" added, ")
-      .append(std::to_string(removed))
-      .append(" removed, ")
-      .append(std::to_string(changed))
-      .append(" changed\n");
+      .append(total(added, "added", MemoryChange::kAdded))
+      .append(", ")
+      .append(total(removed, "removed", MemoryChange::kRemoved))
+      .append(", ")
+      .append(total(changed, "changed", MemoryChange::kChanged))
+      .append("\n");
   return out;
 }
 

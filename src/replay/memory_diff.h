@@ -18,6 +18,13 @@ struct MemoryChange {
   std::string content;      // the new form (the old one for kRemoved)
   std::string old_content;  // kChanged: the old form, when the text changed
   std::string what;         // kChanged: what differs ("content", "current -> superseded", ...)
+  // An utterance kept as said (subject `utt:`, memory/evidence.h) rather than
+  // an extracted fact: a re-extraction that first keeps them adds one per
+  // caller turn, which the listing counts apart.
+  bool evidence = false;
+  // kAdded: no longer current in the new read model (a later call in the
+  // re-extraction replaced it).
+  bool superseded = false;
 };
 
 struct UserDiff {
@@ -25,11 +32,19 @@ struct UserDiff {
   std::vector<MemoryChange> changes;
 };
 
-// Users with at least one change, by user id.
+// Users with at least one change, by user id. An evidence memory is only
+// ever the counterpart of another evidence memory: a fact the new extraction
+// dropped and the words of the same turn it now keeps are a removal and an
+// addition, not one memory in another form.
 Result<std::vector<UserDiff>> DiffMemories(projections::SqliteDb& old_db,
                                            projections::SqliteDb& new_db);
 
+// {"users": [{user_id, added, removed, changed, evidence: {added, removed,
+// changed}}]}: `evidence` counts the changes of utterances kept as said.
 nlohmann::json ToJson(const std::vector<UserDiff>& diff);
+// One line per change ("+ <content>", "  (superseded)" after an added
+// memory a later call replaced), then the totals ("2 user(s): 14 added (11 of them
+// utterances kept as said), 1 removed, 1 changed").
 std::string FormatDiff(const std::vector<UserDiff>& diff);
 
 }  // namespace engram::replay
