@@ -514,15 +514,6 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Query expansion: only words rarer than this many most frequent ones")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
-  cmd->add_option("--feedback-weight", w.feedback.weight,
-                  "Relevance feedback: BM25 weight of the words the best first-pass memories "
-                  "share (0: off)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--feedback-documents", w.feedback.documents,
-                  "Relevance feedback: best first-pass memories read")
-      ->check(CLI::Range(1, 20))
-      ->capture_default_str();
   cmd->add_option("--recency-half-life-days", w.recency_half_life_days,
                   "Recency halves every this many days")
       ->capture_default_str();

@@ -19,32 +19,6 @@ double CompositeScore(const RecallWeights& w, double similarity, double salience
   return w.similarity * similarity + w.salience * salience + w.recency * recency + w.link * link;
 }
 
-void AddFeedbackTerms(const std::vector<ScoredCandidate>& ranked, const FeedbackWeights& w,
-                      std::vector<WeightedTerm>& terms) {
-  const size_t docs = std::min(w.documents, ranked.size());
-  if (docs == 0) return;
-  std::map<std::string, int> in_docs;  // ordered: deterministic
-  for (size_t i = 0; i < docs; ++i) {
-    std::vector<std::string> t = LexicalTerms(ranked[i].memory.content);
-    std::sort(t.begin(), t.end());
-    t.erase(std::unique(t.begin(), t.end()), t.end());
-    for (std::string& term : t) ++in_docs[std::move(term)];
-  }
-  std::vector<std::pair<int, std::string>> candidates;
-  for (auto& [term, n] : in_docs) {
-    if (std::none_of(terms.begin(), terms.end(),
-                     [&](const WeightedTerm& q) { return q.term == term; })) {
-      candidates.emplace_back(n, term);
-    }
-  }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  if (candidates.size() > w.terms) candidates.resize(w.terms);
-  for (auto& [n, term] : candidates) {
-    terms.push_back({std::move(term), w.weight * n / static_cast<double>(docs)});
-  }
-}
-
 bool AsksAboutNow(std::string_view query) {
   const std::string lower = ToLower(query);
   for (std::string_view cue :
@@ -78,15 +52,11 @@ Result<std::vector<RecallHit>> Recall(const MemoryIndex& index, Embedder& embedd
   std::vector<RecallHit> hits;
   if (limit == 0 || index.Count(user_id) == 0) return hits;
   ENGRAM_ASSIGN_OR_RETURN(std::vector<float> q, embedder.Embed(query));
-  std::vector<WeightedTerm> terms = index.QueryTerms(query, weights.expansion);
+  const std::vector<WeightedTerm> terms = index.QueryTerms(query, weights.expansion);
   // Seeds: enough that re-ranking by salience and recency has room to work.
   const size_t keep = std::max<size_t>(limit * 4, 20);
-  std::vector<ScoredCandidate> seeds =
+  const std::vector<ScoredCandidate> seeds =
       index.TopBySimilarity(user_id, q, terms, weights.hybrid, keep);
-  if (weights.feedback.weight > 0 && !seeds.empty()) {
-    AddFeedbackTerms(seeds, weights.feedback, terms);
-    seeds = index.TopBySimilarity(user_id, q, terms, weights.hybrid, keep);
-  }
 
   std::map<std::string, RecallHit> by_id;  // ordered: deterministic iteration
   for (const ScoredCandidate& c : seeds) {

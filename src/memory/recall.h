@@ -24,22 +24,6 @@
 
 namespace engram::memory {
 
-// Pseudo-relevance feedback (after Rocchio / RM3): the words shared by the
-// best first-pass memories join the query, weighted below its own words,
-// and the search runs again. A question words its topic one way, the
-// caller's words another; the best matches carry the caller's words.
-struct FeedbackWeights {
-  double weight = 0.0;    // BM25 weight of a word found in every feedback memory; 0: off
-  size_t documents = 3;   // best first-pass memories read
-  size_t terms = 10;      // words added at most
-};
-
-// Adds to `terms` the words of the first `w.documents` of `ranked` that are
-// not among them yet, weighted w.weight x the share of those memories that
-// hold the word; at most `w.terms`, the most shared first.
-void AddFeedbackTerms(const std::vector<ScoredCandidate>& ranked, const FeedbackWeights& w,
-                      std::vector<WeightedTerm>& terms);
-
 struct RecallWeights {
   double similarity = 0.7;
   double salience = 0.1;
@@ -47,7 +31,6 @@ struct RecallWeights {
   double link = 0.1;
   SimilarityWeights hybrid;
   ExpansionWeights expansion;
-  FeedbackWeights feedback;
   double recency_half_life_days = 14;
 };
 
