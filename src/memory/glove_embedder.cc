@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <Eigen/Core>
 #include <cmath>
 #include <cstring>
 
@@ -31,10 +32,13 @@ float Cosine(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 float Dot(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 0;
-  float dot = 0;  // float on purpose: this loop vectorises; unit vectors need no more
-  for (size_t i = 0; i < a.size(); ++i) dot += a[i] * b[i];
-  return dot;
+  if (a.size() != b.size() || a.empty()) return 0;
+  // Eigen's explicit SIMD: a plain float loop does not vectorise (the
+  // compiler keeps the order of the additions), and learning runs this
+  // against every current memory of the caller.
+  const auto n = static_cast<Eigen::Index>(a.size());
+  return Eigen::Map<const Eigen::VectorXf>(a.data(), n)
+      .dot(Eigen::Map<const Eigen::VectorXf>(b.data(), n));
 }
 
 Result<std::unique_ptr<GloveEmbedder>> GloveEmbedder::Open(const std::string& path) {

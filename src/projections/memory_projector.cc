@@ -326,8 +326,13 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
     Known* match = nullptr;
     bool restates = false;
     if (!c.subject.empty()) {
+      // The newest wins: known is in creation order. Evidence subjects name
+      // their call, so only the same call's memories can match (a
+      // redelivery): the scan skips the others without comparing subjects.
+      const bool evidence = memory::IsEvidenceSubject(c.subject);
       for (Known& k : known) {
-        if (k.subject == c.subject) match = &k;  // the newest wins: known is in creation order
+        if (evidence && k.conversation_id != *conversation_id) continue;
+        if (k.subject == c.subject) match = &k;
       }
       if (match) restates = memory::ToLower(match->value) == memory::ToLower(c.value);
     } else {
@@ -429,10 +434,13 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
       return std::binary_search(retired.begin(), retired.end(), k.id);
     });
     match = nullptr;
-    // Waypoint graph: links to earlier memories above the threshold.
+    // Waypoint graph: links to earlier memories above the threshold. Facts
+    // only: the caller's words are found by what they say, and linking each
+    // utterance to all the caller's others would double learning's cost.
     std::string waypoint;
     double waypoint_weight = 0;
     for (const Known& k : known) {
+      if (memory::IsEvidenceSubject(c.subject)) break;
       const double cos = memory::Dot(vec, k.vector);
       if (cos <= kLinkThreshold) continue;
       ENGRAM_RETURN_IF_ERROR(db.Run(
