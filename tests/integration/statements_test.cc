@@ -128,6 +128,14 @@ TEST(StatementsRun, FirstTwoHundredCallsAreLearntAndEveryParaphraseAnswered) {
   size_t from_calls = 0;
   for (const auto& [call, n] : r.tally.by_conversation) from_calls += n;
   EXPECT_LE(from_calls, r.tally.memories);
+  // Every statement is kept (its words at least), and none is replaced by a
+  // statement about someone or something else (issue 11). The recall floor
+  // is what this subset measured when the evidence memories landed (170 of
+  // 200); the issue's goal is 95 %, not met yet.
+  const statements::Summary sum = statements::Summarise(r);
+  EXPECT_EQ(sum.without_current, 0u);
+  EXPECT_EQ(sum.wrong_supersessions, 0u);
+  EXPECT_GE(sum.found_topk, 160u);
 }
 
 }  // namespace
