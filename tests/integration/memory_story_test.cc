@@ -121,6 +121,29 @@ TEST_F(MemoryStory, HubSpotIsLearntThenSupersededBySalesforce) {
   EXPECT_EQ(vars["caller_known"], true);
 }
 
+// Issue 11: ordinary questions about the fixture caller, in words the call
+// never used, find the answer in the top 3.
+TEST_F(MemoryStory, OrdinaryQuestionsFindTheirAnswerInTheTopThree) {
+  PostCall("post_call_transcription.json");
+  const std::vector<std::pair<std::string, std::vector<std::string>>> asked = {
+      {"Where does the caller work?", {"Hollis"}},
+      {"Is she upset about anything?", {"frustrated"}},
+      {"How does she want us to reach her?", {"mail"}},
+      {"What does she do every Monday morning?", {"pipeline report"}},
+  };
+  for (const auto& [question, words] : asked) {
+    auto answer = Tool({{"query", question}, {"user_id", "cust_000184"}, {"limit", 3}});
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    bool found = false;
+    const json parsed = json::parse(answer.body);
+    for (const json& m : parsed["memories"]) {
+      const std::string content = m["content"];
+      for (const std::string& w : words) found |= content.find(w) != std::string::npos;
+    }
+    EXPECT_TRUE(found) << question << "\n" << answer.body;
+  }
+}
+
 TEST_F(MemoryStory, RepeatedQuestionsHitTheCacheUntilMemoriesChange) {
   PostCall("post_call_transcription.json");
   const json q = {{"query", "what CRM does the customer use"}, {"user_id", "cust_000184"}};
