@@ -137,4 +137,27 @@ std::string EngramChild::LogTail(size_t bytes) const {
   return text.size() > bytes ? text.substr(text.size() - bytes) : text;
 }
 
+Status EngramChild::Settle(std::chrono::steady_clock::duration timeout,
+                           std::chrono::milliseconds idle_poll) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  double last_head = -1;
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(auto m, Metrics());
+    const double head = m["engram_log_head"];
+    const bool idle = m["engram_projection_applied"] == head &&
+                      m["engram_extraction_queue_depth"] == 0 &&
+                      m["engram_webhook_events{status=\"pending\"}"] == 0;
+    if (m["engram_projection_failures"] != 0) {
+      return Status::Internal("projection failure (engram dead-letters list --projection): " +
+                              LogTail());
+    }
+    if (idle && head == last_head) return Status::Ok();
+    last_head = idle ? head : -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("the log was not projected within the settle timeout");
+    }
+    std::this_thread::sleep_for(idle ? idle_poll : idle_poll * 5);
+  }
+}
+
 }  // namespace engram::generalisation

@@ -6,6 +6,7 @@
 // Not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,12 @@ class EngramChild {
   // as printed (e.g. `engram_webhook_events{status="pending"}`).
   Result<std::map<std::string, double>> Metrics();
   std::string LogTail(size_t bytes = 2000) const;
+  // Waits until everything appended is projected and no extraction is
+  // queued or pending, seen twice in a row with the same log head; polls
+  // every `idle_poll` once idle, five times that while busy. Internal on a
+  // projection failure, Unavailable after `timeout`.
+  Status Settle(std::chrono::steady_clock::duration timeout,
+                std::chrono::milliseconds idle_poll = std::chrono::milliseconds(2));
   uint16_t port() const { return port_; }
 
  private:

@@ -139,27 +139,7 @@ class Run {
 
   // Until everything appended is projected and no extraction is queued or
   // pending, seen twice in a row with the same log head.
-  Status Settle() {
-    const auto deadline = Clock::now() + o_.settle_timeout;
-    double last_head = -1;
-    for (;;) {
-      ENGRAM_ASSIGN_OR_RETURN(auto m, child_->Metrics());
-      const double head = m["engram_log_head"];
-      const bool idle = m["engram_projection_applied"] == head &&
-                        m["engram_extraction_queue_depth"] == 0 &&
-                        m["engram_webhook_events{status=\"pending\"}"] == 0;
-      if (m["engram_projection_failures"] != 0) {
-        return Status::Internal("projection failure (engram dead-letters list --projection): " +
-                                child_->LogTail());
-      }
-      if (idle && head == last_head) return Status::Ok();
-      last_head = idle ? head : -1;
-      if (Clock::now() > deadline) {
-        return Status::Unavailable("the log was not projected within the settle timeout");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(idle ? 1 : 5));
-    }
-  }
+  Status Settle() { return child_->Settle(o_.settle_timeout, std::chrono::milliseconds(1)); }
 
   Result<json> Admin(const std::string& target, const std::string& what) {
     ENGRAM_ASSIGN_OR_RETURN(
