@@ -198,6 +198,45 @@ std::string AgentFirstName(const std::vector<TranscriptTurn>& turns) {
   return "";
 }
 
+// Words after what only a caller says of themself at the start of a clause
+// ("I'm Thomas Okafor", "you're speaking with Kwame Asante", "first name
+// Thomas"), or npos.
+size_t AfterCallerIntroduction(const Words& lower, size_t at) {
+  for (auto phrase : {std::initializer_list<std::string_view>{"i'm"},
+                      {"i", "am"},
+                      {"you're", "speaking", "with"},
+                      {"you", "are", "speaking", "with"},
+                      {"you're", "talking", "to"},
+                      {"you've", "got"},
+                      {"my", "first", "name", "is"},
+                      {"first", "name", "is"},
+                      {"first", "name"}}) {
+    if (StartsWith(lower, at, phrase)) return at + phrase.size();
+  }
+  return std::string::npos;
+}
+
+// Past hesitations after an introduction: "it's uh Thomas".
+size_t SkipHesitation(const Clause& c, size_t at) {
+  while (at < c.lower.size() && In(c.lower[at], {"uh", "um", "er", "erm", "hmm", "like"})) ++at;
+  return at;
+}
+
+// "last name Okafor", "my last name is Okafor", "surname Okafor": the
+// surname a caller gives after their first name.
+Words LastNameAt(const Clause& c, size_t at) {
+  for (auto phrase : {std::initializer_list<std::string_view>{"my", "last", "name", "is"},
+                      {"last", "name", "is"},
+                      {"last", "name"},
+                      {"and", "last", "name"},
+                      {"and", "my", "last", "name", "is"},
+                      {"my", "surname", "is"},
+                      {"surname"}}) {
+    if (StartsWith(c.lower, at, phrase)) return NameAt(c.words, at + phrase.size());
+  }
+  return {};
+}
+
 // What the caller says of their own name in one turn.
 Words CallerStatement(const std::string& message, bool asked) {
   Words found;
@@ -209,6 +248,28 @@ Words CallerStatement(const std::string& message, bool asked) {
     size_t at = SkipFillers(c);
     if (at == c.words.size()) continue;
     const bool greeted = at > 0;
+    // "I'm Thomas Okafor", "you're speaking with Kwame Asante", "first name
+    // Thomas": opening the turn or answering the agent's "your name?" only
+    // ("Honestly, I'm Canadian" later in a turn is no introduction).
+    if (size_t after = AfterCallerIntroduction(c.lower, at);
+        after != std::string::npos && (first || asked)) {
+      take(NameAt(c.words, SkipHesitation(c, after)));
+    }
+    // "..., last name Okafor" completes the first name said before it.
+    if (Words last = LastNameAt(c, at); found.size() == 1 && last.size() == 1) {
+      found.push_back(last.front());
+      first = false;
+      continue;
+    }
+    // "it's Kwame, Kwame Asante", "it's uh Thomas, um, Thomas Okafor": a clause
+    // of just a fuller form of the name already said.
+    if (!found.empty()) {
+      Words again = NameAt(c.words, at);
+      if (again.size() > found.size() && at + again.size() == c.words.size() &&
+          again.front() == found.front()) {
+        found = std::move(again);
+      }
+    }
     // "it's Marcus", "my name is Dana Whitfield", anywhere in the clause for
     // "my name is", at its start for the others ("Hi Robin it's Marcus" too).
     for (size_t i = at; i < c.lower.size(); ++i) {
@@ -217,7 +278,7 @@ Words CallerStatement(const std::string& message, bool asked) {
       bool my_name = c.lower[i] == "my" || c.lower[i] == "the" || c.lower[i] == "name's";
       bool addressed_first = greeted && i > at && i - at <= 3 &&
                              NameAt(c.words, at).size() == i - at;  // "Hi Robin it's ..."
-      if (my_name || i == at || addressed_first) take(NameAt(c.words, after));
+      if (my_name || i == at || addressed_first) take(NameAt(c.words, SkipHesitation(c, after)));
     }
     // "Nate again", "Dana here", "Marcus calling", and "Nate from Copperleaf"
     // when it opens the turn.

@@ -99,6 +99,38 @@ TEST(CallerName, SelfIntroductionsInManyForms) {
   }
 }
 
+// More of the usual forms: "I'm X" opening the turn, "you're speaking with
+// X", the name repeated fuller after a hesitation, first and last name given
+// apart.
+TEST(CallerName, IntroductionsWithHesitationsRepetitionsAndNamesGivenInParts) {
+  const std::pair<std::string, std::string> ask = {
+      "agent", "Thanks for calling, this is Robin. Can I get your full name?"};
+  const Case cases[] = {
+      {"I'm, opening the turn",
+       {kRobin, {"user", "Hi, I'm Thomas Okafor, I have a question about my card."}},
+       "Thomas Okafor"},
+      {"you're speaking with",
+       {kRobin, {"user", "Morning, you're speaking with Kwame Asante."}},
+       "Kwame Asante"},
+      {"the first name, then the whole name",
+       {ask, {"user", "Sure, it's Kwame, Kwame Asante."}},
+       "Kwame Asante"},
+      {"hesitations",
+       {ask, {"user", "Um, yeah, it's uh Thomas, um, Thomas Okafor."}},
+       "Thomas Okafor"},
+      {"first and last name apart",
+       {ask, {"user", "Yeah, first name Thomas, last name Okafor."}},
+       "Thomas Okafor"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(NameOf(c.turns), std::optional<std::string>(c.name)) << c.why;
+  }
+  // "I'm" later in a turn introduces no one.
+  EXPECT_EQ(
+      NameOf({kRobin, {"user", "The boiler broke again. Honestly, I'm Canadian, we know cold."}}),
+      std::nullopt);
+}
+
 TEST(CallerName, WordsThatAreNoNameInContext) {
   const Case cases[] = {
       {"only the agent's own name", {kRobin, {"user", "Hi Robin, I need a plumber."}}, ""},
