@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "memory/glove_embedder.h"
 #include "memory/memory_index.h"
 #include "memory/query_cache.h"
+#include "memory/query_expansion.h"
 #include "memory/recall.h"
 #include "memory/rule_extractor.h"
 #include "memory/summary.h"
@@ -179,6 +181,31 @@ TEST(Recall, CompositeScoreUsesTheDocumentedWeights) {
   EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 0, 1, 0), 0.1);
   EXPECT_DOUBLE_EQ(CompositeScore(w, 0, 0, 0, 1), 0.1);
   EXPECT_DOUBLE_EQ(CompositeScore(w, 0.5, 0.5, 0.5, 0.5), 0.5);
+}
+
+// Query expansion: a query word brings in the indexed words nearest to it,
+// weighted below the literal ones, and never a word among the most frequent.
+TEST(QueryExpansion, NearestIndexedWordsJoinTheQueryBelowItsOwn) {
+  TermVocabulary vocabulary(Glove());
+  vocabulary.Observe("I am allergic to latex and my employer is a hospital.");
+  vocabulary.Observe("We need more towels once a week.");
+  ExpansionWeights w;
+  const std::vector<WeightedTerm> terms = vocabulary.Expand("Any allergies at her job?", w);
+  ASSERT_FALSE(terms.empty());
+  std::map<std::string, double> by_term;
+  for (const WeightedTerm& t : terms) by_term[t.term] = t.weight;
+  for (const std::string& literal : LexicalTerms("Any allergies at her job?")) {
+    EXPECT_DOUBLE_EQ(by_term.at(literal), 1.0) << literal;
+  }
+  ASSERT_TRUE(by_term.count(Stem("allergic"))) << "allergies -> allergic";
+  EXPECT_GT(by_term.at(Stem("allergic")), 0.0);
+  EXPECT_LT(by_term.at(Stem("allergic")), w.weight + 1e-9);
+  for (const char* frequent : {"more", "once", "need", "week"}) {
+    EXPECT_FALSE(by_term.count(Stem(frequent))) << frequent << " is too common to expand into";
+  }
+  w.weight = 0;
+  EXPECT_EQ(vocabulary.Expand("Any allergies at her job?", w).size(),
+            LiteralTerms("Any allergies at her job?").size());
 }
 
 TEST(Recall, OnlyQuestionsAboutThePresentPreferTheNewestWords) {
