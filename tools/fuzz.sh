@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(fuzz_signature fuzz_post_call fuzz_routes fuzz_swap)
+((${#TARGETS[@]})) || TARGETS=(fuzz_signature fuzz_post_call fuzz_routes fuzz_swap fuzz_extraction)
 bash tools/setup.sh >/dev/null
 
 # clang and libFuzzer's runtime (Debian 12: clang-14; the runtime is in
@@ -37,9 +37,12 @@ cmake --build build-fuzz -j2 --target "${TARGETS[@]}"
 # mode (even: body as is; odd: the next byte picks a file, the rest a suffix).
 SHARED=${ENGRAM_SHARED_DIR:-../shared}
 C=build-fuzz/corpus
-mkdir -p $C/post_call $C/signature $C/routes $C/swap
+mkdir -p $C/post_call $C/signature $C/routes $C/swap $C/extraction
 cp "$SHARED"/elevenlabs/post_call_*.json "$SHARED"/elevenlabs/call_initiation_failure.json \
   $C/post_call/ 2>/dev/null || true
+# fuzz_extraction: 4 bytes of call time, then one turn per line ("a"/"u" first).
+printf '\x80\x1b\xb1\x6bauIs your insurance still the same?\nuYes, Delta Dental PPO. Hi, it'"'"'s uh Marcus, Marcus Oyelaran.\nuMy insurance is now Cigna, not Delta anymore. Can we do next Friday instead of the 13th?\n' \
+  > $C/extraction/seed
 printf 't=1773068794,v0=0a9d353abe72964d1c90164693affbe0248c27ab675af18aa9d87b7d8a77f3cf\n{}' \
   > $C/signature/seed
 python3 - "$SHARED/elevenlabs" $C <<'PY'
