@@ -583,8 +583,12 @@ std::vector<Slot> FindSlots(std::string_view sentence, const std::string& name, 
         lower.starts_with("email please") ||
         HasAny(lower, {"prefer email", "email me", "email updates", "by email, please"})) {
       slots.push_back({"contact_preference", "email", who + " prefers to be contacted by email."});
-    } else if (HasAny(lower, {"prefer a call", "prefer phone", "please call me", "just call me",
-                              "text me", "prefer text"})) {
+    } else if (HasAny(lower, {"prefer a call", "prefer phone", "prefer text"}) ||
+               // "Call me" / "text me" state a channel only beside a
+               // preference ("Text me rather than calling", "just call me"):
+               // "Please call me in Spanish" asks for a language.
+               (HasAny(lower, {"call me", "text me"}) &&
+                HasAny(lower, {"rather", "instead", "only", "just", "prefer", "best", "always"}))) {
       std::string v = HasAny(lower, {"text"}) ? "text message" : "phone";
       slots.push_back({"contact_preference", v, who + " prefers to be contacted by " + v + "."});
     }

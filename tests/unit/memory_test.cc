@@ -77,6 +77,30 @@ TEST(RuleExtractor, ClassifiesSectorsByCues) {
   EXPECT_GE(several.size(), 2u) << "a primary sector and others";
 }
 
+// Slots hold the caller's own facts only: an e-mail given for someone else
+// is not theirs, and "call me" without a preference ("in Spanish", "back")
+// names no channel (issue 11: no supersession by another statement).
+TEST(RuleExtractor, SlotsAreTheCallersOwnAndOnlyStatedPreferences) {
+  RuleExtractor ex;
+  auto slots = [&](const std::string& said) {
+    ExtractionInput in;
+    in.turns = {{0, "user", said}};
+    std::vector<std::string> out;
+    const auto extracted = ex.Extract(in);
+    for (const ExtractedMemory& m : *extracted) {
+      if (!m.subject.empty()) out.push_back(m.subject + "=" + m.value);
+    }
+    return out;
+  };
+  using Slots = std::vector<std::string>;
+  EXPECT_EQ(slots("Text me rather than calling, I can't pick up at work."),
+            Slots{"contact_preference=text message"});
+  EXPECT_EQ(slots("Please call me in Spanish."), Slots{});
+  EXPECT_EQ(slots("Naomi from your team said someone would call me back tonight."), Slots{});
+  EXPECT_EQ(slots("Send Felix's copy to oldoak77@icloud.com."), Slots{});
+  EXPECT_EQ(slots("My email is dana@whitfield.example."), Slots{"email=dana@whitfield.example"});
+}
+
 TEST(RuleExtractor, FindsSlotFactsAndDropsSmallTalk) {
   RuleExtractor ex;
   ExtractionInput in;
