@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/finite_in.h"
 #include "common/clock.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
@@ -484,23 +485,32 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--dynamic-variables", flags->dynamic_variables_file,
                   "JSON file {name: default}: extra variables every init answer carries");
   auto& w = flags->weights;
+  // Recall weights: finite (CLI::Range lets NaN through, and one NaN weight
+  // makes every score NaN) and within bounds.
+  const CLI::Validator weight = FiniteIn(0, 100);
   cmd->add_option("--weight-similarity", w.similarity, "Composite score: similarity weight")
+      ->check(weight)
       ->capture_default_str();
   cmd->add_option("--weight-salience", w.salience, "Composite score: salience weight")
+      ->check(weight)
       ->capture_default_str();
   cmd->add_option("--weight-recency", w.recency, "Composite score: recency weight")
+      ->check(weight)
       ->capture_default_str();
   cmd->add_option("--weight-link", w.link, "Composite score: waypoint link weight")
+      ->check(weight)
       ->capture_default_str();
   cmd->add_option("--lexical-weight", w.hybrid.lexical,
                   "Similarity: weight of the BM25 score (normalised by the query's best)")
+      ->check(weight)
       ->capture_default_str();
   cmd->add_option("--dense-weight", w.hybrid.dense, "Similarity: weight of the dense cosine")
+      ->check(weight)
       ->capture_default_str();
   cmd->add_option("--expansion-weight", w.expansion.weight,
                   "Query expansion: BM25 weight of a word's nearest neighbours, times their "
                   "cosine (0: off; needs word vectors, i.e. GloVe)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(FiniteIn(0, 1))
       ->capture_default_str();
   cmd->add_option("--expansion-neighbours", w.expansion.per_word,
                   "Query expansion: neighbours per query word")
@@ -508,7 +518,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--expansion-min-cosine", w.expansion.min_cosine,
                   "Query expansion: least cosine of a neighbour to the query word")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(FiniteIn(0, 1))
       ->capture_default_str();
   cmd->add_option("--expansion-min-rank", w.expansion.min_rank,
                   "Query expansion: only words rarer than this many most frequent ones")
@@ -516,6 +526,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--recency-half-life-days", w.recency_half_life_days,
                   "Recency halves every this many days")
+      ->check(FiniteIn(0.001, 36500))
       ->capture_default_str();
   cmd->add_option("--access-log", flags->access_log,
                   "One JSON line per request on stdout (route, status, latency, seq)")

@@ -227,6 +227,20 @@ TEST(ServeSettings, HostileValuesOfTheNewSettingsAreRefusedAtStart) {
       {"", "--max-connections -5", "--max-connections"},
       {"", "--max-inflight-body-bytes -1", "--max-inflight-body-bytes"},
       {"ENGRAM_IDENTITY_KEY=short ", "", "ENGRAM_IDENTITY_KEY"},
+      // Query expansion (issue 11): weights and counts out of range, not numbers.
+      {"", "--expansion-weight -0.5", "--expansion-weight"},
+      {"", "--expansion-weight 7", "--expansion-weight"},
+      {"", "--expansion-weight nan", "--expansion-weight"},
+      {"", "--expansion-neighbours 100000", "--expansion-neighbours"},
+      {"", "--expansion-neighbours -1", "--expansion-neighbours"},
+      {"", "--expansion-min-cosine 2", "--expansion-min-cosine"},
+      {"", "--expansion-min-rank -3", "--expansion-min-rank"},
+      {"", "--expansion-min-rank 99999999999", "--expansion-min-rank"},
+      // The recall weights that were there before take the same check.
+      {"", "--weight-similarity nan", "--weight-similarity"},
+      {"", "--dense-weight inf", "--dense-weight"},
+      {"", "--weight-recency -1", "--weight-recency"},
+      {"", "--recency-half-life-days 0", "--recency-half-life-days"},
   };
   for (const Case& c : cases) {
     auto [code, out] =
