@@ -17,6 +17,7 @@
 #pragma once
 
 #include "memory/extractor.h"
+#include "memory/third_person.h"
 
 namespace engram::memory {
 
@@ -33,9 +34,5 @@ class RuleExtractor final : public Extractor {
 // Sector scores of one sentence by cue words; exposed for tests.
 // Returns the sectors with a positive score, strongest first; semantic when none.
 std::vector<Sector> ClassifySectors(std::string_view sentence);
-
-// Rewrites a caller's first-person sentence into a statement about `name`
-// ("the caller" when empty); exposed for tests.
-std::string ToThirdPerson(std::string_view sentence, std::string_view name, bool speaker_is_agent);
 
 }  // namespace engram::memory

@@ -302,6 +302,12 @@ std::pair<std::string, std::string> SplitPunct(const std::string& w) {
 
 }  // namespace
 
+std::pair<std::string, std::string> SplitTrailing(const std::string& w) {
+  size_t e = w.size();
+  while (e > 0 && !std::isalnum(static_cast<unsigned char>(w[e - 1])) && w[e - 1] != '\'') --e;
+  return {w.substr(0, e), w.substr(e)};
+}
+
 std::vector<std::string> SplitSpaces(std::string_view s) {
   std::vector<std::string> out;
   size_t i = 0;

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace engram::memory {
@@ -30,6 +31,10 @@ std::string NormalizeSpoken(std::string_view text);
 
 // Words separated by spaces, punctuation attached ("Hi, Sage." -> "Hi,", "Sage.").
 std::vector<std::string> SplitSpaces(std::string_view s);
+
+// A word and the punctuation after it ("Sage." -> {"Sage", "."}); an
+// apostrophe stays with the word.
+std::pair<std::string, std::string> SplitTrailing(const std::string& w);
 
 // Whether a sentence attributes something to a person other than the
 // speaker: a possessive of another word than a pronoun ("Felix's copy", "my
