@@ -67,6 +67,26 @@ bool IsNameToken(const std::string& w) {
   return !IsStopword(lower) && !IsCompanySuffix(lower);
 }
 
+// "F-E-R-R-E-I-R-A": a name spelled out letter by letter, not a name token.
+bool IsSpelled(const std::string& w) {
+  if (w.find('-') == std::string::npos) return false;
+  size_t run = 0;
+  for (char c : w) {
+    if (c == '-') {
+      if (run > 1) return false;
+      run = 0;
+    } else {
+      ++run;
+    }
+  }
+  return run <= 1;
+}
+
+// A courtesy title before a surname ("Mr. Mensah", "Dr Okafor").
+bool IsTitle(const std::string& lower) {
+  return In(lower, {"mr", "mrs", "ms", "miss", "mister", "dr", "doctor"});
+}
+
 bool IsPossessive(const std::string& w) {
   return w.size() > 2 && w.compare(w.size() - 2, 2, "'s") == 0;
 }
@@ -78,12 +98,20 @@ Words NameAt(const Words& words, size_t from) {
   Words name;
   size_t i = from;
   for (; i < words.size() && name.size() < 4; ++i) {
-    if (!IsNameToken(words[i])) break;
+    if (!IsNameToken(words[i]) || IsSpelled(words[i])) break;
     if (IsPossessive(words[i])) return {};
     name.push_back(words[i]);
   }
   if (name.size() > 3) return {};
   if (i < words.size() && IsCompanySuffix(Lower(words[i]))) return {};
+  return name;
+}
+
+// "Mr. Mensah": the surname after a title, which is all the name it gives.
+Words TitledSurnameAt(const Words& lower, const Words& words, size_t from) {
+  if (from >= lower.size() || !IsTitle(lower[from])) return {};
+  Words name = NameAt(words, from + 1);
+  if (name.size() != 1) return {};
   return name;
 }
 
@@ -114,6 +142,8 @@ std::vector<Clause> Clauses(const std::string& message) {
     word.clear();
   };
   for (char c : text) {
+    // "Mr. Mensah" is one clause: the dot after a title ends no sentence.
+    if (c == '.' && IsTitle(Lower(word))) continue;
     if (In(std::string_view(&c, 1), {",", ".", "!", "?", ";", ":", "(", ")", "\""})) {
       flush_word();
       if (!clauses.back().words.empty()) clauses.emplace_back();
@@ -155,6 +185,9 @@ bool StartsWith(const Words& lower, size_t at, std::initializer_list<std::string
 // "my name's", "name's"), or npos.
 size_t AfterIntroduction(const Words& lower, size_t at) {
   for (auto phrase : {std::initializer_list<std::string_view>{"my", "name", "is", "now"},
+                      {"it's", "under"},
+                      {"it", "is", "under"},
+                      {"that's", "under"},
                       {"my", "name", "is"},
                       {"my", "name's"},
                       {"the", "name's"},
@@ -171,7 +204,8 @@ bool AsksForName(const std::string& agent_message) {
   std::string lower = Lower(agent_message);
   for (std::string_view ask :
        {"your name", "who am i speaking", "who i'm speaking", "who am i talking", "who i'm talking",
-        "who's calling", "who is calling", "who's this", "who is this", "name please"}) {
+        "who's calling", "who is calling", "who's this", "who is this", "name please", "what name",
+        "which name", "name on the", "name is the", "name under"}) {
     if (lower.find(ask) != std::string::npos) return true;
   }
   return false;
@@ -216,9 +250,13 @@ size_t AfterCallerIntroduction(const Words& lower, size_t at) {
   return std::string::npos;
 }
 
+bool IsHesitation(const std::string& lower) {
+  return In(lower, {"uh", "um", "er", "erm", "hmm", "like"});
+}
+
 // Past hesitations after an introduction: "it's uh Thomas".
 size_t SkipHesitation(const Clause& c, size_t at) {
-  while (at < c.lower.size() && In(c.lower[at], {"uh", "um", "er", "erm", "hmm", "like"})) ++at;
+  while (at < c.lower.size() && IsHesitation(c.lower[at])) ++at;
   return at;
 }
 
@@ -237,36 +275,60 @@ Words LastNameAt(const Clause& c, size_t at) {
   return {};
 }
 
-// What the caller says of their own name in one turn.
-Words CallerStatement(const std::string& message, bool asked) {
+// What the caller says of their own name in one turn. `agent` is the agent's
+// first name, which never completes the caller's.
+Words CallerStatement(const std::string& message, bool asked, const std::string& agent) {
   Words found;
   auto take = [&](Words name) {
     if (name.size() > found.size()) found = std::move(name);
   };
-  bool first = true;  // the first clause with more than greetings in it
+  Words last_name;            // "last name Mensah", said before or after the first name
+  bool after_single = false;  // the clause before named one word, or hesitated after it
+  bool first = true;          // the first clause with more than greetings in it
   for (const Clause& c : Clauses(message)) {
     size_t at = SkipFillers(c);
     if (at == c.words.size()) continue;
     const bool greeted = at > 0;
+    // "my name is Lucia, um, Ferreira": a lone word after a hesitation
+    // completes the one-word name said just before.
+    if (std::all_of(c.lower.begin() + static_cast<long>(at), c.lower.end(), IsHesitation)) {
+      continue;  // keeps after_single
+    }
+    if (Words lone = NameAt(c.words, SkipHesitation(c, at));
+        after_single && found.size() == 1 && lone.size() == 1 &&
+        SkipHesitation(c, at) + 1 == c.words.size() && lone.front() != found.front() &&
+        lone.front() != agent) {
+      found.push_back(lone.front());
+      after_single = false;
+      first = false;
+      continue;
+    }
+    after_single = false;
     // "I'm Thomas Okafor", "you're speaking with Kwame Asante", "first name
     // Thomas": opening the turn or answering the agent's "your name?" only
     // ("Honestly, I'm Canadian" later in a turn is no introduction).
     if (size_t after = AfterCallerIntroduction(c.lower, at);
-        after != std::string::npos && (first || asked)) {
+        after != std::string::npos && (first || asked || !last_name.empty())) {
       take(NameAt(c.words, SkipHesitation(c, after)));
     }
-    // "..., last name Okafor" completes the first name said before it.
-    if (Words last = LastNameAt(c, at); found.size() == 1 && last.size() == 1) {
-      found.push_back(last.front());
+    // "..., last name Okafor" completes the first name said before it; said
+    // first ("Last name Mensah, first name Abena"), it waits for the first.
+    if (Words last = LastNameAt(c, at); last.size() == 1) {
+      if (found.size() == 1) {
+        found.push_back(last.front());
+      } else {
+        last_name = last;
+      }
       first = false;
       continue;
     }
-    // "it's Kwame, Kwame Asante", "it's uh Thomas, um, Thomas Okafor": a clause
-    // of just a fuller form of the name already said.
+    // "it's Kwame, Kwame Asante", "it's uh Thomas, um, Thomas Okafor", "it's
+    // Mensah, Abena Mensah", "Mr. Mensah. Kofi Mensah": a clause of just a
+    // fuller form of the name already said, first name or surname.
     if (!found.empty()) {
       Words again = NameAt(c.words, at);
       if (again.size() > found.size() && at + again.size() == c.words.size() &&
-          again.front() == found.front()) {
+          (again.front() == found.front() || again.back() == found.back())) {
         found = std::move(again);
       }
     }
@@ -278,7 +340,11 @@ Words CallerStatement(const std::string& message, bool asked) {
       bool my_name = c.lower[i] == "my" || c.lower[i] == "the" || c.lower[i] == "name's";
       bool addressed_first = greeted && i > at && i - at <= 3 &&
                              NameAt(c.words, at).size() == i - at;  // "Hi Robin it's ..."
-      if (my_name || i == at || addressed_first) take(NameAt(c.words, SkipHesitation(c, after)));
+      if (!my_name && i != at && !addressed_first) continue;
+      size_t name_at = SkipHesitation(c, after);
+      Words name = NameAt(c.words, name_at);
+      // "It's Mr. Mensah": the surname is the name until a fuller one comes.
+      take(name.empty() ? TitledSurnameAt(c.lower, c.words, name_at) : name);
     }
     // "Nate again", "Dana here", "Marcus calling", and "Nate from Copperleaf"
     // when it opens the turn.
@@ -291,7 +357,13 @@ Words CallerStatement(const std::string& message, bool asked) {
     }
     // A bare name answering "May I have your name?": "Dana Whitfield."
     if (asked && first && !greeted && !name.empty() && next == c.words.size()) take(name);
+    after_single = found.size() == 1 && found.front() == c.words.back();
     first = false;
+  }
+  if (found.size() == 1 && last_name.size() == 1 && last_name.front() != found.front()) {
+    found.push_back(last_name.front());
+  } else if (found.empty()) {
+    found = last_name;  // a surname alone is still the caller's name
   }
   return found;
 }
@@ -309,6 +381,8 @@ Words AgentAddress(const std::string& message) {
                             "okay", "ok", "sure", "alright"})) {
       ++at;
     }
+    // "Thank you, Mr. Mensah": the surname after a title addresses the caller.
+    if (at < c.lower.size() && In(c.lower[at], {"mr", "mrs", "ms", "miss", "mister"})) ++at;
     // A vocative: a clause of just a name after another clause, or after a
     // greeting in its own clause.
     Words name = NameAt(c.words, at);
@@ -319,6 +393,80 @@ Words AgentAddress(const std::string& message) {
     ++index;
   }
   return found;
+}
+
+// Which part of the caller's name the agent asks for on its own: "Can I get
+// your last name?", "And the first name?". Not a part of someone else's
+// name ("your landlord's last name").
+enum class NamePart { kNone, kFirst, kLast };
+
+NamePart AsksForNamePart(const std::string& agent_message) {
+  for (const Clause& c : Clauses(agent_message)) {
+    for (size_t i = 0; i + 1 < c.lower.size(); ++i) {
+      NamePart part = NamePart::kNone;
+      size_t end = i + 2;
+      if (StartsWith(c.lower, i, {"last", "name"}) || StartsWith(c.lower, i, {"family", "name"})) {
+        part = NamePart::kLast;
+      } else if (StartsWith(c.lower, i, {"first", "name"}) ||
+                 StartsWith(c.lower, i, {"given", "name"})) {
+        part = NamePart::kFirst;
+      } else if (c.lower[i] == "surname") {
+        part = NamePart::kLast;
+        end = i + 1;
+      }
+      if (part == NamePart::kNone) continue;
+      // "first and last name" asks for the whole name.
+      if (end < c.lower.size() && c.lower[end] == "and") return NamePart::kNone;
+      if (i > 0 && c.lower[i - 1] == "and" && i > 1 && In(c.lower[i - 2], {"first", "last"})) {
+        return NamePart::kNone;
+      }
+      const std::string before = i > 0 ? c.lower[i - 1] : "";
+      if (In(before, {"his", "her", "their", "its"})) return NamePart::kNone;
+      if (IsPossessive(before) && !In(before, {"what's", "that's", "it's", "who's"})) {
+        return NamePart::kNone;
+      }
+      return part;
+    }
+  }
+  return NamePart::kNone;
+}
+
+// The caller's answer to a part of their name: its first name token, said
+// bare or after "it's" ("Mensah.", "It's Lucia, L-U-C-I-A.").
+std::string NamePartAnswer(const std::string& caller_message) {
+  std::vector<Clause> clauses = Clauses(caller_message);
+  for (const Clause& c : clauses) {
+    size_t at = SkipFillers(c);
+    if (at == c.words.size()) continue;
+    for (auto phrase : {std::initializer_list<std::string_view>{"it's"},
+                        {"it", "is"},
+                        {"that's"},
+                        {"that", "is"}}) {
+      if (StartsWith(c.lower, at, phrase)) {
+        at += phrase.size();
+        break;
+      }
+    }
+    Words name = NameAt(c.words, SkipHesitation(c, at));
+    return name.size() == 1 ? name.front() : "";
+  }
+  return "";
+}
+
+// "Am I speaking with Mr. Mensah?", "Thank you, Mrs. Brandt": the surname
+// the agent addresses the caller by.
+std::string AgentTitledSurname(const std::string& agent_message) {
+  for (const Clause& c : Clauses(agent_message)) {
+    for (size_t i = 0; i < c.lower.size(); ++i) {
+      if (!In(c.lower[i], {"mr", "mrs", "ms", "miss", "mister"})) continue;
+      const bool addressed =
+          i == 0 || In(c.lower[i - 1], {"with", "to", "this", "thanks", "you", "hi", "hello",
+                                        "morning", "afternoon", "evening", "back"});
+      Words name = TitledSurnameAt(c.lower, c.words, i);
+      if (addressed && !name.empty()) return name.front();
+    }
+  }
+  return "";
 }
 
 bool Contradicts(const std::string& caller_message) {
@@ -344,22 +492,44 @@ std::optional<std::string> CallerNameFromTranscript(const std::vector<Transcript
   auto not_agent = [&](const Words& w) { return !w.empty() && w.front() != agent; };
   Words caller;  // the fullest, then the latest, of the caller's statements
   std::vector<Words> addressed;
+  std::string first_part, last_part;  // answers to "your first name?", "your last name?"
+  std::string titled_surname;         // "Am I speaking with Mr. Mensah?"
   bool asked = false;
+  NamePart part = NamePart::kNone;
   for (size_t i = 0; i < turns.size(); ++i) {
     const TranscriptTurn& t = turns[i];
     if (t.message.empty()) continue;
     if (t.role == "agent") {
       asked = AsksForName(t.message);
-      Words name = AgentAddress(t.message);
-      if (!not_agent(name)) continue;
+      part = AsksForNamePart(t.message);
       // Not taken when the caller's next words deny it ("No, it's Diana").
       auto reply = std::find_if(turns.begin() + static_cast<long>(i) + 1, turns.end(),
                                 [](const TranscriptTurn& r) { return r.role == "user"; });
-      if (reply == turns.end() || !Contradicts(reply->message)) addressed.push_back(name);
+      const bool denied = reply != turns.end() && Contradicts(reply->message);
+      if (std::string surname = AgentTitledSurname(t.message); !surname.empty() && !denied) {
+        titled_surname = surname;
+      }
+      Words name = AgentAddress(t.message);
+      if (not_agent(name) && !denied) addressed.push_back(name);
     } else if (t.role == "user") {
-      Words name = CallerStatement(t.message, asked);
+      Words name = CallerStatement(t.message, asked, agent);
+      if (std::string answer = NamePartAnswer(t.message); !answer.empty() && answer != agent) {
+        if (part == NamePart::kFirst) first_part = answer;
+        if (part == NamePart::kLast) last_part = answer;
+      }
       asked = false;
+      part = NamePart::kNone;
       if (not_agent(name) && name.size() >= caller.size()) caller = name;
+    }
+  }
+  // A name given in parts, or a first name the agent's "Mr. Mensah" completes.
+  if (caller.size() <= 1) {
+    std::string first = !first_part.empty() ? first_part : (caller.empty() ? "" : caller.front());
+    std::string last = !last_part.empty() ? last_part : titled_surname;
+    if (!first.empty() && !last.empty() && first != last) {
+      caller = {first, last};
+    } else if (caller.empty() && !last_part.empty()) {
+      caller = {last_part};
     }
   }
   Words best = caller;

@@ -131,6 +131,78 @@ TEST(CallerName, IntroductionsWithHesitationsRepetitionsAndNamesGivenInParts) {
       std::nullopt);
 }
 
+// How names are taken on the phone by offices that keep records: the surname
+// first, the parts asked for one at a time, spelled out, titles, the agent
+// confirming with a title and surname.
+TEST(CallerName, NamesAskedForInPartsSpelledOrSurnameFirst) {
+  const std::pair<std::string, std::string> ask = {
+      "agent", "Thanks for calling, this is Robin. Can I get your name, please?"};
+  const Case cases[] = {
+      {"surname asked first, then the first name",
+       {kRobin,
+        {"agent", "Can I get your last name?"},
+        {"user", "Mensah."},
+        {"agent", "And your first name?"},
+        {"user", "Abena."}},
+       "Abena Mensah"},
+      {"first name asked first, then the surname",
+       {kRobin,
+        {"agent", "What's your first name?"},
+        {"user", "It's Lucia."},
+        {"agent", "And the last name?"},
+        {"user", "Ferreira."}},
+       "Lucia Ferreira"},
+      {"surname first, in words",
+       {ask, {"user", "Last name Mensah, first name Abena."}},
+       "Abena Mensah"},
+      {"surname, comma, first name",
+       {ask, {"user", "Sure, it's Mensah, Abena Mensah."}},
+       "Abena Mensah"},
+      {"spelled surname after the name",
+       {ask, {"user", "Lucia Ferreira, that's F-E-R-R-E-I-R-A."}},
+       "Lucia Ferreira"},
+      {"my surname is, in a later sentence",
+       {kRobin, {"user", "Hi, I'm Lucia. My surname is Ferreira, with two Rs."}},
+       "Lucia Ferreira"},
+      {"a title and the whole name",
+       {ask, {"user", "It's Mr. Mensah. Kofi Mensah."}},
+       "Kofi Mensah"},
+      {"the agent confirms with title and surname",
+       {{"agent", "Am I speaking with Mr. Mensah?"}, {"user", "Yes, this is Kofi."}},
+       "Kofi Mensah"},
+      {"full name in a separate sentence after the first",
+       {kRobin, {"user", "My name is Lucia. Lucia Ferreira."}},
+       "Lucia Ferreira"},
+      {"name speaking",
+       {kRobin, {"user", "Yes hello, Kofi Mensah speaking, about my policy."}},
+       "Kofi Mensah"},
+      {"hesitation between first and last name",
+       {kRobin, {"user", "Hi, my name is Lucia, um, Ferreira."}},
+       "Lucia Ferreira"},
+      {"the account is under",
+       {{"agent", "What name is the account under?"}, {"user", "It's under Abena Mensah."}},
+       "Abena Mensah"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(NameOf(c.turns).value_or("<none>"), c.name) << c.why;
+  }
+  // The agent thanking the caller by title and surname names them.
+  EXPECT_EQ(
+      NameOf({kRobin, {"user", "I need to add a driver."}, {"agent", "Thank you, Mr. Mensah."}}),
+      std::optional<std::string>("Mensah"));
+  // A surname alone is still the caller's name.
+  EXPECT_EQ(NameOf({kRobin, {"user", "My last name is Mensah."}}),
+            std::optional<std::string>("Mensah"));
+  EXPECT_EQ(NameOf({kRobin, {"agent", "Can I get your last name?"}, {"user", "Mensah."}}),
+            std::optional<std::string>("Mensah"));
+  // A surname asked for someone else is not the caller's.
+  EXPECT_EQ(NameOf({kRobin,
+                    {"user", "It's Lucia Ferreira."},
+                    {"agent", "And your landlord's last name?"},
+                    {"user", "Brandt."}}),
+            std::optional<std::string>("Lucia Ferreira"));
+}
+
 TEST(CallerName, WordsThatAreNoNameInContext) {
   const Case cases[] = {
       {"only the agent's own name", {kRobin, {"user", "Hi Robin, I need a plumber."}}, ""},
