@@ -184,6 +184,7 @@ Result<std::shared_ptr<const DataKey>> KeyStore::Unwrap(const std::string& key_i
 }
 
 void KeyStore::Cache(const std::string& subject_hash, std::shared_ptr<const DataKey> key) {
+  std::lock_guard lock(cache_mu_);
   if (by_id_.size() >= kMaxCachedKeys) {
     by_id_.clear();
     by_subject_.clear();
@@ -194,8 +195,16 @@ void KeyStore::Cache(const std::string& subject_hash, std::shared_ptr<const Data
 
 Result<std::shared_ptr<const DataKey>> KeyStore::KeyFor(std::string_view subject) {
   const std::string hash = SubjectHash(subject);
+  // Cache hits (every event of a known caller) never wait for the
+  // connection, which a key being made holds through its fsync.
+  auto cached = [&]() -> std::shared_ptr<const DataKey> {
+    std::lock_guard lock(cache_mu_);
+    auto it = by_subject_.find(hash);
+    return it != by_subject_.end() ? it->second : nullptr;
+  };
+  if (auto hit = cached()) return hit;
   std::lock_guard lock(mu_);
-  if (auto it = by_subject_.find(hash); it != by_subject_.end()) return it->second;
+  if (auto hit = cached()) return hit;  // made while this call waited
   {
     Stmt st(db_, "SELECT key_id, wrapped FROM data_keys WHERE subject_hash = ?");
     if (!st.ok()) return SqlError(db_, "find key");
@@ -230,15 +239,19 @@ Result<std::shared_ptr<const DataKey>> KeyStore::KeyFor(std::string_view subject
 
 Result<std::shared_ptr<const DataKey>> KeyStore::Find(std::string_view key_id) {
   const std::string id(key_id);
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = by_id_.find(id); it != by_id_.end()) return it->second;
+    if (destroyed_ids_.count(id)) return std::shared_ptr<const DataKey>();
+  }
   std::lock_guard lock(mu_);
-  if (auto it = by_id_.find(id); it != by_id_.end()) return it->second;
-  if (destroyed_ids_.count(id)) return std::shared_ptr<const DataKey>();
   Stmt st(db_, "SELECT subject_hash, wrapped FROM data_keys WHERE key_id = ?");
   if (!st.ok()) return SqlError(db_, "find key");
   st.Blob(1, id);
   int rc = st.Step();
   if (rc == SQLITE_DONE) {
     // Ids are random and never reused, so "gone" stays true.
+    std::lock_guard cache_lock(cache_mu_);
     if (destroyed_ids_.size() >= kMaxCachedKeys) destroyed_ids_.clear();
     destroyed_ids_.insert(id);
     return std::shared_ptr<const DataKey>();
@@ -284,11 +297,15 @@ Status KeyStore::DestroyLocked(const std::vector<std::string>& subject_hashes, s
       find.Blob(1, hash);
       if (find.Step() == SQLITE_ROW) {
         const std::string id = find.ColBlob(0);
+        std::lock_guard cache_lock(cache_mu_);
         by_id_.erase(id);
         destroyed_ids_.insert(id);
       }
     }
-    by_subject_.erase(hash);
+    {
+      std::lock_guard cache_lock(cache_mu_);
+      by_subject_.erase(hash);
+    }
     Stmt del(db_, "DELETE FROM data_keys WHERE subject_hash = ?");
     if (!del.ok()) return SqlError(db_, "destroy key");
     del.Blob(1, hash);

@@ -30,7 +30,7 @@
 // Subjects are "user:<user id>" or "conversation:<conversation id>"; the
 // store holds only their hashes. Unwrapped keys are cached in memory
 // (at most kMaxCachedKeys; the cache is dropped whole when full). Thread-
-// safe: one connection behind a mutex.
+// safe: one connection behind a mutex; cache hits take only the cache's.
 #pragma once
 
 #include <cstdint>
@@ -117,10 +117,11 @@ class KeyStore {
   Status DestroyLocked(const std::vector<std::string>& subject_hashes, size_t* destroyed);
   Status Checkpoint();
 
-  std::mutex mu_;
+  std::mutex mu_;  // the connection (db_) and master_; taken before cache_mu_
   sqlite3* db_;
   SecretKey master_;
   bool read_only_;
+  std::mutex cache_mu_;  // the three caches below
   std::unordered_map<std::string, std::shared_ptr<const DataKey>> by_subject_;
   std::unordered_map<std::string, std::shared_ptr<const DataKey>> by_id_;
   std::unordered_set<std::string> destroyed_ids_;  // ids known to be gone
