@@ -17,6 +17,8 @@
 #include "common/clock.h"
 #include "http/http_connection.h"
 #include "http/signature.h"
+#include "keys/key_store.h"
+#include "keys/master_key.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -115,6 +117,15 @@ class KeysServer : public ::testing::Test {
     EXPECT_NE(replay_out.find("equal"), std::string::npos) << replay_out;
   }
 
+  // Data keys in the stopped server's keys.db.
+  size_t KeyCount() {
+    auto master = keys::LoadMasterKey(data_, "", false);
+    EXPECT_TRUE(master.ok()) << master.status().ToString();
+    auto store = keys::KeyStore::Open(data_ + "/keys.db", master->key, false);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? *(*store)->KeyCount() : 0;
+  }
+
   TempDir dir_;
   const std::string data_ = dir_ / "data";
 };
@@ -208,6 +219,24 @@ TEST_F(KeysServer, Kill9DuringAForgetEitherCompletesOrWasNeverAcknowledged) {
     auto [bob_code, bob_out] = RunEngram("audit user cust_bob --data-dir " + data_);
     EXPECT_NE(bob_out.find("transcript of conv_keys_bob"), std::string::npos) << bob_out;
   }
+}
+
+TEST_F(KeysServer, ForgetOnAStoppedServerDestroysTheKeysToo) {
+  ServerProcess server(data_);
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  IngestBothCallers(server.port());
+  WaitForProjection(server.port());
+  EXPECT_EQ(server.Terminate(), 0);
+  EXPECT_EQ(KeyCount(), 2u) << "one key per caller";
+  auto [code, out] = RunEngram("forget user cust_000184 --data-dir " + data_);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(KeyCount(), 1u) << "the forgotten caller's key is gone, the other's stays";
+  // The next start drops the rows; the log and a rebuild agree.
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  WaitForProjection(server.port());
+  EXPECT_EQ(server.Terminate(), 0);
+  EXPECT_EQ(Users(), (std::vector<std::string>{"cust_bob"}));
+  ExpectAuditAndReplayPass();
 }
 
 TEST_F(KeysServer, RotateThenRestartReadsEverythingAndTheOldKeyIsRefused) {
