@@ -154,6 +154,17 @@ TEST_F(KeysServer, SealsTheLogAndForgetDestroysTheCallersKeys) {
 
   ASSERT_TRUE(server.Start()) << server.LogText();
   WaitForProjection(server.port());
+  {
+    // The other caller's memories still answer the tool.
+    http::HttpConnection client("127.0.0.1", server.port());
+    auto r =
+        client.Send("POST", "/tools/memory-query",
+                    json({{"query", "which invoicing software"}, {"user_id", "cust_bob"}}).dump(),
+                    {{"X-Engram-Secret", testing::kToolSecret}});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->body.find("Quibblesoft"), std::string::npos) << r->body;
+  }
   EXPECT_EQ(server.Terminate(), 0);
   const std::string server_log = server.LogText();
   size_t said = 0;
