@@ -197,44 +197,115 @@ Result<std::shared_ptr<const DataKey>> KeyStore::KeyFor(std::string_view subject
   const std::string hash = SubjectHash(subject);
   // Cache hits (every event of a known caller) never wait for the
   // connection, which a key being made holds through its fsync.
-  auto cached = [&]() -> std::shared_ptr<const DataKey> {
-    std::lock_guard lock(cache_mu_);
-    auto it = by_subject_.find(hash);
-    return it != by_subject_.end() ? it->second : nullptr;
-  };
-  if (auto hit = cached()) return hit;
-  std::lock_guard lock(mu_);
-  if (auto hit = cached()) return hit;  // made while this call waited
   {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = by_subject_.find(hash); it != by_subject_.end()) return it->second;
+  }
+  if (read_only_) {
+    std::lock_guard lock(mu_);
     Stmt st(db_, "SELECT key_id, wrapped FROM data_keys WHERE subject_hash = ?");
     if (!st.ok()) return SqlError(db_, "find key");
     st.Blob(1, hash);
+    if (st.Step() != SQLITE_ROW) return Status::Unavailable("key store opened read-only");
+    ENGRAM_ASSIGN_OR_RETURN(auto key, Unwrap(st.ColBlob(0), hash, st.ColBlob(1), master_));
+    Cache(hash, key);
+    return key;
+  }
+  // Group commit: callers queue their subject; whoever finds no commit
+  // running commits everything queued in one synced transaction, so new
+  // callers arriving together share one fsync instead of queueing for one
+  // each.
+  auto mine = std::make_shared<PendingKey>();
+  mine->subject_hash = hash;
+  std::unique_lock lock(create_mu_);
+  create_queue_.push_back(mine);
+  while (!mine->done) {
+    if (committing_) {
+      create_cv_.wait(lock);
+      continue;
+    }
+    committing_ = true;
+    std::vector<std::shared_ptr<PendingKey>> batch;
+    batch.swap(create_queue_);
+    lock.unlock();
+    CommitNewKeys(batch);
+    lock.lock();
+    for (auto& p : batch) p->done = true;
+    committing_ = false;
+    create_cv_.notify_all();
+  }
+  if (!mine->status.ok()) return mine->status;
+  return mine->key;
+}
+
+void KeyStore::CommitNewKeys(const std::vector<std::shared_ptr<PendingKey>>& batch) {
+  std::lock_guard lock(mu_);
+  // One entry per subject: the batch may name a subject twice, or one that
+  // another commit made (or a row the cache had dropped).
+  std::unordered_map<std::string, std::shared_ptr<const DataKey>> found;
+  std::vector<std::pair<std::string, std::string>> inserts;  // subject hash, wrapped
+  Status status;
+  for (const auto& p : batch) {
+    if (found.count(p->subject_hash)) continue;
+    Stmt st(db_, "SELECT key_id, wrapped FROM data_keys WHERE subject_hash = ?");
+    if (!st.ok()) {
+      status = SqlError(db_, "find key");
+      break;
+    }
+    st.Blob(1, p->subject_hash);
     int rc = st.Step();
     if (rc == SQLITE_ROW) {
-      ENGRAM_ASSIGN_OR_RETURN(auto key, Unwrap(st.ColBlob(0), hash, st.ColBlob(1), master_));
-      Cache(hash, key);
-      return key;
+      auto key = Unwrap(st.ColBlob(0), p->subject_hash, st.ColBlob(1), master_);
+      if (!key.ok()) {
+        status = key.status();
+        break;
+      }
+      found[p->subject_hash] = *key;
+      continue;
     }
-    if (rc != SQLITE_DONE) return SqlError(db_, "find key");
+    if (rc != SQLITE_DONE) {
+      status = SqlError(db_, "find key");
+      break;
+    }
+    auto key = std::make_shared<DataKey>();
+    key->key_id.assign(kKeyIdBytes, '\0');
+    status = RandomBytes(reinterpret_cast<uint8_t*>(key->key_id.data()), key->key_id.size());
+    if (!status.ok()) break;
+    auto secret = NewSecretKey();
+    if (!secret.ok()) {
+      status = secret.status();
+      break;
+    }
+    key->key = *secret;
+    auto wrapped = GcmSeal(master_, WrapAad(key->key_id, p->subject_hash), key->key.view());
+    if (!wrapped.ok()) {
+      status = wrapped.status();
+      break;
+    }
+    inserts.emplace_back(p->subject_hash, *wrapped);
+    found[p->subject_hash] = std::move(key);
   }
-  if (read_only_) return Status::Unavailable("key store opened read-only");
-  auto key = std::make_shared<DataKey>();
-  key->key_id.assign(kKeyIdBytes, '\0');
-  ENGRAM_RETURN_IF_ERROR(
-      RandomBytes(reinterpret_cast<uint8_t*>(key->key_id.data()), key->key_id.size()));
-  ENGRAM_ASSIGN_OR_RETURN(key->key, NewSecretKey());
-  ENGRAM_ASSIGN_OR_RETURN(std::string wrapped,
-                          GcmSeal(master_, WrapAad(key->key_id, hash), key->key.view()));
-  Stmt st(db_, "INSERT INTO data_keys(subject_hash, key_id, wrapped) VALUES (?, ?, ?)");
-  if (!st.ok()) return SqlError(db_, "add key");
-  st.Blob(1, hash);
-  st.Blob(2, key->key_id);
-  st.Blob(3, wrapped);
-  // Autocommit with synchronous=FULL: on disk when Step returns.
-  if (st.Step() != SQLITE_DONE) return SqlError(db_, "add key");
-  std::shared_ptr<const DataKey> out = std::move(key);
-  Cache(hash, out);
-  return out;
+  if (status.ok() && !inserts.empty()) {
+    status = Exec("BEGIN IMMEDIATE");
+    for (size_t i = 0; status.ok() && i < inserts.size(); ++i) {
+      Stmt st(db_, "INSERT INTO data_keys(subject_hash, key_id, wrapped) VALUES (?, ?, ?)");
+      st.Blob(1, inserts[i].first);
+      st.Blob(2, found[inserts[i].first]->key_id);
+      st.Blob(3, inserts[i].second);
+      if (!st.ok() || st.Step() != SQLITE_DONE) status = SqlError(db_, "add key");
+    }
+    // synchronous=FULL: the commit is on disk when it returns.
+    if (status.ok()) status = Exec("COMMIT");
+    if (!status.ok()) (void)Exec("ROLLBACK");
+  }
+  for (const auto& p : batch) {
+    if (!status.ok()) {
+      p->status = status;
+      continue;
+    }
+    p->key = found[p->subject_hash];
+    Cache(p->subject_hash, p->key);
+  }
 }
 
 Result<std::shared_ptr<const DataKey>> KeyStore::Find(std::string_view key_id) {

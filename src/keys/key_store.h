@@ -30,9 +30,11 @@
 // Subjects are "user:<user id>" or "conversation:<conversation id>"; the
 // store holds only their hashes. Unwrapped keys are cached in memory
 // (at most kMaxCachedKeys; the cache is dropped whole when full). Thread-
-// safe: one connection behind a mutex; cache hits take only the cache's.
+// safe: one connection behind a mutex; cache hits take only the cache's;
+// new keys are group-committed (callers arriving together share one fsync).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -116,11 +118,25 @@ class KeyStore {
   void Cache(const std::string& subject_hash, std::shared_ptr<const DataKey> key);
   Status DestroyLocked(const std::vector<std::string>& subject_hashes, size_t* destroyed);
   Status Checkpoint();
+  struct PendingKey {
+    std::string subject_hash;
+    std::shared_ptr<const DataKey> key;
+    Status status;
+    bool done = false;  // guarded by create_mu_
+  };
+  // Finds or makes the keys of `batch` and commits the new ones in one
+  // transaction; sets each entry's key or status.
+  void CommitNewKeys(const std::vector<std::shared_ptr<PendingKey>>& batch);
 
   std::mutex mu_;  // the connection (db_) and master_; taken before cache_mu_
   sqlite3* db_;
   SecretKey master_;
   bool read_only_;
+  std::mutex create_mu_;  // the group commit of new keys
+  std::condition_variable create_cv_;
+  std::vector<std::shared_ptr<PendingKey>> create_queue_;
+  bool committing_ = false;
+
   std::mutex cache_mu_;  // the three caches below
   std::unordered_map<std::string, std::shared_ptr<const DataKey>> by_subject_;
   std::unordered_map<std::string, std::shared_ptr<const DataKey>> by_id_;

@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -122,6 +124,35 @@ TEST(KeyStore, KeysAreDurableAndAWrongMasterKeyIsRefused) {
   EXPECT_EQ((*found)->key.bytes, first.bytes);
   // Nothing in the files names the subject: only its hash.
   EXPECT_EQ(AllBytes(dir.path()).find("alice"), std::string::npos);
+}
+
+TEST(KeyStore, CallersArrivingTogetherGetOneKeyEachAndShareCommits) {
+  TempDir dir;
+  auto store = KeyStore::Open(dir / "keys.db", Key(7), true);
+  ASSERT_TRUE(store.ok());
+  // 16 threads, 40 subjects each, every subject asked by two threads.
+  std::vector<std::thread> threads;
+  std::vector<std::map<std::string, std::string>> ids(16);
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const std::string subject = "user:" + std::to_string((t / 2) * 40 + i);
+        auto key = (*store)->KeyFor(subject);
+        ASSERT_TRUE(key.ok()) << key.status().ToString();
+        ids[t][subject] = (*key)->key_id;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(*(*store)->KeyCount(), 8u * 40u);
+  for (int t = 0; t < 16; t += 2) EXPECT_EQ(ids[t], ids[t + 1]) << "one key per subject";
+  // Durable: a new open finds each of them.
+  store->reset();
+  auto again = KeyStore::Open(dir / "keys.db", Key(7), false);
+  ASSERT_TRUE(again.ok());
+  for (const auto& [subject, id] : ids[0]) {
+    EXPECT_EQ((*(*again)->KeyFor(subject))->key_id, id);
+  }
 }
 
 TEST(KeyStore, ErasureDestroysTheKeyInEveryFile) {
