@@ -142,6 +142,18 @@ TEST_F(KeysServer, SealsTheLogAndForgetDestroysTheCallersKeys) {
   EXPECT_EQ(st.st_mode & 0777, 0600);
   IngestBothCallers(server.port());
   WaitForProjection(server.port());
+  {
+    // A redelivery of the same bytes is a plain duplicate: compared with the
+    // decrypted body, not the ciphertext's digest.
+    PostCall(server.port(), testing::Fixture("post_call_transcription.json"));
+    http::HttpConnection client("127.0.0.1", server.port());
+    auto metrics = client.Send("GET", "/metrics", "");
+    ASSERT_TRUE(metrics.ok());
+    EXPECT_NE(metrics->body.find("engram_post_call_total{outcome=\"duplicate\"} 1"),
+              std::string::npos)
+        << metrics->body;
+    EXPECT_EQ(metrics->body.find("engram_post_call_redelivery_mismatch_total"), std::string::npos);
+  }
   // The log holds the callers' words only as ciphertext.
   const std::string log_bytes = AllBytes(data_ + "/log");
   for (const char* words :
