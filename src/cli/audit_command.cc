@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/keyed_log.h"
 #include "log/chain_verify.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/sqlite_db.h"
@@ -21,6 +22,7 @@ struct AuditFlags {
   std::string data_dir = "./data";
   std::string subject;
   bool json_output = false;
+  std::string master_key_file;
 };
 
 // The log, as a follower with a scratch folder removed on destruction.
@@ -44,6 +46,7 @@ class FollowedLog {
     std::filesystem::remove_all(scratch_, ec);
   }
   const log::EventLog& log() const { return *log_; }
+  log::EventLog& log() { return *log_; }
 
  private:
   FollowedLog() = default;
@@ -62,8 +65,12 @@ int Trail(const AuditFlags& flags, bool conversation) {
   auto db = projections::SqliteDb::Open(ReadModelPath(flags.data_dir),
                                         projections::SqliteDb::Mode::kReadOnly);
   if (!db.ok()) return Fail(db.status());
-  auto trail = conversation ? replay::AuditConversation((*log)->log(), **db, flags.subject)
-                            : replay::AuditUser((*log)->log(), **db, flags.subject);
+  // Trails read bodies: through the key store (verify does not: the chain
+  // covers the stored bytes, so it needs no keys).
+  auto keyed = KeyedLog::Wrap((*log)->log(), flags.data_dir, flags.master_key_file, true);
+  if (!keyed.ok()) return Fail(keyed.status());
+  auto trail = conversation ? replay::AuditConversation((*keyed)->log(), **db, flags.subject)
+                            : replay::AuditUser((*keyed)->log(), **db, flags.subject);
   if (!trail.ok()) return Fail(trail.status());
   if (flags.json_output) {
     std::cout << replay::ToJson(*trail).dump(2) << "\n";
@@ -117,6 +124,9 @@ void RegisterAudit(CLI::App& app, int* exit_code) {
   auto common = [&](CLI::App* sub) {
     sub->add_option("--data-dir", flags->data_dir, "The server's data dir")->capture_default_str();
     sub->add_flag("--json", flags->json_output, "JSON instead of a table");
+    sub->add_option("--master-key-file", flags->master_key_file,
+                    "The master key's file, to read sealed bodies (default: ENGRAM_MASTER_KEY "
+                    "or DATA_DIR/master.key)");
   };
   auto* user = cmd->add_subcommand("user", "Every entry about a caller, with what it taught");
   user->add_option("who", flags->subject, "User id or caller number")->required();

@@ -15,6 +15,7 @@ void RegisterElevenLabs(CLI::App& app, int* exit_code);
 void RegisterSimulate(CLI::App& app, int* exit_code);
 void RegisterAudit(CLI::App& app, int* exit_code);
 void RegisterForget(CLI::App& app, int* exit_code);
+void RegisterKeys(CLI::App& app, int* exit_code);
 
 // Where `engram serve --data-dir DIR` keeps things.
 std::string LogDir(const std::string& data_dir);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/keyed_log.h"
 #include "common/clock.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
@@ -25,6 +26,7 @@ struct ForgetFlags {
   std::string data_dir = "./data";
   std::string url;
   std::string who;
+  std::string master_key_file;
 };
 
 int Fail(const std::string& message, int code = 1) {
@@ -72,6 +74,15 @@ int ForgetOffline(const ForgetFlags& flags) {
                 ").\nIf `engram serve` is running on this data dir, forget through it: --url "
                 "http://HOST:PORT with ENGRAM_ADMIN_TOKEN set.");
   }
+  // Through the key store: the forget destroys the user's keys (src/keys).
+  auto keyed = KeyedLog::Wrap(**log, flags.data_dir, flags.master_key_file, false);
+  if (!keyed.ok()) return Fail("keys: " + keyed.status().ToString());
+  if (auto* sealing = (*keyed)->sealing()) {
+    if (auto recovered = sealing->Recover(); !recovered.ok()) {
+      return Fail("keys: " + recovered.status().ToString());
+    }
+  }
+  log::EventLog& app_log = (*keyed)->log();
   auto db = projections::SqliteDb::Open(ReadModelPath(flags.data_dir),
                                         projections::SqliteDb::Mode::kReadOnly);
   if (!db.ok()) return Fail(db.status().ToString());
@@ -79,10 +90,10 @@ int ForgetOffline(const ForgetFlags& flags) {
   projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
   const std::string model =
       engine_options.embedder == "openai" ? "openai/" + engine_options.embedding.model : "";
-  auto plan = replay::PlanForget(**log, **db, flags.who, model);
+  auto plan = replay::PlanForget(app_log, **db, flags.who, model);
   if (!plan.ok())
     return Fail(plan.status().ToString(), plan.status().code() == StatusCode::kNotFound ? 4 : 1);
-  auto seq = replay::Forget(**log, *plan, "cli");
+  auto seq = replay::Forget(app_log, *plan, "cli");
   if (!seq.ok()) return Fail(seq.status().ToString());
   std::cout << "forgot " << plan->user_id << ": " << plan->seqs.size()
             << " log entries erased, user_forgotten is seq " << *seq
@@ -100,6 +111,9 @@ void RegisterForget(CLI::App& app, int* exit_code) {
   user->add_option("who", flags->who, "User id or caller number")->required();
   user->add_option("--data-dir", flags->data_dir, "The (stopped) server's data dir")
       ->capture_default_str();
+  user->add_option("--master-key-file", flags->master_key_file,
+                   "Offline: the master key's file (default: ENGRAM_MASTER_KEY or "
+                   "DATA_DIR/master.key)");
   user->add_option("--url", flags->url,
                    "A running server (http://HOST:PORT); uses ENGRAM_ADMIN_TOKEN");
   user->callback([flags, exit_code] {

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   engram::cli::RegisterSimulate(app, &exit_code);
   engram::cli::RegisterAudit(app, &exit_code);
   engram::cli::RegisterForget(app, &exit_code);
+  engram::cli::RegisterKeys(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/keyed_log.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
 #include "http/http_client.h"
@@ -32,6 +33,7 @@ struct ReplayFlags {
   bool re_extract = false;
   std::string config;  // re-extract with these settings
   std::string embeddings;
+  std::string master_key_file;
 };
 
 // A progress line on a terminal: events done of total, rate, time left.
@@ -88,6 +90,13 @@ int Replay(const ReplayFlags& flags) {
       std::cerr << "engram replay: " << log.status().ToString() << "\n";
       return 1;
     }
+    // Sealed bodies are read through the key store (read-only: a running
+    // server may be writing it).
+    auto keyed = KeyedLog::Wrap(**log, flags.data_dir, flags.master_key_file, true);
+    if (!keyed.ok()) {
+      std::cerr << "engram replay: keys: " << keyed.status().ToString() << "\n";
+      return 1;
+    }
     projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
     if (!flags.config.empty()) {
       auto from_file = projections::MemoryEngineOptionsFromFile(flags.config);
@@ -126,8 +135,8 @@ int Replay(const ReplayFlags& flags) {
                    (*engine)->extractor->CacheIdentity().c_str());
     }
     if (flags.verify) {
-      auto report = replay::RebuildAndVerify(**log, ReadModelPath(flags.data_dir), out, parts,
-                                             TerminalProgress());
+      auto report = replay::RebuildAndVerify((*keyed)->log(), ReadModelPath(flags.data_dir), out,
+                                             parts, TerminalProgress());
       if (!report.ok()) {
         std::cerr << "engram replay: " << report.status().ToString() << "\n";
         code = 1;
@@ -144,7 +153,7 @@ int Replay(const ReplayFlags& flags) {
         code = 3;
       }
     } else {
-      auto stats = replay::RebuildReadModel(**log, out, 0, parts, TerminalProgress());
+      auto stats = replay::RebuildReadModel((*keyed)->log(), out, 0, parts, TerminalProgress());
       // The marker a swap looks for: made by a replay, of this log.
       Status stamped = stats.ok() ? Stamp(**log, out, stats->applied) : stats.status();
       if (!stamped.ok()) {
@@ -276,6 +285,9 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
                                  "Rebuild the read model from the event log into a fresh database");
   cmd->add_option("--data-dir", flags->data_dir, "The server's data folder")->capture_default_str();
   cmd->add_option("--out", flags->out, "The new database to build");
+  cmd->add_option("--master-key-file", flags->master_key_file,
+                  "The master key's file, to read sealed bodies (default: ENGRAM_MASTER_KEY or "
+                  "DATA_DIR/master.key)");
   cmd->add_flag("--verify", flags->verify,
                 "Compare the rebuild with the live database; exit 3 when they differ");
   cmd->add_flag("--force", flags->force, "Replace --out if it exists");

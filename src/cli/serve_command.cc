@@ -12,6 +12,8 @@
 
 #include "cli/commands.h"
 #include "cli/finite_in.h"
+#include "cli/keyed_log.h"
+#include "cli/serve_gauges.h"
 #include "common/clock.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
@@ -23,6 +25,8 @@
 #include "http/telemetry.h"
 #include "identity/caller_ids.h"
 #include "identity/identity_scheme.h"
+#include "keys/keys_setup.h"
+#include "keys/sealing_event_log.h"
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/recall.h"
@@ -59,6 +63,7 @@ struct ServeFlags {
   // Caller identity and isolation (src/identity).
   bool strict_isolation = false;
   std::string default_region = "US";
+  std::string master_key_file;  // --master-key-file (src/keys/master_key.h)
   size_t max_connections = 4096;
   uint64_t max_inflight_body_bytes = 256ull << 20;
 };
@@ -84,13 +89,6 @@ bool SecretsLongEnough() {
   return ok;
 }
 
-// Size of a file, 0 when missing.
-double FileBytes(const std::string& path) {
-  std::error_code ec;
-  auto n = std::filesystem::file_size(path, ec);
-  return ec ? 0.0 : static_cast<double>(n);
-}
-
 // {"name": default, ...} from a JSON file: the variables the agent defines.
 Result<nlohmann::json> LoadDynamicVariables(const std::string& path) {
   if (path.empty()) return nlohmann::json::object();
@@ -109,79 +107,6 @@ Result<nlohmann::json> LoadDynamicVariables(const std::string& path) {
     }
   }
   return j;
-}
-
-// What /metrics reads at scrape time, beside the per-request metrics.
-void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
-                         const projections::ProjectorRunner& runner,
-                         projections::ReadQueries& queries, const memory::MemoryIndex& index,
-                         const projections::ExtractionCache& cache, const std::string& data_dir,
-                         const http::Services& services) {
-  r.AddGauge("engram_log_head", "Highest durable seq in the event log", {},
-             [&log] { return static_cast<double>(log.Head()); });
-  r.AddGauge("engram_log_writable", "1 while the event log accepts writes, 0 after a failed one",
-             {}, [&log] { return log.WriteHealth().ok() ? 1.0 : 0.0; });
-  r.AddGauge("engram_projection_applied", "Seq every projector has applied", {},
-             [&runner] { return static_cast<double>(runner.Applied()); });
-  r.AddGauge("engram_projection_lag_events", "Events appended but not yet projected (queue depth)",
-             {}, [&log, &runner] {
-               return static_cast<double>(log.Head()) - static_cast<double>(runner.Applied());
-             });
-  r.AddGauge("engram_projection_failures",
-             "Events stored but not projected (engram dead-letters list --projection)", {},
-             [&runner] { return static_cast<double>(runner.ProjectionFailures()); });
-  for (const char* status : {"pending", "done", "failed", "dead"}) {
-    r.AddGauge("engram_webhook_events", "webhook_events rows by status", {{"status", status}},
-               [&queries, s = std::string(status)] {
-                 auto n = queries.CountWebhookEvents(s);
-                 return n.ok() ? static_cast<double>(*n) : -1.0;
-               });
-  }
-  const std::string db = ReadModelPath(data_dir);
-  r.AddGauge("engram_sqlite_bytes", "Read model file sizes", {{"file", "db"}},
-             [db] { return FileBytes(db); });
-  r.AddGauge("engram_sqlite_bytes", "Read model file sizes", {{"file", "wal"}},
-             [db] { return FileBytes(db + "-wal"); });
-  r.AddGauge("engram_rocksdb_bytes", "Event log size on disk", {},
-             [&log] { return static_cast<double>(log.DiskUsageBytes()); });
-  r.AddGauge("engram_memories_indexed", "Current memories in the in-memory index", {},
-             [&index] { return static_cast<double>(index.TotalCount()); });
-  r.AddGauge(
-      "engram_extraction_cache_total", "Extraction cache lookups", {{"result", "hit"}},
-      [&cache] { return static_cast<double>(cache.hits()); }, "counter");
-  r.AddGauge(
-      "engram_extraction_cache_total", "Extraction cache lookups", {{"result", "miss"}},
-      [&cache] { return static_cast<double>(cache.misses()); }, "counter");
-  const auto& pc = services.post_call_counters;
-  r.AddGauge(
-      "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "accepted"}},
-      [&pc] { return static_cast<double>(pc.accepted.load()); }, "counter");
-  r.AddGauge(
-      "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "duplicate"}},
-      [&pc] { return static_cast<double>(pc.duplicates.load()); }, "counter");
-  r.AddGauge(
-      "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "rejected"}},
-      [&pc] { return static_cast<double>(pc.rejected.load()); }, "counter");
-}
-
-// The connection and body-budget counters of the HTTP server.
-void RegisterServerGauges(metrics::Registry& r, const http::HttpServer& server) {
-  r.AddGauge("engram_http_open_connections", "Connections open now (reserve slots included)", {},
-             [&server] { return static_cast<double>(server.stats().open_connections); });
-  r.AddGauge(
-      "engram_http_refused_connections_total",
-      "Connections answered 503 and closed at once (connection cap reached, or no descriptors)", {},
-      [&server] { return static_cast<double>(server.stats().refused_connections); }, "counter");
-  r.AddGauge(
-      "engram_http_accept_errors_total", "accept() failures (e.g. out of file descriptors)", {},
-      [&server] { return static_cast<double>(server.stats().accept_errors); }, "counter");
-  r.AddGauge("engram_http_inflight_body_bytes",
-             "Request body bytes reserved from --max-inflight-body-bytes now", {},
-             [&server] { return static_cast<double>(server.stats().inflight_body_bytes); });
-  r.AddGauge(
-      "engram_http_body_budget_refusals_total",
-      "Requests answered 503 because --max-inflight-body-bytes was taken", {},
-      [&server] { return static_cast<double>(server.stats().body_budget_refusals); }, "counter");
 }
 
 int Serve(const ServeFlags& flags) {
@@ -282,6 +207,38 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", event_log.status().ToString());
     return 1;
   }
+  // Caller data keys (src/keys): everything below appends and reads through
+  // the sealing log, so bodies with a caller's data are encrypted with that
+  // caller's key and a forget destroys the keys.
+  auto opened_keys = keys::OpenKeys({flags.data_dir, flags.master_key_file, /*create=*/true});
+  if (!opened_keys.ok()) {
+    spdlog::critical("keys: {}", opened_keys.status().ToString());
+    return 2;
+  }
+  if (opened_keys->master_created) {
+    std::cerr << "engram serve: made a new master key in " << opened_keys->master_source
+              << " (mode 0600). Keep a copy apart from the data folder's backups: without it "
+                 "no sealed log entry can be read.\n";
+  }
+  if (opened_keys->finished_rotation) {
+    spdlog::info("keys: finished an interrupted `engram keys rotate`");
+  }
+  keys::SealingEventLog sealed_log(**event_log, *opened_keys->store);
+  auto recovered = sealed_log.Recover();
+  if (!recovered.ok()) {
+    spdlog::critical("keys: recovering erasures: {}", recovered.status().ToString());
+    return 1;
+  }
+  if (recovered->completed + recovered->dropped + recovered->keys_destroyed +
+          recovered->entries_erased >
+      0) {
+    spdlog::info(
+        "keys: {} interrupted forget(s) completed, {} unacknowledged dropped; {} key(s) and {} "
+        "log entries erased again from the erasure list",
+        recovered->completed, recovered->dropped, recovered->keys_destroyed,
+        recovered->entries_erased);
+  }
+  log::EventLog& app_log = sealed_log;
   // The identity key and the scheme the log records: before the projectors
   // start, so every event after the scheme finds its key.
   if (!identity::PhoneNumbers().IsKnownRegion(flags.default_region)) {
@@ -294,7 +251,7 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("identity key: {}", identity_key.status().ToString());
     return 2;
   }
-  auto scheme = identity::AdoptScheme(**event_log, **identity_key, flags.default_region);
+  auto scheme = identity::AdoptScheme(app_log, **identity_key, flags.default_region);
   if (!scheme.ok()) {
     spdlog::critical("identity scheme: {}", scheme.status().ToString());
     return 2;
@@ -344,7 +301,7 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", pending.status().ToString());
     return 1;
   }
-  projections::ExtractionWorkers workers(**event_log, *(*engine)->extractor, flags.extraction,
+  projections::ExtractionWorkers workers(app_log, *(*engine)->extractor, flags.extraction,
                                          &telemetry.registry());
   for (const auto& job : *pending) workers.Submit(job);
   if (!pending->empty()) spdlog::info("{} extractions pending from the last run", pending->size());
@@ -354,7 +311,7 @@ int Serve(const ServeFlags& flags) {
   parts.on_job = [&workers](const projections::ExtractionJob& job) { workers.Submit(job); };
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
-  projections::ProjectorRunner runner(**event_log, std::move(db).value(),
+  projections::ProjectorRunner runner(app_log, std::move(db).value(),
                                       projections::MakeProjectors(parts), runner_options);
   runner.Start();
   telemetry.registry().AddGauge("engram_extraction_queue_depth",
@@ -362,7 +319,7 @@ int Serve(const ServeFlags& flags) {
                                 [&workers] { return static_cast<double>(workers.Depth()); });
 
   http::Services services;
-  services.log = event_log->get();
+  services.log = &app_log;
   services.clock = &clock;
   services.projector = &runner;
   services.post_call.webhook_secret = secret;
@@ -582,6 +539,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Region (ISO 3166, e.g. US, GB) for caller numbers without a leading '+'; "
                   "fixed once the log records it")
       ->capture_default_str();
+  cmd->add_option("--master-key-file", flags->master_key_file,
+                  "File with the master key that wraps the caller keys (default: "
+                  "ENGRAM_MASTER_KEY, else DATA_DIR/master.key, made at first start)");
   cmd->callback([flags, exit_code] { *exit_code = Serve(*flags); });
 }
 

@@ -79,8 +79,11 @@ void RecordRedeliveryMismatch(const HttpRequest& request, Services& services,
   const log::Event& e = stored->front();
   // Compare what was received each time: with the audio dropped, the stored
   // body is a rewrite and original_body_sha256 names the bytes received.
-  const std::string& stored_sha256 =
-      e.flags & log::kFlagAudioDropped ? e.original_body_sha256 : e.body_sha256;
+  // A sealed body (src/keys) reads back decrypted; its body_sha256 names
+  // the ciphertext.
+  const std::string stored_sha256 = e.flags & log::kFlagAudioDropped ? e.original_body_sha256
+                                    : e.flags & log::kFlagSealed     ? crypto::Sha256Hex(e.body)
+                                                                     : e.body_sha256;
   const std::string received_sha256 = crypto::Sha256Hex(request.body);
   if (stored_sha256 == received_sha256) return;
   if (services.telemetry) {

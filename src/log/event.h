@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,21 @@ enum EventFlags : uint32_t {
   // data.full_audio was removed from a post_call_audio body (see --keep-audio);
   // original_body_sha256/original_body_size describe the bytes received.
   kFlagAudioDropped = 1u << 0,
+  // The body is sealed with a caller's data key (src/keys, FORMAT.md "Sealed
+  // bodies"): body_sha256 and the chain cover the ciphertext;
+  // original_body_sha256/original_body_size describe the bytes received.
+  kFlagSealed = 1u << 1,
+};
+
+// Seals a body once the log has given it its seq, inside the append (the
+// seq is part of what the seal authenticates). Implemented above src/log
+// (src/keys); the log only calls it. Must be thread-safe.
+class BodySeal {
+ public:
+  virtual ~BodySeal() = default;
+  // The stored form of `body` for entry (seq, type); an error fails that
+  // append alone (nothing is written for it).
+  virtual std::string Seal(uint64_t seq, std::string_view type, std::string_view body) const = 0;
 };
 
 using HeaderField = std::pair<std::string, std::string>;
@@ -45,6 +61,9 @@ struct NewEvent {
   std::string original_body_sha256;  // hex; set iff the body was transformed
   uint64_t original_body_size = 0;   // set iff the body was transformed
   std::string body;                  // the raw body bytes, verbatim unless flags say otherwise
+  // When set, the log stores seal->Seal(seq, type, body) instead of `body`
+  // and sets kFlagSealed.
+  std::shared_ptr<const BodySeal> seal;
 };
 
 // A stored event. Fields beyond NewEvent are assigned by the log at append.

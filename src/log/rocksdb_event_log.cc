@@ -288,6 +288,12 @@ struct RocksDbEventLog::Impl {
       e.original_body_sha256 = std::move(ne.original_body_sha256);
       e.original_body_size = ne.original_body_size;
       e.body = std::move(ne.body);
+      // Sealed here, on the writer thread, because the seal authenticates
+      // the seq, which is only known now (src/keys/sealing_event_log.h).
+      if (ne.seal) {
+        e.body = ne.seal->Seal(e.seq, e.type, e.body);
+        e.flags |= kFlagSealed;
+      }
       e.body_sha256 = crypto::Sha256Hex(e.body);
       e.chain_hash = ComputeChainHash(chain, e);
       chain = e.chain_hash;

@@ -9,10 +9,11 @@
 // cache entries when they apply user_forgotten; a replay skips the erased
 // entries, so no replay brings the user back.
 //
-// Why rewrite rather than per-user encryption keys: the chain covers each
-// body through its digest, so erasing the bytes in place costs nothing at
-// append time, keeps the log readable by every tool without a key store,
-// and a destroyed key would be just as unrecoverable as a rewritten entry.
+// The rewrite alone leaves old bytes in RocksDB's older files and WAL, so
+// `engram serve` also seals each caller's bodies with the caller's own key
+// and, when `log` is a keys::SealingEventLog, appending user_forgotten
+// destroys those keys (src/keys/sealing_event_log.h); the in-place erase
+// still covers entries written before keys.
 #pragma once
 
 #include <string>

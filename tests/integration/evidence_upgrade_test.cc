@@ -90,7 +90,7 @@ class EvidenceUpgrade : public ::testing::Test {
       for (const log::Event& e : *events) {
         log::NewEvent copy{e.type,         e.route, e.idempotency_key,      e.headers,
                            e.verification, e.flags, e.original_body_sha256, e.original_body_size,
-                           e.body};
+                           e.body,         nullptr};
         if (e.type == "post_call_transcription") transcripts[e.seq] = json::parse(e.body)["data"];
         if (e.type == "memories_extracted") {
           json body = json::parse(e.body);

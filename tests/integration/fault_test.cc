@@ -29,6 +29,8 @@
 #include "common/crypto.h"
 #include "http/http_connection.h"
 #include "http/signature.h"
+#include "keys/keys_setup.h"
+#include "keys/sealing_event_log.h"
 #include "log/event_codec.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/conversation_projector.h"
@@ -124,6 +126,18 @@ void ReadWholeLog(const std::string& log_dir, const std::string& scratch,
     }
   }
   EXPECT_EQ(out->size(), (*follower)->Head());
+  // Bodies sealed with a caller's key (src/keys) were checked above as
+  // stored; hand them on decrypted.
+  const std::string data_dir = std::filesystem::path(log_dir).parent_path().string();
+  if (std::filesystem::exists(data_dir + "/keys.db")) {
+    auto opened = keys::OpenKeys({data_dir, "", false, true});
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    keys::SealingEventLog sealed(**follower, *opened->store);
+    auto plain = sealed.ReadAfter(0, out->size());
+    ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+    ASSERT_EQ(plain->size(), out->size());
+    for (size_t i = 0; i < out->size(); ++i) (*out)[i].body = std::move((*plain)[i].body);
+  }
 }
 
 // `engram replay --data-dir DATA --verify`: its exit code and output.
