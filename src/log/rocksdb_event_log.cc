@@ -22,6 +22,7 @@
 
 #include "common/crypto.h"
 #include "log/event_codec.h"
+#include "log/rocksdb_purge.h"
 
 namespace engram::log {
 namespace {
@@ -363,6 +364,11 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   // Keep the WAL small: flushes happen when memtables fill anyway.
   db_options.max_total_wal_size = 256u << 20;
   db_options.keep_log_file_num = 5;
+  // Erasure (FORMAT.md): a flushed WAL file must be deleted, not archived or
+  // recycled, or an erased body's old bytes outlive the purge.
+  db_options.WAL_ttl_seconds = 0;
+  db_options.WAL_size_limit_MB = 0;
+  db_options.recycle_log_file_num = 0;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, FamilyOptions()},
       {kEventsFamily, FamilyOptions()},
@@ -514,9 +520,16 @@ Status RocksDbEventLog::Erase(const std::vector<Seq>& seqs, Seq by) {
   wo.sync = impl_->options.sync;
   rocksdb::Status s = impl_->db->Write(wo, &wb);
   if (!s.ok()) return FromRocks(s, "erase");
-  std::lock_guard lock(impl_->mu);
-  impl_->erased.insert(seqs.begin(), seqs.end());
-  return Status::Ok();
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->erased.insert(seqs.begin(), seqs.end());
+  }
+  if (seqs.empty()) return Status::Ok();
+  // The old versions of the rewritten entries are still in the WAL and in
+  // older SSTs: purge them (rocksdb_purge.h).
+  const auto [lo, hi] = std::minmax_element(seqs.begin(), seqs.end());
+  return PurgeOverwritten(impl_->db.get(), impl_->handles, impl_->events, EncodeSeqKey(*lo),
+                          EncodeSeqKey(*hi));
 }
 
 Status RocksDbEventLog::WriteHealth() const {

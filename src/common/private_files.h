@@ -1,0 +1,31 @@
+// Private files: the data folder holds callers' words, so it and everything
+// Engram makes in it belong to the owner alone: folders 0700, files 0600.
+//
+// Two mechanisms, because files are made by three parties (RocksDB, SQLite,
+// Engram itself): a process umask of 077, set once at the start of `engram`,
+// covers every file anyone creates from then on; MakeDataDirPrivate narrows
+// what an older version, another tool or a copy left wider.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace engram {
+
+// The umask `engram` runs with: no bits for group and others.
+inline constexpr unsigned kPrivateUmask = 077;
+
+// Sets the process umask to kPrivateUmask. Not thread-safe (umask is
+// process-wide): call first thing in main, before any thread starts.
+void UsePrivateUmask();
+
+// Creates `dir` (and missing parents) with mode 0700; when it exists, narrows
+// it and everything under it (symlinks are not followed) to the owner's
+// bits: a folder becomes 0700, a file keeps at most 0700 of its bits
+// (0600 for what Engram makes). Returns how many modes it changed, for one
+// warning line. Errors: IOError when the folder cannot be made or a mode
+// cannot be changed (a folder of another user).
+Result<int> MakeDataDirPrivate(const std::string& dir);
+
+}  // namespace engram
