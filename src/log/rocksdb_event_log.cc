@@ -384,6 +384,12 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
   ENGRAM_RETURN_IF_ERROR(impl->MigrateLegacyErasures());
   ENGRAM_RETURN_IF_ERROR(impl->LoadErasures());
+  // A log that erased entries before erasures were purged: purge it once.
+  if (!impl->erased.empty()) {
+    ENGRAM_RETURN_IF_ERROR(PurgeErasuresIfPending(
+        impl->db.get(), impl->handles, impl->events, EncodeSeqKey(*impl->erased.begin()),
+        EncodeSeqKey(*impl->erased.rbegin()), /*at_open=*/true));
+  }
   impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
 }
@@ -516,6 +522,9 @@ Status RocksDbEventLog::Erase(const std::vector<Seq>& seqs, Seq by) {
     wb.Put(impl_->events, EncodeSeqKey(seq), EncodeEvent(e));
     wb.Put(impl_->erasures, EncodeSeqKey(seq), EncodeSeqKey(by));
   }
+  // Absent until the purge below is done: a crash in between leaves it to
+  // the next open (rocksdb_purge.h).
+  wb.Delete(impl_->db->DefaultColumnFamily(), kErasuresPurgedKey);
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.sync;
   rocksdb::Status s = impl_->db->Write(wo, &wb);
@@ -526,10 +535,10 @@ Status RocksDbEventLog::Erase(const std::vector<Seq>& seqs, Seq by) {
   }
   if (seqs.empty()) return Status::Ok();
   // The old versions of the rewritten entries are still in the WAL and in
-  // older SSTs: purge them (rocksdb_purge.h).
+  // older SSTs: purge them, then write the marker (rocksdb_purge.h).
   const auto [lo, hi] = std::minmax_element(seqs.begin(), seqs.end());
-  return PurgeOverwritten(impl_->db.get(), impl_->handles, impl_->events, EncodeSeqKey(*lo),
-                          EncodeSeqKey(*hi));
+  return PurgeErasuresIfPending(impl_->db.get(), impl_->handles, impl_->events, EncodeSeqKey(*lo),
+                                EncodeSeqKey(*hi), /*at_open=*/false);
 }
 
 Status RocksDbEventLog::WriteHealth() const {

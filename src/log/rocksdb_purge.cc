@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <spdlog/spdlog.h>
 
 namespace engram::log {
 
@@ -25,6 +26,26 @@ Status PurgeOverwritten(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamily
   if (!s.ok()) return Status::IOError("purge: compact: " + s.ToString());
   // The flush and compaction jobs delete the WAL and SST files they made
   // obsolete when they finish (no archive, no recycled WAL files).
+  return Status::Ok();
+}
+
+Status PurgeErasuresIfPending(rocksdb::DB* db,
+                              const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                              rocksdb::ColumnFamilyHandle* range_family, const std::string& begin,
+                              const std::string& end, bool at_open) {
+  std::string done;
+  rocksdb::Status s =
+      db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), kErasuresPurgedKey, &done);
+  if (s.ok()) return Status::Ok();
+  if (!s.IsNotFound()) return Status::IOError("read purge marker: " + s.ToString());
+  if (at_open) {
+    spdlog::info("event log: purging the old versions of entries erased by an earlier version");
+  }
+  ENGRAM_RETURN_IF_ERROR(PurgeOverwritten(db, families, range_family, begin, end));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db->Put(wo, db->DefaultColumnFamily(), kErasuresPurgedKey, "1");
+  if (!s.ok()) return Status::IOError("write purge marker: " + s.ToString());
   return Status::Ok();
 }
 

@@ -31,4 +31,20 @@ Status PurgeOverwritten(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamily
                         rocksdb::ColumnFamilyHandle* range_family, const std::string& begin,
                         const std::string& end);
 
+// Key in the default family: present when every erased entry's old
+// versions were purged. Erase deletes it in the batch that rewrites the
+// entries and writes it back once their purge is done, so a crash in
+// between, or a log erased by a version before the purge, lacks it.
+inline constexpr char kErasuresPurgedKey[] = "erasures_purged";
+
+// When kErasuresPurgedKey is missing: runs PurgeOverwritten over
+// [begin, end] (the range of every entry erased so far, or just erased) and
+// then writes the key (synced). Reads one key and writes nothing otherwise,
+// so an open of a purged log needs no free space. `at_open`: says so in
+// the server's log when it purges (an upgraded log's one-time purge).
+Status PurgeErasuresIfPending(rocksdb::DB* db,
+                              const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                              rocksdb::ColumnFamilyHandle* range_family, const std::string& begin,
+                              const std::string& end, bool at_open);
+
 }  // namespace engram::log
