@@ -3,8 +3,9 @@
 // Without --url it works on a stopped server's data dir (RocksDB allows one
 // writer): it appends user_forgotten, erases and purges the user's log
 // entries, and applies the forget to the read model and caches (as `engram
-// serve` would), so the files hold nothing of the user when it returns. With --url it asks the
-// running server (DELETE /v1/users/{id}, ENGRAM_ADMIN_TOKEN).
+// serve` would), so the files hold nothing of the user when it returns.
+// With --url it asks the running server (DELETE /v1/users/{id},
+// ENGRAM_ADMIN_TOKEN).
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>

@@ -156,7 +156,8 @@ Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<SqliteDb
   db_.reset();
   projectors_.clear();
   checkpoints_.clear();
-  forgets_to_purge_.clear();  // the new database comes with its own checkpoint
+  // forgets_to_purge_ stays: the next round truncates the new database's
+  // WAL (harmless) and purges the read model just replaced, with the others.
   ENGRAM_ASSIGN_OR_RETURN(db_, reopen());
   projectors_ = std::move(projectors);
   // Applied() restarts from the new database's checkpoints.
