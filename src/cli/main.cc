@@ -24,7 +24,7 @@ bool MakeDataDirPrivateOrSay(const std::string& data_dir) {
   if (*changed > 0) {
     spdlog::warn(
         "data dir {}: {} files or folders were readable by others; now owner-only "
-        "(0700 folders, 0600 files)",
+        "(group and other bits removed)",
         data_dir, *changed);
   }
   return true;

@@ -20,12 +20,13 @@ inline constexpr unsigned kPrivateUmask = 077;
 // process-wide): call first thing in main, before any thread starts.
 void UsePrivateUmask();
 
-// Creates `dir` (and missing parents) with mode 0700; when it exists, narrows
-// it and everything under it (symlinks are not followed) to the owner's
-// bits: a folder becomes 0700, a file keeps at most 0700 of its bits
-// (0600 for what Engram makes). Returns how many modes it changed, for one
-// warning line. Errors: IOError when the folder cannot be made or a mode
-// cannot be changed (a folder of another user).
+// Creates `dir` (and missing parents; 0700 under kPrivateUmask); when it
+// exists, takes the group and other bits off it and everything under it
+// (symlinks are not followed), adding none: 0755 becomes 0700, 0644 0600,
+// and a folder made read-only (0555) stays read-only for its owner (0500).
+// Returns how many modes it changed, for one warning line. Errors: IOError
+// when the folder cannot be made or a mode cannot be changed (a folder of
+// another user).
 Result<int> MakeDataDirPrivate(const std::string& dir);
 
 }  // namespace engram

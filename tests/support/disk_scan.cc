@@ -23,6 +23,9 @@ class Hits {
  public:
   Hits(const std::vector<std::string>& needles, std::vector<DiskHit>& out)
       : needles_(needles), out_(out) {}
+  // A file the scan could not decode: reported as a hit, so that a scan
+  // that read nothing never passes for a clean one.
+  void Unreadable(const std::string& where) { out_.push_back({"<unreadable>", where}); }
   void Search(std::string_view bytes, const std::string& where) {
     for (const std::string& n : needles_) {
       if (bytes.find(n) != std::string_view::npos && seen_.insert(n + "\n" + where).second) {
@@ -78,7 +81,7 @@ void ScanSst(const fs::path& path, Hits& hits) {
   options.info_log = std::make_shared<QuietLogger>();
   rocksdb::SstFileReader reader(options);
   if (!reader.Open(path.string()).ok()) {
-    hits.Search("<unreadable sst>", "sst " + path.string());
+    hits.Unreadable("sst " + path.string());
     return;
   }
   std::unique_ptr<rocksdb::Iterator> it(reader.NewIterator(rocksdb::ReadOptions()));
@@ -98,14 +101,17 @@ void ScanRocksDb(const fs::path& dir, Hits& hits) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   if (!rocksdb::DB::OpenForReadOnly(options, dir.string(), families, &handles, &raw).ok()) {
-    hits.Search("<unopenable rocksdb>", "rocksdb " + dir.string());
+    hits.Unreadable("rocksdb " + dir.string());
     return;
   }
   std::unique_ptr<rocksdb::DB> db(raw);
   for (size_t i = 0; i < handles.size(); ++i) {
     std::vector<rocksdb::KeyVersion> versions;
-    (void)rocksdb::GetAllKeyVersions(db.get(), handles[i], rocksdb::Slice(), rocksdb::Slice(),
-                                     size_t{1} << 30, &versions);
+    if (!rocksdb::GetAllKeyVersions(db.get(), handles[i], rocksdb::Slice(), rocksdb::Slice(),
+                                    size_t{1} << 30, &versions)
+             .ok()) {
+      hits.Unreadable("rocksdb " + dir.string() + " " + names[i]);
+    }
     for (const auto& v : versions) {
       hits.Search(v.user_key, "rocksdb " + dir.string() + " " + names[i]);
       hits.Search(v.value, "rocksdb " + dir.string() + " " + names[i]);
@@ -118,6 +124,7 @@ void ScanSqlite(const fs::path& path, Hits& hits) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close(db);
+    hits.Unreadable("sqlite " + path.string());
     return;
   }
   std::vector<std::string> tables;
@@ -127,6 +134,8 @@ void ScanSqlite(const fs::path& path, Hits& hits) {
     while (sqlite3_step(st) == SQLITE_ROW) {
       tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
     }
+  } else {
+    hits.Unreadable("sqlite " + path.string());
   }
   sqlite3_finalize(st);
   for (const std::string& t : tables) {

@@ -23,7 +23,8 @@ struct DiskHit {
   std::string where;  // "raw <path>", "wal <path>", "sst <path>", "rocksdb <dir> <family>", ...
 };
 
-// Every (needle, place) found under `dir`.
+// Every (needle, place) found under `dir`, and ("<unreadable>", place) for
+// each file or database the scan could not decode.
 std::vector<DiskHit> FindOnDisk(const std::string& dir, const std::vector<std::string>& needles);
 
 // The hits as lines, for failure messages.
