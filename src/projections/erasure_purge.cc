@@ -34,9 +34,15 @@ Result<bool> IsReadModel(SqliteDb& db) {
 }
 
 Status ForgetIn(const std::string& path, const log::Event& forget, bool* purged) {
+  {
+    // Read-only first: opening for writing switches a database to WAL
+    // mode, and a SQLite file that is not a read model (a key store, say)
+    // is not ours to touch.
+    ENGRAM_ASSIGN_OR_RETURN(auto probe, SqliteDb::Open(path, SqliteDb::Mode::kReadOnly));
+    ENGRAM_ASSIGN_OR_RETURN(bool read_model, IsReadModel(*probe));
+    if (!read_model) return Status::Ok();
+  }
   ENGRAM_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, SqliteDb::Mode::kReadWriteCreate));
-  ENGRAM_ASSIGN_OR_RETURN(bool read_model, IsReadModel(*db));
-  if (!read_model) return Status::Ok();
   Transaction txn(*db);
   ENGRAM_RETURN_IF_ERROR(txn.Begin());
   ENGRAM_RETURN_IF_ERROR(DeleteForgottenRows(forget, *db));

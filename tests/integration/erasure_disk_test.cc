@@ -4,6 +4,7 @@
 // other caller is untouched, and the folder is private (0700/0600).
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -257,6 +258,17 @@ TEST_F(ErasureOnDisk, ForgetByPhoneNumberAlsoReachesAReadModelASwapKept) {
                     data_ + "/engram.db.replaced-1700000000" + suffix);
     }
   }
+  // A SQLite file that is not a read model (a key store, a tool's own file)
+  // is left as it is, byte for byte.
+  {
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open((data_ + "/other.db").c_str(), &other), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(other, "CREATE TABLE t(x); INSERT INTO t VALUES ('unrelated');", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(other);
+  }
+  const std::string other_before = testing::ReadFile(data_ + "/other.db");
   ServerProcess server(data_);
   ASSERT_TRUE(server.Start()) << server.LogText();
   Client c(server.port());
@@ -273,6 +285,8 @@ TEST_F(ErasureOnDisk, ForgetByPhoneNumberAlsoReachesAReadModelASwapKept) {
   EXPECT_EQ(testing::QueryInt(*kept, "SELECT count(*) FROM users"), 1);
   EXPECT_EQ(testing::QueryInt(*kept, "SELECT count(*) FROM users WHERE id = 'cust_000184'"), 0);
   EXPECT_FALSE(FindOnDisk(data_, CallerTwoStrings()).empty());
+  EXPECT_EQ(testing::ReadFile(data_ + "/other.db"), other_before);
+  EXPECT_FALSE(fs::exists(data_ + "/other.db-wal"));
   ExpectReplayEqualAndChainVerifies();
 }
 
