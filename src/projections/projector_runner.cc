@@ -179,7 +179,9 @@ void ProjectorRunner::Loop() {
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
   }
   auto backoff = std::chrono::milliseconds(10);
-  auto last_checkpoint = std::chrono::steady_clock::now();
+  // The first round checkpoints at once: a crash after a forget's commit and
+  // before its truncation left old page images in the WAL.
+  auto last_checkpoint = std::chrono::steady_clock::now() - options_.wal_checkpoint_every;
   while (!stop_) {
     if (std::chrono::steady_clock::now() - last_checkpoint >= options_.wal_checkpoint_every) {
       // TRUNCATE waits for no reader: it copies what it can and resets the
