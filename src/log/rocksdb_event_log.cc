@@ -386,9 +386,10 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   ENGRAM_RETURN_IF_ERROR(impl->LoadErasures());
   // A log that erased entries before erasures were purged: purge it once.
   if (!impl->erased.empty()) {
-    ENGRAM_RETURN_IF_ERROR(PurgeErasuresIfPending(
-        impl->db.get(), impl->handles, impl->events, EncodeSeqKey(*impl->erased.begin()),
-        EncodeSeqKey(*impl->erased.rbegin()), /*at_open=*/true));
+    std::vector<std::string> keys;
+    for (Seq seq : impl->erased) keys.push_back(EncodeSeqKey(seq));  // a set: sorted
+    ENGRAM_RETURN_IF_ERROR(PurgeErasuresIfPending(impl->db.get(), impl->handles, impl->events, keys,
+                                                  /*at_open=*/true));
   }
   impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
@@ -536,9 +537,11 @@ Status RocksDbEventLog::Erase(const std::vector<Seq>& seqs, Seq by) {
   if (seqs.empty()) return Status::Ok();
   // The old versions of the rewritten entries are still in the WAL and in
   // older SSTs: purge them, then write the marker (rocksdb_purge.h).
-  const auto [lo, hi] = std::minmax_element(seqs.begin(), seqs.end());
-  return PurgeErasuresIfPending(impl_->db.get(), impl_->handles, impl_->events, EncodeSeqKey(*lo),
-                                EncodeSeqKey(*hi), /*at_open=*/false);
+  std::vector<std::string> keys;
+  for (Seq seq : seqs) keys.push_back(EncodeSeqKey(seq));
+  std::sort(keys.begin(), keys.end());  // big-endian: bytewise order is seq order
+  return PurgeErasuresIfPending(impl_->db.get(), impl_->handles, impl_->events, keys,
+                                /*at_open=*/false);
 }
 
 Status RocksDbEventLog::WriteHealth() const {

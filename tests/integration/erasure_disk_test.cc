@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -459,6 +460,46 @@ TEST(EventLogPurge, ErasedBodiesLeaveTheWalAndTheSsts) {
   hits = FindOnDisk(path, {"Zebulon"});
   EXPECT_TRUE(hits.empty()) << testing::Describe(hits);
   EXPECT_FALSE(FindOnDisk(path, {"someone else"}).empty());
+}
+
+// The purge compacts only the SST files that hold an erased entry: on a
+// large log, forgetting one caller does not rewrite the whole log.
+TEST(EventLogPurge, OnlyTheFilesHoldingAnErasedEntryAreRewritten) {
+  TempDir dir;
+  const std::string path = dir / "log";
+  FakeClock clock(1'700'000'000'000'000);
+  auto ssts = [&] {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(path)) {
+      if (e.path().extension() == ".sst") out.insert(e.path().filename().string());
+    }
+    return out;
+  };
+  log::Seq target = 0;
+  // Two rounds: a third file and the purge's own flush would reach L0's
+  // compaction trigger (4 files), and RocksDB would merge them all anyway.
+  for (int round = 0; round < 2; ++round) {  // each reopen flushes: one SST per round
+    auto log = std::move(log::RocksDbEventLog::Open({.path = path}, clock)).value();
+    for (int i = 0; i < 20; ++i) {
+      log::NewEvent e;
+      e.type = "post_call_transcription";
+      e.route = "/webhook/post-call";
+      e.body = round == 0 && i == 5 ? R"({"who":"Zebulon Quartermaine"})" : R"({"who":"x"})";
+      const log::Seq seq = log->Append(std::move(e)).value().seq;
+      if (round == 0 && i == 5) target = seq;
+    }
+  }
+  auto log = std::move(log::RocksDbEventLog::Open({.path = path}, clock)).value();
+  const std::set<std::string> before = ssts();
+  ASSERT_EQ(before.size(), 2u);
+  ASSERT_TRUE(log->Erase({target}, log->Head()).ok());
+  const std::set<std::string> after = ssts();
+  std::vector<std::string> kept;
+  std::set_intersection(before.begin(), before.end(), after.begin(), after.end(),
+                        std::back_inserter(kept));
+  EXPECT_EQ(kept, std::vector<std::string>{*before.rbegin()}) << "the second round's file stays";
+  auto hits = FindOnDisk(path, {"Zebulon"});
+  EXPECT_TRUE(hits.empty()) << testing::Describe(hits);
 }
 
 // A log whose entries an earlier version erased (rewritten in place, no
