@@ -17,13 +17,16 @@ bash tools/build.sh
 
 DATA_DIR=${ENGRAM_DATA_DIR:-./data}
 LISTEN=${ENGRAM_LISTEN:-127.0.0.1:8080}
-mkdir -p "$DATA_DIR"
+# Private: callers' words live here (docs/OPERATIONS.md, "Files and modes").
+(umask 077 && mkdir -p "$DATA_DIR")
+chmod 700 "$DATA_DIR"
 # Local secrets, made once and kept in the data folder, when none are given.
 local_secret() {  # $1: env var name, $2: file, $3: prefix
   if [ -z "${!1:-}" ]; then
     if [ ! -s "$2" ]; then
       (umask 077 && echo "$3_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$2")
     fi
+    chmod 600 "$2"  # one made by an older run.sh may be wider
     export "$1=$(cat "$2")"
     echo "run: $1 is the local secret in $2"
   fi

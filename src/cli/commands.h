@@ -20,5 +20,9 @@ void RegisterKeys(CLI::App& app, int* exit_code);
 // Where `engram serve --data-dir DIR` keeps things.
 std::string LogDir(const std::string& data_dir);
 std::string ReadModelPath(const std::string& data_dir);
+// Makes `data_dir` private (common/private_files.h), with one warning line
+// when it narrowed modes an older version or a copy left wider; false, with
+// the reason logged, when it cannot.
+bool MakeDataDirPrivateOrSay(const std::string& data_dir);
 
 }  // namespace engram::cli

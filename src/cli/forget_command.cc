@@ -1,9 +1,11 @@
 // engram forget user ID|PHONE [--data-dir DIR | --url http://HOST:PORT]
 //
 // Without --url it works on a stopped server's data dir (RocksDB allows one
-// writer): it appends user_forgotten, erases the user's log entries, and the
-// next `engram serve` drops the rows. With --url it asks the running server
-// (DELETE /v1/users/{id}, ENGRAM_ADMIN_TOKEN).
+// writer): it appends user_forgotten, erases and purges the user's log
+// entries, and applies the forget to the read model and caches (as `engram
+// serve` would), so the files hold nothing of the user when it returns.
+// With --url it asks the running server (DELETE /v1/users/{id},
+// ENGRAM_ADMIN_TOKEN).
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,8 +16,12 @@
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
 #include "http/http_client.h"
+#include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
+#include "projections/projector_runner.h"
+#include "projections/projectors.h"
+#include "projections/read_model.h"
 #include "projections/sqlite_db.h"
 #include "replay/forget.h"
 
@@ -55,10 +61,41 @@ int ForgetThroughServer(const ForgetFlags& flags) {
   return 0;
 }
 
+// Projects the log into the read model up to its head, on this thread, as
+// `engram serve` would (without extraction workers: jobs stay pending for
+// the next start). After a forget this deletes the rows and purges the
+// files (erasure_purge.h) now, not at the next start.
+class OfflineProjection {
+ public:
+  static Result<std::unique_ptr<OfflineProjection>> Open(const log::EventLog& log,
+                                                         const std::string& data_dir) {
+    auto self = std::unique_ptr<OfflineProjection>(new OfflineProjection);
+    projections::MemoryEngineOptions options = projections::MemoryEngineOptionsFromEnv();
+    options.cache_path = data_dir + "/cache.db";
+    ENGRAM_ASSIGN_OR_RETURN(self->engine_, projections::OpenMemoryEngine(options));
+    projections::MemoryEngineParts parts = self->engine_->Parts(nullptr);
+    ENGRAM_ASSIGN_OR_RETURN(parts.identity_key, identity::KeyForReplay(log, data_dir));
+    ENGRAM_ASSIGN_OR_RETURN(auto db, projections::OpenReadModel(ReadModelPath(data_dir)));
+    projections::ProjectorRunnerOptions runner_options;
+    runner_options.purge_other_read_models = true;
+    self->runner_ = std::make_unique<projections::ProjectorRunner>(
+        log, std::move(db), projections::MakeProjectors(parts), runner_options);
+    return self;
+  }
+  Status CatchUp() { return runner_->CatchUp(); }
+  std::string EmbeddingModel() const { return engine_->embedder->ModelId(); }
+
+ private:
+  OfflineProjection() = default;
+  std::unique_ptr<projections::MemoryEngine> engine_;
+  std::unique_ptr<projections::ProjectorRunner> runner_;
+};
+
 int ForgetOffline(const ForgetFlags& flags) {
   log::RocksDbEventLogOptions options;
   options.path = LogDir(flags.data_dir);
   if (!std::filesystem::exists(options.path)) return Fail("no event log at " + options.path);
+  if (!MakeDataDirPrivateOrSay(flags.data_dir)) return 1;
   // Ours first: refuses while `engram serve` runs, whatever RocksDB's LOCK says.
   auto lock = DataDirLock::Acquire(flags.data_dir, "engram forget");
   if (!lock.ok()) {
@@ -83,21 +120,31 @@ int ForgetOffline(const ForgetFlags& flags) {
     }
   }
   log::EventLog& app_log = (*keyed)->log();
-  auto db = projections::SqliteDb::Open(ReadModelPath(flags.data_dir),
-                                        projections::SqliteDb::Mode::kReadOnly);
-  if (!db.ok()) return Fail(db.status().ToString());
-  // Only the embedder's model id is needed (the cache key of an embedding).
-  projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
-  const std::string model =
-      engine_options.embedder == "openai" ? "openai/" + engine_options.embedding.model : "";
-  auto plan = replay::PlanForget(app_log, **db, flags.who, model);
+  // The read model first catches up with the log (a server stopped by a
+  // crash may have left events unapplied), so the plan sees every call.
+  auto projection = OfflineProjection::Open(app_log, flags.data_dir);
+  if (!projection.ok()) return Fail(projection.status().ToString());
+  if (Status s = (*projection)->CatchUp(); !s.ok()) return Fail(s.ToString());
+  Result<replay::ForgetPlan> plan = Status::Internal("not planned");
+  {
+    auto db = projections::SqliteDb::Open(ReadModelPath(flags.data_dir),
+                                          projections::SqliteDb::Mode::kReadOnly);
+    if (!db.ok()) return Fail(db.status().ToString());
+    plan = replay::PlanForget(app_log, **db, flags.who, (*projection)->EmbeddingModel());
+  }
   if (!plan.ok())
     return Fail(plan.status().ToString(), plan.status().code() == StatusCode::kNotFound ? 4 : 1);
   auto seq = replay::Forget(app_log, *plan, "cli");
   if (!seq.ok()) return Fail(seq.status().ToString());
+  // Rows, caches and their files, now.
+  if (Status s = (*projection)->CatchUp(); !s.ok()) {
+    return Fail("forgot in the log (seq " + std::to_string(*seq) +
+                ") but could not apply it to the read model: " + s.ToString() +
+                "; `engram serve` applies it when it starts");
+  }
   std::cout << "forgot " << plan->user_id << ": " << plan->seqs.size()
             << " log entries erased, user_forgotten is seq " << *seq
-            << "; `engram serve` drops the rows when it starts\n";
+            << "; rows and caches deleted\n";
   return 0;
 }
 

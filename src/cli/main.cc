@@ -7,12 +7,28 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/private_files.h"
 #include "http/signature.h"
 
 namespace engram::cli {
 
 std::string LogDir(const std::string& data_dir) { return data_dir + "/log"; }
 std::string ReadModelPath(const std::string& data_dir) { return data_dir + "/engram.db"; }
+
+bool MakeDataDirPrivateOrSay(const std::string& data_dir) {
+  auto changed = MakeDataDirPrivate(data_dir);
+  if (!changed.ok()) {
+    spdlog::critical("data dir {}: {}", data_dir, changed.status().message());
+    return false;
+  }
+  if (*changed > 0) {
+    spdlog::warn(
+        "data dir {}: {} files or folders were readable by others; now owner-only "
+        "(group and other bits removed)",
+        data_dir, *changed);
+  }
+  return true;
+}
 
 void RegisterSign(CLI::App& app, int* exit_code) {
   auto* cmd =
@@ -40,6 +56,9 @@ void RegisterSign(CLI::App& app, int* exit_code) {
 }  // namespace engram::cli
 
 int main(int argc, char** argv) {
+  // Before anything makes a file: the data folder holds callers' words
+  // (common/private_files.h).
+  engram::UsePrivateUmask();
   CLI::App app{"Engram: long-term memory for ElevenLabs voice agents"};
   app.require_subcommand(1);
   int exit_code = 0;

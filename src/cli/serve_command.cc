@@ -179,12 +179,7 @@ int Serve(const ServeFlags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::error_code ec;
-  std::filesystem::create_directories(flags.data_dir, ec);
-  if (ec) {
-    spdlog::critical("cannot create data dir {}: {}", flags.data_dir, ec.message());
-    return 1;
-  }
+  if (!MakeDataDirPrivateOrSay(flags.data_dir)) return 1;
   // The log, the read model and the cache all write here; a read-only folder
   // would otherwise surface as whichever SQLite or RocksDB error comes first.
   if (access(flags.data_dir.c_str(), W_OK) != 0) {
@@ -311,6 +306,7 @@ int Serve(const ServeFlags& flags) {
   parts.on_job = [&workers](const projections::ExtractionJob& job) { workers.Submit(job); };
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
+  runner_options.purge_other_read_models = true;
   projections::ProjectorRunner runner(app_log, std::move(db).value(),
                                       projections::MakeProjectors(parts), runner_options);
   runner.Start();

@@ -22,6 +22,7 @@
 
 #include "common/crypto.h"
 #include "log/event_codec.h"
+#include "log/rocksdb_purge.h"
 
 namespace engram::log {
 namespace {
@@ -369,6 +370,11 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   // Keep the WAL small: flushes happen when memtables fill anyway.
   db_options.max_total_wal_size = 256u << 20;
   db_options.keep_log_file_num = 5;
+  // Erasure (FORMAT.md): a flushed WAL file must be deleted, not archived or
+  // recycled, or an erased body's old bytes outlive the purge.
+  db_options.WAL_ttl_seconds = 0;
+  db_options.WAL_size_limit_MB = 0;
+  db_options.recycle_log_file_num = 0;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, FamilyOptions()},
       {kEventsFamily, FamilyOptions()},
@@ -384,6 +390,13 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   ENGRAM_RETURN_IF_ERROR(impl->LoadHead());
   ENGRAM_RETURN_IF_ERROR(impl->MigrateLegacyErasures());
   ENGRAM_RETURN_IF_ERROR(impl->LoadErasures());
+  // A log that erased entries before erasures were purged: purge it once.
+  if (!impl->erased.empty()) {
+    std::vector<std::string> keys;
+    for (Seq seq : impl->erased) keys.push_back(EncodeSeqKey(seq));  // a set: sorted
+    ENGRAM_RETURN_IF_ERROR(PurgeErasuresIfPending(impl->db.get(), impl->handles, impl->events, keys,
+                                                  /*at_open=*/true));
+  }
   impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
 }
@@ -516,13 +529,25 @@ Status RocksDbEventLog::Erase(const std::vector<Seq>& seqs, Seq by) {
     wb.Put(impl_->events, EncodeSeqKey(seq), EncodeEvent(e));
     wb.Put(impl_->erasures, EncodeSeqKey(seq), EncodeSeqKey(by));
   }
+  // Absent until the purge below is done: a crash in between leaves it to
+  // the next open (rocksdb_purge.h).
+  wb.Delete(impl_->db->DefaultColumnFamily(), kErasuresPurgedKey);
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.sync;
   rocksdb::Status s = impl_->db->Write(wo, &wb);
   if (!s.ok()) return FromRocks(s, "erase");
-  std::lock_guard lock(impl_->mu);
-  impl_->erased.insert(seqs.begin(), seqs.end());
-  return Status::Ok();
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->erased.insert(seqs.begin(), seqs.end());
+  }
+  if (seqs.empty()) return Status::Ok();
+  // The old versions of the rewritten entries are still in the WAL and in
+  // older SSTs: purge them, then write the marker (rocksdb_purge.h).
+  std::vector<std::string> keys;
+  for (Seq seq : seqs) keys.push_back(EncodeSeqKey(seq));
+  std::sort(keys.begin(), keys.end());  // big-endian: bytewise order is seq order
+  return PurgeErasuresIfPending(impl_->db.get(), impl_->handles, impl_->events, keys,
+                                /*at_open=*/false);
 }
 
 Status RocksDbEventLog::WriteHealth() const {

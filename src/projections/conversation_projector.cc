@@ -401,10 +401,9 @@ Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
   return InsertWebhookEvent(db, e, nullptr, "done", std::nullopt);
 }
 
-namespace {
 // user_forgotten {user_id, conversations, erased_seqs}: every row the user's
 // events made goes; the log entries themselves were erased by then.
-Status ApplyUserForgotten(const log::Event& e, SqliteDb& db) {
+Status DeleteForgottenRows(const log::Event& e, SqliteDb& db) {
   json body = json::parse(e.body, nullptr, false);
   if (!body.is_object() || !body.contains("user_id")) {
     return Status::InvalidArgument("user_forgotten without user_id");
@@ -418,9 +417,22 @@ Status ApplyUserForgotten(const log::Event& e, SqliteDb& db) {
   }
   // Cascades: identities, conversations, memories (embeddings, links,
   // conversation_memories), call bindings.
-  return db.Run("DELETE FROM users WHERE id = ?", body["user_id"].get<std::string>());
+  ENGRAM_RETURN_IF_ERROR(
+      db.Run("DELETE FROM users WHERE id = ?", body["user_id"].get<std::string>()));
+  // What an erased entry made under another user id: an init from the
+  // caller's number before their first call was projected makes a user of
+  // its own, holding the number. A replay skips erased entries and never
+  // makes these rows, so deleting them also keeps live and replay equal.
+  const std::string erased = body.value("erased_seqs", json::array()).dump();
+  for (const char* sql :
+       {"DELETE FROM call_bindings WHERE seq IN (SELECT value FROM json_each(?))",
+        "DELETE FROM user_identities WHERE source_seq IN (SELECT value FROM json_each(?))",
+        "DELETE FROM tool_invocations WHERE event_seq IN (SELECT value FROM json_each(?))",
+        "DELETE FROM users WHERE created_seq IN (SELECT value FROM json_each(?))"}) {
+    ENGRAM_RETURN_IF_ERROR(db.Run(sql, erased));
+  }
+  return Status::Ok();
 }
-}  // namespace
 
 Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
   if (e.type == identity::kSchemeEventType) {
@@ -434,7 +446,7 @@ Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
                                                    : Status::Ok();
   }
   if (e.type == "user_forgotten") {
-    return log::IsInternalRoute(e.route) ? ApplyUserForgotten(e, db) : Status::Ok();
+    return log::IsInternalRoute(e.route) ? DeleteForgottenRows(e, db) : Status::Ok();
   }
   const bool post_call = e.type == "post_call_transcription" || e.type == "post_call_audio" ||
                          e.type == "call_initiation_failure";

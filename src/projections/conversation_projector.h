@@ -45,6 +45,11 @@ class ConversationProjector final : public Projector {
   std::shared_ptr<const identity::IdentityKey> key_;
 };
 
+// Deletes every row of the user a user_forgotten event `e` names (its
+// webhook_events, conversations and the user, with what cascades). Also run
+// on read models other than the live one (erasure_purge.h).
+Status DeleteForgottenRows(const log::Event& e, SqliteDb& db);
+
 // The legacy (unkeyed) user id derived from a caller number: what events
 // before the identity scheme get.
 std::string DerivedUserId(std::string_view caller_number);

@@ -56,4 +56,10 @@ Status ExtractionCache::DeleteOwnedBy(const std::string& owner) {
   return db_->Run("DELETE FROM cache_owners WHERE owner = ?", owner);
 }
 
+Status ExtractionCache::TruncateWal() {
+  ENGRAM_ASSIGN_OR_RETURN(bool truncated, db_->CheckpointTruncate());
+  (void)truncated;
+  return Status::Ok();
+}
+
 }  // namespace engram::projections

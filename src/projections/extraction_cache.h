@@ -35,6 +35,11 @@ class ExtractionCache {
   // replay --re-extract`, the upgrade path) caches under keys no log entry
   // holds, with the caller's words in them.
   Status DeleteOwnedBy(const std::string& owner);
+  // Checkpoints the cache's WAL into its file and truncates it, so deleted
+  // entries' old pages leave the -wal file too (secure_delete has zeroed
+  // them in the file). Ok when a reader kept the WAL busy: the next forget,
+  // or closing the last connection, truncates it then.
+  Status TruncateWal();
   // Readable from any thread (for metrics).
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }

@@ -293,7 +293,9 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
     ENGRAM_ASSIGN_OR_RETURN(auto hit, parts_.cache->Get("embedding", ekey));
     if (hit) return BlobVector(*hit);
     ENGRAM_ASSIGN_OR_RETURN(std::vector<float> v, parts_.embedder->Embed(text));
-    ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("embedding", ekey, VectorBlob(v)));
+    // Owned by the call whose words it embeds, so a forget finds it even
+    // when no memory row keeps that text (a reinforcing candidate).
+    ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("embedding", ekey, VectorBlob(v), t.conversation_id));
     return v;
   };
   auto relate = [&](const std::string& memory_id, const char* relation) {
@@ -561,6 +563,10 @@ Status MemoryProjector::Forget(const log::Event& e, std::vector<IndexOp>& ops) {
     for (const json& key : body.value("embedding_keys", json::array())) {
       ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("embedding", key.get<std::string>()));
     }
+    // Summaries an LLM wrote of the user (memory_rows.cc) are owned by them.
+    ENGRAM_RETURN_IF_ERROR(parts_.cache->DeleteOwnedBy(user_id));
+    // The deleted entries' old pages are still in cache.db's WAL.
+    ENGRAM_RETURN_IF_ERROR(parts_.cache->TruncateWal());
   }
   return Status::Ok();
 }

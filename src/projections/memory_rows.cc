@@ -153,7 +153,8 @@ Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
     } else {
       auto made = summarizer->SummarizeUser(name, facts);
       summary = made.ok() ? *made : memory::BuildRuleSummary(name, facts);
-      if (parts.cache) ENGRAM_RETURN_IF_ERROR(parts.cache->Put("summary", key, summary));
+      // Owned by the user: it holds their name and facts (a forget deletes it).
+      if (parts.cache) ENGRAM_RETURN_IF_ERROR(parts.cache->Put("summary", key, summary, user_id));
     }
   }
   return db.Run("UPDATE users SET summary = ?, summary_seq = ? WHERE id = ?", summary, seq,

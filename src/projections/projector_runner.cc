@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "projections/erasure_purge.h"
 #include "projections/projection_failures.h"
 #include "projections/read_model.h"
 
@@ -65,6 +66,7 @@ Result<size_t> ProjectorRunner::RunRound() {
   Status applied = ApplyBatch(events, next);
   if (!applied.ok()) {
     for (auto& p : projectors_) p->AfterRollback();
+    staged_forgets_.clear();
     return applied;
   }
   // In-memory state first, then the published checkpoint: a reader that
@@ -76,6 +78,11 @@ Result<size_t> ProjectorRunner::RunRound() {
   if (auto failures = CountProjectionFailures(*db_); failures.ok()) {
     projection_failures_ = *failures;
   }
+  // Before Applied() moves: whoever sees a forget applied also finds its
+  // rows gone from the files, not only from the tables.
+  std::move(staged_forgets_.begin(), staged_forgets_.end(), std::back_inserter(forgets_to_purge_));
+  staged_forgets_.clear();
+  if (!forgets_to_purge_.empty()) PurgeAfterForgets();
   {
     std::lock_guard lock(mu_);
     applied_ = *std::min_element(checkpoints_.begin(), checkpoints_.end());
@@ -89,6 +96,7 @@ Status ProjectorRunner::ApplyBatch(const std::vector<log::Event>& events,
   Transaction txn(*db_);
   ENGRAM_RETURN_IF_ERROR(txn.Begin());
   for (const log::Event& e : events) {
+    if (IsForgetEvent(e)) staged_forgets_.push_back(e);
     // A projection_retry_requested applies the failed events it names again
     // (the same set for every projector, chosen before the first re-applies).
     std::optional<std::vector<log::Event>> retry;
@@ -148,6 +156,8 @@ Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<SqliteDb
   db_.reset();
   projectors_.clear();
   checkpoints_.clear();
+  // forgets_to_purge_ stays: the next round truncates the new database's
+  // WAL (harmless) and purges the read model just replaced, with the others.
   ENGRAM_ASSIGN_OR_RETURN(db_, reopen());
   projectors_ = std::move(projectors);
   // Applied() restarts from the new database's checkpoints.
@@ -169,7 +179,9 @@ void ProjectorRunner::Loop() {
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
   }
   auto backoff = std::chrono::milliseconds(10);
-  auto last_checkpoint = std::chrono::steady_clock::now();
+  // The first round checkpoints at once: a crash after a forget's commit and
+  // before its truncation left old page images in the WAL.
+  auto last_checkpoint = std::chrono::steady_clock::now() - options_.wal_checkpoint_every;
   while (!stop_) {
     if (std::chrono::steady_clock::now() - last_checkpoint >= options_.wal_checkpoint_every) {
       // TRUNCATE waits for no reader: it copies what it can and resets the
@@ -198,8 +210,31 @@ void ProjectorRunner::Loop() {
       std::lock_guard lock(mu_);
       last_error_ = Status::Ok();
     }
+    if (*n == 0 && !forgets_to_purge_.empty()) PurgeAfterForgets();  // a reader was in the way
     if (*n == 0) log_.WaitForHead(applied_.load(), std::chrono::milliseconds(200));
   }
+}
+
+void ProjectorRunner::PurgeAfterForgets() {
+  auto truncated = db_->CheckpointTruncate();
+  if (!truncated.ok() || !*truncated) {
+    if (!purge_busy_logged_) {
+      spdlog::warn("forget: the read model's WAL is busy ({}); truncating it as soon as it is not",
+                   truncated.ok() ? "a reader holds it" : truncated.status().ToString());
+      purge_busy_logged_ = true;
+    }
+    return;
+  }
+  purge_busy_logged_ = false;
+  if (options_.purge_other_read_models) {
+    for (const log::Event& forget : forgets_to_purge_) {
+      auto purged = ForgetInOtherReadModels(db_->path(), forget);
+      if (purged.ok() && *purged > 0) {
+        spdlog::info("forget seq {}: also purged {} other read model(s)", forget.seq, *purged);
+      }
+    }
+  }
+  forgets_to_purge_.clear();
 }
 
 bool ProjectorRunner::WaitForApplied(log::Seq seq, std::chrono::milliseconds timeout) const {

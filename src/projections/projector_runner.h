@@ -41,6 +41,10 @@ struct ProjectorRunnerOptions {
   // WAL while readers (the request handlers) keep it in use, so without
   // this it grows with every write.
   std::chrono::milliseconds wal_checkpoint_every{10'000};
+  // After a user_forgotten, also purge the other read models in the live
+  // database's folder (erasure_purge.h). On for `engram serve` and `engram
+  // forget`, off for rebuilds (whose folder may be anywhere, e.g. /tmp).
+  bool purge_other_read_models = false;
 };
 
 class ProjectorRunner {
@@ -83,6 +87,10 @@ class ProjectorRunner {
   // One transaction: applies `events`, advancing `next` (per projector).
   Status ApplyBatch(const std::vector<log::Event>& events, std::vector<log::Seq>& next);
   void Loop();
+  // After a committed user_forgotten: truncates the WAL (its frames still
+  // hold the deleted rows' old pages) and purges the other read models.
+  // Leaves the work pending, to retry, while a reader keeps the WAL busy.
+  void PurgeAfterForgets();
 
   const log::EventLog& log_;
   std::unique_ptr<SqliteDb> db_;
@@ -97,7 +105,10 @@ class ProjectorRunner {
   mutable std::condition_variable applied_cv_;
   Status last_error_;  // guarded by mu_
   std::atomic<int64_t> projection_failures_{0};
-  bool failures_stale_ = true;  // recount before the next round
+  bool failures_stale_ = true;                // recount before the next round
+  std::vector<log::Event> staged_forgets_;    // in the open transaction
+  std::vector<log::Event> forgets_to_purge_;  // committed, not purged yet
+  bool purge_busy_logged_ = false;
 };
 
 }  // namespace engram::projections

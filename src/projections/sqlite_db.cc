@@ -139,9 +139,12 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode m
   // busy_timeout first, so the journal_mode switch waits for other connections.
   ENGRAM_RETURN_IF_ERROR(out->Exec("PRAGMA busy_timeout=5000"));
   if (mode != Mode::kReadOnly) ENGRAM_RETURN_IF_ERROR(out->Exec("PRAGMA journal_mode=WAL"));
+  // secure_delete: a deleted row's bytes are overwritten with zeros, not
+  // left in a free page or cell, so a forgotten caller's words leave the
+  // file (with the WAL checkpointed and truncated afterwards; docs/AUDIT.md).
   ENGRAM_RETURN_IF_ERROR(
       out->Exec("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-10000; "
-                "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON;"));
+                "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"));
   return out;
 }
 
@@ -177,6 +180,14 @@ Result<Statement*> SqliteDb::Cached(const std::string& sql) {
     it = cache_.emplace(sql, std::move(st)).first;
   }
   return &it->second;
+}
+
+Result<bool> SqliteDb::CheckpointTruncate() {
+  // Waits (busy_timeout) for readers still on old WAL frames; answers busy
+  // = 1 instead of failing when they outlast it.
+  ENGRAM_ASSIGN_OR_RETURN(Statement st, Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && st.Int(0) == 0;
 }
 
 int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }

@@ -80,7 +80,8 @@ class SqliteDb {
   enum class Mode { kReadWriteCreate, kReadOnly };
 
   // Opens `path` with the read model's pragmas (WAL, synchronous=NORMAL,
-  // cache_size=-10000, temp_store=MEMORY, busy_timeout=5000, foreign keys on).
+  // cache_size=-10000, temp_store=MEMORY, busy_timeout=5000, foreign keys on,
+  // secure_delete on).
   static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, Mode mode);
   ~SqliteDb();
 
@@ -100,6 +101,13 @@ class SqliteDb {
     st->Reset();
     return s;
   }
+
+  // PRAGMA wal_checkpoint(TRUNCATE): copies the WAL into the database and
+  // truncates it to zero bytes, so old page images (e.g. of rows deleted
+  // since) leave the -wal file. True when done; false when a reader kept it
+  // busy past busy_timeout (try again later). A database not in WAL mode
+  // answers true.
+  Result<bool> CheckpointTruncate();
 
   int64_t Changes() const;
   const std::string& path() const { return path_; }

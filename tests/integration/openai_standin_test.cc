@@ -27,7 +27,9 @@
 #include "projections/projectors.h"
 #include "projections/read_model.h"
 #include "projections/table_dump.h"
+#include "replay/forget.h"
 #include "replay/rebuild.h"
+#include "support/disk_scan.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -220,6 +222,51 @@ TEST(ExtractionCache, AnUnreachableLlmFailsTheEventNotTheLog) {
   EXPECT_EQ(QueryColumn(*rm, "SELECT count(*) FROM conversation_turns"),
             std::vector<std::string>{"15"})
       << "the conversation itself is projected";
+}
+
+// A forget reaches what the LLM and the remote embedder left in the cache
+// for the user: the summary (owned by the user), every embedding (owned by
+// the call whose words it embeds) and the extraction, in the file and its
+// WAL, not only in the tables.
+TEST(LlmSummarizer, AForgetDeletesTheUsersSummaryAndEmbeddingsFromTheCacheFile) {
+  OpenAiStandIn standin;
+  TempDir dir;
+  auto log = LogWithFirstCall(dir);
+  projections::MemoryEngineOptions o;
+  o.extractor = "llm";
+  o.summarizer = "llm";
+  o.llm = Endpoint(standin, 2000);
+  o.embedder = "openai";
+  o.embedding = Endpoint(standin, 2000);
+  o.embedding_dims = 8;
+  o.cache_path = dir / "cache.db";
+  auto engine = std::move(projections::OpenMemoryEngine(o)).value();
+  projections::ProjectorRunner runner(*log,
+                                      std::move(projections::OpenReadModel(dir / "a.db")).value(),
+                                      projections::MakeProjectors(Inline(engine->Parts(nullptr))));
+  ASSERT_TRUE(runner.CatchUp().ok());
+  ASSERT_EQ(standin.summary_calls.load(), 1);
+  auto count = [&](const std::string& space) {
+    auto cache = testing::OpenDb(dir / "cache.db");
+    return testing::QueryInt(*cache,
+                             "SELECT count(*) FROM cache_entries WHERE space = '" + space + "'");
+  };
+  ASSERT_EQ(count("summary"), 1);
+  ASSERT_GT(count("embedding"), 0);
+  ASSERT_FALSE(testing::FindOnDisk(dir.path(), {"LLM SUMMARY"}).empty());
+
+  {
+    auto db = testing::OpenDb(dir / "a.db");
+    auto plan = replay::PlanForget(*log, *db, "cust_000184", engine->embedder->ModelId());
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    ASSERT_TRUE(replay::Forget(*log, *plan, "test").ok());
+  }
+  ASSERT_TRUE(runner.CatchUp().ok());
+  EXPECT_EQ(count("summary"), 0);
+  EXPECT_EQ(count("embedding"), 0);
+  EXPECT_EQ(count("extraction"), 0);
+  auto hits = testing::FindOnDisk(dir.path(), {"LLM SUMMARY", "Priya", "HubSpot"});
+  EXPECT_TRUE(hits.empty()) << testing::Describe(hits);
 }
 
 // The LLM endpoint fails, then hangs: each transcript's extraction is retried

@@ -1,0 +1,91 @@
+#include "projections/erasure_purge.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "log/internal_events.h"
+#include "projections/conversation_projector.h"
+#include "projections/sqlite_db.h"
+
+namespace engram::projections {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool HasSqliteHeader(const fs::path& path) {
+  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
+  char head[sizeof kMagic] = {};
+  std::ifstream in(path, std::ios::binary);
+  return in.read(head, sizeof head) && std::equal(head, head + sizeof head, kMagic);
+}
+
+bool EndsWith(const std::string& s, std::string_view tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+Result<bool> IsReadModel(SqliteDb& db) {
+  ENGRAM_ASSIGN_OR_RETURN(Statement st,
+                          db.Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                     "name IN ('users', 'checkpoints')"));
+  ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && st.Int(0) == 2;
+}
+
+Status ForgetIn(const std::string& path, const log::Event& forget, bool* purged) {
+  {
+    // Read-only first: opening for writing switches a database to WAL
+    // mode, and a SQLite file that is not a read model (a key store, say)
+    // is not ours to touch.
+    ENGRAM_ASSIGN_OR_RETURN(auto probe, SqliteDb::Open(path, SqliteDb::Mode::kReadOnly));
+    ENGRAM_ASSIGN_OR_RETURN(bool read_model, IsReadModel(*probe));
+    if (!read_model) return Status::Ok();
+  }
+  ENGRAM_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, SqliteDb::Mode::kReadWriteCreate));
+  Transaction txn(*db);
+  ENGRAM_RETURN_IF_ERROR(txn.Begin());
+  ENGRAM_RETURN_IF_ERROR(DeleteForgottenRows(forget, *db));
+  ENGRAM_RETURN_IF_ERROR(txn.Commit());
+  ENGRAM_ASSIGN_OR_RETURN(bool truncated, db->CheckpointTruncate());
+  if (!truncated) return Status::Unavailable(path + ": WAL busy, not truncated");
+  *purged = true;
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool IsForgetEvent(const log::Event& e) {
+  return e.type == "user_forgotten" && log::IsInternalRoute(e.route) && !e.erased;
+}
+
+Result<int> ForgetInOtherReadModels(const std::string& live_path, const log::Event& forget) {
+  const fs::path live(live_path);
+  const fs::path dir = live.has_parent_path() ? live.parent_path() : fs::path(".");
+  std::error_code ec;
+  int purged = 0;
+  Status first;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::error_code same_ec;
+    if (!entry.is_regular_file(ec) || entry.path() == live ||
+        fs::equivalent(entry.path(), live, same_ec)) {
+      continue;
+    }
+    // SQLite's own side files are reached through their database.
+    if (EndsWith(name, "-wal") || EndsWith(name, "-shm") || EndsWith(name, "-journal")) continue;
+    if (!HasSqliteHeader(entry.path())) continue;
+    bool done = false;
+    Status s = ForgetIn(entry.path().string(), forget, &done);
+    if (!s.ok()) {
+      spdlog::error("forget: could not purge {}: {}", entry.path().string(), s.ToString());
+      if (first.ok()) first = s;
+    }
+    purged += done;
+  }
+  if (ec) return Status::IOError("list " + dir.string() + ": " + ec.message());
+  if (!first.ok()) return first;
+  return purged;
+}
+
+}  // namespace engram::projections
