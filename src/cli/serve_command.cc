@@ -304,6 +304,14 @@ int Serve(const ServeFlags& flags) {
   projections::MemoryEngineParts parts = (*engine)->Parts(&index, &telemetry.registry());
   parts.identity_key = *identity_key;
   parts.on_job = [&workers](const projections::ExtractionJob& job) { workers.Submit(job); };
+  // Query embeddings and frequent answers are cached on the tool's path;
+  // the projector embeds through the engine directly. A forget empties both.
+  memory::CachingEmbedder query_embedder(*(*engine)->embedder, 10'000);
+  memory::RecallCache recall_cache(10'000, std::chrono::seconds(30));
+  parts.on_user_forgotten = [&query_embedder, &recall_cache](const std::string&) {
+    query_embedder.Clear();
+    recall_cache.Clear();
+  };
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
   runner_options.purge_other_read_models = true;
@@ -323,10 +331,6 @@ int Serve(const ServeFlags& flags) {
   services.post_call.keep_audio = flags.keep_audio;
   services.queries = queries->get();
   services.index = &index;
-  // Query embeddings and frequent answers are cached on the tool's path;
-  // the projector embeds through the engine directly.
-  memory::CachingEmbedder query_embedder(*(*engine)->embedder, 10'000);
-  memory::RecallCache recall_cache(10'000, std::chrono::seconds(30));
   services.embedder = &query_embedder;
   services.recall_cache = &recall_cache;
   services.answer_summarizer = (*engine)->answer_summarizer.get();

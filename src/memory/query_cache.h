@@ -71,7 +71,8 @@ class RecallCache {
                                             size_t limit, uint64_t version);
   void Put(const std::string& user_id, const std::string& query, size_t limit, uint64_t version,
            std::vector<RecallHit> hits);
-  // Drops every answer (the read model was swapped: versions start again).
+  // Drops every answer (the read model was swapped: versions start again;
+  // or a caller was forgotten: their answers must not stay in memory).
   void Clear() { entries_.Clear(); }
 
  private:
@@ -93,6 +94,9 @@ class CachingEmbedder final : public Embedder {
   int Dimensions() const override { return inner_.Dimensions(); }
   bool IsDeterministic() const override { return inner_.IsDeterministic(); }
   Result<std::vector<float>> Embed(std::string_view text) override;
+  // Drops every cached vector: the texts are queries, which can hold a
+  // forgotten caller's words, and are not tied to one caller.
+  void Clear() { vectors_.Clear(); }
 
  private:
   Embedder& inner_;

@@ -87,6 +87,7 @@ void MemoryProjector::AfterCommit() {
           break;
         case IndexOp::kForgetUser:
           parts_.index->ForgetUser(op.user_id);
+          if (parts_.on_user_forgotten) parts_.on_user_forgotten(op.user_id);
           break;
         case IndexOp::kSalience:
           parts_.index->UpdateSalience(op.user_id, op.memory.id, op.memory.salience,

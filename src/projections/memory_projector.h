@@ -61,6 +61,10 @@ struct MemoryEngineParts {
   // kLogged: receives each job after its transaction commits (the extraction
   // workers' Submit). Null in a replay: jobs stay 'pending', as in the log.
   std::function<void(const ExtractionJob&)> on_job;
+  // After a forget commits, with the forgotten user's id: the server drops
+  // the in-memory caches on the tool's path (answers and query vectors),
+  // which hold the user's words until evicted otherwise. Null in a replay.
+  std::function<void(const std::string& user_id)> on_user_forgotten;
   // The installation's identity key: the conversation projector derives new
   // user ids with it after the log's identity scheme. Null: none recorded.
   std::shared_ptr<const identity::IdentityKey> identity_key;
