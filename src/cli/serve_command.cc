@@ -51,6 +51,8 @@ struct ServeFlags {
   bool insecure_no_tool_secret = false;
   std::string tool_secret_header = "X-Engram-Secret";
   std::string embeddings;
+  std::string embedder;   // empty: ENGRAM_EMBEDDER or the default (glove)
+  std::string use_model;  // empty: ENGRAM_USE_MODEL or models/use-lite.bin
   std::string dynamic_variables_file;
   memory::RecallWeights weights;
   bool access_log = true;
@@ -316,6 +318,8 @@ int Serve(const ServeFlags& flags) {
   }
   projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
   if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
+  if (!flags.embedder.empty()) engine_options.embedder = flags.embedder;
+  if (!flags.use_model.empty()) engine_options.use_model_path = flags.use_model;
   engine_options.cache_path = flags.data_dir + "/cache.db";
   auto engine = projections::OpenMemoryEngine(engine_options);
   if (!engine.ok()) {
@@ -482,6 +486,14 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--embeddings", flags->embeddings,
                   "GloVe file made by engram-convert-glove (default: models/glove-100d.bin "
                   "beside the binary, or ENGRAM_EMBEDDINGS)");
+  cmd->add_option("--embedder", flags->embedder,
+                  "Sentence vectors: glove (GloVe word vectors, the default), use (Universal "
+                  "Sentence Encoder lite; GloVe still expands queries) or openai")
+      ->envname("ENGRAM_EMBEDDER")
+      ->check(CLI::IsMember({"glove", "use", "openai"}));
+  cmd->add_option("--use-model", flags->use_model,
+                  "use-lite.bin made by engram-convert-use (default: models/use-lite.bin beside "
+                  "the binary, or ENGRAM_USE_MODEL)");
   cmd->add_option("--dynamic-variables", flags->dynamic_variables_file,
                   "JSON file {name: default}: extra variables every init answer carries");
   auto& w = flags->weights;
