@@ -39,7 +39,9 @@ struct WeightSpec {
 std::vector<WeightSpec> Specs() {
   using namespace engram::memory;
   const std::string a = kApply;
-  auto layer = [&](int l) { return a + "Encode/Layer_" + std::to_string(l) + "/TransformerLayer/"; };
+  auto layer = [&](int l) {
+    return a + "Encode/Layer_" + std::to_string(l) + "/TransformerLayer/";
+  };
   auto stack = [&](int l) {
     return a + "Encode/TransformerStack/Layer_" + std::to_string(l) + "/TransformerLayer/";
   };
@@ -51,8 +53,8 @@ std::vector<WeightSpec> Specs() {
   const std::string cat = "/ConcatPartitions/concat";
   std::vector<WeightSpec> s = {
       {kEmbeddings, "module/Embeddings_en", 8002, 256},
-      {kTimingScales, a + "Encode/TransformerStack/Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1",
-       1, 128},
+      {kTimingScales,
+       a + "Encode/TransformerStack/Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1", 1, 128},
       {kL0NormScale, layer(0) + ln + "scale" + cat, 1, 256},
       {kL0NormBias, layer(0) + ln + "bias" + cat, 1, 256},
       {kL0Qkv, kernel(0, "qkv_transform_single"), 256, 768},
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   std::string text;
-  if (!ReadFile(fs::path(dir) / "model.json", text)) return Fail("cannot read model.json in " + dir);
+  if (!ReadFile(fs::path(dir) / "model.json", text))
+    return Fail("cannot read model.json in " + dir);
   nlohmann::json model;
   try {
     model = nlohmann::json::parse(text);

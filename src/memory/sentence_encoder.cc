@@ -41,11 +41,11 @@ struct Shape {
   uint32_t rows, cols;
 };
 constexpr Shape kShapes[kUseRoleCount] = {
-    {0, 256},    {1, 128},  {1, 256},   {1, 256},  {256, 768}, {1, 768},    {256, 512},
-    {1, 512},    {256, 512}, {1, 512},  {1, 512},  {1, 512},   {512, 1536}, {1, 1536},
-    {1536, 512}, {1, 512},  {1, 1},     {1, 512},  {1, 512},   {512, 1536}, {1, 1536},
-    {512, 512},  {1, 512},  {1, 512},   {1, 512},  {512, 1536}, {1, 1536},  {1536, 512},
-    {1, 512},    {1, 1},    {1, 1},     {512, 512}, {1, 512}};
+    {0, 256},    {1, 128},   {1, 256}, {1, 256},   {256, 768},  {1, 768},    {256, 512},
+    {1, 512},    {256, 512}, {1, 512}, {1, 512},   {1, 512},    {512, 1536}, {1, 1536},
+    {1536, 512}, {1, 512},   {1, 1},   {1, 512},   {1, 512},    {512, 1536}, {1, 1536},
+    {512, 512},  {1, 512},   {1, 512}, {1, 512},   {512, 1536}, {1, 1536},   {1536, 512},
+    {1, 512},    {1, 1},     {1, 1},   {512, 512}, {1, 512}};
 
 }  // namespace
 
@@ -265,7 +265,8 @@ std::vector<std::vector<float>> SentenceEncoder::EncodeTokens(
   return vectors;
 }
 
-std::vector<std::vector<float>> SentenceEncoder::Encode(const std::vector<std::string>& texts) const {
+std::vector<std::vector<float>> SentenceEncoder::Encode(
+    const std::vector<std::string>& texts) const {
   std::vector<std::vector<int>> batch;
   batch.reserve(texts.size());
   for (const std::string& t : texts) batch.push_back(tokenizer_->Encode(t));

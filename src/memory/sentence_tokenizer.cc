@@ -14,8 +14,8 @@ namespace {
 constexpr char32_t kSeparator = 0x2581;  // "▁", sentencepiece's word boundary
 
 std::u32string DecodeUtf8(std::string_view s) {
-  const icu::UnicodeString u = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  const icu::UnicodeString u =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
   std::u32string out;
   out.reserve(static_cast<size_t>(u.length()));
   for (int32_t i = 0; i < u.length();) {

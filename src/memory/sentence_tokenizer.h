@@ -46,7 +46,7 @@ class SentenceTokenizer {
 
   std::vector<Piece> pieces_;
   std::vector<int> utf16_lengths_;
-  std::vector<Node> nodes_;  // nodes_[0] is the root
+  std::vector<Node> nodes_;                     // nodes_[0] is the root
   std::unordered_map<uint64_t, int> children_;  // (node << 32 | code point) -> node
 };
 

@@ -33,39 +33,39 @@ inline constexpr size_t kUseHeaderBytes = 8 + 4 * 4 + 8 + 8;
 // its residual goes through a projection (kL0Residual*); layer 1 is 512-d
 // throughout.
 enum UseRole : uint32_t {
-  kEmbeddings,       // [8002, 256] token embeddings
-  kTimingScales,     // [1, 128] inverse timescales of the sinusoid positions
-  kL0NormScale,      // [1, 256] layer norm before attention
-  kL0NormBias,       // [1, 256]
-  kL0Qkv,            // [256, 768] query|key|value projection
-  kL0QkvBias,        // [1, 768]
-  kL0Out,            // [256, 512] attention output projection
-  kL0OutBias,        // [1, 512]
-  kL0Residual,       // [256, 512] residual input projection
-  kL0ResidualBias,   // [1, 512]
-  kL0FfnNormScale,   // [1, 512] layer norm before the feed-forward block
-  kL0FfnNormBias,    // [1, 512]
-  kL0Ffn1,           // [512, 1536]
-  kL0Ffn1Bias,       // [1, 1536]
-  kL0Ffn2,           // [1536, 512]
-  kL0Ffn2Bias,       // [1, 512]
-  kL0QueryScale,     // [1, 1] multiplies the queries (1/sqrt(depth))
-  kL1NormScale,      // [1, 512]
-  kL1NormBias,       // [1, 512]
-  kL1Qkv,            // [512, 1536]
-  kL1QkvBias,        // [1, 1536]
-  kL1Out,            // [512, 512]
-  kL1OutBias,        // [1, 512]
-  kL1FfnNormScale,   // [1, 512]
-  kL1FfnNormBias,    // [1, 512]
-  kL1Ffn1,           // [512, 1536]
-  kL1Ffn1Bias,       // [1, 1536]
-  kL1Ffn2,           // [1536, 512]
-  kL1Ffn2Bias,       // [1, 512]
-  kL1QueryScale,     // [1, 1]
-  kNormEpsilon,      // [1, 1] the layer norms' variance epsilon
-  kOutput,           // [512, 512] the tanh layer after mean pooling
-  kOutputBias,       // [1, 512]
+  kEmbeddings,      // [8002, 256] token embeddings
+  kTimingScales,    // [1, 128] inverse timescales of the sinusoid positions
+  kL0NormScale,     // [1, 256] layer norm before attention
+  kL0NormBias,      // [1, 256]
+  kL0Qkv,           // [256, 768] query|key|value projection
+  kL0QkvBias,       // [1, 768]
+  kL0Out,           // [256, 512] attention output projection
+  kL0OutBias,       // [1, 512]
+  kL0Residual,      // [256, 512] residual input projection
+  kL0ResidualBias,  // [1, 512]
+  kL0FfnNormScale,  // [1, 512] layer norm before the feed-forward block
+  kL0FfnNormBias,   // [1, 512]
+  kL0Ffn1,          // [512, 1536]
+  kL0Ffn1Bias,      // [1, 1536]
+  kL0Ffn2,          // [1536, 512]
+  kL0Ffn2Bias,      // [1, 512]
+  kL0QueryScale,    // [1, 1] multiplies the queries (1/sqrt(depth))
+  kL1NormScale,     // [1, 512]
+  kL1NormBias,      // [1, 512]
+  kL1Qkv,           // [512, 1536]
+  kL1QkvBias,       // [1, 1536]
+  kL1Out,           // [512, 512]
+  kL1OutBias,       // [1, 512]
+  kL1FfnNormScale,  // [1, 512]
+  kL1FfnNormBias,   // [1, 512]
+  kL1Ffn1,          // [512, 1536]
+  kL1Ffn1Bias,      // [1, 1536]
+  kL1Ffn2,          // [1536, 512]
+  kL1Ffn2Bias,      // [1, 512]
+  kL1QueryScale,    // [1, 1]
+  kNormEpsilon,     // [1, 1] the layer norms' variance epsilon
+  kOutput,          // [512, 512] the tanh layer after mean pooling
+  kOutputBias,      // [1, 512]
   kUseRoleCount
 };
 
