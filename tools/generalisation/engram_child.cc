@@ -52,7 +52,9 @@ Status EngramChild::Start() {
   std::vector<std::string> env = {std::string("ENGRAM_WEBHOOK_SECRET=") + kWebhookSecret,
                                   std::string("ENGRAM_TOOL_SECRET=") + kToolSecret,
                                   std::string("ENGRAM_ADMIN_TOKEN=") + kAdminToken};
-  for (const char* name : {"PATH", "TMPDIR", "HOME"}) {
+  // ENGRAM_EMBEDDER / ENGRAM_USE_MODEL pass through: the same measurement
+  // with the sentence encoder (ENGRAM_EMBEDDER=use).
+  for (const char* name : {"PATH", "TMPDIR", "HOME", "ENGRAM_EMBEDDER", "ENGRAM_USE_MODEL"}) {
     if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
   }
   std::vector<char*> argv, envp;
