@@ -33,8 +33,8 @@ Timing Measure(int rounds, F&& run) {
     const double c0 = ThreadCpuMicros();
     const auto t0 = std::chrono::steady_clock::now();
     run();
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
-                     .count());
+    us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     cpu.push_back(ThreadCpuMicros() - c0);
   }
   std::sort(us.begin(), us.end());
@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
   const Timing one = Measure(rounds, [&] { (void)(*encoder)->Encode(query); });
   const Timing batch = Measure(rounds, [&] { (void)(*encoder)->Encode(call); });
   std::cout << "one query sentence (" << (*encoder)->tokenizer().Encode(query).size()
-            << " tokens): p50 " << one.p50_us << " us, p95 " << one.p95_us
-            << " us (CPU time p50 " << one.cpu_p50_us << " us)\n"
+            << " tokens): p50 " << one.p50_us << " us, p95 " << one.p95_us << " us (CPU time p50 "
+            << one.cpu_p50_us << " us)\n"
             << "batch of " << call.size() << " call sentences (" << tokens << " tokens): p50 "
             << batch.p50_us << " us, p95 " << batch.p95_us << " us (CPU time p50 "
             << batch.cpu_p50_us << " us)\n";

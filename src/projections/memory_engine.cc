@@ -13,8 +13,8 @@
 #include "memory/glove_embedder.h"
 #include "memory/llm_extractor.h"
 #include "memory/openai_embedder.h"
-#include "memory/use_embedder.h"
 #include "memory/rule_extractor.h"
+#include "memory/use_embedder.h"
 
 namespace engram::prompts {
 std::string_view extract_v1();
@@ -165,7 +165,8 @@ Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions
     engine->embedder = std::make_unique<memory::OpenAiEmbedder>(*engine->http, options.embedding,
                                                                 options.embedding_dims);
   } else {
-    return Status::InvalidArgument("unknown embedder '" + options.embedder + "' (glove, use or openai)");
+    return Status::InvalidArgument("unknown embedder '" + options.embedder +
+                                   "' (glove, use or openai)");
   }
   if (options.summarizer == "rules") {
     engine->summarizer = std::make_unique<memory::RuleSummarizer>();

@@ -48,13 +48,15 @@ Status EngramChild::Start() {
   std::vector<std::string> args = {
       options_.engram_binary, "serve",        "--data-dir",       options_.data_dir, "--listen",
       "127.0.0.1:0",          "--embeddings", options_.embeddings};
+  if (!options_.embedder.empty()) {
+    args.insert(args.end(), {"--embedder", options_.embedder});
+  }
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   // Built before fork: only async-signal-safe calls in the child.
   std::vector<std::string> env = {std::string("ENGRAM_WEBHOOK_SECRET=") + kWebhookSecret,
                                   std::string("ENGRAM_TOOL_SECRET=") + kToolSecret,
                                   std::string("ENGRAM_ADMIN_TOKEN=") + kAdminToken};
-  // ENGRAM_EMBEDDER / ENGRAM_USE_MODEL pass through: the same measurement
-  // with the sentence encoder (ENGRAM_EMBEDDER=use).
-  for (const char* name : {"PATH", "TMPDIR", "HOME", "ENGRAM_EMBEDDER", "ENGRAM_USE_MODEL"}) {
+  for (const char* name : {"PATH", "TMPDIR", "HOME"}) {
     if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
   }
   std::vector<char*> argv, envp;
