@@ -26,6 +26,7 @@
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/recall.h"
+#include "memory/use_embedder.h"
 #include "projections/extraction_workers.h"
 #include "projections/memory_engine.h"
 #include "projections/memory_projector.h"
@@ -51,8 +52,9 @@ struct ServeFlags {
   bool insecure_no_tool_secret = false;
   std::string tool_secret_header = "X-Engram-Secret";
   std::string embeddings;
-  std::string embedder;   // empty: ENGRAM_EMBEDDER or the default (glove)
-  std::string use_model;  // empty: ENGRAM_USE_MODEL or models/use-lite.bin
+  std::string embedder;               // empty: ENGRAM_EMBEDDER or the default (glove)
+  std::string use_model;              // empty: ENGRAM_USE_MODEL or models/use-lite.bin
+  bool lexical_weight_given = false;  // else the embedder's own default applies
   std::string dynamic_variables_file;
   memory::RecallWeights weights;
   bool access_log = true;
@@ -386,6 +388,12 @@ int Serve(const ServeFlags& flags) {
   services.tools.insecure_no_secret = flags.insecure_no_tool_secret;
   services.tools.extra_dynamic_variables = *extra_vars;
   services.tools.weights = flags.weights;
+  // The sentence encoder's cosine tells paraphrases apart better than
+  // GloVe's, so literal words weigh less beside it (measured on LoCoMo dev
+  // and the statements set: docs/PERFORMANCE.md).
+  if (engine_options.embedder == "use" && !flags.lexical_weight_given) {
+    services.tools.weights.hybrid.lexical = memory::kUseLexicalWeight;
+  }
   services.telemetry = &telemetry;
   services.swap_read_model = replay::SwapHook(
       {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
@@ -512,10 +520,15 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--weight-link", w.link, "Composite score: waypoint link weight")
       ->check(weight)
       ->capture_default_str();
-  cmd->add_option("--lexical-weight", w.hybrid.lexical,
-                  "Similarity: weight of the BM25 score (normalised by the query's best)")
-      ->check(weight)
-      ->capture_default_str();
+  cmd->add_option_function<double>(
+         "--lexical-weight",
+         [flags](double v) {
+           flags->weights.hybrid.lexical = v;
+           flags->lexical_weight_given = true;
+         },
+         "Similarity: weight of the BM25 score (normalised by the query's best; default 1, "
+         "0.5 with --embedder use)")
+      ->check(weight);
   cmd->add_option("--dense-weight", w.hybrid.dense, "Similarity: weight of the dense cosine")
       ->check(weight)
       ->capture_default_str();

@@ -13,6 +13,11 @@
 
 namespace engram::memory {
 
+// Recall's BM25 weight beside this embedder's cosine (dense weight 1),
+// unless --lexical-weight says otherwise: 0.5 was better than 1 on both
+// LoCoMo dev and the statements set (docs/PERFORMANCE.md).
+inline constexpr double kUseLexicalWeight = 0.5;
+
 class UseEmbedder final : public Embedder {
  public:
   // `words` may be null: no query expansion then.

@@ -190,5 +190,27 @@ TEST(UseEmbedder, ACallIsLearntAndRecalledByMeaningThroughTheRoutes) {
   EXPECT_TRUE(found) << r->body;
 }
 
+TEST(ServeEmbedderFlag, UseStartsTheServerWithTheSentenceEncoder) {
+  testing::TempDir dir;
+  testing::ServerProcess server(dir.path(), {"--embedder", "use"});
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  EXPECT_NE(server.LogText().find("use-lite-v1"), std::string::npos) << server.LogText();
+  EXPECT_EQ(server.Terminate(), 0);
+
+  // A missing model file stops the server with a clear message, whether the
+  // embedder comes from the flag or from ENGRAM_EMBEDDER.
+  testing::TempDir other;
+  const std::string args =
+      "serve --data-dir " + other.path() + " --listen 127.0.0.1:0 --use-model /nonexistent.bin";
+  auto [code, out] = testing::RunEngram(args + " --embedder use");
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("/nonexistent.bin is missing"), std::string::npos) << out;
+  auto [env_code, env_out] = testing::RunEngram(args, "ENGRAM_EMBEDDER=use ");
+  EXPECT_NE(env_code, 0);
+  EXPECT_NE(env_out.find("/nonexistent.bin is missing"), std::string::npos) << env_out;
+  auto [bad_code, bad_out] = testing::RunEngram(args + " --embedder word2vec");
+  EXPECT_NE(bad_code, 0);
+}
+
 }  // namespace
 }  // namespace engram::memory
