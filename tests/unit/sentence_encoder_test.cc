@@ -202,13 +202,15 @@ TEST(ServeEmbedderFlag, UseStartsTheServerWithTheSentenceEncoder) {
   testing::TempDir other;
   const std::string args =
       "serve --data-dir " + other.path() + " --listen 127.0.0.1:0 --use-model /nonexistent.bin";
-  auto [code, out] = testing::RunEngram(args + " --embedder use");
+  const std::string secrets = std::string("ENGRAM_WEBHOOK_SECRET=") + testing::kTestSecret +
+                              " ENGRAM_TOOL_SECRET=" + testing::kToolSecret + " ";
+  auto [code, out] = testing::RunEngram(args + " --embedder use", secrets);
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("/nonexistent.bin is missing"), std::string::npos) << out;
-  auto [env_code, env_out] = testing::RunEngram(args, "ENGRAM_EMBEDDER=use ");
+  auto [env_code, env_out] = testing::RunEngram(args, secrets + "ENGRAM_EMBEDDER=use ");
   EXPECT_NE(env_code, 0);
   EXPECT_NE(env_out.find("/nonexistent.bin is missing"), std::string::npos) << env_out;
-  auto [bad_code, bad_out] = testing::RunEngram(args + " --embedder word2vec");
+  auto [bad_code, bad_out] = testing::RunEngram(args + " --embedder word2vec", secrets);
   EXPECT_NE(bad_code, 0);
 }
 
