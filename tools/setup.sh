@@ -10,7 +10,7 @@ PACKAGES=(
   librocksdb-dev libsqlite3-dev sqlite3 libboost-dev nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
-  libsimdjson-dev libphonenumber-dev
+  libsimdjson-dev libphonenumber-dev libicu-dev
   clang-format curl
 )
 
