@@ -2,7 +2,7 @@
 // Encoder lite, src/memory/sentence_encoder.h) takes for one query sentence
 // (the memory tool's path) and for a batch of 20 call sentences (learning's
 // path). Prints median and p95 in microseconds over --rounds runs of each.
-//   build/engram-bench-encoder [--model build/models/use-lite.bin] [--rounds 1000]
+//   build/engram-bench-encoder [--model build/models/use-lite.bin] [--rounds 1000] [--eigen]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -51,12 +51,16 @@ int main(int argc, char** argv) {
   const auto exe_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
   std::string model = (exe_dir / "models" / "use-lite.bin").string();
   int rounds = 1000;
+  bool eigen = false;
   app.add_option("--model", model, "use-lite.bin")->capture_default_str();
   app.add_option("--rounds", rounds, "Runs of each measurement")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  app.add_flag("--eigen", eigen, "Eigen's products even where AVX2+FMA kernels would run");
   CLI11_PARSE(app, argc, argv);
-  auto encoder = engram::memory::SentenceEncoder::Open(model);
+  using engram::memory::SentenceEncoder;
+  auto encoder = SentenceEncoder::Open(
+      model, eigen ? SentenceEncoder::Kernels::kEigen : SentenceEncoder::Kernels::kBest);
   if (!encoder.ok()) {
     std::cerr << "engram-bench-encoder: " << encoder.status().ToString() << "\n";
     return 2;
@@ -87,7 +91,8 @@ int main(int argc, char** argv) {
   for (const auto& s : call) tokens += (*encoder)->tokenizer().Encode(s).size();
   const Timing one = Measure(rounds, [&] { (void)(*encoder)->Encode(query); });
   const Timing batch = Measure(rounds, [&] { (void)(*encoder)->Encode(call); });
-  std::cout << "one query sentence (" << (*encoder)->tokenizer().Encode(query).size()
+  std::cout << "products: " << ((*encoder)->UsesAvx2() ? "AVX2+FMA kernels" : "Eigen") << "\n"
+            << "one query sentence (" << (*encoder)->tokenizer().Encode(query).size()
             << " tokens): p50 " << one.p50_us << " us, p95 " << one.p95_us << " us (CPU time p50 "
             << one.cpu_p50_us << " us)\n"
             << "batch of " << call.size() << " call sentences (" << tokens << " tokens): p50 "

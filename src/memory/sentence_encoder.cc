@@ -49,7 +49,8 @@ constexpr Shape kShapes[kUseRoleCount] = {
 
 }  // namespace
 
-Result<std::unique_ptr<SentenceEncoder>> SentenceEncoder::Open(const std::string& path) {
+Result<std::unique_ptr<SentenceEncoder>> SentenceEncoder::Open(const std::string& path,
+                                                               Kernels kernels) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Status::NotFound("sentence encoder file " + path +
@@ -116,40 +117,50 @@ Result<std::unique_ptr<SentenceEncoder>> SentenceEncoder::Open(const std::string
   e->tokenizer_ = std::make_unique<SentenceTokenizer>(std::move(pieces));
 
   auto row = [&](UseRole role) -> Row { return tensors[role].row(0); };
+  const bool avx2 = kernels == Kernels::kBest && HasAvx2Fma();
+  auto weights = [&](UseRole role) {
+    Weights w;
+    if (avx2) {
+      const Matrix& m = tensors[role];
+      w.packed = PackedWeights(m.data(), static_cast<int>(m.rows()), static_cast<int>(m.cols()));
+    } else {
+      w.eigen = std::move(tensors[role]);
+    }
+    return w;
+  };
   e->embeddings_ = std::move(tensors[kEmbeddings]);
   e->timing_scales_ = row(kTimingScales);
   e->epsilon_ = tensors[kNormEpsilon](0, 0);
-  Layer& l0 = e->layers_[0];
-  l0.norm_scale = row(kL0NormScale);
-  l0.norm_bias = row(kL0NormBias);
-  l0.qkv = std::move(tensors[kL0Qkv]);
-  l0.qkv_bias = row(kL0QkvBias);
-  l0.out = std::move(tensors[kL0Out]);
-  l0.out_bias = row(kL0OutBias);
-  l0.residual = std::move(tensors[kL0Residual]);
-  l0.residual_bias = row(kL0ResidualBias);
-  l0.ffn_norm_scale = row(kL0FfnNormScale);
-  l0.ffn_norm_bias = row(kL0FfnNormBias);
-  l0.ffn1 = std::move(tensors[kL0Ffn1]);
-  l0.ffn1_bias = row(kL0Ffn1Bias);
-  l0.ffn2 = std::move(tensors[kL0Ffn2]);
-  l0.ffn2_bias = row(kL0Ffn2Bias);
-  l0.query_scale = tensors[kL0QueryScale](0, 0);
-  Layer& l1 = e->layers_[1];
-  l1.norm_scale = row(kL1NormScale);
-  l1.norm_bias = row(kL1NormBias);
-  l1.qkv = std::move(tensors[kL1Qkv]);
-  l1.qkv_bias = row(kL1QkvBias);
-  l1.out = std::move(tensors[kL1Out]);
-  l1.out_bias = row(kL1OutBias);
-  l1.ffn_norm_scale = row(kL1FfnNormScale);
-  l1.ffn_norm_bias = row(kL1FfnNormBias);
-  l1.ffn1 = std::move(tensors[kL1Ffn1]);
-  l1.ffn1_bias = row(kL1Ffn1Bias);
-  l1.ffn2 = std::move(tensors[kL1Ffn2]);
-  l1.ffn2_bias = row(kL1Ffn2Bias);
-  l1.query_scale = tensors[kL1QueryScale](0, 0);
-  e->output_ = std::move(tensors[kOutput]);
+  const UseRole roles[2][15] = {{kL0NormScale, kL0NormBias, kL0Qkv, kL0QkvBias, kL0Out, kL0OutBias,
+                                 kL0Residual, kL0ResidualBias, kL0FfnNormScale, kL0FfnNormBias,
+                                 kL0Ffn1, kL0Ffn1Bias, kL0Ffn2, kL0Ffn2Bias, kL0QueryScale},
+                                {kL1NormScale, kL1NormBias, kL1Qkv, kL1QkvBias, kL1Out, kL1OutBias,
+                                 kUseRoleCount, kUseRoleCount, kL1FfnNormScale, kL1FfnNormBias,
+                                 kL1Ffn1, kL1Ffn1Bias, kL1Ffn2, kL1Ffn2Bias, kL1QueryScale}};
+  for (int l = 0; l < 2; ++l) {
+    const UseRole* r = roles[l];
+    Layer& layer = e->layers_[l];
+    layer.norm_scale = row(r[0]);
+    layer.norm_bias = row(r[1]);
+    layer.qkv = weights(r[2]);
+    layer.qkv_bias = row(r[3]);
+    layer.out = weights(r[4]);
+    layer.out_bias = row(r[5]);
+    if (r[6] != kUseRoleCount) {  // layer 0 widens 256 -> 512: its residual is projected
+      layer.residual = weights(r[6]);
+      layer.residual_bias = row(r[7]);
+    }
+    layer.ffn_norm_scale = row(r[8]);
+    layer.ffn_norm_bias = row(r[9]);
+    layer.ffn1 = weights(r[10]);
+    layer.ffn1_bias = row(r[11]);
+    layer.ffn2 = weights(r[12]);
+    layer.ffn2_bias = row(r[13]);
+    layer.query_scale = tensors[r[14]](0, 0);
+  }
+  Weights output = weights(kOutput);
+  e->output_ = std::move(output.eigen);
+  e->output_packed_ = std::move(output.packed);
   e->output_bias_ = row(kOutputBias);
   return e;
 }
@@ -170,14 +181,26 @@ SentenceEncoder::Matrix SentenceEncoder::Normalise(const Matrix& x, const Row& s
   return y;
 }
 
+SentenceEncoder::Matrix SentenceEncoder::Dense(const Matrix& x, const Weights& w, const Row& bias) {
+  Matrix y(x.rows(), w.cols());
+  if (!w.packed.empty()) {
+    if (x.rows() > 0) {
+      MultiplyAddAvx2(x.data(), static_cast<int>(x.rows()), w.packed, bias.data(), y.data());
+    }
+  } else {
+    y.noalias() = x * w.eigen;
+    y.rowwise() += bias;
+  }
+  return y;
+}
+
 void SentenceEncoder::RunLayer(const Layer& layer, const std::vector<size_t>& starts,
                                Matrix& x) const {
   // Attention block: pre-norm, one projection to queries|keys|values for
   // all tokens, then each sentence attends within itself (the graph masks
   // other positions with -1e9, which is exactly zero weight in float).
   const Matrix normed = Normalise(x, layer.norm_scale, layer.norm_bias);
-  Matrix qkv = normed * layer.qkv;
-  qkv.rowwise() += layer.qkv_bias;
+  const Matrix qkv = Dense(normed, layer.qkv, layer.qkv_bias);
   const Eigen::Index width = layer.qkv.cols() / 3;
   const Eigen::Index depth = width / heads_;
   Matrix attended(x.rows(), width);
@@ -198,23 +221,18 @@ void SentenceEncoder::RunLayer(const Layer& layer, const std::vector<size_t>& st
       attended.block(begin, h * depth, n, depth).noalias() = weights * v;
     }
   }
-  Matrix y = attended * layer.out;
-  y.rowwise() += layer.out_bias;
+  Matrix y = Dense(attended, layer.out, layer.out_bias);
   // The residual: layer 0 widens 256 -> 512, so its input is projected.
-  if (layer.residual.size() != 0) {
-    Matrix projected = x * layer.residual;
-    projected.rowwise() += layer.residual_bias;
-    y += projected;
+  if (!layer.residual.empty()) {
+    y += Dense(x, layer.residual, layer.residual_bias);
   } else {
     y += x;
   }
   // Feed-forward block (the graph's 1x1 convolutions are matrix products).
-  Matrix hidden = Normalise(y, layer.ffn_norm_scale, layer.ffn_norm_bias) * layer.ffn1;
-  hidden.rowwise() += layer.ffn1_bias;
+  Matrix hidden =
+      Dense(Normalise(y, layer.ffn_norm_scale, layer.ffn_norm_bias), layer.ffn1, layer.ffn1_bias);
   hidden = hidden.cwiseMax(0.0f);
-  Matrix out = hidden * layer.ffn2;
-  out.rowwise() += layer.ffn2_bias;
-  x = out + y;
+  x = Dense(hidden, layer.ffn2, layer.ffn2_bias) + y;
 }
 
 std::vector<std::vector<float>> SentenceEncoder::EncodeTokens(
@@ -251,8 +269,15 @@ std::vector<std::vector<float>> SentenceEncoder::EncodeTokens(
         x.block(static_cast<Eigen::Index>(starts[s]), 0, n, x.cols()).colwise().sum() /
         static_cast<float>(n);
   }
-  Matrix out = pooled * output_;
-  out.rowwise() += output_bias_;
+  Matrix out;
+  if (!output_packed_.empty()) {
+    out.resize(pooled.rows(), output_packed_.n());
+    MultiplyAddAvx2(pooled.data(), static_cast<int>(pooled.rows()), output_packed_,
+                    output_bias_.data(), out.data());
+  } else {
+    out = pooled * output_;
+    out.rowwise() += output_bias_;
+  }
   out = out.array().tanh().matrix();
   std::vector<std::vector<float>> vectors;
   vectors.reserve(batch.size());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "memory/dense_kernels.h"
 #include "memory/sentence_tokenizer.h"
 
 namespace engram::memory {
@@ -24,9 +25,17 @@ class SentenceEncoder {
  public:
   static constexpr int kDimensions = 512;
 
+  // Which matrix products run: kBest uses the AVX2+FMA kernels
+  // (dense_kernels.h) when the CPU has them, else Eigen; kEigen always
+  // Eigen (tests compare the two).
+  enum class Kernels { kBest, kEigen };
+
   // NotFound when `path` is missing (tools/build.sh makes it), Corruption
   // when it is not a use-lite.bin of this version or its checksum fails.
-  static Result<std::unique_ptr<SentenceEncoder>> Open(const std::string& path);
+  static Result<std::unique_ptr<SentenceEncoder>> Open(const std::string& path,
+                                                       Kernels kernels = Kernels::kBest);
+  // True when the AVX2+FMA kernels are in use.
+  bool UsesAvx2() const { return !output_packed_.empty(); }
 
   const SentenceTokenizer& tokenizer() const { return *tokenizer_; }
 
@@ -41,21 +50,31 @@ class SentenceEncoder {
  private:
   using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Row = Eigen::RowVectorXf;
+  // A weight matrix, as Eigen holds it or packed for the AVX2 kernel (the
+  // other form is then empty).
+  struct Weights {
+    Matrix eigen;
+    PackedWeights packed;
+    Eigen::Index cols() const { return packed.empty() ? eigen.cols() : packed.n(); }
+    bool empty() const { return eigen.size() == 0 && packed.empty(); }
+  };
   struct Layer {
     Row norm_scale, norm_bias;
-    Matrix qkv;
+    Weights qkv;
     Row qkv_bias;
-    Matrix out;
+    Weights out;
     Row out_bias;
-    Matrix residual;  // empty when the layer keeps its width
+    Weights residual;  // empty when the layer keeps its width
     Row residual_bias;
     Row ffn_norm_scale, ffn_norm_bias;
-    Matrix ffn1;
+    Weights ffn1;
     Row ffn1_bias;
-    Matrix ffn2;
+    Weights ffn2;
     Row ffn2_bias;
     float query_scale = 1;
   };
+  // x * w + bias, one row per token.
+  static Matrix Dense(const Matrix& x, const Weights& w, const Row& bias);
   SentenceEncoder() = default;
   // Runs one transformer layer over all tokens in place; `starts` marks
   // where each sentence's rows begin (one extra entry: the total).
@@ -68,6 +87,7 @@ class SentenceEncoder {
   Layer layers_[2];
   float epsilon_ = 1e-6f;
   Matrix output_;
+  PackedWeights output_packed_;
   Row output_bias_;
   int heads_ = 4;
   size_t max_tokens_ = 128;

@@ -19,12 +19,15 @@ namespace {
 
 using nlohmann::json;
 
+std::unique_ptr<SentenceEncoder> OpenEncoder(SentenceEncoder::Kernels kernels) {
+  auto r = SentenceEncoder::Open(ENGRAM_USE_MODEL_FILE, kernels);
+  if (!r.ok()) throw std::runtime_error(r.status().ToString());
+  return std::move(r).value();
+}
+
+// AVX2+FMA products where the CPU has them.
 const SentenceEncoder& Encoder() {
-  static std::unique_ptr<SentenceEncoder> e = [] {
-    auto r = SentenceEncoder::Open(ENGRAM_USE_MODEL_FILE);
-    if (!r.ok()) throw std::runtime_error(r.status().ToString());
-    return std::move(r).value();
-  }();
+  static std::unique_ptr<SentenceEncoder> e = OpenEncoder(SentenceEncoder::Kernels::kBest);
   return *e;
 }
 
@@ -43,18 +46,18 @@ double CosineOf(const std::vector<float>& a, const std::vector<float>& b) {
   return dot / std::sqrt(na * nb);
 }
 
-TEST(SentenceEncoder, MatchesTheReferenceImplementation) {
+void ExpectMatchesReference(const SentenceEncoder& encoder) {
   const json ref = Reference();
   std::vector<std::string> texts;
   for (const json& s : ref["sentences"]) texts.push_back(s["text"]);
   ASSERT_GE(texts.size(), 50u);
   // The reference embedded them as one padded batch; so does this.
-  const std::vector<std::vector<float>> vectors = Encoder().Encode(texts);
+  const std::vector<std::vector<float>> vectors = encoder.Encode(texts);
   ASSERT_EQ(vectors.size(), texts.size());
   double worst_cosine = 1, worst_diff = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
     const json& s = ref["sentences"][i];
-    EXPECT_EQ(Encoder().tokenizer().Encode(texts[i]), s["ids"].get<std::vector<int>>())
+    EXPECT_EQ(encoder.tokenizer().Encode(texts[i]), s["ids"].get<std::vector<int>>())
         << "text: " << texts[i];
     const auto want = s["vector"].get<std::vector<float>>();
     ASSERT_EQ(vectors[i].size(), want.size());
@@ -68,6 +71,17 @@ TEST(SentenceEncoder, MatchesTheReferenceImplementation) {
     worst_diff = std::max(worst_diff, diff);
   }
   std::cout << "worst cosine " << worst_cosine << ", worst |diff| " << worst_diff << "\n";
+}
+
+TEST(SentenceEncoder, MatchesTheReferenceImplementation) { ExpectMatchesReference(Encoder()); }
+
+// The portable products (Eigen, SSE2 in the default build) match too, so a
+// CPU without AVX2 gets the same vectors.
+TEST(SentenceEncoder, MatchesTheReferenceWithEigenProducts) {
+  auto eigen = OpenEncoder(SentenceEncoder::Kernels::kEigen);
+  EXPECT_FALSE(eigen->UsesAvx2());
+  EXPECT_EQ(Encoder().UsesAvx2(), HasAvx2Fma());
+  ExpectMatchesReference(*eigen);
 }
 
 TEST(SentenceEncoder, ASentenceAloneEqualsItsVectorInABatch) {
