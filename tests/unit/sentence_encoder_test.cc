@@ -1,7 +1,8 @@
 // The Universal Sentence Encoder lite in C++ (memory/sentence_encoder.h)
 // against the reference implementation's output (TF.js, written by
 // tools/use_reference.mjs), the model file's checks, the embedder built on
-// it, and a call learnt and recalled through the real routes with it.
+// it, and a call learnt, recalled and replayed with it through the real routes
+// and commands.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -156,7 +157,7 @@ TEST(UseEmbedder, Is512DimensionalDeterministicAndKeepsGloveForWords) {
   EXPECT_EQ(projections::OpenMemoryEngine(o).status().code(), StatusCode::kNotFound);
 }
 
-TEST(UseEmbedder, ACallIsLearntAndRecalledByMeaningThroughTheRoutes) {
+TEST(UseEmbedder, ACallIsLearntRecalledAndReplayedWithTheSentenceEncoder) {
   testing::TempDir dir;
   testing::EngramInstance::Options options;
   options.make_engine = [](const std::string& data_dir) {
@@ -202,6 +203,14 @@ TEST(UseEmbedder, ACallIsLearntAndRecalledByMeaningThroughTheRoutes) {
     found = found || m["content"].get<std::string>().find("penicillin") != std::string::npos;
   }
   EXPECT_TRUE(found) << r->body;
+
+  // A replay with the same embedder rebuilds the same rows (vectors
+  // included); with another one it does not.
+  auto [same, same_out] =
+      testing::RunEngram("replay --data-dir " + dir.path() + " --verify --embedder use");
+  EXPECT_EQ(same, 0) << same_out;
+  auto [other, other_out] = testing::RunEngram("replay --data-dir " + dir.path() + " --verify");
+  EXPECT_EQ(other, 3) << other_out;
 }
 
 TEST(ServeEmbedderFlag, UseStartsTheServerWithTheSentenceEncoder) {
