@@ -2,6 +2,9 @@
 
 #include <immintrin.h>
 
+#include <functional>
+#include <thread>
+
 namespace engram::memory {
 
 namespace {
@@ -55,13 +58,16 @@ PackedWeights::PackedWeights(const float* row_major, int k, int n) : k_(k), n_(n
   }
 }
 
-__attribute__((target("avx2,fma"))) void MultiplyAddAvx2(const float* a, int m,
-                                                         const PackedWeights& w, const float* bias,
-                                                         float* out) {
+namespace {
+
+// Panels [first, last) of the product.
+__attribute__((target("avx2,fma"))) void Panels(const float* a, int m, const PackedWeights& w,
+                                                const float* bias, float* out, int first,
+                                                int last) {
   const int k = w.k(), n = w.n();
   // Panel by panel: one panel (K x 16) stays in cache while every row of
   // `a` passes it, six rows at a time (12 accumulators of 16 registers).
-  for (int p = 0; p < n / kPanel; ++p) {
+  for (int p = first; p < last; ++p) {
     const float* panel = w.panels() + static_cast<size_t>(p) * k * kPanel;
     const __m256 b0 = _mm256_loadu_ps(bias + p * kPanel);
     const __m256 b1 = _mm256_loadu_ps(bias + p * kPanel + 8);
@@ -79,6 +85,22 @@ __attribute__((target("avx2,fma"))) void MultiplyAddAvx2(const float* a, int m,
               out + static_cast<size_t>(r) * n + p * kPanel, n);
     }
   }
+}
+
+}  // namespace
+
+void MultiplyAddAvx2(const float* a, int m, const PackedWeights& w, const float* bias, float* out,
+                     bool split) {
+  const int panels = w.n() / kPanel;
+  if (!split || panels < 2) {
+    Panels(a, m, w, bias, out, 0, panels);
+    return;
+  }
+  // Two threads, each its own columns: every output is computed by the same
+  // operations as on one thread, so the result is the same to the bit.
+  std::thread other(Panels, a, m, std::cref(w), bias, out, panels / 2, panels);
+  Panels(a, m, w, bias, out, 0, panels / 2);
+  other.join();
 }
 
 }  // namespace engram::memory

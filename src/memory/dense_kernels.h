@@ -32,7 +32,9 @@ class PackedWeights {
 };
 
 // out (m x N, row-major) = a (m x K, row-major) * w + bias (N floats).
+// `split`: half the columns on a second thread (the same result to the bit).
 // REQUIRES: HasAvx2Fma().
-void MultiplyAddAvx2(const float* a, int m, const PackedWeights& w, const float* bias, float* out);
+void MultiplyAddAvx2(const float* a, int m, const PackedWeights& w, const float* bias, float* out,
+                     bool split = false);
 
 }  // namespace engram::memory
