@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/embedder_flags.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
 #include "http/http_client.h"
@@ -32,8 +33,7 @@ struct ReplayFlags {
   bool re_extract = false;
   std::string config;  // re-extract with these settings
   std::string embeddings;
-  std::string embedder;   // as for engram serve; empty: ENGRAM_EMBEDDER or glove
-  std::string use_model;  // as for engram serve
+  EmbedderFlags embedder;  // as for engram serve
 };
 
 // A progress line on a terminal: events done of total, rate, time left.
@@ -100,8 +100,7 @@ int Replay(const ReplayFlags& flags) {
       engine_options = *from_file;
     }
     if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
-    if (!flags.embedder.empty()) engine_options.embedder = flags.embedder;
-    if (!flags.use_model.empty()) engine_options.use_model_path = flags.use_model;
+    ApplyEmbedderFlags(flags.embedder, engine_options);
     // The same cache as the server: a replay with the same configuration
     // reuses every extraction and never calls out.
     engine_options.cache_path = flags.data_dir + "/cache.db";
@@ -290,12 +289,7 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
                   "JSON file of ENGRAM_* extraction settings to re-extract with (implies "
                   "--re-extract), e.g. {\"ENGRAM_PROMPT_FILE\": \"extract_v2.txt\"}");
   cmd->add_option("--embeddings", flags->embeddings, "GloVe file (as for engram serve)");
-  cmd->add_option("--embedder", flags->embedder,
-                  "glove, use or openai, as the server runs with (its vectors carry the "
-                  "model's id)")
-      ->envname("ENGRAM_EMBEDDER")
-      ->check(CLI::IsMember({"glove", "use", "openai"}));
-  cmd->add_option("--use-model", flags->use_model, "use-lite.bin (as for engram serve)");
+  AddEmbedderFlags(*cmd, flags->embedder);
   auto diff_paths = std::make_shared<std::vector<std::string>>();
   auto diff_json = std::make_shared<bool>(false);
   auto* diff = cmd->add_subcommand(

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/embedder_flags.h"
 #include "cli/finite_in.h"
 #include "common/clock.h"
 #include "common/data_dir_lock.h"
@@ -52,8 +53,7 @@ struct ServeFlags {
   bool insecure_no_tool_secret = false;
   std::string tool_secret_header = "X-Engram-Secret";
   std::string embeddings;
-  std::string embedder;               // empty: ENGRAM_EMBEDDER or the default (glove)
-  std::string use_model;              // empty: ENGRAM_USE_MODEL or models/use-lite.bin
+  EmbedderFlags embedder;
   bool lexical_weight_given = false;  // else the embedder's own default applies
   std::string dynamic_variables_file;
   memory::RecallWeights weights;
@@ -320,8 +320,7 @@ int Serve(const ServeFlags& flags) {
   }
   projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
   if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
-  if (!flags.embedder.empty()) engine_options.embedder = flags.embedder;
-  if (!flags.use_model.empty()) engine_options.use_model_path = flags.use_model;
+  ApplyEmbedderFlags(flags.embedder, engine_options);
   engine_options.cache_path = flags.data_dir + "/cache.db";
   auto engine = projections::OpenMemoryEngine(engine_options);
   if (!engine.ok()) {
@@ -388,12 +387,8 @@ int Serve(const ServeFlags& flags) {
   services.tools.insecure_no_secret = flags.insecure_no_tool_secret;
   services.tools.extra_dynamic_variables = *extra_vars;
   services.tools.weights = flags.weights;
-  // The sentence encoder's cosine tells paraphrases apart better than
-  // GloVe's, so literal words weigh less beside it (measured on LoCoMo dev
-  // and the statements set: docs/PERFORMANCE.md).
-  if (engine_options.embedder == "use" && !flags.lexical_weight_given) {
+  if (engine_options.embedder == "use" && !flags.lexical_weight_given)
     services.tools.weights.hybrid.lexical = memory::kUseLexicalWeight;
-  }
   services.telemetry = &telemetry;
   services.swap_read_model = replay::SwapHook(
       {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
@@ -494,14 +489,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--embeddings", flags->embeddings,
                   "GloVe file made by engram-convert-glove (default: models/glove-100d.bin "
                   "beside the binary, or ENGRAM_EMBEDDINGS)");
-  cmd->add_option("--embedder", flags->embedder,
-                  "Sentence vectors: glove (GloVe word vectors, the default), use (Universal "
-                  "Sentence Encoder lite; GloVe still expands queries) or openai")
-      ->envname("ENGRAM_EMBEDDER")
-      ->check(CLI::IsMember({"glove", "use", "openai"}));
-  cmd->add_option("--use-model", flags->use_model,
-                  "use-lite.bin made by engram-convert-use (default: models/use-lite.bin beside "
-                  "the binary, or ENGRAM_USE_MODEL)");
+  AddEmbedderFlags(*cmd, flags->embedder);
   cmd->add_option("--dynamic-variables", flags->dynamic_variables_file,
                   "JSON file {name: default}: extra variables every init answer carries");
   auto& w = flags->weights;
@@ -520,15 +508,11 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--weight-link", w.link, "Composite score: waypoint link weight")
       ->check(weight)
       ->capture_default_str();
-  cmd->add_option_function<double>(
-         "--lexical-weight",
-         [flags](double v) {
-           flags->weights.hybrid.lexical = v;
-           flags->lexical_weight_given = true;
-         },
-         "Similarity: weight of the BM25 score (normalised by the query's best; default 1, "
-         "0.5 with --embedder use)")
-      ->check(weight);
+  cmd->add_option("--lexical-weight", w.hybrid.lexical,
+                  "Similarity: weight of the BM25 score (normalised by the query's best; 0.5 "
+                  "with --embedder use unless given)")
+      ->check(weight)
+      ->capture_default_str();
   cmd->add_option("--dense-weight", w.hybrid.dense, "Similarity: weight of the dense cosine")
       ->check(weight)
       ->capture_default_str();
@@ -607,7 +591,10 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Region (ISO 3166, e.g. US, GB) for caller numbers without a leading '+'; "
                   "fixed once the log records it")
       ->capture_default_str();
-  cmd->callback([flags, exit_code] { *exit_code = Serve(*flags); });
+  cmd->callback([flags, exit_code, cmd] {
+    flags->lexical_weight_given = cmd->count("--lexical-weight") > 0;
+    *exit_code = Serve(*flags);
+  });
 }
 
 }  // namespace engram::cli
