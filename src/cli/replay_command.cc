@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/embedder_flags.h"
 #include "cli/keyed_log.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
@@ -34,6 +35,7 @@ struct ReplayFlags {
   std::string config;  // re-extract with these settings
   std::string embeddings;
   std::string master_key_file;
+  EmbedderFlags embedder;  // as for engram serve
 };
 
 // A progress line on a terminal: events done of total, rate, time left.
@@ -107,6 +109,7 @@ int Replay(const ReplayFlags& flags) {
       engine_options = *from_file;
     }
     if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
+    ApplyEmbedderFlags(flags.embedder, engine_options);
     // The same cache as the server: a replay with the same configuration
     // reuses every extraction and never calls out.
     engine_options.cache_path = flags.data_dir + "/cache.db";
@@ -298,6 +301,7 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
                   "JSON file of ENGRAM_* extraction settings to re-extract with (implies "
                   "--re-extract), e.g. {\"ENGRAM_PROMPT_FILE\": \"extract_v2.txt\"}");
   cmd->add_option("--embeddings", flags->embeddings, "GloVe file (as for engram serve)");
+  AddEmbedderFlags(*cmd, flags->embedder);
   auto diff_paths = std::make_shared<std::vector<std::string>>();
   auto diff_json = std::make_shared<bool>(false);
   auto* diff = cmd->add_subcommand(

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/embedder_flags.h"
 #include "cli/finite_in.h"
 #include "cli/keyed_log.h"
 #include "cli/serve_gauges.h"
@@ -30,6 +31,7 @@
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/recall.h"
+#include "memory/use_embedder.h"
 #include "projections/extraction_workers.h"
 #include "projections/memory_engine.h"
 #include "projections/memory_projector.h"
@@ -55,6 +57,8 @@ struct ServeFlags {
   bool insecure_no_tool_secret = false;
   std::string tool_secret_header = "X-Engram-Secret";
   std::string embeddings;
+  EmbedderFlags embedder;
+  bool lexical_weight_given = false;  // else the embedder's own default applies
   std::string dynamic_variables_file;
   memory::RecallWeights weights;
   bool access_log = true;
@@ -268,6 +272,7 @@ int Serve(const ServeFlags& flags) {
   }
   projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
   if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
+  ApplyEmbedderFlags(flags.embedder, engine_options);
   engine_options.cache_path = flags.data_dir + "/cache.db";
   auto engine = projections::OpenMemoryEngine(engine_options);
   if (!engine.ok()) {
@@ -339,6 +344,8 @@ int Serve(const ServeFlags& flags) {
   services.tools.insecure_no_secret = flags.insecure_no_tool_secret;
   services.tools.extra_dynamic_variables = *extra_vars;
   services.tools.weights = flags.weights;
+  if (engine_options.embedder == "use" && !flags.lexical_weight_given)
+    services.tools.weights.hybrid.lexical = memory::kUseLexicalWeight;
   services.telemetry = &telemetry;
   services.swap_read_model = replay::SwapHook(
       {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
@@ -439,6 +446,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--embeddings", flags->embeddings,
                   "GloVe file made by engram-convert-glove (default: models/glove-100d.bin "
                   "beside the binary, or ENGRAM_EMBEDDINGS)");
+  AddEmbedderFlags(*cmd, flags->embedder);
   cmd->add_option("--dynamic-variables", flags->dynamic_variables_file,
                   "JSON file {name: default}: extra variables every init answer carries");
   auto& w = flags->weights;
@@ -458,7 +466,8 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->check(weight)
       ->capture_default_str();
   cmd->add_option("--lexical-weight", w.hybrid.lexical,
-                  "Similarity: weight of the BM25 score (normalised by the query's best)")
+                  "Similarity: weight of the BM25 score (normalised by the query's best; 0.5 "
+                  "with --embedder use unless given)")
       ->check(weight)
       ->capture_default_str();
   cmd->add_option("--dense-weight", w.hybrid.dense, "Similarity: weight of the dense cosine")
@@ -542,7 +551,10 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--master-key-file", flags->master_key_file,
                   "File with the master key that wraps the caller keys (default: "
                   "ENGRAM_MASTER_KEY, else DATA_DIR/master.key, made at first start)");
-  cmd->callback([flags, exit_code] { *exit_code = Serve(*flags); });
+  cmd->callback([flags, exit_code, cmd] {
+    flags->lexical_weight_given = cmd->count("--lexical-weight") > 0;
+    *exit_code = Serve(*flags);
+  });
 }
 
 }  // namespace engram::cli

@@ -1,6 +1,7 @@
 // Embedder: text -> unit-length vector. Default: GloVe word vectors pooled
 // with SIF weights (glove_embedder.h); alternative: any OpenAI-compatible
-// /v1/embeddings endpoint (openai_embedder.h).
+// /v1/embeddings endpoint (openai_embedder.h); or the Universal Sentence
+// Encoder lite (use_embedder.h).
 #pragma once
 
 #include <string>
@@ -21,6 +22,20 @@ class Embedder {
   // An L2-normalised vector (all zeros when the text has no known words).
   // Unavailable/IOError when a remote embedder fails.
   virtual Result<std::vector<float>> Embed(std::string_view text) = 0;
+  // One vector per text, in order. Models that run a batch faster than its
+  // texts one by one (the sentence encoder) override it; the first error
+  // fails the whole batch.
+  virtual Result<std::vector<std::vector<float>>> EmbedBatch(
+      const std::vector<std::string>& texts) {
+    std::vector<std::vector<float>> out;
+    out.reserve(texts.size());
+    for (const std::string& t : texts) {
+      Result<std::vector<float>> v = Embed(t);
+      if (!v.ok()) return v.status();
+      out.push_back(std::move(*v));
+    }
+    return out;
+  }
   // True when the same text always gives the same vector (no cache needed).
   virtual bool IsDeterministic() const { return false; }
   // The vector of one word when the model has word vectors (GloVe), for
@@ -29,6 +44,9 @@ class Embedder {
   // The word's rank by frequency in the model's corpus (0: the most
   // frequent), -1 when unknown or the model has no word vectors.
   virtual int WordRank(std::string_view) const { return -1; }
+  // The size of WordVector's vectors: the sentence dimensions unless the
+  // word vectors come from another model (UseEmbedder keeps GloVe's).
+  virtual int WordDimensions() const { return Dimensions(); }
 };
 
 float Cosine(const std::vector<float>& a, const std::vector<float>& b);

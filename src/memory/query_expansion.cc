@@ -9,7 +9,8 @@
 
 namespace engram::memory {
 
-TermVocabulary::TermVocabulary(const Embedder& words) : words_(words), dims_(words.Dimensions()) {}
+TermVocabulary::TermVocabulary(const Embedder& words)
+    : words_(words), dims_(words.WordDimensions()) {}
 
 void TermVocabulary::Observe(std::string_view text) {
   std::vector<std::pair<std::string, std::string>> fresh;  // (stem, word)

@@ -14,6 +14,7 @@
 #include "memory/llm_extractor.h"
 #include "memory/openai_embedder.h"
 #include "memory/rule_extractor.h"
+#include "memory/use_embedder.h"
 
 namespace engram::prompts {
 std::string_view extract_v1();
@@ -53,8 +54,9 @@ MemoryEngineOptions OptionsFrom(const Lookup& get) {
   o.embedding.api_key = str("ENGRAM_EMBEDDING_API_KEY", o.llm.api_key);
   o.embedding.model = str("ENGRAM_EMBEDDING_MODEL", "text-embedding-3-small");
   o.embedding_dims = static_cast<int>(IntOf(get, "ENGRAM_EMBEDDING_DIMS", 1536));
-  o.embedder = o.embedding.base_url.empty() ? "glove" : "openai";
+  o.embedder = str("ENGRAM_EMBEDDER", o.embedding.base_url.empty() ? "glove" : "openai");
   o.embeddings_path = str("ENGRAM_EMBEDDINGS");
+  o.use_model_path = str("ENGRAM_USE_MODEL");
   o.summarizer = str("ENGRAM_SUMMARIZER", o.llm.base_url.empty() ? "rules" : "llm");
   o.answer_timeout = std::chrono::milliseconds(IntOf(get, "ENGRAM_LLM_ANSWER_TIMEOUT_MS", 350));
   return o;
@@ -110,6 +112,14 @@ std::string DefaultEmbeddingsPath() {
   return (exe.parent_path() / "models" / "glove-100d.bin").string();
 }
 
+std::string DefaultUseModelPath() {
+  if (const char* env = std::getenv("ENGRAM_USE_MODEL"); env && *env) return env;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "models/use-lite.bin";
+  return (exe.parent_path() / "models" / "use-lite.bin").string();
+}
+
 Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions& options) {
   auto engine = std::make_unique<MemoryEngine>();
   if (options.extractor == "llm" || options.embedder == "openai" || options.summarizer == "llm") {
@@ -138,6 +148,15 @@ Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions
     const std::string path =
         options.embeddings_path.empty() ? DefaultEmbeddingsPath() : options.embeddings_path;
     ENGRAM_ASSIGN_OR_RETURN(engine->embedder, memory::GloveEmbedder::Open(path));
+  } else if (options.embedder == "use") {
+    // Sentences from the encoder; GloVe stays for query expansion's words.
+    const std::string glove =
+        options.embeddings_path.empty() ? DefaultEmbeddingsPath() : options.embeddings_path;
+    const std::string use =
+        options.use_model_path.empty() ? DefaultUseModelPath() : options.use_model_path;
+    ENGRAM_ASSIGN_OR_RETURN(auto words, memory::GloveEmbedder::Open(glove));
+    ENGRAM_ASSIGN_OR_RETURN(auto encoder, memory::SentenceEncoder::Open(use));
+    engine->embedder = std::make_unique<memory::UseEmbedder>(std::move(encoder), std::move(words));
   } else if (options.embedder == "openai") {
     if (options.embedding.base_url.empty() || options.embedding_dims <= 0) {
       return Status::InvalidArgument(
@@ -146,7 +165,8 @@ Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions
     engine->embedder = std::make_unique<memory::OpenAiEmbedder>(*engine->http, options.embedding,
                                                                 options.embedding_dims);
   } else {
-    return Status::InvalidArgument("unknown embedder '" + options.embedder + "' (glove or openai)");
+    return Status::InvalidArgument("unknown embedder '" + options.embedder +
+                                   "' (glove, use or openai)");
   }
   if (options.summarizer == "rules") {
     engine->summarizer = std::make_unique<memory::RuleSummarizer>();

@@ -22,9 +22,12 @@ struct MemoryEngineOptions {
   std::string extractor = "rules";
   memory::OpenAiEndpoint llm;  // for "llm"
   std::string prompt_path;     // "" = the compiled-in prompts/extract_v1.txt
-  // "glove" (default) or "openai" (an OpenAI-compatible /embeddings endpoint).
+  // "glove" (default), "use" (the Universal Sentence Encoder lite, with
+  // GloVe kept for query expansion) or "openai" (an OpenAI-compatible
+  // /embeddings endpoint).
   std::string embedder = "glove";
   std::string embeddings_path;       // the GloVe file; DefaultEmbeddingsPath() when empty
+  std::string use_model_path;        // use-lite.bin; DefaultUseModelPath() when empty
   memory::OpenAiEndpoint embedding;  // for "openai"
   int embedding_dims = 0;            // for "openai"
   std::string cache_path;            // the extraction cache (DATA_DIR/cache.db)
@@ -43,7 +46,8 @@ struct MemoryEngineOptions {
 //   ENGRAM_LLM_ANSWER_TIMEOUT_MS (350),
 //   ENGRAM_EMBEDDING_BASE_URL (selects the openai embedder), ENGRAM_EMBEDDING_MODEL,
 //   ENGRAM_EMBEDDING_DIMS, ENGRAM_EMBEDDING_API_KEY (default: ENGRAM_LLM_API_KEY),
-//   ENGRAM_EMBEDDINGS (the GloVe file).
+//   ENGRAM_EMBEDDINGS (the GloVe file), ENGRAM_EMBEDDER (glove, use or openai),
+//   ENGRAM_USE_MODEL (the use-lite.bin file).
 MemoryEngineOptions MemoryEngineOptionsFromEnv();
 // The same settings from a JSON file {"ENGRAM_EXTRACTOR": "llm",
 // "ENGRAM_PROMPT_FILE": "extract_v2.txt", ...}; what the file leaves out
@@ -74,6 +78,10 @@ struct MemoryEngine {
 // ENGRAM_EMBEDDINGS when set, else models/glove-100d.bin beside the running
 // executable (where tools/build.sh writes it).
 std::string DefaultEmbeddingsPath();
+
+// ENGRAM_USE_MODEL when set, else models/use-lite.bin beside the running
+// executable (tools/build.sh writes it).
+std::string DefaultUseModelPath();
 
 // InvalidArgument for an unknown kind or missing endpoint settings.
 Result<std::unique_ptr<MemoryEngine>> OpenMemoryEngine(const MemoryEngineOptions& options);

@@ -320,10 +320,31 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
     return relate(k.id, "reinforced");
   };
 
+  // A deterministic embedder gets the call's statements as one batch (the
+  // sentence encoder runs all their tokens through each layer at once); a
+  // replay builds the same batch, so it gets the same vectors.
+  std::vector<std::vector<float>> batched(candidates.size());
+  if (parts_.embedder->IsDeterministic()) {
+    std::vector<std::string> texts;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (candidates[i].content.empty()) continue;
+      texts.push_back(candidates[i].content);
+      at.push_back(i);
+    }
+    ENGRAM_ASSIGN_OR_RETURN(auto vectors, parts_.embedder->EmbedBatch(texts));
+    for (size_t j = 0; j < at.size() && j < vectors.size(); ++j) {
+      batched[at[j]] = std::move(vectors[j]);
+    }
+  }
+
   for (size_t i = 0; i < candidates.size(); ++i) {
     const memory::ExtractedMemory& c = candidates[i];
     if (c.content.empty()) continue;
-    ENGRAM_ASSIGN_OR_RETURN(std::vector<float> vec, embed(c.content));
+    std::vector<float> vec = std::move(batched[i]);
+    if (vec.empty()) {
+      ENGRAM_ASSIGN_OR_RETURN(vec, embed(c.content));
+    }
 
     // Find what this candidate restates or updates.
     Known* match = nullptr;

@@ -48,6 +48,10 @@ Status EngramChild::Start() {
   std::vector<std::string> args = {
       options_.engram_binary, "serve",        "--data-dir",       options_.data_dir, "--listen",
       "127.0.0.1:0",          "--embeddings", options_.embeddings};
+  if (!options_.embedder.empty()) {
+    args.insert(args.end(), {"--embedder", options_.embedder});
+  }
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   // Built before fork: only async-signal-safe calls in the child.
   std::vector<std::string> env = {std::string("ENGRAM_WEBHOOK_SECRET=") + kWebhookSecret,
                                   std::string("ENGRAM_TOOL_SECRET=") + kToolSecret,

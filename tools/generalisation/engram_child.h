@@ -25,10 +25,12 @@ inline constexpr char kToolSecret[] = "tsk_generalisation_0123456789abcdef";
 inline constexpr char kAdminToken[] = "adm_generalisation_0123456789abcdef";
 
 struct ChildOptions {
-  std::string engram_binary;  // path of `engram`
-  std::string embeddings;     // GloVe file (engram serve --embeddings)
-  std::string data_dir;       // must exist and be empty
-  std::string log_path;       // the child's stdout and stderr
+  std::string engram_binary;            // path of `engram`
+  std::string embeddings;               // GloVe file (engram serve --embeddings)
+  std::string data_dir;                 // must exist and be empty
+  std::string log_path;                 // the child's stdout and stderr
+  std::string embedder;                 // engram serve --embedder (empty: its default, glove)
+  std::vector<std::string> extra_args;  // more `engram serve` arguments (recall weights)
 };
 
 class EngramChild {

@@ -57,8 +57,8 @@ class Pass {
   Status Run() {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ + "/data");
-    child_ = std::make_unique<EngramChild>(
-        ChildOptions{o_.engram_binary, o_.embeddings, dir_ + "/data", dir_ + "/serve.log"});
+    child_ = std::make_unique<EngramChild>(ChildOptions{
+        o_.engram_binary, o_.embeddings, dir_ + "/data", dir_ + "/serve.log", o_.embedder, {}});
     ENGRAM_RETURN_IF_ERROR(child_->Start());
     for (size_t i = 0; i < f_.calls.size(); ++i) {
       const Call& call = f_.calls[i];

@@ -40,6 +40,7 @@ struct EvalOptions {
   std::string work_dir;
   bool keep = false;
   std::chrono::seconds settle_timeout{60};
+  std::string embedder;  // engram serve --embedder (empty: the default, glove)
 };
 
 // The cut-offs reported: 1, 3, 5 and k.

@@ -62,8 +62,9 @@ class Run {
         o_.count == 0 ? set_.statements.size() : std::min(o_.count, set_.statements.size());
     std::filesystem::remove_all(dir + "/data");
     std::filesystem::create_directories(dir + "/data");
-    child_ = std::make_unique<EngramChild>(generalisation::ChildOptions{
-        o_.engram_binary, o_.embeddings, dir + "/data", dir + "/serve.log"});
+    child_ = std::make_unique<EngramChild>(
+        generalisation::ChildOptions{o_.engram_binary, o_.embeddings, dir + "/data",
+                                     dir + "/serve.log", o_.embedder, o_.serve_args});
     ENGRAM_RETURN_IF_ERROR(child_->Start());
     std::set<std::string> calls;
     for (size_t i = 0; i < n; ++i) {

@@ -36,6 +36,8 @@ struct EvalOptions {
   // under $TMPDIR, removed at the end.
   std::string work_dir;
   std::chrono::seconds settle_timeout{60};
+  std::string embedder;                 // engram serve --embedder (empty: the default)
+  std::vector<std::string> serve_args;  // more engram serve arguments (recall weights)
 };
 
 struct StatementOutcome {

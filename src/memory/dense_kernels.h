@@ -1,0 +1,40 @@
+// Matrix products of the sentence encoder (sentence_encoder.cc) with AVX2 and
+// FMA when the CPU has them, chosen at run time: the default build targets
+// baseline x86-64 (SSE2), where Eigen's products run ~3x slower, and a build
+// for AVX2 (-march) would not start on older CPUs. Without AVX2 the encoder
+// keeps using Eigen. Only these functions are compiled for AVX2 (function
+// attributes), so nothing else in the binary needs it.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace engram::memory {
+
+// True when this CPU runs AVX2 and FMA instructions.
+bool HasAvx2Fma();
+
+// A K x N weight matrix laid out for the kernel: panels of 16 columns, each
+// K rows of 16 contiguous floats. N must be a multiple of 16.
+class PackedWeights {
+ public:
+  PackedWeights() = default;
+  // `row_major` holds K rows of N floats.
+  PackedWeights(const float* row_major, int k, int n);
+  bool empty() const { return panels_.empty(); }
+  int k() const { return k_; }
+  int n() const { return n_; }
+  const float* panels() const { return panels_.data(); }
+
+ private:
+  int k_ = 0, n_ = 0;
+  std::vector<float> panels_;
+};
+
+// out (m x N, row-major) = a (m x K, row-major) * w + bias (N floats).
+// `split`: half the columns on a second thread (the same result to the bit).
+// REQUIRES: HasAvx2Fma().
+void MultiplyAddAvx2(const float* a, int m, const PackedWeights& w, const float* bias, float* out,
+                     bool split = false);
+
+}  // namespace engram::memory
