@@ -5,9 +5,9 @@
 //       realistic questions about that caller (issue goal: p95 < 5 ms at 10k);
 //   (b) the init webhook, POST /webhook/conversation-init, for that known
 //       caller: p50/p95/p99 (goal: p95 < 5 ms);
-//   (c) learning: how long the projector takes from a signed post-call
-//       webhook's acknowledgement until its memories are applied, per call,
-//       and how many calls/s the server ingests *and* projects.
+//   (c) learning: how long the server takes from a signed post-call
+//       webhook's acknowledgement until its memories are recallable, per
+//       call, and how many calls/s the server ingests *and* learns.
 //
 // Why: both the tool and the init webhook sit on a live phone call: the
 // agent waits for them with the caller listening, so their tail latency is
@@ -28,21 +28,31 @@
 //  - The memory count is read, never assumed: `SELECT count(*) FROM memories
 //    WHERE user_id = ? AND valid_to IS NULL` on DATA_DIR/engram.db, opened
 //    read-only through SqliteDb (SQLite's WAL lets a reader share the file
-//    with the server). Tools otherwise stay out of the read model; this
-//    count is the one figure the HTTP routes do not expose.
+//    with the server). Tools otherwise stay out of the read model; these
+//    counts, and whether a call's extraction is still pending
+//    (webhook_events.status), are what the HTTP routes do not expose.
 //  - Bulk ingestion keeps at most --ingest-window calls acknowledged but not
 //    yet projected, so the projector is always busy but the backlog, and the
 //    time to drain it at the deadline, stays bounded. Its rate (calls/s from
-//    the first send until /healthz "applied" covers the last call) is the
+//    the first send until the last call is learnt, as below) is the
 //    server's learning throughput at that size. --ingest-budget-secs bounds
 //    all bulk ingestion; a size it cannot reach is measured where ingestion
 //    stopped, and the report says so.
 //  - The last --extraction-samples calls of each size are sent one at a
-//    time on an idle server: acknowledgement, then GET /healthz until
-//    "applied" >= the returned seq. Polling backs off with the elapsed time
-//    (every 0.1 ms at first, at most every 1 ms, about 5% of the elapsed
-//    time), so the poll resolution stays small compared with what it
-//    measures and polls do not steal much CPU from the projector.
+//    time on an idle server: acknowledgement, then polls until the call is
+//    learnt (WaitLearnt). "applied" >= the returned seq is not enough: the
+//    projector then has only queued the transcript's extraction; a worker
+//    appends the memories as a later memories_extracted event, which the
+//    projector applies after. So the tool waits for the call's
+//    webhook_events row to leave 'pending' and then for "applied" to reach
+//    the log head read after that (the outcome's seq). Before this fix
+//    (2026-12-02) it stopped at "applied" >= seq, before the memories
+//    existed; --json still reports that point as post_call_applied_ms.
+//    Polling backs off with the elapsed time (every 0.1 ms at first, at
+//    most every 1 ms, about 5% of the elapsed time), so the poll resolution
+//    stays small compared with what it measures and polls do not steal much
+//    CPU from the projector. "Idle" likewise means the log applied and no
+//    extraction pending; the bulk rate ends when the last call is learnt.
 //  - Tool and init latency: --connections keep-alive connections in a closed
 //    loop (each sends when its previous answer arrived), --query-warmup /
 //    --init-warmup requests excluded, then --queries / --inits measured
@@ -161,7 +171,7 @@ class MemoryBench {
   // `target` memories, or `deadline` passes; then waits for the projector.
   Result<IngestResult> Ingest(int64_t target, Clock::time_point deadline) {
     IngestResult out;
-    ENGRAM_RETURN_IF_ERROR(WaitIdle(*poll_));
+    ENGRAM_RETURN_IF_ERROR(WaitIdle(*poll_, probe_));
     ENGRAM_ASSIGN_OR_RETURN(int64_t count, probe_.CurrentMemories(flags_.user_id));
     out.memories_before = count;
     const Clock::time_point t0 = Clock::now();
@@ -215,7 +225,9 @@ class MemoryBench {
       }
     }
     if (!seqs.empty()) {
-      ENGRAM_ASSIGN_OR_RETURN(Clock::time_point done, WaitApplied(*poll_, seqs.back(), t0));
+      // The last call's memories learnt: one caller's extractions run and
+      // are applied in order, so every earlier call's are too.
+      ENGRAM_ASSIGN_OR_RETURN(Clock::time_point done, WaitLearnt(*poll_, probe_, seqs.back(), t0));
       out.secs = Seconds(done - t0);
     }
     applied_calls = seqs.size();
@@ -239,13 +251,16 @@ class MemoryBench {
     ENGRAM_ASSIGN_OR_RETURN(out.memories_from, probe_.CurrentMemories(flags_.user_id));
     int64_t before = out.memories_from;
     for (int i = 0; i < flags_.extraction_samples; ++i) {
-      ENGRAM_RETURN_IF_ERROR(WaitIdle(*poll_));
+      ENGRAM_RETURN_IF_ERROR(WaitIdle(*poll_, probe_));
       Clock::time_point sent, acked;
       ENGRAM_ASSIGN_OR_RETURN(uint64_t seq, SendCall(next_call_, &sent, &acked));
       ++next_call_;
-      ENGRAM_ASSIGN_OR_RETURN(Clock::time_point done, WaitApplied(*poll_, seq, acked));
+      Clock::time_point post_call_applied = acked;
+      ENGRAM_ASSIGN_OR_RETURN(Clock::time_point done,
+                              WaitLearnt(*poll_, probe_, seq, acked, &post_call_applied));
       out.ack_us.push_back(Micros(acked - sent));
       out.apply_us.push_back(Micros(done - acked));
+      out.post_call_us.push_back(Micros(post_call_applied - acked));
       ENGRAM_ASSIGN_OR_RETURN(int64_t after, probe_.CurrentMemories(flags_.user_id));
       out.added.push_back(after - before);
       before = after;
@@ -304,7 +319,7 @@ class MemoryBench {
   Result<RunSet> Measure(const RequestKind& kind, uint64_t warmup, uint64_t count) {
     RunSet set;
     for (int run = 0; run < flags_.runs; ++run) {
-      ENGRAM_RETURN_IF_ERROR(WaitIdle(*poll_));
+      ENGRAM_RETURN_IF_ERROR(WaitIdle(*poll_, probe_));
       if (warmup > 0) {
         LoopResult w = RunClosedLoop(pool_, kind, next_request_, warmup);
         next_request_ += warmup;

@@ -158,17 +158,6 @@ struct Health {
   std::string projection_error;
 };
 
-Result<Health> GetHealth(http::HttpConnection& conn);
-
-// Polls /healthz until "applied" >= seq; returns when it saw that. The poll
-// interval grows with the wait (~5% of it, 0.1 ms to 1 ms): fine resolution
-// for short waits, little load on the server for long ones.
-Result<Clock::time_point> WaitApplied(http::HttpConnection& conn, uint64_t seq,
-                                      Clock::time_point since);
-
-// Waits until the projector has applied everything in the log.
-Status WaitIdle(http::HttpConnection& conn);
-
 // The read model, read-only: the only place the number of a caller's
 // current memories can be read.
 class ReadModelProbe {
@@ -192,6 +181,25 @@ class ReadModelProbe {
   Result<int64_t> Conversations(const std::string& user_id) {
     return Int("SELECT count(*) FROM conversations WHERE user_id = ?", user_id);
   }
+  // The webhook_events status of the event at `seq`: 'pending' while a
+  // transcript waits for its extraction outcome, 'done' once that outcome is
+  // applied, "" while no projector has recorded the event.
+  Result<std::string> EventStatus(uint64_t seq) {
+    ENGRAM_ASSIGN_OR_RETURN(projections::Statement * st,
+                            db_->Cached("SELECT status FROM webhook_events WHERE seq = ?"));
+    st->Bind(1, seq);
+    auto row = st->Step();
+    std::string status;
+    if (row.ok() && *row) status = st->Text(0);
+    st->Reset();
+    if (!row.ok()) return row.status();
+    return status;
+  }
+  // Transcripts whose extraction outcome is not applied yet.
+  Result<int64_t> PendingExtractions() {
+    return Int("SELECT count(*) FROM webhook_events WHERE status IN ('pending', 'processing')",
+               std::nullopt);
+  }
   // Events a projector could not apply (recorded, then skipped).
   Result<int64_t> FailedEvents() {
     return Int("SELECT count(*) FROM webhook_events WHERE status = 'failed'", std::nullopt);
@@ -213,6 +221,33 @@ class ReadModelProbe {
 
   std::unique_ptr<projections::SqliteDb> db_;
 };
+
+Result<Health> GetHealth(http::HttpConnection& conn);
+
+// Polls /healthz until "applied" >= seq; returns when it saw that. The poll
+// interval grows with the wait (~5% of it, 0.1 ms to 1 ms): fine resolution
+// for short waits, little load on the server for long ones.
+Result<Clock::time_point> WaitApplied(http::HttpConnection& conn, uint64_t seq,
+                                      Clock::time_point since);
+
+// Polls until the post-call webhook at `seq` is learnt: its memories are in
+// the read model and the index, so the memory tool can recall them. That is
+// later than "applied" >= seq: the projector only queues the transcript's
+// extraction; a worker appends the memories as a memories_extracted event,
+// which the projector applies after. So: "applied" >= seq, then the event's
+// webhook_events row no longer 'pending' (the outcome is committed), then
+// "applied" >= the log head read after that (the outcome's seq or later,
+// so the index holds its memories too). Polls back off as WaitApplied's.
+// *post_call_applied, when not null, receives when "applied" >= seq was
+// first seen: what this tool reported as learnt before it waited for
+// extraction. Unavailable when the extraction ended 'dead' or 'failed'.
+Result<Clock::time_point> WaitLearnt(http::HttpConnection& conn, ReadModelProbe& probe,
+                                     uint64_t seq, Clock::time_point since,
+                                     Clock::time_point* post_call_applied = nullptr);
+
+// Waits until the projector has applied everything in the log and no
+// transcript waits for its extraction.
+Status WaitIdle(http::HttpConnection& conn, ReadModelProbe& probe);
 
 // ---------------------------------------------------------------------------
 // Closed-loop request runs (memory tool, init webhook).
@@ -257,9 +292,12 @@ struct IngestResult {
 };
 
 struct ExtractionResult {
-  std::vector<int64_t> apply_us;  // acknowledgement -> applied
-  std::vector<int64_t> ack_us;    // send -> acknowledgement
-  std::vector<int64_t> added;     // current memories gained per call
+  std::vector<int64_t> apply_us;  // acknowledgement -> memories learnt (WaitLearnt)
+  // acknowledgement -> the post-call event applied, its extraction only
+  // queued: what apply_us measured before it waited for the memories.
+  std::vector<int64_t> post_call_us;
+  std::vector<int64_t> ack_us;  // send -> acknowledgement
+  std::vector<int64_t> added;   // current memories gained per call
   int64_t memories_from = 0;
   int64_t memories_to = 0;
 };

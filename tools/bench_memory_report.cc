@@ -108,6 +108,7 @@ ordered_json LevelJson(const LevelResult& l) {
             {"memories_from", ex.memories_from},
             {"memories_to", ex.memories_to},
             {"apply_ms", Latency::Of(ex.apply_us).Json()},
+            {"post_call_applied_ms", Latency::Of(ex.post_call_us).Json()},
             {"ack_ms", Latency::Of(ex.ack_us).Json()},
             {"memories_per_call", Round3(mean_added)}}},
           {"memory_tool", RunSetJson(l.tool)},
