@@ -159,7 +159,8 @@ struct Health {
 };
 
 // The read model, read-only: the only place the number of a caller's
-// current memories can be read.
+// current memories, and whether a call's extraction is still pending, can be
+// read.
 class ReadModelProbe {
  public:
   static Result<ReadModelProbe> Open(const std::string& data_dir) {
@@ -197,8 +198,7 @@ class ReadModelProbe {
   }
   // Transcripts whose extraction outcome is not applied yet.
   Result<int64_t> PendingExtractions() {
-    return Int("SELECT count(*) FROM webhook_events WHERE status IN ('pending', 'processing')",
-               std::nullopt);
+    return Int("SELECT count(*) FROM webhook_events WHERE status = 'pending'", std::nullopt);
   }
   // Events a projector could not apply (recorded, then skipped).
   Result<int64_t> FailedEvents() {

@@ -84,7 +84,7 @@ Result<Clock::time_point> WaitLearnt(http::HttpConnection& conn, ReadModelProbe&
             Format("call at seq %llu was not learnt: webhook_events.status %s",
                    static_cast<unsigned long long>(seq), status.c_str()));
       }
-      if (status != "pending" && status != "processing") {
+      if (status != "pending") {
         // Read the head after the row: it covers the outcome's seq.
         ENGRAM_ASSIGN_OR_RETURN(h, GetHealth(conn));
         now = Clock::now();
