@@ -13,7 +13,7 @@ namespace {
 using nlohmann::ordered_json;
 
 // Phrase banks for callers' statements. Sentence shapes follow what the rule
-// extractor keeps (see tools/bench_memory.cc for the long version); a few
+// extractor keeps (see tools/bench_memory_banks.h for the long version); a few
 // dozen entries per bank keep calls from repeating each other.
 constexpr std::string_view kFirstNames[] = {
     "Maria", "Tom",   "Aisha", "Kenji", "Lucia", "Omar",  "Sven",   "Grace",  "Diego", "Fatima",
