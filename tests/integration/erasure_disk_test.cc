@@ -14,12 +14,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/crypto.h"
-#include "http/http_connection.h"
-#include "http/signature.h"
 #include "integration/erasure_fixture.h"
 #include "log/event_codec.h"
 #include "log/rocksdb_event_log.h"
