@@ -124,7 +124,7 @@ class ErasureCrash : public testing::ErasureFixture {
     for (const auto& [subject, wrapped] : KeyRows(data_)) {
       (his.count(subject) ? his_keys_ : her_keys_)[subject] = wrapped;
     }
-    ASSERT_TRUE(his_keys_.count(*his.begin()) || his_keys_.count(*his.rbegin()));
+    ASSERT_TRUE(his_keys_.count(keys::KeyStore::SubjectHash("user:" + user_two_)));
     ASSERT_FALSE(her_keys_.empty());
     fs::copy(data_, template_, fs::copy_options::recursive);
   }
@@ -234,7 +234,7 @@ class ErasureCrash : public testing::ErasureFixture {
 };
 
 TEST_F(ErasureCrash, Kill9AtEachStepOfAForgetLeavesNoTraceOnceRestarted) {
-  MakeTemplate();
+  ASSERT_NO_FATAL_FAILURE(MakeTemplate());
   for (const std::string point :
        {"forget-intent", "forget-appended", "forget-keys-destroyed", "forget-before-erase"}) {
     FreshCopy();
@@ -255,7 +255,7 @@ TEST_F(ErasureCrash, Kill9AtEachStepOfAForgetLeavesNoTraceOnceRestarted) {
 // comes after about 100 ms, and the projection soon after, so the rounds
 // fall before the append, between it and the answer, and after the answer.
 TEST_F(ErasureCrash, Kill9AtRandomMomentsDuringAForgetLeavesNoTraceOnceRestarted) {
-  MakeTemplate();
+  ASSERT_NO_FATAL_FAILURE(MakeTemplate());
   std::mt19937 random(20261202);
   std::uniform_real_distribution<double> log_delay(std::log(200.0), std::log(200'000.0));
   for (int round = 0; round < 6; ++round) {
@@ -276,7 +276,7 @@ TEST_F(ErasureCrash, Kill9AtRandomMomentsDuringAForgetLeavesNoTraceOnceRestarted
 }
 
 TEST_F(ErasureCrash, ForgetThenKeysRotateLeavesNoTraceAndTheOtherCallerReadable) {
-  MakeTemplate();
+  ASSERT_NO_FATAL_FAILURE(MakeTemplate());
   const std::string old_master = Trimmed(testing::ReadFile(data_ + "/master.key"));
   {
     ServerProcess server(data_);
@@ -313,7 +313,7 @@ TEST_F(ErasureCrash, ForgetThenKeysRotateLeavesNoTraceAndTheOtherCallerReadable)
 }
 
 TEST_F(ErasureCrash, KeysRotateThenForgetLeavesNoTraceAndTheOtherCallerReadable) {
-  MakeTemplate();
+  ASSERT_NO_FATAL_FAILURE(MakeTemplate());
   auto [code, out] = RunEngram("keys rotate --data-dir " + data_);
   ASSERT_EQ(code, 0) << out;
   // Her keys as the rotation wrapped them, and as they were before.
@@ -351,7 +351,7 @@ TEST_F(ErasureCrash, KeysRotateThenForgetLeavesNoTraceAndTheOtherCallerReadable)
 // the forget's own hook (on_user_forgotten, src/cli/serve_command.cc) can
 // empty the cache: his next question must be a miss.
 TEST_F(ErasureCrash, AForgetEmptiesTheToolPathsAnswerCache) {
-  MakeTemplate();
+  ASSERT_NO_FATAL_FAILURE(MakeTemplate());
   ServerProcess server(data_);
   ASSERT_TRUE(server.Start()) << server.LogText();
   ErasureClient c(server.port());
