@@ -146,6 +146,11 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& path, const 
   if (!read_only) {
     ENGRAM_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL;"));
     ENGRAM_RETURN_IF_ERROR(store->Exec(kSchema));
+    // A crash between an erasure's commit and its checkpoint left the
+    // zeroed pages in the WAL only: the main file still holds the destroyed
+    // keys, and nothing at this open would destroy anything again (the
+    // erasure is done), so the WAL is folded in and truncated now.
+    ENGRAM_RETURN_IF_ERROR(store->Checkpoint());
   }
   std::string check;
   {

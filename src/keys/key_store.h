@@ -8,8 +8,11 @@
 // with zeros in the page, not left in free space). After every delete and
 // every rotation the WAL is checkpointed with TRUNCATE, so the old pages
 // (which held the wrapped key) are no longer in any file: the key is gone
-// from keys.db and keys.db-wal alike. A wrapped key is useless without the
-// master key anyway; the physical delete is for the case where both leak.
+// from keys.db and keys.db-wal alike. Every read-write open checkpoints too:
+// a crash between a delete's commit and its checkpoint leaves the zeroed
+// pages only in the WAL and the old ones in keys.db. A wrapped key is
+// useless without the master key anyway; the physical delete is for the
+// case where both leak.
 //
 // Tables (created at first open):
 //   meta(name, value)        'check': GcmSeal(master, "engram keys check v1")

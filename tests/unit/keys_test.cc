@@ -4,6 +4,7 @@
 // verifiable without keys, tampering detected, forget = erased).
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -178,6 +179,48 @@ TEST(KeyStore, ErasureDestroysTheKeyInEveryFile) {
   ASSERT_EQ(erasures->size(), 1u);
   EXPECT_EQ((*erasures)[0].forget_seq, 9u);
   EXPECT_EQ((*erasures)[0].erased_seqs, (std::vector<uint64_t>{3, 4}));
+}
+
+// kill -9 between an erasure's commit and its checkpoint: the deletion is
+// in keys.db-wal only and keys.db still holds the destroyed key. The next
+// read-write open folds the WAL in, before anything is served.
+TEST(KeyStore, AWalLeftByACrashAfterAnErasureIsFoldedInAtOpen) {
+  TempDir dir;
+  const std::string live = dir / "live";
+  const std::string crashed = dir / "crashed";
+  std::filesystem::create_directories(live);
+  std::filesystem::create_directories(crashed);
+  std::string gone, kept;
+  {
+    auto store = KeyStore::Open(live + "/keys.db", Key(7), true);
+    ASSERT_TRUE(store.ok());
+    gone = (*(*store)->KeyFor("user:alice"))->key_id;
+    kept = (*(*store)->KeyFor("user:bob"))->key_id;
+  }  // closed cleanly: no WAL left
+  {
+    // The erasure's delete, committed to the WAL and not checkpointed; the
+    // files copied as a crash would leave them.
+    const std::string alice_hash = KeyStore::SubjectHash("user:alice");
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((live + "/keys.db").c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "PRAGMA secure_delete=ON; PRAGMA wal_autocheckpoint=0; "
+        "DELETE FROM data_keys WHERE subject_hash = x'" +
+        crypto::HexEncode(reinterpret_cast<const uint8_t*>(alice_hash.data()), alice_hash.size()) +
+        "';";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    for (const char* file : {"/keys.db", "/keys.db-wal"}) {
+      std::filesystem::copy_file(live + file, crashed + file);
+    }
+    sqlite3_close(db);
+  }
+  ASSERT_NE(testing::ReadFile(crashed + "/keys.db").find(gone), std::string::npos);
+  auto store = KeyStore::Open(crashed + "/keys.db", Key(7), false);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(*(*store)->Find(gone), nullptr);
+  const std::string bytes = AllBytes(crashed);
+  EXPECT_EQ(bytes.find(gone), std::string::npos) << "the destroyed key is still in a file";
+  EXPECT_NE(bytes.find(kept), std::string::npos);
 }
 
 TEST(KeyStore, RotationRewrapsEveryKeyAllOrNothing) {
