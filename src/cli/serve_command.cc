@@ -301,7 +301,11 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", pending.status().ToString());
     return 1;
   }
-  projections::ExtractionWorkers workers(app_log, *(*engine)->extractor, flags.extraction,
+  // Learning is background work on both its threads: extraction as well as
+  // projection yield the cores to the acknowledgements.
+  projections::ExtractionWorkerOptions extraction = flags.extraction;
+  extraction.nice = flags.projector_nice;
+  projections::ExtractionWorkers workers(app_log, *(*engine)->extractor, extraction,
                                          &telemetry.registry());
   for (const auto& job : *pending) workers.Submit(job);
   if (!pending->empty()) spdlog::info("{} extractions pending from the last run", pending->size());
@@ -539,7 +543,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
          "Longest retry delay (default 60000)")
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
   cmd->add_option("--projector-nice", flags->projector_nice,
-                  "Niceness of the projector thread (0-19; higher yields more CPU to requests)")
+                  "Niceness of the projector and extraction threads (0-19; higher yields more "
+                  "CPU to requests)")
+      ->check(CLI::Range(0, 19))
       ->capture_default_str();
   cmd->add_flag("--strict-isolation", flags->strict_isolation,
                 "Memory tool: answer only for a user the call is bound to (the call_sid the "

@@ -1,6 +1,9 @@
 #include "projections/extraction_workers.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -205,6 +208,10 @@ std::chrono::milliseconds ExtractionWorkers::Backoff(int attempts) {
 }
 
 void ExtractionWorkers::Loop() {
+  if (options_.nice != 0) {
+    // Linux applies setpriority on a thread id to that thread alone.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
+  }
   std::unique_lock lock(mu_);
   for (;;) {
     if (stop_) return;

@@ -97,6 +97,9 @@ struct ExtractionWorkerOptions {
   // The n-th retry waits min(cap, base * 2^(n-1)), jittered into [d/2, d].
   std::chrono::milliseconds backoff_base{1'000};
   std::chrono::milliseconds backoff_cap{60'000};
+  // Niceness of the worker threads (0: unchanged). Learning is background
+  // work: the acknowledgements on the request threads come first.
+  int nice = 0;
 };
 
 class ExtractionWorkers {

@@ -241,6 +241,9 @@ TEST(ServeSettings, HostileValuesOfTheNewSettingsAreRefusedAtStart) {
       {"", "--dense-weight inf", "--dense-weight"},
       {"", "--weight-recency -1", "--weight-recency"},
       {"", "--recency-half-life-days 0", "--recency-half-life-days"},
+      // Niceness below 0 needs privileges; above 19 is no niceness.
+      {"", "--projector-nice -5", "--projector-nice"},
+      {"", "--projector-nice 40", "--projector-nice"},
   };
   for (const Case& c : cases) {
     auto [code, out] =
