@@ -3,10 +3,11 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -46,18 +47,41 @@ Result<int64_t> ParseSessionTime(const std::string& text) {
 }
 
 // All ids an evidence string names, canonical ("D8:6; D9:17" -> D8:6, D9:17;
-// "D:11:26" -> D11:26; "D01:2" -> D1:2). Not a hot path: std::regex is fine.
+// "D:11:26" -> D11:26; "D01:2" -> D1:2): what the pattern
+// D\s*:?\s*(\d+)\s*:\s*(\d+) matches, scanned by hand (std::regex trips GCC 12's
+// -Wmaybe-uninitialized in the sanitizer build).
 std::vector<std::string> NormaliseEvidence(const std::string& raw) {
-  static const std::regex kEvidence(R"(D\s*:?\s*(\d+)\s*:\s*(\d+))");
   std::vector<std::string> out;
-  for (auto it = std::sregex_iterator(raw.begin(), raw.end(), kEvidence);
-       it != std::sregex_iterator(); ++it) {
+  const size_t n = raw.size();
+  auto skip_spaces = [&](size_t j) {
+    while (j < n && std::isspace(static_cast<unsigned char>(raw[j]))) ++j;
+    return j;
+  };
+  // Digits at j as a number (leading zeros dropped), or nullopt; j moves past them.
+  auto number = [&](size_t& j) -> std::optional<long> {
+    const size_t from = j;
+    while (j < n && std::isdigit(static_cast<unsigned char>(raw[j]))) ++j;
+    if (j == from || j - from > 9) return std::nullopt;
+    return std::stol(raw.substr(from, j - from));
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (raw[i] != 'D') continue;
+    size_t j = skip_spaces(i + 1);
+    if (j < n && raw[j] == ':') j = skip_spaces(j + 1);
+    auto dialogue = number(j);
+    if (!dialogue) continue;
+    j = skip_spaces(j);
+    if (j >= n || raw[j] != ':') continue;
+    j = skip_spaces(j + 1);
+    auto turn = number(j);
+    if (!turn) continue;
     // Appended piece by piece: GCC 12 warns -Wrestrict on "lit" + std::string.
     std::string id = "D";
-    id += std::to_string(std::stoi((*it)[1].str()));
+    id += std::to_string(*dialogue);
     id += ':';
-    id += std::to_string(std::stoi((*it)[2].str()));
+    id += std::to_string(*turn);
     out.push_back(std::move(id));
+    i = j - 1;
   }
   return out;
 }
