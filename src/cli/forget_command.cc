@@ -16,6 +16,7 @@
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
 #include "http/http_client.h"
+#include "http/path_decode.h"
 #include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
@@ -47,7 +48,7 @@ int ForgetThroughServer(const ForgetFlags& flags) {
   r.method = "DELETE";
   r.url = flags.url;
   while (!r.url.empty() && r.url.back() == '/') r.url.pop_back();
-  r.url.append("/v1/users/").append(flags.who);
+  r.url.append("/v1/users/").append(http::EncodePathSegment(flags.who));
   r.headers = {{"Authorization", std::string("Bearer ").append(token)}};
   auto response = http::MakeCurlHttpClient()->Send(r);
   if (!response.ok()) return Fail(r.url + ": " + response.status().ToString());

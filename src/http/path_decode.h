@@ -18,4 +18,9 @@ namespace engram::http {
 // the id.
 Result<std::string> DecodePathSegment(std::string_view segment, std::string_view what = "id");
 
+// The inverse, for clients: every byte outside RFC 3986's unreserved set
+// (A-Z a-z 0-9 - . _ ~) as %XX, so an id holding '/', '?', '#', '%' or a
+// space stays one segment. DecodePathSegment(EncodePathSegment(s)) == s.
+std::string EncodePathSegment(std::string_view segment);
+
 }  // namespace engram::http

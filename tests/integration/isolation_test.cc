@@ -326,6 +326,19 @@ TEST(CallerNumbers, SpellingsOfOneNumberAreOneCallerAndInvalidOnesStayRaw) {
       testing::RunEngram("audit user '+1 (512) 555-0147' --data-dir " + dir.path() + " --json");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(user), std::string::npos) << out;
+  // An id is one path segment, whatever it holds: "5125550147?x=1" names no
+  // one (sent unescaped, the server would read the caller's number and a
+  // query string, and forget the caller).
+  for (const char* other : {"'5125550147?x=1'", "'5125550147#x'", "'5125550147/memories'"}) {
+    auto [code_other, out_other] =
+        testing::RunEngram(std::string("forget user ") + other +
+                               " --url http://127.0.0.1:" + std::to_string(server.port()),
+                           "ENGRAM_ADMIN_TOKEN=adm_isolation_test ");
+    EXPECT_NE(code_other, 0) << other << ": " << out_other;
+    auto still = testing::OpenDb(db);
+    EXPECT_EQ(testing::QueryInt(*still, "SELECT count(*) FROM users WHERE id = '" + user + "'"), 1)
+        << other << " forgot the caller: " << out_other;
+  }
   // ...and forgetting by a national spelling forgets that user.
   auto [forgot, forgot_out] = testing::RunEngram(
       "forget user 5125550147 --url http://127.0.0.1:" + std::to_string(server.port()),

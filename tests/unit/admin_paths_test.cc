@@ -29,6 +29,17 @@ TEST(DecodePathSegment, DecodesEscapesAndKeepsEverythingElse) {
   EXPECT_EQ(DecodePathSegment("").value(), "");
 }
 
+TEST(EncodePathSegment, EscapesAllButUnreservedAndRoundTrips) {
+  EXPECT_EQ(http::EncodePathSegment("cust_000184"), "cust_000184");
+  EXPECT_EQ(http::EncodePathSegment("+1 512/555?x#y%"), "%2B1%20512%2F555%3Fx%23y%25");
+  for (const std::string s : {"+15125550147", "a/b?c#d", "100%",
+                              "Ren\xc3\xa9"
+                              "e",
+                              "~-._", ""}) {
+    EXPECT_EQ(DecodePathSegment(http::EncodePathSegment(s)).value(), s) << s;
+  }
+}
+
 TEST(DecodePathSegment, RejectsMalformedEscapesControlCharactersAndBadUtf8) {
   for (const char* bad : {"%", "%4", "abc%", "%zz", "%4g", "%g4", "%%41"}) {
     auto r = DecodePathSegment(bad, "user id");
