@@ -16,6 +16,8 @@ std::string Sha256Hex(std::string_view data);
 // HMAC-SHA256(key, message), raw digest.
 Sha256Digest HmacSha256(std::string_view key, std::string_view message);
 std::string HexEncode(const uint8_t* data, size_t size);
+// The value of one hex digit (either case), -1 for any other character.
+int HexDigitValue(char c);
 inline std::string HexEncode(const Sha256Digest& d) { return HexEncode(d.data(), d.size()); }
 // Compares in time that depends only on the sizes, not the contents.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

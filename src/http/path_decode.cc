@@ -2,15 +2,10 @@
 
 #include <cstdint>
 
+#include "common/crypto.h"
+
 namespace engram::http {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
 bool IsUtf8(std::string_view s) {
@@ -53,8 +48,8 @@ Result<std::string> DecodePathSegment(std::string_view segment, std::string_view
     char c = segment[i];
     if (c == '%') {
       const bool complete = i + 2 < segment.size();
-      const int hi = complete ? HexValue(segment[i + 1]) : -1;
-      const int lo = complete ? HexValue(segment[i + 2]) : -1;
+      const int hi = complete ? crypto::HexDigitValue(segment[i + 1]) : -1;
+      const int lo = complete ? crypto::HexDigitValue(segment[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         return Status::InvalidArgument("malformed percent-escape in the " + std::string(what) +
                                        " at offset " + std::to_string(i));

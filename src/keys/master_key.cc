@@ -17,13 +17,6 @@
 namespace engram::keys {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -62,7 +55,7 @@ Result<SecretKey> ParseMasterKey(std::string_view text) {
   SecretKey key;
   if (text.size() == 2 * kKeyBytes) {
     for (size_t i = 0; i < kKeyBytes; ++i) {
-      int hi = HexValue(text[2 * i]), lo = HexValue(text[2 * i + 1]);
+      int hi = crypto::HexDigitValue(text[2 * i]), lo = crypto::HexDigitValue(text[2 * i + 1]);
       if (hi < 0 || lo < 0) return Status::InvalidArgument("master key: not hex");
       key.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
     }

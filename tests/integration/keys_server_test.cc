@@ -24,6 +24,7 @@
 namespace engram {
 namespace {
 
+using engram::testing::AllBytes;
 using engram::testing::QueryColumn;
 using engram::testing::RunEngram;
 using engram::testing::ServerProcess;
@@ -31,18 +32,6 @@ using engram::testing::TempDir;
 using nlohmann::json;
 
 constexpr char kAdminToken[] = "adm_keys_test_0123456789abcdef";
-
-std::string AllBytes(const std::string& dir) {
-  std::string out;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    out.append(s.str());
-  }
-  return out;
-}
 
 std::string Trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();

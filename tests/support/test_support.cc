@@ -40,6 +40,20 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::string AllBytes(const std::string& dir) {
+  std::string out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!f.is_regular_file()) continue;
+    // Not ReadFile: a file deleted while the loop runs (a server compacting)
+    // reads as empty instead of failing the test.
+    std::ifstream in(f.path(), std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    out.append(s.str());
+  }
+  return out;
+}
+
 std::unique_ptr<projections::MemoryEngine> TestEngine(const std::string& cache_path) {
   projections::MemoryEngineOptions o;
   o.embeddings_path = ENGRAM_EMBEDDINGS_FILE;

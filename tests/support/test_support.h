@@ -39,6 +39,8 @@ class TempDir {
 // The shared/ folder beside the repo (ENGRAM_SHARED_DIR overrides).
 std::string SharedDir();
 std::string ReadFile(const std::string& path);
+// Every byte of every regular file under `dir`, concatenated.
+std::string AllBytes(const std::string& dir);
 // A file of shared/elevenlabs/, verbatim.
 std::string Fixture(const std::string& name);
 

@@ -30,21 +30,9 @@
 namespace engram::keys {
 namespace {
 
+using engram::testing::AllBytes;
 using engram::testing::TempDir;
 using nlohmann::json;
-
-// Every byte of every regular file under `dir`.
-std::string AllBytes(const std::string& dir) {
-  std::string out;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    out.append(s.str());
-  }
-  return out;
-}
 
 SecretKey Key(uint8_t fill) {
   SecretKey k;
