@@ -9,6 +9,8 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdarg>
+#include <cstdio>
 #include <string_view>
 
 namespace engram::tools {
@@ -200,6 +202,28 @@ std::optional<double> PrometheusValue(std::string_view text, std::string_view na
     return value;
   }
   return std::nullopt;
+}
+
+double MeanMs(const std::vector<int64_t>& us) {
+  if (us.empty()) return 0;
+  long double sum = 0;
+  for (int64_t v : us) sum += v;
+  return static_cast<double>(sum / us.size()) / 1000.0;
+}
+
+double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+std::string Format(const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) std::vsnprintf(out.data(), out.size() + 1, fmt, args);
+  va_end(args);
+  return out;
 }
 
 }  // namespace engram::tools

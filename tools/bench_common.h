@@ -28,6 +28,13 @@ bool IsLoopbackLiteral(const std::string& host);
 Result<Target> ParseLoopbackUrl(const std::string& url);
 
 // The p-th percentile (0..100, nearest rank) of sorted microseconds, in ms.
+// Mean of microseconds, in milliseconds (0 when empty).
+double MeanMs(const std::vector<int64_t>& us);
+// Rounded to three decimals, for JSON output.
+double Round3(double v);
+// printf into a std::string.
+[[gnu::format(printf, 1, 2)]] std::string Format(const char* fmt, ...);
+
 double PercentileMs(const std::vector<int64_t>& sorted_us, double p);
 
 // One transcript entry with every field ElevenLabs sends (see the fixtures in

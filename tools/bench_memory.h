@@ -81,7 +81,6 @@ struct Flags {
 };
 
 // printf into a std::string.
-[[gnu::format(printf, 1, 2)]] std::string Format(const char* fmt, ...);
 
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 inline int64_t Micros(Clock::duration d) {
@@ -118,8 +117,6 @@ class CallWriter {
 // Statistics (bench_memory_report.cc).
 
 // The mean of microseconds, in milliseconds.
-double MeanMs(const std::vector<int64_t>& us);
-double Round3(double v);
 double Median(std::vector<double> v);
 
 struct Latency {

@@ -32,28 +32,6 @@ ordered_json RunSetJson(const RunSet& set) {
 
 }  // namespace
 
-[[gnu::format(printf, 1, 2)]] std::string Format(const char* fmt, ...) {
-  va_list args;
-  va_start(args, fmt);
-  va_list copy;
-  va_copy(copy, args);
-  const int n = std::vsnprintf(nullptr, 0, fmt, copy);
-  va_end(copy);
-  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
-  if (n > 0) std::vsnprintf(out.data(), out.size() + 1, fmt, args);
-  va_end(args);
-  return out;
-}
-
-double MeanMs(const std::vector<int64_t>& us) {
-  if (us.empty()) return 0;
-  long double sum = 0;
-  for (int64_t v : us) sum += v;
-  return static_cast<double>(sum / us.size()) / 1000.0;
-}
-
-double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
-
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
+
 namespace engram::tools {
 
 using Clock = std::chrono::steady_clock;
@@ -119,31 +121,6 @@ inline Totals Merge(std::vector<WorkerStats>& stats) {
   std::sort(t.latency_us.begin(), t.latency_us.end());
   std::sort(t.start_lag_us.begin(), t.start_lag_us.end());
   return t;
-}
-
-// Nearest-rank percentile of sorted microseconds, in milliseconds.
-
-inline double MeanMs(const std::vector<int64_t>& us) {
-  if (us.empty()) return 0;
-  long double sum = 0;
-  for (int64_t v : us) sum += v;
-  return static_cast<double>(sum / us.size()) / 1000.0;
-}
-
-inline double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
-
-// printf into a std::string.
-[[gnu::format(printf, 1, 2)]] inline std::string Format(const char* fmt, ...) {
-  va_list args;
-  va_start(args, fmt);
-  va_list copy;
-  va_copy(copy, args);
-  const int n = std::vsnprintf(nullptr, 0, fmt, copy);
-  va_end(copy);
-  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
-  if (n > 0) std::vsnprintf(out.data(), out.size() + 1, fmt, args);
-  va_end(args);
-  return out;
 }
 
 // --mode post-call: signed post-call webhooks, closed or open loop.
