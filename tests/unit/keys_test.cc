@@ -115,6 +115,40 @@ TEST(KeyStore, KeysAreDurableAndAWrongMasterKeyIsRefused) {
   EXPECT_EQ(AllBytes(dir.path()).find("alice"), std::string::npos);
 }
 
+// What a data folder can hold in keys.db's place: random bytes and a SQLite
+// file whose tables take the store's names are refused (never a crash, never
+// overwritten); an empty file is a new store.
+TEST(KeyStore, AFileThatIsNoKeyStoreIsRefused) {
+  TempDir dir;
+  const std::string garbage = dir / "garbage.db";
+  {
+    std::ofstream out(garbage, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) out.put(static_cast<char>((i * 131) ^ 0x5a));
+  }
+  EXPECT_FALSE(KeyStore::Open(garbage, Key(7), true).ok());
+
+  // A SQLite file whose tables collide with the store's names, holding a
+  // "check" that no master key made: refused, not overwritten.
+  const std::string foreign = dir / "foreign.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(foreign.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+                           "INSERT INTO meta VALUES ('check', 'not a sealed check value');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_FALSE(KeyStore::Open(foreign, Key(7), true).ok());
+  // An empty file is a new store (SQLite's view of a zero-length file).
+  const std::string empty = dir / "empty.db";
+  std::ofstream(empty).close();
+  auto fresh = KeyStore::Open(empty, Key(7), true);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_TRUE((*fresh)->KeyFor("user:alice").ok());
+}
+
 TEST(KeyStore, CallersArrivingTogetherGetOneKeyEachAndShareCommits) {
   TempDir dir;
   auto store = KeyStore::Open(dir / "keys.db", Key(7), true);
