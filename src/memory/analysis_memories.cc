@@ -161,7 +161,11 @@ bool AsksForCallerName(std::string_view id, std::string_view description) {
     if (words.count(business)) return false;
   }
   if (id == "name") return true;
-  for (const char* person : {"caller", "customer", "client", "patient", "user", "full", "your"}) {
+  // The one who holds the account, policy or card, or is its member, is the
+  // one the agent serves: in practice the caller.
+  for (const char* person :
+       {"caller", "customer", "client", "patient", "user", "full", "your", "holder", "policyholder",
+        "cardholder", "accountholder", "member", "applicant"}) {
     if (words.count(person)) return true;
   }
   return false;

@@ -134,6 +134,9 @@ std::vector<Clause> Clauses(const std::string& message) {
   }
   std::vector<Clause> clauses(1);
   std::string word;
+  auto end_clause = [&] {
+    if (!clauses.back().words.empty()) clauses.emplace_back();
+  };
   auto flush_word = [&] {
     if (!word.empty()) {
       clauses.back().words.push_back(word);
@@ -141,12 +144,19 @@ std::vector<Clause> Clauses(const std::string& message) {
     }
     word.clear();
   };
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     // "Mr. Mensah" is one clause: the dot after a title ends no sentence.
     if (c == '.' && IsTitle(Lower(word))) continue;
-    if (In(std::string_view(&c, 1), {",", ".", "!", "?", ";", ":", "(", ")", "\""})) {
+    // An em or en dash, or "--", sets off what follows ("it's Tom — Thomas").
+    if (text.compare(i, 3, "\xE2\x80\x94") == 0 || text.compare(i, 3, "\xE2\x80\x93") == 0 ||
+        text.compare(i, 2, "--") == 0) {
       flush_word();
-      if (!clauses.back().words.empty()) clauses.emplace_back();
+      end_clause();
+      i += c == '-' ? 1 : 2;
+    } else if (In(std::string_view(&c, 1), {",", ".", "!", "?", ";", ":", "(", ")", "\""})) {
+      flush_word();
+      end_clause();
     } else if (std::isspace(static_cast<unsigned char>(c))) {
       flush_word();
     } else {
@@ -163,6 +173,18 @@ bool IsFiller(const std::string& lower) {
             {"hi",        "hello",   "hey",   "yes",       "yeah", "yep",    "sure", "ok",
              "okay",      "um",      "uh",    "oh",        "well", "so",     "good", "morning",
              "afternoon", "evening", "there", "certainly", "of",   "course", "and"});
+}
+
+// Whether the fillers before `at` only say yes ("Yep, Tom Brennan"): no
+// greeting that could address the agent by its name.
+bool AffirmsOnly(const Clause& c, size_t at) {
+  for (size_t i = 0; i < at; ++i) {
+    if (!In(c.lower[i], {"yes", "yeah", "yep", "sure", "ok", "okay", "um", "uh", "of", "course",
+                         "certainly"})) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Index of the first word after leading greetings and fillers.
@@ -205,7 +227,8 @@ bool AsksForName(const std::string& agent_message) {
   for (std::string_view ask :
        {"your name", "who am i speaking", "who i'm speaking", "who am i talking", "who i'm talking",
         "who's calling", "who is calling", "who's this", "who is this", "name please", "what name",
-        "which name", "name on the", "name is the", "name under"}) {
+        "which name", "name on the", "name is the", "name under", "am i speaking with",
+        "am i talking to", "am i talking with"}) {
     if (lower.find(ask) != std::string::npos) return true;
   }
   return false;
@@ -324,11 +347,16 @@ Words CallerStatement(const std::string& message, bool asked, const std::string&
     }
     // "it's Kwame, Kwame Asante", "it's uh Thomas, um, Thomas Okafor", "it's
     // Mensah, Abena Mensah", "Mr. Mensah. Kofi Mensah": a clause of just a
-    // fuller form of the name already said, first name or surname.
+    // fuller form of the name already said, first name or surname, or a
+    // short form corrected to the formal one with the same initial ("it's
+    // Tom — Thomas Brennan"; not "it's Dana, Copperleaf Roofing").
     if (!found.empty()) {
       Words again = NameAt(c.words, at);
-      if (again.size() > found.size() && at + again.size() == c.words.size() &&
-          (again.front() == found.front() || again.back() == found.back())) {
+      const bool same_name = again.size() > found.size() &&
+                             (again.front() == found.front() || again.back() == found.back());
+      const bool formal_form =
+          found.size() == 1 && again.size() >= 2 && again.front()[0] == found.front()[0];
+      if (at + again.size() == c.words.size() && (same_name || formal_form)) {
         found = std::move(again);
       }
     }
@@ -355,8 +383,12 @@ Words CallerStatement(const std::string& message, bool asked, const std::string&
          (first && c.lower[next] == "from"))) {
       take(name);
     }
-    // A bare name answering "May I have your name?": "Dana Whitfield."
-    if (asked && first && !greeted && !name.empty() && next == c.words.size()) take(name);
+    // A bare name answering "May I have your name?": "Dana Whitfield.", "Yes,
+    // Dana Whitfield." (a greeting before it may address the agent instead).
+    if (asked && first && (!greeted || AffirmsOnly(c, at)) && !name.empty() &&
+        next == c.words.size()) {
+      take(name);
+    }
     after_single = found.size() == 1 && found.front() == c.words.back();
     first = false;
   }

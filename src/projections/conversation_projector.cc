@@ -133,14 +133,15 @@ class PostCallApplier {
       } else if (auto said = NameFromTranscript(data)) {
         // A name heard in the call fills an empty users.name, or completes
         // the one there with more words of it ("Marcus" -> "Marcus
-        // Oyelaran"). It never replaces another name: a name from data
-        // collection (the platform's reading of the whole call) or from an
-        // earlier call stays until data collection says otherwise, so one
-        // misheard call cannot rename a caller.
+        // Oyelaran", "Asante" -> "Kwame Asante"). It never replaces another
+        // name: a name from data collection (the platform's reading of the
+        // whole call) or from an earlier call stays until data collection
+        // says otherwise, so one misheard call cannot rename a caller.
         ENGRAM_RETURN_IF_ERROR(
             db_.Run("UPDATE users SET name = ? WHERE id = ? AND (name IS NULL OR name = '' OR "
-                    "substr(?, 1, length(name) + 1) = name || ' ')",
-                    *said, *caller.user_id, *said));
+                    "substr(?, 1, length(name) + 1) = name || ' ' OR "
+                    "substr(?, -(length(name) + 1)) = ' ' || name)",
+                    *said, *caller.user_id, *said, *said));
       }
     }
 

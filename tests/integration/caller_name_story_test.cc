@@ -92,5 +92,19 @@ TEST_F(CallerNameStory, ALaterCallCompletesTheNameButNeverReplacesIt) {
   EXPECT_EQ(UserName(), "Marcus Oyelaran") << "one call's greeting renames no one";
 }
 
+TEST_F(CallerNameStory, ASurnameHeardFirstIsCompletedByTheWholeNameLater) {
+  PostCall("conv_name_1",
+           json::array({{{"role", "agent"}, {"message", "This is Robin. Who am I speaking with?"}},
+                        {{"role", "user"}, {"message", "Okafor."}}}));
+  EXPECT_EQ(UserName(), "Okafor");
+  PostCall("conv_name_2", json::array({{{"role", "agent"}, {"message", "This is Robin."}},
+                                       {{"role", "user"}, {"message", "It's Ada Okafor."}}}));
+  EXPECT_EQ(UserName(), "Ada Okafor");
+  PostCall("conv_name_3",
+           json::array({{{"role", "agent"}, {"message", "This is Robin."}},
+                        {{"role", "user"}, {"message", "It's Bea Okafor-Lind, his sister."}}}));
+  EXPECT_EQ(UserName(), "Ada Okafor") << "another name is no completion";
+}
+
 }  // namespace
 }  // namespace engram

@@ -98,6 +98,10 @@ TEST(CallerName, GenericRuleOnIdAndDescription) {
   EXPECT_TRUE(AsksForCallerName("customer_name", "Caller's full name"));
   EXPECT_TRUE(AsksForCallerName("owner", "Pet owner's full name"));
   EXPECT_TRUE(AsksForCallerName("patient", "Patient name"));
+  EXPECT_TRUE(AsksForCallerName("policyholder_name", "Name of the policyholder"));
+  EXPECT_TRUE(AsksForCallerName("holder", "Name of the account holder"));
+  EXPECT_TRUE(AsksForCallerName("member_name", "Plan member's name"));
+  EXPECT_FALSE(AsksForCallerName("policy_number", "Policy number of the holder"));
   EXPECT_FALSE(AsksForCallerName("company_name", "Caller's company"));
   EXPECT_FALSE(AsksForCallerName("business", "Name of the caller's business"));
   EXPECT_FALSE(AsksForCallerName("pet_name", "Name of the pet"));
