@@ -16,6 +16,8 @@
 #include "http/router.h"
 #include "http/telemetry.h"
 #include "identity/caller_ids.h"
+#include "log/event_bodies.h"
+#include "log/event_types.h"
 #include "projections/conversation_projector.h"
 #include "projections/projector_runner.h"
 #include "projections/read_queries.h"
@@ -109,13 +111,12 @@ std::optional<OriginalInit> ReadOriginalInit(const log::EventLog& log, log::Seq 
   if (!events.ok() || events->empty() || (*events)[0].seq != seq || (*events)[0].erased) {
     return std::nullopt;
   }
-  json body = json::parse((*events)[0].body, nullptr, false);
-  if (!body.is_object()) return std::nullopt;
+  auto init = log::ConversationInitiatedBody::Parse((*events)[0].body);
+  if (!init.ok() || init->user_id.empty()) return std::nullopt;
   try {
-    auto user = OptNonEmpty(body, "user_id");
-    auto caller = OptNonEmpty(ObjectField(body, "request"), "caller_id");
-    if (!user || !caller) return std::nullopt;
-    return OriginalInit{*caller, *user};
+    auto caller = OptNonEmpty(init->request, "caller_id");
+    if (!caller) return std::nullopt;
+    return OriginalInit{*caller, init->user_id};
   } catch (const FieldTypeError&) {
     return std::nullopt;
   }
@@ -207,7 +208,7 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
     if (services.recall_cache) services.recall_cache->Put(user_id, query, limit, version, hits);
   }
   json memories = json::array();
-  json returned = json::array();
+  std::vector<std::string> returned;
   for (const memory::RecallHit& h : hits) {
     memories.push_back({{"id", h.memory.id},
                         {"content", h.memory.content},
@@ -231,14 +232,15 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
   json logged_request = body;
   if (call_token) logged_request["call_token"] = "<redacted>";
   log::NewEvent event;
-  event.type = "memory_queried";
-  event.route = "/tools/memory-query";
+  event.type = log::event_type::kMemoryQueried;
+  event.route = log::event_route::kMemoryQuery;
   event.verification = log::Verification::kSharedSecret;
-  event.body = json({{"request", logged_request},
-                     {"user_id", user_id},
-                     {"returned", returned},
-                     {"latency_ms", std::round(latency_ms * 1000) / 1000}})
-                   .dump();
+  log::MemoryQueriedBody queried;
+  queried.request = std::move(logged_request);
+  queried.user_id = user_id;
+  queried.returned = std::move(returned);
+  queried.latency_ms = std::round(latency_ms * 1000) / 1000;
+  event.body = queried.Encode();
   if (std::string agent = request.Header("User-Agent"); !agent.empty()) {
     event.headers.emplace_back("User-Agent", agent);
   }
@@ -280,12 +282,12 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
   }
 
   log::NewEvent event;
-  event.type = "conversation_initiated";
-  event.route = "/webhook/conversation-init";
+  event.type = log::event_type::kConversationInitiated;
+  event.route = log::event_route::kConversationInit;
   event.verification = log::Verification::kSharedSecret;
   // A retried init for the same call is recorded once.
   if (call_sid) event.idempotency_key = "conversation_initiated:" + *call_sid;
-  event.body = json({{"request", body}, {"user_id", user_id}, {"new_user", !known}}).dump();
+  event.body = log::ConversationInitiatedBody{body, user_id, !known}.Encode();
   if (!request.remote_address.empty()) {
     event.headers.emplace_back("Remote-Address", request.remote_address);
   }

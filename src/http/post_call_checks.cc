@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "http/telemetry.h"
+#include "log/event_types.h"
 #include "log/internal_events.h"
 
 namespace engram::http {
@@ -93,8 +94,8 @@ void RecordRedeliveryMismatch(const HttpRequest& request, Services& services,
         .Inc();
   }
   log::NewEvent event;
-  event.type = "post_call_redelivery_mismatch";
-  event.route = "engram/post-call";
+  event.type = log::event_type::kPostCallRedeliveryMismatch;
+  event.route = log::event_route::kPostCallChecks;
   // One event per distinct wrong body: a sender retrying it does not flood
   // the log.
   event.idempotency_key =

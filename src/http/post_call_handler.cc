@@ -7,6 +7,7 @@
 #include "common/json_guard.h"
 #include "http/post_call_checks.h"
 #include "http/router.h"
+#include "log/event_types.h"
 
 namespace engram::http {
 namespace {
@@ -94,7 +95,7 @@ Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& servic
   if (Status s = CheckPostCallTimes(root); !s.ok()) return reject(s.message());
 
   event.type = std::string(type_sv);
-  event.route = "/webhook/post-call";
+  event.route = log::event_route::kPostCall;
   // ElevenLabs' documented dedupe key: (type, conversation_id).
   event.idempotency_key = event.type + ":" + conversation_id;
   for (const char* name : kAuditHeaders) {
@@ -105,7 +106,7 @@ Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& servic
     event.headers.emplace_back("Remote-Address", request.remote_address);
   }
   bool dropped = false;
-  if (event.type == "post_call_audio" && !config.keep_audio) {
+  if (event.type == log::event_type::kPostCallAudio && !config.keep_audio) {
     json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
     dropped = !body.is_discarded() && DropAudio(body, event, request.body);
   }

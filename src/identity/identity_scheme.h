@@ -21,11 +21,12 @@
 #include "common/status.h"
 #include "identity/identity_key.h"
 #include "log/event_log.h"
+#include "log/event_types.h"
 
 namespace engram::identity {
 
-inline constexpr char kSchemeEventType[] = "identity_scheme_adopted";
-inline constexpr char kSchemeRoute[] = "engram/identity";
+inline constexpr std::string_view kSchemeEventType = log::event_type::kIdentitySchemeAdopted;
+inline constexpr std::string_view kSchemeRoute = log::event_route::kIdentity;
 inline constexpr char kSchemeKey[] = "engram/identity-scheme:v1";
 
 struct RecordedScheme {

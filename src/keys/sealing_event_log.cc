@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "log/event_bodies.h"
+#include "log/event_types.h"
 #include "log/internal_events.h"
 
 namespace engram::keys {
@@ -56,7 +58,8 @@ std::string SealSubject(std::string_view type, std::string_view route, std::stri
   const bool internal_route = log::IsInternalRoute(route);
   // Engram's own bookkeeping carries no caller data (or, for
   // user_forgotten, must stay readable for replay never to resurrect).
-  const bool outcome = type == "memories_extracted" || type == "extraction_dead";
+  const bool outcome =
+      type == log::event_type::kMemoriesExtracted || type == log::event_type::kExtractionDead;
   if (internal_route && !outcome) return "";
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -64,7 +67,8 @@ std::string SealSubject(std::string_view type, std::string_view route, std::stri
     return "";
   }
   std::string_view user, conversation;
-  if (outcome || type == "conversation_initiated" || type == "memory_queried") {
+  if (outcome || type == log::event_type::kConversationInitiated ||
+      type == log::event_type::kMemoryQueried) {
     user = StringField(root, "user_id");
     conversation = StringField(root, "conversation_id");
     simdjson::dom::element request;
@@ -101,7 +105,9 @@ void SealingEventLog::CrashPoint(std::string_view name) const {
 }
 
 Result<log::AppendResult> SealingEventLog::Append(log::NewEvent e) {
-  if (e.type == "user_forgotten" && e.route == "engram/admin") return AppendForget(std::move(e));
+  if (e.type == log::event_type::kUserForgotten && e.route == log::event_route::kAdmin) {
+    return AppendForget(std::move(e));
+  }
   const std::string subject = SealSubject(e.type, e.route, e.body);
   if (!subject.empty()) {
     // Made and synced before the event is appended: no acknowledged entry
@@ -113,18 +119,10 @@ Result<log::AppendResult> SealingEventLog::Append(log::NewEvent e) {
 }
 
 Result<log::AppendResult> SealingEventLog::AppendForget(log::NewEvent e) {
-  nlohmann::json body = nlohmann::json::parse(e.body, nullptr, false);
-  if (!body.is_object() || !body.contains("user_id") || !body["user_id"].is_string()) {
-    return Status::InvalidArgument("user_forgotten without user_id");
-  }
-  std::vector<std::string> subjects = {"user:" + body["user_id"].get<std::string>()};
-  for (const auto& c : body.value("conversations", nlohmann::json::array())) {
-    if (c.is_string()) subjects.push_back("conversation:" + c.get<std::string>());
-  }
-  std::vector<uint64_t> erased;
-  for (const auto& s : body.value("erased_seqs", nlohmann::json::array())) {
-    if (s.is_number_unsigned()) erased.push_back(s.get<uint64_t>());
-  }
+  ENGRAM_ASSIGN_OR_RETURN(log::UserForgottenBody body, log::UserForgottenBody::Parse(e.body));
+  std::vector<std::string> subjects = {"user:" + body.user_id};
+  for (const std::string& c : body.conversations) subjects.push_back("conversation:" + c);
+  const std::vector<uint64_t>& erased = body.erased_seqs;
   const std::string key = e.idempotency_key;
   if (key.empty()) return Status::InvalidArgument("user_forgotten without an idempotency key");
   // The keys the erased entries were sealed with go too: an init whose

@@ -10,20 +10,22 @@
 #include <string>
 #include <string_view>
 
+#include "log/event_types.h"
+
 namespace engram::log {
 
 // Types of events whose meaning depends on who appended them. An external
 // request may not name its event after one of these.
 inline constexpr std::array<std::string_view, 9> kInternalEventTypes = {
-    "memories_extracted",
-    "extraction_dead",
-    "extraction_requeued",
-    "user_forgotten",
-    "memory_queried",
-    "conversation_initiated",
-    "projection_retry_requested",
-    "post_call_redelivery_mismatch",
-    "identity_scheme_adopted"};
+    event_type::kMemoriesExtracted,
+    event_type::kExtractionDead,
+    event_type::kExtractionRequeued,
+    event_type::kUserForgotten,
+    event_type::kMemoryQueried,
+    event_type::kConversationInitiated,
+    event_type::kProjectionRetryRequested,
+    event_type::kPostCallRedeliveryMismatch,
+    event_type::kIdentitySchemeAdopted};
 
 inline bool IsInternalEventType(std::string_view type) {
   for (std::string_view t : kInternalEventTypes) {

@@ -21,7 +21,9 @@
 #include <unordered_map>
 
 #include "common/crypto.h"
+#include "log/event_bodies.h"
 #include "log/event_codec.h"
+#include "log/event_types.h"
 #include "log/rocksdb_purge.h"
 
 namespace engram::log {
@@ -117,15 +119,14 @@ struct RocksDbEventLog::Impl {
       return std::nullopt;
     }
     auto forget = DecodeEvent(bytes);
-    if (!forget.ok() || forget->type != "user_forgotten" || forget->route != "engram/admin") {
+    if (!forget.ok() || forget->type != event_type::kUserForgotten ||
+        forget->route != event_route::kAdmin) {
       return std::nullopt;
     }
-    nlohmann::json body = nlohmann::json::parse(forget->body, nullptr, false);
-    if (!body.is_object() || !body.contains("erased_seqs") || !body["erased_seqs"].is_array()) {
-      return std::nullopt;
-    }
-    for (const auto& s : body["erased_seqs"]) {
-      if (s.is_number_unsigned() && s.get<Seq>() == *seq) return std::make_pair(*seq, *by);
+    auto body = UserForgottenBody::Parse(forget->body);
+    if (!body.ok()) return std::nullopt;
+    for (Seq erased : body->erased_seqs) {
+      if (erased == *seq) return std::make_pair(*seq, *by);
     }
     return std::nullopt;
   }

@@ -6,6 +6,8 @@
 #include "common/crypto.h"
 #include "common/json_fields.h"
 #include "identity/identity_scheme.h"
+#include "log/event_bodies.h"
+#include "log/event_types.h"
 #include "log/internal_events.h"
 #include "memory/analysis_memories.h"
 #include "memory/caller_name.h"
@@ -379,21 +381,22 @@ Status UpsertUser(SqliteDb& db, const std::string& user_id, const std::string& c
 // and the call binding exactly as served. A binding, once made, holds (the
 // route refuses a conflicting init, and the log keeps one init per call_sid).
 Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
-  json body = json::parse(e.body, nullptr, false);
-  if (body.is_discarded()) return Status::InvalidArgument("body is not JSON");
+  ENGRAM_ASSIGN_OR_RETURN(log::ConversationInitiatedBody body,
+                          log::ConversationInitiatedBody::Parse(e.body));
   try {
-    const json& request = ObjectField(body, "request");
-    auto user_id = OptNonEmpty(body, "user_id");
-    if (!user_id) return Status::InvalidArgument("conversation_initiated without user_id");
+    const json& request = body.request;
+    if (body.user_id.empty()) {
+      return Status::InvalidArgument("conversation_initiated without user_id");
+    }
     const std::string caller = OptNonEmpty(request, "caller_id").value_or("");
     const int64_t at = ReceivedMs(e);
     ENGRAM_ASSIGN_OR_RETURN(IdentityRules rules, RulesAt(db, e.seq));
-    ENGRAM_RETURN_IF_ERROR(UpsertUser(db, *user_id, IdentityForm(rules, caller), at, e.seq));
+    ENGRAM_RETURN_IF_ERROR(UpsertUser(db, body.user_id, IdentityForm(rules, caller), at, e.seq));
     if (auto call_sid = OptNonEmpty(request, "call_sid")) {
       ENGRAM_RETURN_IF_ERROR(
           db.Run("INSERT INTO call_bindings(call_sid, user_id, agent_id, caller_id, bound_at, seq) "
                  "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(call_sid) DO NOTHING",
-                 *call_sid, *user_id, OptString(request, "agent_id"),
+                 *call_sid, body.user_id, OptString(request, "agent_id"),
                  caller.empty() ? std::nullopt : std::optional(caller), at, e.seq));
     }
   } catch (const FieldTypeError& err) {
@@ -405,26 +408,22 @@ Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
 // user_forgotten {user_id, conversations, erased_seqs}: every row the user's
 // events made goes; the log entries themselves were erased by then.
 Status DeleteForgottenRows(const log::Event& e, SqliteDb& db) {
-  json body = json::parse(e.body, nullptr, false);
-  if (!body.is_object() || !body.contains("user_id")) {
-    return Status::InvalidArgument("user_forgotten without user_id");
-  }
-  for (const json& seq : body.value("erased_seqs", json::array())) {
-    ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM webhook_events WHERE seq = ?", seq.get<int64_t>()));
+  ENGRAM_ASSIGN_OR_RETURN(log::UserForgottenBody body, log::UserForgottenBody::Parse(e.body));
+  for (log::Seq seq : body.erased_seqs) {
+    ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM webhook_events WHERE seq = ?", seq));
   }
   // Cascades: turns, analysis, tool invocations, the memories' sources.
-  for (const json& id : body.value("conversations", json::array())) {
-    ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM conversations WHERE id = ?", id.get<std::string>()));
+  for (const std::string& id : body.conversations) {
+    ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM conversations WHERE id = ?", id));
   }
   // Cascades: identities, conversations, memories (embeddings, links,
   // conversation_memories), call bindings.
-  ENGRAM_RETURN_IF_ERROR(
-      db.Run("DELETE FROM users WHERE id = ?", body["user_id"].get<std::string>()));
+  ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM users WHERE id = ?", body.user_id));
   // What an erased entry made under another user id: an init from the
   // caller's number before their first call was projected makes a user of
   // its own, holding the number. A replay skips erased entries and never
   // makes these rows, so deleting them also keeps live and replay equal.
-  const std::string erased = body.value("erased_seqs", json::array()).dump();
+  const std::string erased = json(body.erased_seqs).dump();
   for (const char* sql :
        {"DELETE FROM call_bindings WHERE seq IN (SELECT value FROM json_each(?))",
         "DELETE FROM user_identities WHERE source_seq IN (SELECT value FROM json_each(?))",
@@ -442,18 +441,16 @@ Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
   // Internal types count only from the route that makes them: a logged
   // webhook named "user_forgotten" by an older Engram that let any type in
   // must not delete anyone (issue 10, item 2).
-  if (e.type == "conversation_initiated") {
-    return e.route == "/webhook/conversation-init" ? ApplyConversationInitiated(e, db)
-                                                   : Status::Ok();
+  if (e.type == log::event_type::kConversationInitiated) {
+    return e.route == log::event_route::kConversationInit ? ApplyConversationInitiated(e, db)
+                                                          : Status::Ok();
   }
-  if (e.type == "user_forgotten") {
+  if (e.type == log::event_type::kUserForgotten) {
     return log::IsInternalRoute(e.route) ? DeleteForgottenRows(e, db) : Status::Ok();
   }
-  const bool post_call = e.type == "post_call_transcription" || e.type == "post_call_audio" ||
-                         e.type == "call_initiation_failure";
-  if (!post_call) {
+  if (!log::IsPostCallType(e.type)) {
     // Unknown post-call types are recorded as received and otherwise skipped.
-    if (e.route == "/webhook/post-call") {
+    if (e.route == log::event_route::kPostCall) {
       return InsertWebhookEvent(db, e, nullptr, "done", std::nullopt);
     }
     return Status::Ok();
@@ -466,9 +463,9 @@ Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
     ENGRAM_ASSIGN_OR_RETURN(IdentityRules rules, RulesAt(db, e.seq));
     PostCallApplier apply(e, db, body, rules, key_.get());
     Status s;
-    if (e.type == "post_call_transcription") {
+    if (e.type == log::event_type::kPostCallTranscription) {
       s = apply.PostCallTranscription();
-    } else if (e.type == "post_call_audio") {
+    } else if (e.type == log::event_type::kPostCallAudio) {
       s = apply.PostCallAudio();
     } else {
       s = apply.CallInitiationFailure();

@@ -1,5 +1,6 @@
 #include "projections/dead_letters.h"
 
+#include "log/event_bodies.h"
 #include "log/internal_events.h"
 #include "projections/extraction_workers.h"
 
@@ -51,7 +52,7 @@ Result<std::vector<log::Seq>> RequeueDeadLetters(SqliteDb& db, log::EventLog& lo
     e.route = kInternalRoute;
     e.idempotency_key = log::InternalIdempotencyKey("requeue:" + std::to_string(d.seq) + ":" +
                                                     std::to_string(d.attempts));
-    e.body = json({{"source_seq", d.seq}, {"requested_by", requested_by}}).dump();
+    e.body = log::ExtractionRequeuedBody{d.seq, requested_by}.Encode();
     ENGRAM_RETURN_IF_ERROR(log.Append(std::move(e)).status());
     requeued.push_back(d.seq);
   }

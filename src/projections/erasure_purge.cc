@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "log/event_types.h"
 #include "log/internal_events.h"
 #include "projections/conversation_projector.h"
 #include "projections/sqlite_db.h"
@@ -56,7 +57,7 @@ Status ForgetIn(const std::string& path, const log::Event& forget, bool* purged)
 }  // namespace
 
 bool IsForgetEvent(const log::Event& e) {
-  return e.type == "user_forgotten" && log::IsInternalRoute(e.route) && !e.erased;
+  return e.type == log::event_type::kUserForgotten && log::IsInternalRoute(e.route) && !e.erased;
 }
 
 Result<int> ForgetInOtherReadModels(const std::string& live_path, const log::Event& forget) {

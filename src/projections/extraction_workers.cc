@@ -343,7 +343,7 @@ ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
   return Outcome::kFinished;
 }
 
-Status ExtractionWorkers::AppendOutcome(const Queued& q, const char* type, json body) {
+Status ExtractionWorkers::AppendOutcome(const Queued& q, std::string_view type, json body) {
   log::NewEvent e;
   e.type = type;
   e.route = kInternalRoute;

@@ -43,16 +43,17 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "log/event_log.h"
+#include "log/event_types.h"
 #include "memory/extractor.h"
 #include "memory/memory_types.h"
 
 namespace engram::projections {
 
-inline constexpr char kMemoriesExtractedType[] = "memories_extracted";
-inline constexpr char kExtractionDeadType[] = "extraction_dead";
-inline constexpr char kExtractionRequeuedType[] = "extraction_requeued";
+inline constexpr std::string_view kMemoriesExtractedType = log::event_type::kMemoriesExtracted;
+inline constexpr std::string_view kExtractionDeadType = log::event_type::kExtractionDead;
+inline constexpr std::string_view kExtractionRequeuedType = log::event_type::kExtractionRequeued;
 // The route internal events carry (they come from no HTTP request).
-inline constexpr char kInternalRoute[] = "engram/extraction";
+inline constexpr std::string_view kInternalRoute = log::event_route::kExtraction;
 
 struct ExtractionJob {
   log::Seq source_seq = 0;  // the post_call_transcription event
@@ -134,7 +135,7 @@ class ExtractionWorkers {
   void Loop();
   // One attempt at `q`; appends the outcome when it is final.
   Outcome Attempt(Queued& q);
-  Status AppendOutcome(const Queued& q, const char* type, nlohmann::json body);
+  Status AppendOutcome(const Queued& q, std::string_view type, nlohmann::json body);
   std::chrono::milliseconds Backoff(int attempts);
 
   log::EventLog& log_;

@@ -9,6 +9,8 @@
 
 #include "common/crypto.h"
 #include "common/json_fields.h"
+#include "log/event_bodies.h"
+#include "log/event_types.h"
 #include "log/internal_events.h"
 #include "memory/analysis_memories.h"
 #include "memory/evidence.h"
@@ -43,9 +45,10 @@ Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
   const bool internal = log::IsInternalRoute(e.route);
   Status s;
   try {
-    if (e.type == "post_call_transcription") {
+    if (e.type == log::event_type::kPostCallTranscription) {
       s = Learn(e, db, ops, jobs);
-    } else if (e.type == "memory_queried" && e.route == "/tools/memory-query") {
+    } else if (e.type == log::event_type::kMemoryQueried &&
+               e.route == log::event_route::kMemoryQuery) {
       s = Reinforce(e, db, ops);
     } else if (logged && internal && e.type == kMemoriesExtractedType) {
       s = ApplyExtracted(e, db, ops);
@@ -53,7 +56,7 @@ Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
       s = ApplyDead(e, db);
     } else if (logged && internal && e.type == kExtractionRequeuedType) {
       s = ApplyRequeued(e, db, jobs);
-    } else if (internal && e.type == "user_forgotten") {
+    } else if (internal && e.type == log::event_type::kUserForgotten) {
       s = Forget(e, ops);
     } else {
       return Status::Ok();
@@ -250,8 +253,9 @@ Status MemoryProjector::ApplyDead(const log::Event& e, SqliteDb& db) {
 
 Status MemoryProjector::ApplyRequeued(const log::Event& e, SqliteDb& db,
                                       std::vector<ExtractionJob>& jobs) {
-  json body = json::parse(e.body);
-  const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
+  ENGRAM_ASSIGN_OR_RETURN(log::ExtractionRequeuedBody body,
+                          log::ExtractionRequeuedBody::Parse(e.body));
+  const log::Seq source_seq = body.source_seq;
   std::string conversation_id;
   {
     ENGRAM_ASSIGN_OR_RETURN(
@@ -512,9 +516,9 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
 }
 
 Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
-  json body = json::parse(e.body);
-  const json& request = ObjectField(body, "request");
-  std::string user_id = OptString(body, "user_id").value_or("");
+  ENGRAM_ASSIGN_OR_RETURN(log::MemoryQueriedBody body, log::MemoryQueriedBody::Parse(e.body));
+  const json& request = body.request;
+  const std::string& user_id = body.user_id;
   std::optional<std::string> conversation_id = OptNonEmpty(request, "conversation_id");
   const int64_t at = e.received_at_us / 1000;
   bool user_exists = false;
@@ -535,28 +539,27 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
         *conversation_id, user_exists ? std::optional(user_id) : std::nullopt,
         OptString(request, "agent_id"), OptString(request, "call_sid"), e.seq));
   }
-  json returned = body.value("returned", json::array());
+
   ENGRAM_RETURN_IF_ERROR(db.Run(
       "INSERT INTO tool_invocations(id, conversation_id, user_id, source, tool_name, tool_type, "
       "params, result, is_error, latency_ms, invoked_at, event_seq) VALUES (?, ?, ?, "
       "'memory_tool', 'query_user_memory', 'webhook', ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
       "mq-" + std::to_string(e.seq), conversation_id,
-      user_exists ? std::optional(user_id) : std::nullopt, request.dump(), returned.dump(),
-      static_cast<int64_t>(body.value("status", 200) != 200), OptNumber(body, "latency_ms"), at,
+      user_exists ? std::optional(user_id) : std::nullopt, request.dump(),
+      json(body.returned).dump(), static_cast<int64_t>(body.status != 200), body.latency_ms, at,
       e.seq));
-  for (const json& id : returned) {
-    if (!id.is_string()) continue;
+  for (const std::string& id : body.returned) {
     ENGRAM_ASSIGN_OR_RETURN(
         Statement * st,
         // Salience only: last_seen_at records when the caller last stated the
         // fact, which a recall by the agent does not change.
         db.Cached("UPDATE memories SET salience = salience + ? * (1.0 - salience) WHERE id = ? "
                   "AND user_id = ? AND valid_to IS NULL RETURNING salience, last_seen_at"));
-    st->BindAll(kRecallBoost, id.get<std::string>(), user_id);
+    st->BindAll(kRecallBoost, id, user_id);
     auto row = st->Step();
     if (row.ok() && *row) {
       IndexOp op{IndexOp::kSalience, user_id, {}, {}};
-      op.memory.id = id.get<std::string>();
+      op.memory.id = id;
       op.memory.salience = st->Double(0);
       op.memory.last_seen_at = st->Int(1);
       ops.push_back(std::move(op));
@@ -570,20 +573,20 @@ Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector
 Status MemoryProjector::Forget(const log::Event& e, std::vector<IndexOp>& ops) {
   // The rows went with the user (conversation projector); what is left is
   // the vector state and the caches, which hold the user's words.
-  json body = json::parse(e.body);
-  const std::string user_id = body.at("user_id").get<std::string>();
+  ENGRAM_ASSIGN_OR_RETURN(log::UserForgottenBody body, log::UserForgottenBody::Parse(e.body));
+  const std::string& user_id = body.user_id;
   ops.push_back({IndexOp::kForgetUser, user_id, {}, {}});
   if (parts_.cache) {
     // Extractions cached by a re-extraction are under keys the log never
     // recorded: found by their conversation.
-    for (const json& conversation : body.value("conversations", json::array())) {
-      ENGRAM_RETURN_IF_ERROR(parts_.cache->DeleteOwnedBy(conversation.get<std::string>()));
+    for (const std::string& conversation : body.conversations) {
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->DeleteOwnedBy(conversation));
     }
-    for (const json& key : body.value("cache_keys", json::array())) {
-      ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("extraction", key.get<std::string>()));
+    for (const std::string& key : body.cache_keys) {
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("extraction", key));
     }
-    for (const json& key : body.value("embedding_keys", json::array())) {
-      ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("embedding", key.get<std::string>()));
+    for (const std::string& key : body.embedding_keys) {
+      ENGRAM_RETURN_IF_ERROR(parts_.cache->Delete("embedding", key));
     }
     // Summaries an LLM wrote of the user (memory_rows.cc) are owned by them.
     ENGRAM_RETURN_IF_ERROR(parts_.cache->DeleteOwnedBy(user_id));

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/crypto.h"
+#include "log/event_bodies.h"
 #include "log/internal_events.h"
 #include "projections/dead_letters.h"
 
@@ -68,7 +69,7 @@ Result<std::vector<log::Seq>> RequestProjectionRetry(SqliteDb& db, log::EventLog
   e.route = kAdminRoute;
   e.idempotency_key =
       log::InternalIdempotencyKey("projection-retry:" + crypto::Sha256Hex(material));
-  e.body = json({{"seqs", seqs}, {"requested_by", requested_by}}).dump();
+  e.body = log::ProjectionRetryRequestedBody{seqs, requested_by}.Encode();
   ENGRAM_RETURN_IF_ERROR(log.Append(std::move(e)).status());
   return seqs;
 }
@@ -101,13 +102,9 @@ Result<json> RetryFailed(SqliteDb& db, log::EventLog& log, std::optional<log::Se
 Result<std::vector<log::Event>> ReprojectTargets(const log::Event& e, SqliteDb& db,
                                                  const log::EventLog& log) {
   std::vector<log::Event> out;
-  json body = json::parse(e.body, nullptr, false);
-  if (!body.is_object() || !body.contains("seqs") || !body["seqs"].is_array()) return out;
   std::set<log::Seq> seen;
-  for (const json& s : body["seqs"]) {
-    if (!s.is_number_unsigned()) continue;
-    const log::Seq seq = s.get<log::Seq>();
-    if (seq == 0 || seq >= e.seq || !seen.insert(seq).second) continue;
+  for (const log::Seq seq : log::ProjectionRetryRequestedBody::Parse(e.body).seqs) {
+    if (seq >= e.seq || !seen.insert(seq).second) continue;
     ENGRAM_ASSIGN_OR_RETURN(
         Statement * st,
         db.Cached("SELECT 1 FROM webhook_events WHERE seq = ? AND status = 'failed'"));

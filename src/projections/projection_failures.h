@@ -17,12 +17,13 @@
 
 #include "common/status.h"
 #include "log/event_log.h"
+#include "log/event_types.h"
 #include "projections/sqlite_db.h"
 
 namespace engram::projections {
 
-inline constexpr char kProjectionRetryType[] = "projection_retry_requested";
-inline constexpr char kAdminRoute[] = "engram/admin";
+inline constexpr std::string_view kProjectionRetryType = log::event_type::kProjectionRetryRequested;
+inline constexpr std::string_view kAdminRoute = log::event_route::kAdmin;
 
 struct ProjectionFailure {
   log::Seq seq = 0;

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <set>
 
+#include "log/event_types.h"
 #include "log/internal_events.h"
 #include "projections/admin_queries.h"
 #include "projections/identity_rows.h"
@@ -62,14 +63,14 @@ Mentions MentionsOf(const log::Event& e, const json& body) {
   // Webhooks (post_call_redelivery_mismatch is Engram's own: its body names
   // the conversation at top level, like the other internal events).
   if ((e.type.starts_with("post_call_") && !log::IsInternalRoute(e.route)) ||
-      e.type == "call_initiation_failure") {
+      e.type == log::event_type::kCallInitiationFailure) {
     m.conversation_id = Str(data, "conversation_id");
     m.user_id = Str(data, "user_id");
-  } else if (e.type == "conversation_initiated") {
+  } else if (e.type == log::event_type::kConversationInitiated) {
     m.user_id = Str(body, "user_id");
     m.caller_id = Str(request, "caller_id");
     m.call_sid = Str(request, "call_sid");
-  } else if (e.type == "memory_queried") {
+  } else if (e.type == log::event_type::kMemoryQueried) {
     m.user_id = Str(body, "user_id");
     m.conversation_id = Str(request, "conversation_id");
     m.call_sid = Str(request, "call_sid");
@@ -99,25 +100,25 @@ class Auditor {
     const json request = body.is_object() ? body.value("request", json()) : json();
     if (body.is_discarded()) {
       a.detail = "body is not JSON";
-    } else if (e.type == "post_call_transcription") {
+    } else if (e.type == log::event_type::kPostCallTranscription) {
       const size_t turns = data.is_object() && data.value("transcript", json()).is_array()
                                ? data["transcript"].size()
                                : 0;
       a.detail = "transcript of " + Str(data, "conversation_id") + " (" + std::to_string(turns) +
                  " turns)";
       ENGRAM_RETURN_IF_ERROR(AddStatus(e.seq, a));
-    } else if (e.type == "post_call_audio") {
+    } else if (e.type == log::event_type::kPostCallAudio) {
       a.detail = "audio of " + Str(data, "conversation_id");
       ENGRAM_RETURN_IF_ERROR(AddStatus(e.seq, a));
-    } else if (e.type == "call_initiation_failure") {
+    } else if (e.type == log::event_type::kCallInitiationFailure) {
       a.detail = "call initiation failure of " + Str(data, "conversation_id") + ": " +
                  Str(data, "failure_reason");
       ENGRAM_RETURN_IF_ERROR(AddStatus(e.seq, a));
-    } else if (e.type == "conversation_initiated") {
+    } else if (e.type == log::event_type::kConversationInitiated) {
       a.detail = "init: caller " + Str(request, "caller_id") + ", call " +
                  Str(request, "call_sid") + " -> user " + Str(body, "user_id") +
                  (body.value("new_user", false) ? " (new)" : "");
-    } else if (e.type == "memory_queried") {
+    } else if (e.type == log::event_type::kMemoryQueried) {
       const json returned = body.value("returned", json::array());
       a.detail = "memory tool: \"" + Str(request, "query") + "\" -> " +
                  std::to_string(returned.size()) + " memories";
@@ -129,20 +130,20 @@ class Auditor {
         a.derived.push_back("recalled: " +
                             (content.empty() ? id.get<std::string>() + " (gone)" : content[0]));
       }
-    } else if (e.type == "memories_extracted") {
+    } else if (e.type == log::event_type::kMemoriesExtracted) {
       a.detail = "extraction of seq " + std::to_string(Int(body, "source_seq")) + " by " +
                  Str(body, "extractor") + ": " +
                  std::to_string(body.value("memories", json::array()).size()) + " candidates in " +
                  std::to_string(Int(body, "attempts")) + " attempt(s)";
       ENGRAM_RETURN_IF_ERROR(AddLearning(Str(body, "conversation_id"), a));
-    } else if (e.type == "extraction_dead") {
+    } else if (e.type == log::event_type::kExtractionDead) {
       a.detail = "extraction of seq " + std::to_string(Int(body, "source_seq")) +
                  " gave up after " + std::to_string(Int(body, "attempts")) +
                  " attempt(s): " + Str(body, "last_error");
-    } else if (e.type == "extraction_requeued") {
+    } else if (e.type == log::event_type::kExtractionRequeued) {
       a.detail = "requeue of seq " + std::to_string(Int(body, "source_seq")) + " (by " +
                  Str(body, "requested_by") + ")";
-    } else if (e.type == "post_call_redelivery_mismatch") {
+    } else if (e.type == log::event_type::kPostCallRedeliveryMismatch) {
       a.detail = "redelivery of " + Str(body, "type") + " " + Str(body, "conversation_id") +
                  " (seq " + std::to_string(Int(body, "original_seq")) +
                  ") with a different body, answered as a duplicate: received sha256 " +

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "log/event_bodies.h"
+#include "log/event_types.h"
 #include "log/internal_events.h"
 #include "replay/audit.h"
 
@@ -18,7 +20,7 @@ Result<ForgetPlan> PlanForget(const log::EventLog& log, projections::SqliteDb& d
   plan.conversations = trail.conversations;
   for (const AuditEntry& a : trail.entries) {
     plan.seqs.push_back(a.seq);
-    if (a.type != "memories_extracted") continue;
+    if (a.type != log::event_type::kMemoriesExtracted) continue;
     ENGRAM_ASSIGN_OR_RETURN(auto one, log.ReadAfter(a.seq - 1, 1));
     if (one.empty()) continue;
     json body = json::parse(one[0].body, nullptr, false);
@@ -42,18 +44,14 @@ Result<ForgetPlan> PlanForget(const log::EventLog& log, projections::SqliteDb& d
 Result<log::Seq> Forget(log::EventLog& log, const ForgetPlan& plan,
                         const std::string& requested_by) {
   log::NewEvent e;
-  e.type = "user_forgotten";
-  e.route = "engram/admin";
+  e.type = log::event_type::kUserForgotten;
+  e.route = log::event_route::kAdmin;
   e.idempotency_key = log::InternalIdempotencyKey(
       "forget:" + plan.user_id + ":" + std::to_string(plan.seqs.size()) + ":" +
       std::to_string(plan.seqs.empty() ? 0 : plan.seqs.back()));
-  e.body = json({{"user_id", plan.user_id},
-                 {"conversations", plan.conversations},
-                 {"erased_seqs", plan.seqs},
-                 {"cache_keys", plan.cache_keys},
-                 {"embedding_keys", plan.embedding_keys},
-                 {"requested_by", requested_by}})
-               .dump();
+  e.body = log::UserForgottenBody{plan.user_id,    plan.conversations,  plan.seqs,
+                                  plan.cache_keys, plan.embedding_keys, requested_by}
+               .Encode();
   ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, log.Append(std::move(e)));
   if (!plan.seqs.empty()) ENGRAM_RETURN_IF_ERROR(log.Erase(plan.seqs, appended.seq));
   return appended.seq;
