@@ -10,36 +10,19 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "app/application.h"
 #include "cli/commands.h"
 #include "cli/embedder_flags.h"
 #include "cli/finite_in.h"
-#include "cli/keyed_log.h"
-#include "cli/serve_gauges.h"
-#include "common/clock.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
-#include "http/alerts.h"
-#include "http/auth_throttle.h"
-#include "http/http_client.h"
-#include "http/router.h"
 #include "http/server.h"
-#include "http/telemetry.h"
 #include "identity/caller_ids.h"
-#include "identity/identity_scheme.h"
-#include "keys/keys_setup.h"
-#include "keys/sealing_event_log.h"
-#include "log/rocksdb_event_log.h"
-#include "memory/query_cache.h"
+#include "log/event_log.h"
 #include "memory/recall.h"
 #include "memory/use_embedder.h"
-#include "projections/extraction_workers.h"
 #include "projections/memory_engine.h"
-#include "projections/memory_projector.h"
 #include "projections/projector_runner.h"
-#include "projections/projectors.h"
-#include "projections/read_model.h"
-#include "projections/read_queries.h"
-#include "replay/swap.h"
 
 namespace engram::cli {
 namespace {
@@ -198,215 +181,54 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", data_dir_lock.status().message());
     return 1;
   }
-  const Clock& clock = SystemClock::Instance();
-  log::RocksDbEventLogOptions log_options;
-  log_options.path = LogDir(flags.data_dir);
-  auto event_log = log::RocksDbEventLog::Open(log_options, clock);
-  if (!event_log.ok()) {
-    spdlog::critical("{}", event_log.status().ToString());
-    return 1;
+  app::ApplicationOptions options;
+  options.data_dir = flags.data_dir;
+  options.server = server_options;
+  options.access_log = flags.access_log;
+  options.webhook_secret = secret;
+  options.insecure_no_signature = flags.insecure_no_signature;
+  options.keep_audio = flags.keep_audio;
+  options.tool_secret = tool_secret;
+  options.tool_secret_header = flags.tool_secret_header;
+  options.insecure_no_tool_secret = flags.insecure_no_tool_secret;
+  options.extra_dynamic_variables = *extra_vars;
+  options.weights = flags.weights;
+  if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) options.admin_token = admin;
+  if (const char* m = std::getenv("ENGRAM_METRICS_TOKEN")) options.metrics_token = m;
+  options.alerts = flags.alerts;
+  if (const char* url = std::getenv("ENGRAM_ALERT_WEBHOOK_URL")) options.alert_webhook_url = url;
+  options.extraction = flags.extraction;
+  options.projector_nice = flags.projector_nice;
+  options.strict_isolation = flags.strict_isolation;
+  options.default_region = flags.default_region;
+  options.master_key_file = flags.master_key_file;
+  options.engine = projections::MemoryEngineOptionsFromEnv();
+  if (!flags.embeddings.empty()) options.engine.embeddings_path = flags.embeddings;
+  ApplyEmbedderFlags(flags.embedder, options.engine);
+  options.engine.cache_path = flags.data_dir + "/cache.db";
+  if (options.engine.embedder == "use" && !flags.lexical_weight_given) {
+    options.weights.hybrid.lexical = memory::kUseLexicalWeight;
   }
-  // Caller data keys (src/keys): everything below appends and reads through
-  // the sealing log, so bodies with a caller's data are encrypted with that
-  // caller's key and a forget destroys the keys.
-  auto opened_keys = keys::OpenKeys({flags.data_dir, flags.master_key_file, /*create=*/true});
-  if (!opened_keys.ok()) {
-    spdlog::critical("keys: {}", opened_keys.status().ToString());
-    return 2;
+  app::StartupError failure;
+  std::unique_ptr<app::Application> application = app::Application::Open(options, &failure);
+  if (!application) {
+    spdlog::critical("{}", failure.setting ? failure.status.message() : failure.status.ToString());
+    return failure.setting ? 2 : 1;
   }
-  if (opened_keys->master_created) {
-    std::cerr << "engram serve: made a new master key in " << opened_keys->master_source
-              << " (mode 0600). Keep a copy apart from the data folder's backups: without it "
-                 "no sealed log entry can be read.\n";
-  }
-  if (opened_keys->finished_rotation) {
-    spdlog::info("keys: finished an interrupted `engram keys rotate`");
-  }
-  keys::SealingEventLog sealed_log(**event_log, *opened_keys->store);
-  auto recovered = sealed_log.Recover();
-  if (!recovered.ok()) {
-    spdlog::critical("keys: recovering erasures: {}", recovered.status().ToString());
-    return 1;
-  }
-  if (recovered->completed + recovered->dropped + recovered->keys_destroyed +
-          recovered->entries_erased >
-      0) {
-    spdlog::info(
-        "keys: {} interrupted forget(s) completed, {} unacknowledged dropped; {} key(s) and {} "
-        "log entries erased again from the erasure list",
-        recovered->completed, recovered->dropped, recovered->keys_destroyed,
-        recovered->entries_erased);
-  }
-  log::EventLog& app_log = sealed_log;
-  // The identity key and the scheme the log records: before the projectors
-  // start, so every event after the scheme finds its key.
-  if (!identity::PhoneNumbers().IsKnownRegion(flags.default_region)) {
-    spdlog::critical("--default-region {} is not a region code such as US or GB",
-                     flags.default_region);
-    return 2;
-  }
-  auto identity_key = identity::IdentityKey::Load(flags.data_dir, /*create=*/true);
-  if (!identity_key.ok()) {
-    spdlog::critical("identity key: {}", identity_key.status().ToString());
-    return 2;
-  }
-  auto scheme = identity::AdoptScheme(app_log, **identity_key, flags.default_region);
-  if (!scheme.ok()) {
-    spdlog::critical("identity scheme: {}", scheme.status().ToString());
-    return 2;
-  }
-  spdlog::info("identity: key {} from {}; E.164 caller ids and keyed user ids since seq {}",
-               (*identity_key)->key_id(), (*identity_key)->source(), scheme->seq);
-  if (flags.strict_isolation) {
-    spdlog::info("--strict-isolation: the memory tool needs a call bound to the user");
-  }
-  auto log_identity = (*event_log)->Identity();
-  if (!log_identity.ok()) {
-    spdlog::critical("{}", log_identity.status().ToString());
-    return 1;
-  }
-  auto db = projections::OpenReadModel(ReadModelPath(flags.data_dir));
-  if (!db.ok()) {
-    spdlog::critical("{}", db.status().ToString());
-    return 1;
-  }
-  projections::MemoryEngineOptions engine_options = projections::MemoryEngineOptionsFromEnv();
-  if (!flags.embeddings.empty()) engine_options.embeddings_path = flags.embeddings;
-  ApplyEmbedderFlags(flags.embedder, engine_options);
-  engine_options.cache_path = flags.data_dir + "/cache.db";
-  auto engine = projections::OpenMemoryEngine(engine_options);
-  if (!engine.ok()) {
-    spdlog::critical("{}", engine.status().ToString());
-    return 1;
-  }
-  memory::MemoryIndex index((*engine)->embedder->Dimensions(),
-                            std::make_shared<memory::TermVocabulary>(*(*engine)->embedder));
-  if (Status s = projections::LoadMemoryIndex(**db, index, (*engine)->embedder->ModelId());
-      !s.ok()) {
-    spdlog::critical("{}", s.ToString());
-    return 1;
-  }
-  spdlog::info("memory index: {} current memories ({})", index.TotalCount(),
-               (*engine)->embedder->ModelId());
-  auto queries = projections::ReadQueries::Open(ReadModelPath(flags.data_dir));
-  if (!queries.ok()) {
-    spdlog::critical("{}", queries.status().ToString());
-    return 1;
-  }
-  http::Telemetry telemetry(flags.access_log);
-  // Extraction runs on its own pool; the projector only queues jobs. Jobs
-  // left pending by the last run are queued again first.
-  auto pending = projections::PendingExtractionJobs(**db);
-  if (!pending.ok()) {
-    spdlog::critical("{}", pending.status().ToString());
-    return 1;
-  }
-  // Learning is background work on both its threads: extraction as well as
-  // projection yield the cores to the acknowledgements.
-  projections::ExtractionWorkerOptions extraction = flags.extraction;
-  extraction.nice = flags.projector_nice;
-  projections::ExtractionWorkers workers(app_log, *(*engine)->extractor, extraction,
-                                         &telemetry.registry());
-  for (const auto& job : *pending) workers.Submit(job);
-  if (!pending->empty()) spdlog::info("{} extractions pending from the last run", pending->size());
-  workers.Start();
-  projections::MemoryEngineParts parts = (*engine)->Parts(&index, &telemetry.registry());
-  parts.identity_key = *identity_key;
-  parts.on_job = [&workers](const projections::ExtractionJob& job) { workers.Submit(job); };
-  // Query embeddings and frequent answers are cached on the tool's path;
-  // the projector embeds through the engine directly. A forget empties both.
-  memory::CachingEmbedder query_embedder(*(*engine)->embedder, 10'000);
-  memory::RecallCache recall_cache(10'000, std::chrono::seconds(30));
-  parts.on_user_forgotten = [&query_embedder, &recall_cache](const std::string&) {
-    query_embedder.Clear();
-    recall_cache.Clear();
-  };
-  projections::ProjectorRunnerOptions runner_options;
-  runner_options.nice = flags.projector_nice;
-  runner_options.purge_other_read_models = true;
-  projections::ProjectorRunner runner(app_log, std::move(db).value(),
-                                      projections::MakeProjectors(parts), runner_options);
-  runner.Start();
-  telemetry.registry().AddGauge("engram_extraction_queue_depth",
-                                "Extraction jobs queued or running (retries included)", {},
-                                [&workers] { return static_cast<double>(workers.Depth()); });
-
-  http::Services services;
-  services.log = &app_log;
-  services.clock = &clock;
-  services.projector = &runner;
-  services.post_call.webhook_secret = secret;
-  services.post_call.insecure_no_signature = flags.insecure_no_signature;
-  services.post_call.keep_audio = flags.keep_audio;
-  services.queries = queries->get();
-  services.index = &index;
-  services.embedder = &query_embedder;
-  services.recall_cache = &recall_cache;
-  services.answer_summarizer = (*engine)->answer_summarizer.get();
-  services.tools.secret = tool_secret;
-  services.tools.header = flags.tool_secret_header;
-  services.tools.insecure_no_secret = flags.insecure_no_tool_secret;
-  services.tools.extra_dynamic_variables = *extra_vars;
-  services.tools.weights = flags.weights;
-  if (engine_options.embedder == "use" && !flags.lexical_weight_given)
-    services.tools.weights.hybrid.lexical = memory::kUseLexicalWeight;
-  services.telemetry = &telemetry;
-  services.swap_read_model = replay::SwapHook(
-      {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
-       [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId(),
-       *log_identity});
-  if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) services.admin_token = admin;
-  services.identity.key = *identity_key;
-  services.identity.default_region = flags.default_region;
-  services.identity.strict_isolation = flags.strict_isolation;
-  http::AuthThrottle auth_throttle(&telemetry.registry());
-  services.auth_throttle = &auth_throttle;
-  if (const char* m = std::getenv("ENGRAM_METRICS_TOKEN")) services.metrics_token = m;
-  RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
-                      *(*engine)->cache, flags.data_dir, services);
-  server_options.on_response = [&telemetry](const http::HttpRequest& r,
-                                            const http::HttpResponse& res,
-                                            double ms) { telemetry.Observe(r, res, ms); };
-  server_options.on_header = [&services](const http::HttpRequest& head) {
-    return http::DecideOnHeader(head, services);
-  };
-  http::HttpServer server(server_options, [&services](const http::HttpRequest& r) {
-    return http::HandleRequest(r, services);
-  });
-  RegisterServerGauges(telemetry.registry(), server);
-  // Alerts, evaluated every 5 s; POSTed to ENGRAM_ALERT_WEBHOOK_URL when set.
-  const char* alert_url = std::getenv("ENGRAM_ALERT_WEBHOOK_URL");
-  auto alert_client = http::MakeCurlHttpClient();
-  const std::string wal_path = ReadModelPath(flags.data_dir) + "-wal";
-  http::AlertMonitor alerts(
-      telemetry.registry(),
-      {[&] { return static_cast<double>((*event_log)->Head()) - runner.Applied(); },
-       [wal_path] { return FileBytes(wal_path); },
-       [&runner] { return static_cast<double>(runner.ProjectionFailures()); }},
-      flags.alerts, alert_client.get(), alert_url ? alert_url : "");
-  alerts.Start();
-  Status started = server.Start();
-  if (!started.ok()) {
+  if (Status started = application->Start(); !started.ok()) {
     spdlog::critical("{}", started.ToString());
-    alerts.Stop();
-    workers.Stop();
-    runner.Stop();
     return 1;
   }
   data_dir_lock->RecordHolder();  // only now: a refused start leaves the folder as it was
   spdlog::info("engram listening on {}:{} (data dir {}, log head {})", server_options.host,
-               server.port(), flags.data_dir, (*event_log)->Head());
+               application->port(), flags.data_dir, application->log().Head());
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  server.Stop();
-  alerts.Stop();
-  // Attempts in flight finish and append their outcome; queued jobs stay
-  // pending for the next start.
-  workers.Stop();
-  runner.Stop();
-  spdlog::info("stopped at log head {}, applied {}", (*event_log)->Head(), runner.Applied());
+  application->Stop();
+  spdlog::info("stopped at log head {}, applied {}", application->log().Head(),
+               application->runner().Applied());
   return 0;
 }
 

@@ -145,10 +145,7 @@ TEST_F(Audit, TheCommandsWorkWhileTheServerRunsAndVerifyFindsATamper) {
 
   // Alter the stored transcript of the first call behind the log's back.
   const log::Seq transcript = trail["entries"][0]["seq"];
-  engram_.server->Stop();
-  engram_.workers->Stop();
-  engram_.runner->Stop();
-  engram_.log.reset();
+  engram_.application->Close();
   {
     // RocksDB opens a database only with all its column families (FORMAT.md);
     // "events" is the second.
@@ -275,10 +272,7 @@ TEST_F(Audit, ForgettingAUserErasesRowsVectorsCachesAndLogBodiesAndStaysForgotte
 
 TEST_F(Audit, TheForgetCommandWorksOnAStoppedServersDataDir) {
   const std::string data = dir_ / "data";
-  engram_.server->Stop();
-  engram_.workers->Stop();
-  engram_.runner->Stop();
-  engram_.log.reset();
+  engram_.application->Close();
   auto [code, out] = RunEngram("forget user +15125550147 --data-dir " + data);
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("forgot cust_000184: 6 log entries erased"), std::string::npos) << out;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "app/application.h"
 #include "http/signature.h"
 #include "projections/projectors.h"
 #include "projections/read_model.h"
@@ -67,74 +68,63 @@ std::string Fixture(const std::string& name) {
   return ReadFile(SharedDir() + "/elevenlabs/" + name);
 }
 
-EngramInstance::EngramInstance(const std::string& dir, Options options) : data_dir(dir) {
-  log::RocksDbEventLogOptions log_options;
-  log_options.path = data_dir + "/log";
-  auto opened = log::RocksDbEventLog::Open(log_options, SystemClock::Instance());
-  if (!opened.ok()) throw std::runtime_error(opened.status().ToString());
-  log = std::move(opened).value();
-  auto db = projections::OpenReadModel(db_path());
-  if (!db.ok()) throw std::runtime_error(db.status().ToString());
-  engine = options.make_engine ? options.make_engine(data_dir) : TestEngine(data_dir + "/cache.db");
-  index = std::make_unique<memory::MemoryIndex>(engine->embedder->Dimensions());
-  Status loaded = projections::LoadMemoryIndex(**db, *index, engine->embedder->ModelId());
-  if (!loaded.ok()) throw std::runtime_error(loaded.ToString());
-  auto q = projections::ReadQueries::Open(db_path());
-  if (!q.ok()) throw std::runtime_error(q.status().ToString());
-  queries = std::move(q).value();
-  auto pending = projections::PendingExtractionJobs(**db);
-  if (!pending.ok()) throw std::runtime_error(pending.status().ToString());
-  workers = std::make_unique<projections::ExtractionWorkers>(
-      *log, *engine->extractor, options.extraction, &telemetry.registry());
-  for (const auto& job : *pending) workers->Submit(job);
-  workers->Start();
-  projections::MemoryEngineParts parts = engine->Parts(index.get(), &telemetry.registry());
-  parts.on_job = [w = workers.get()](const projections::ExtractionJob& job) { w->Submit(job); };
-  runner = std::make_unique<projections::ProjectorRunner>(*log, std::move(db).value(),
-                                                          projections::MakeProjectors(parts));
-  runner->Start();
-  services.log = log.get();
-  services.clock = &SystemClock::Instance();
-  services.projector = runner.get();
-  services.post_call.webhook_secret = kTestSecret;
-  services.post_call.insecure_no_signature = options.insecure_no_signature;
-  services.post_call.keep_audio = options.keep_audio;
-  services.queries = queries.get();
-  services.index = index.get();
-  services.embedder = engine->embedder.get();
-  services.recall_cache = recall_cache.get();
-  services.tools.secret = kToolSecret;
-  services.telemetry = &telemetry;
-  services.swap_read_model = replay::SwapHook(
-      {db_path(), runner.get(), queries.get(), index.get(), recall_cache.get(), workers.get(),
-       [parts] { return projections::MakeProjectors(parts); }, engine->embedder->ModelId(),
-       log->Identity().ok() ? log->Identity().value() : std::string()});
-  if (options.start_http) {
-    http::ServerOptions so;
-    so.host = "127.0.0.1";
-    so.port = 0;
-    so.body_limit = options.body_limit;
-    so.read_timeout = options.read_timeout;
-    so.handler_threads = 16;
-    so.on_response = [this](const http::HttpRequest& r, const http::HttpResponse& res, double ms) {
-      telemetry.Observe(r, res, ms);
-    };
-    so.on_header = [this](const http::HttpRequest& head) {
-      return http::DecideOnHeader(head, services);
-    };
-    server = std::make_unique<http::HttpServer>(
-        so, [this](const http::HttpRequest& r) { return http::HandleRequest(r, services); });
-    Status s = server->Start();
-    if (!s.ok()) throw std::runtime_error(s.ToString());
-    port = server->port();
-  }
+namespace {
+
+// What `engram serve` would be given, for a test: loopback, an ephemeral
+// port, the test secrets, short extraction backoffs.
+app::ApplicationOptions ApplicationOptionsFor(const std::string& dir,
+                                              const EngramInstance::Options& options) {
+  app::ApplicationOptions a;
+  a.data_dir = dir;
+  a.start_http = options.start_http;
+  a.access_log = false;
+  a.server.host = "127.0.0.1";
+  a.server.port = 0;
+  a.server.body_limit = options.body_limit;
+  a.server.read_timeout = options.read_timeout;
+  a.server.handler_threads = 16;
+  a.webhook_secret = kTestSecret;
+  a.insecure_no_signature = options.insecure_no_signature;
+  a.keep_audio = options.keep_audio;
+  a.tool_secret = kToolSecret;
+  a.extraction = options.extraction;
+  a.projector_nice = 0;
+  a.seal_log = options.seal_log;
+  a.adopt_identity_scheme = options.adopt_identity_scheme;
+  auto make = options.make_engine;
+  a.make_engine = [dir, make]() -> Result<std::unique_ptr<projections::MemoryEngine>> {
+    return make ? make(dir) : TestEngine(dir + "/cache.db");
+  };
+  return a;
 }
 
-EngramInstance::~EngramInstance() {
-  if (server) server->Stop();
-  workers->Stop();
-  runner->Stop();
+std::unique_ptr<app::Application> OpenApplication(const std::string& dir,
+                                                  const EngramInstance::Options& options) {
+  app::StartupError error;
+  auto application = app::Application::Open(ApplicationOptionsFor(dir, options), &error);
+  if (!application) throw std::runtime_error(error.status.ToString());
+  Status started = application->Start();
+  if (!started.ok()) throw std::runtime_error(started.ToString());
+  return application;
 }
+
+}  // namespace
+
+EngramInstance::EngramInstance(const std::string& dir, Options options)
+    : data_dir(dir),
+      application(OpenApplication(dir, options)),
+      log(&application->log()),
+      engine(&application->engine()),
+      index(&application->index()),
+      queries(&application->queries()),
+      workers(&application->workers()),
+      runner(&application->runner()),
+      telemetry(application->telemetry()),
+      services(application->services()),
+      server(application->server()),
+      port(application->port()) {}
+
+EngramInstance::~EngramInstance() { application->Stop(); }
 
 void EngramInstance::WaitForProjection() {
   // Projecting a transcript queues an extraction whose outcome is another

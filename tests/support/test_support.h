@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/application.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -62,7 +63,7 @@ inline constexpr bool kSanitizerBuild = false;
 // at `cache_path` (":memory:" when empty).
 std::unique_ptr<projections::MemoryEngine> TestEngine(const std::string& cache_path = "");
 
-// One Engram in this process, as `engram serve` assembles it.
+// One Engram in this process: the Application `engram serve` runs (src/app).
 struct EngramInstance {
   struct Options {
     bool start_http = true;
@@ -73,6 +74,11 @@ struct EngramInstance {
     // Short backoffs: a test waits for retries.
     projections::ExtractionWorkerOptions extraction{3, 5, std::chrono::milliseconds(10),
                                                     std::chrono::milliseconds(100)};
+    // `engram serve` has both on. Off here by default because most tests
+    // read the stored log or count seqs from 1; the tests of keys and of
+    // the identity scheme run the real server, or turn these on.
+    bool seal_log = false;
+    bool adopt_identity_scheme = false;
     // Makes the engine instead of TestEngine (e.g. with an LLM extractor),
     // given the data dir.
     std::function<std::unique_ptr<projections::MemoryEngine>(const std::string&)> make_engine;
@@ -88,17 +94,17 @@ struct EngramInstance {
   void WaitForProjection();
 
   std::string data_dir;
-  std::unique_ptr<log::RocksDbEventLog> log;
-  std::unique_ptr<projections::MemoryEngine> engine;
-  std::unique_ptr<memory::MemoryIndex> index;
-  std::unique_ptr<projections::ReadQueries> queries;
-  std::unique_ptr<memory::RecallCache> recall_cache =
-      std::make_unique<memory::RecallCache>(1000, std::chrono::seconds(30));
-  std::unique_ptr<projections::ExtractionWorkers> workers;
-  std::unique_ptr<projections::ProjectorRunner> runner;
-  http::Telemetry telemetry{/*access_log=*/false};
-  http::Services services;
-  std::unique_ptr<http::HttpServer> server;
+  // What `engram serve` runs (src/app), and views of its parts.
+  std::unique_ptr<app::Application> application;
+  log::EventLog* log;  // the sealing log, as the routes and projectors see it
+  projections::MemoryEngine* engine;
+  memory::MemoryIndex* index;
+  projections::ReadQueries* queries;
+  projections::ExtractionWorkers* workers;
+  projections::ProjectorRunner* runner;
+  http::Telemetry& telemetry;
+  http::Services& services;
+  http::HttpServer* server;  // null without start_http
   uint16_t port = 0;
 };
 

@@ -1,12 +1,9 @@
-// The gauges of `engram serve` (moved out of serve_command.cc to keep it
-// short).
-#include "cli/serve_gauges.h"
+// The gauges of `engram serve`, registered by the Application.
+#include "app/serve_gauges.h"
 
 #include <filesystem>
 
-#include "cli/commands.h"
-
-namespace engram::cli {
+namespace engram::app {
 
 double FileBytes(const std::string& path) {
   std::error_code ec;
@@ -40,7 +37,7 @@ void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
                  return n.ok() ? static_cast<double>(*n) : -1.0;
                });
   }
-  const std::string db = ReadModelPath(data_dir);
+  const std::string db = data_dir + "/engram.db";  // the read model (cli/commands.h)
   r.AddGauge("engram_sqlite_bytes", "Read model file sizes", {{"file", "db"}},
              [db] { return FileBytes(db); });
   r.AddGauge("engram_sqlite_bytes", "Read model file sizes", {{"file", "wal"}},
@@ -86,4 +83,4 @@ void RegisterServerGauges(metrics::Registry& r, const http::HttpServer& server) 
       [&server] { return static_cast<double>(server.stats().body_budget_refusals); }, "counter");
 }
 
-}  // namespace engram::cli
+}  // namespace engram::app

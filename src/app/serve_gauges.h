@@ -12,7 +12,7 @@
 #include "projections/projector_runner.h"
 #include "projections/read_queries.h"
 
-namespace engram::cli {
+namespace engram::app {
 
 // Size of a file, 0 when missing.
 double FileBytes(const std::string& path);
@@ -26,4 +26,4 @@ void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
 // The connection and body-budget counters of the HTTP server.
 void RegisterServerGauges(metrics::Registry& r, const http::HttpServer& server);
 
-}  // namespace engram::cli
+}  // namespace engram::app

@@ -1,0 +1,282 @@
+#include "app/application.h"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "app/serve_gauges.h"
+#include "common/clock.h"
+#include "http/auth_throttle.h"
+#include "http/http_client.h"
+#include "http/router.h"
+#include "http/telemetry.h"
+#include "identity/caller_ids.h"
+#include "identity/identity_key.h"
+#include "identity/identity_scheme.h"
+#include "keys/keys_setup.h"
+#include "keys/sealing_event_log.h"
+#include "log/rocksdb_event_log.h"
+#include "memory/query_cache.h"
+#include "memory/use_embedder.h"
+#include "projections/memory_projector.h"
+#include "projections/projector_runner.h"
+#include "projections/projectors.h"
+#include "projections/read_model.h"
+#include "projections/read_queries.h"
+#include "replay/swap.h"
+
+namespace engram::app {
+
+Application::Application(ApplicationOptions options) : options_(std::move(options)) {}
+
+Application::~Application() { Close(); }
+
+log::EventLog& Application::log() {
+  return sealed_log_ ? static_cast<log::EventLog&>(*sealed_log_) : *stored_log_;
+}
+
+uint16_t Application::port() const { return server_ ? server_->port() : 0; }
+
+std::unique_ptr<Application> Application::Open(ApplicationOptions options, StartupError* error) {
+  std::unique_ptr<Application> app(new Application(std::move(options)));
+  bool setting = false;
+  Status s = app->OpenStores(&setting);
+  if (s.ok()) s = app->StartLearning();
+  if (!s.ok()) {
+    if (error) *error = {s, setting};
+    return nullptr;
+  }
+  app->WireServices();
+  return app;
+}
+
+// Caller data keys (src/keys): everything after appends and reads through
+// the sealing log, so bodies with a caller's data are encrypted with that
+// caller's key and a forget destroys the keys.
+Status Application::OpenKeys(bool* setting) {
+  auto keys = keys::OpenKeys({options_.data_dir, options_.master_key_file, /*create=*/true});
+  if (!keys.ok()) {
+    *setting = true;
+    return Status(keys.status().code(), "keys: " + keys.status().ToString());
+  }
+  if (keys->master_created) {
+    std::cerr << "engram serve: made a new master key in " << keys->master_source
+              << " (mode 0600). Keep a copy apart from the data folder's backups: without it "
+                 "no sealed log entry can be read.\n";
+  }
+  if (keys->finished_rotation) spdlog::info("keys: finished an interrupted `engram keys rotate`");
+  key_store_ = std::move(keys->store);
+  sealed_log_ = std::make_unique<keys::SealingEventLog>(*stored_log_, *key_store_);
+  auto recovered = sealed_log_->Recover();
+  if (!recovered.ok()) {
+    return Status(recovered.status().code(),
+                  "keys: recovering erasures: " + recovered.status().ToString());
+  }
+  if (recovered->completed + recovered->dropped + recovered->keys_destroyed +
+          recovered->entries_erased >
+      0) {
+    spdlog::info(
+        "keys: {} interrupted forget(s) completed, {} unacknowledged dropped; {} key(s) and {} "
+        "log entries erased again from the erasure list",
+        recovered->completed, recovered->dropped, recovered->keys_destroyed,
+        recovered->entries_erased);
+  }
+  return Status::Ok();
+}
+
+// The identity key and the scheme the log records: before the projectors
+// start, so every event after the scheme finds its key.
+Status Application::AdoptIdentityScheme(bool* setting) {
+  if (!identity::PhoneNumbers().IsKnownRegion(options_.default_region)) {
+    *setting = true;
+    return Status::InvalidArgument("--default-region " + options_.default_region +
+                                   " is not a region code such as US or GB");
+  }
+  auto identity_key = identity::IdentityKey::Load(options_.data_dir, /*create=*/true);
+  if (!identity_key.ok()) {
+    *setting = true;
+    return Status(identity_key.status().code(),
+                  "identity key: " + identity_key.status().ToString());
+  }
+  identity_key_ = *identity_key;
+  auto scheme = identity::AdoptScheme(log(), *identity_key_, options_.default_region);
+  if (!scheme.ok()) {
+    *setting = true;
+    return Status(scheme.status().code(), "identity scheme: " + scheme.status().ToString());
+  }
+  spdlog::info("identity: key {} from {}; E.164 caller ids and keyed user ids since seq {}",
+               identity_key_->key_id(), identity_key_->source(), scheme->seq);
+  if (options_.strict_isolation) {
+    spdlog::info("--strict-isolation: the memory tool needs a call bound to the user");
+  }
+  return Status::Ok();
+}
+
+// The log, the caller keys, the identity scheme, the read model, the engine
+// and the index, in the order each needs the one before.
+Status Application::OpenStores(bool* setting) {
+  const std::string& dir = options_.data_dir;
+  log::RocksDbEventLogOptions log_options;
+  log_options.path = dir + "/log";
+  ENGRAM_ASSIGN_OR_RETURN(stored_log_,
+                          log::RocksDbEventLog::Open(log_options, SystemClock::Instance()));
+  if (options_.seal_log) ENGRAM_RETURN_IF_ERROR(OpenKeys(setting));
+  if (options_.adopt_identity_scheme) ENGRAM_RETURN_IF_ERROR(AdoptIdentityScheme(setting));
+  ENGRAM_ASSIGN_OR_RETURN(log_identity_, stored_log_->Identity());
+  if (options_.make_engine) {
+    ENGRAM_ASSIGN_OR_RETURN(engine_, options_.make_engine());
+  } else {
+    ENGRAM_ASSIGN_OR_RETURN(engine_, projections::OpenMemoryEngine(options_.engine));
+  }
+  index_ = std::make_unique<memory::MemoryIndex>(
+      engine_->embedder->Dimensions(),
+      std::make_shared<memory::TermVocabulary>(*engine_->embedder));
+  // The read model before its readers: opening it makes or migrates it.
+  ENGRAM_ASSIGN_OR_RETURN(read_model_, projections::OpenReadModel(read_model_path()));
+  ENGRAM_ASSIGN_OR_RETURN(queries_, projections::ReadQueries::Open(read_model_path()));
+  telemetry_ = std::make_unique<http::Telemetry>(options_.access_log);
+  return Status::Ok();
+}
+
+// The extraction workers and the projector, fed from the read model.
+Status Application::StartLearning() {
+  std::unique_ptr<projections::SqliteDb> db = std::move(read_model_);
+  ENGRAM_RETURN_IF_ERROR(projections::LoadMemoryIndex(*db, *index_, engine_->embedder->ModelId()));
+  spdlog::info("memory index: {} current memories ({})", index_->TotalCount(),
+               engine_->embedder->ModelId());
+  // Extraction runs on its own pool; the projector only queues jobs. Jobs
+  // left pending by the last run are queued again first.
+  ENGRAM_ASSIGN_OR_RETURN(auto pending, projections::PendingExtractionJobs(*db));
+  // Learning is background work on both its threads: extraction as well as
+  // projection yield the cores to the acknowledgements.
+  projections::ExtractionWorkerOptions extraction = options_.extraction;
+  extraction.nice = options_.projector_nice;
+  workers_ = std::make_unique<projections::ExtractionWorkers>(log(), *engine_->extractor,
+                                                              extraction, &telemetry_->registry());
+  for (const auto& job : pending) workers_->Submit(job);
+  if (!pending.empty()) spdlog::info("{} extractions pending from the last run", pending.size());
+  workers_->Start();
+  projections::MemoryEngineParts parts = engine_->Parts(index_.get(), &telemetry_->registry());
+  parts.identity_key = identity_key_;
+  parts.on_job = [w = workers_.get()](const projections::ExtractionJob& job) { w->Submit(job); };
+  // Query embeddings and frequent answers are cached on the tool's path;
+  // the projector embeds through the engine directly. A forget empties both.
+  query_embedder_ = std::make_unique<memory::CachingEmbedder>(*engine_->embedder, 10'000);
+  recall_cache_ = std::make_unique<memory::RecallCache>(10'000, std::chrono::seconds(30));
+  parts.on_user_forgotten = [q = query_embedder_.get(),
+                             r = recall_cache_.get()](const std::string&) {
+    q->Clear();
+    r->Clear();
+  };
+  projections::ProjectorRunnerOptions runner_options;
+  runner_options.nice = options_.projector_nice;
+  runner_options.purge_other_read_models = true;
+  runner_ = std::make_unique<projections::ProjectorRunner>(
+      log(), std::move(db), projections::MakeProjectors(parts), runner_options);
+  runner_->Start();
+  telemetry_->registry().AddGauge("engram_extraction_queue_depth",
+                                  "Extraction jobs queued or running (retries included)", {},
+                                  [w = workers_.get()] { return static_cast<double>(w->Depth()); });
+  services_.swap_read_model = replay::SwapHook(
+      {read_model_path(), runner_.get(), queries_.get(), index_.get(), recall_cache_.get(),
+       workers_.get(), [parts] { return projections::MakeProjectors(parts); },
+       engine_->embedder->ModelId(), log_identity_});
+  return Status::Ok();
+}
+
+// The routes' view of everything above, the gauges, the server and the alerts.
+void Application::WireServices() {
+  http::Services& s = services_;
+  s.log = &log();
+  s.clock = &SystemClock::Instance();
+  s.projector = runner_.get();
+  s.post_call.webhook_secret = options_.webhook_secret;
+  s.post_call.insecure_no_signature = options_.insecure_no_signature;
+  s.post_call.keep_audio = options_.keep_audio;
+  s.queries = queries_.get();
+  s.index = index_.get();
+  s.embedder = query_embedder_.get();
+  s.recall_cache = recall_cache_.get();
+  s.answer_summarizer = engine_->answer_summarizer.get();
+  s.tools.secret = options_.tool_secret;
+  s.tools.header = options_.tool_secret_header;
+  s.tools.insecure_no_secret = options_.insecure_no_tool_secret;
+  s.tools.extra_dynamic_variables = options_.extra_dynamic_variables;
+  s.tools.weights = options_.weights;
+  s.telemetry = telemetry_.get();
+  s.admin_token = options_.admin_token;
+  s.metrics_token = options_.metrics_token;
+  s.identity.key = identity_key_;
+  s.identity.default_region = options_.default_region;
+  s.identity.strict_isolation = options_.strict_isolation;
+  auth_throttle_ = std::make_unique<http::AuthThrottle>(&telemetry_->registry());
+  s.auth_throttle = auth_throttle_.get();
+  metrics::Registry& registry = telemetry_->registry();
+  RegisterServeGauges(registry, *stored_log_, *runner_, *queries_, *index_, *engine_->cache,
+                      options_.data_dir, services_);
+  // Alerts, evaluated every 5 s; posted to alert_webhook_url when set.
+  alert_client_ = http::MakeCurlHttpClient();
+  const std::string wal_path = read_model_path() + "-wal";
+  alerts_ = std::make_unique<http::AlertMonitor>(
+      registry,
+      http::AlertInputs{
+          [this] { return static_cast<double>(stored_log_->Head()) - runner_->Applied(); },
+          [wal_path] { return FileBytes(wal_path); },
+          [this] { return static_cast<double>(runner_->ProjectionFailures()); }},
+      options_.alerts, alert_client_.get(), options_.alert_webhook_url);
+  if (!options_.start_http) return;
+  http::ServerOptions so = options_.server;
+  so.on_response = [t = telemetry_.get()](const http::HttpRequest& r, const http::HttpResponse& res,
+                                          double ms) { t->Observe(r, res, ms); };
+  so.on_header = [this](const http::HttpRequest& head) {
+    return http::DecideOnHeader(head, services_);
+  };
+  server_ = std::make_unique<http::HttpServer>(
+      so, [this](const http::HttpRequest& r) { return http::HandleRequest(r, services_); });
+  RegisterServerGauges(registry, *server_);
+}
+
+Status Application::Start() {
+  alerts_->Start();
+  if (server_) {
+    Status started = server_->Start();
+    if (!started.ok()) {
+      Stop();
+      return started;
+    }
+  }
+  return Status::Ok();
+}
+
+void Application::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_) server_->Stop();
+  if (alerts_) alerts_->Stop();
+  // Attempts in flight finish and append their outcome; queued jobs stay
+  // pending for the next start.
+  if (workers_) workers_->Stop();
+  if (runner_) runner_->Stop();
+}
+
+void Application::Close() {
+  Stop();
+  // In the reverse of the order Open made them: each may use those before it.
+  alerts_.reset();
+  alert_client_.reset();
+  server_.reset();
+  auth_throttle_.reset();
+  runner_.reset();
+  recall_cache_.reset();
+  query_embedder_.reset();
+  workers_.reset();
+  telemetry_.reset();
+  queries_.reset();
+  index_.reset();
+  engine_.reset();
+  sealed_log_.reset();
+  key_store_.reset();
+  stored_log_.reset();
+}
+
+}  // namespace engram::app
