@@ -7,7 +7,7 @@
 #include "app/serve_gauges.h"
 #include "common/clock.h"
 #include "http/auth_throttle.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 #include "http/router.h"
 #include "http/telemetry.h"
 #include "identity/caller_ids.h"

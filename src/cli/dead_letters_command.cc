@@ -17,7 +17,7 @@
 #include "common/clock.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/dead_letters.h"
 #include "projections/projection_failures.h"

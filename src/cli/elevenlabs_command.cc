@@ -15,7 +15,7 @@
 
 #include "cli/commands.h"
 #include "elevenlabs/agent_setup.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 
 namespace engram::cli {
 namespace {

@@ -13,7 +13,7 @@
 #include "cli/keyed_log.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 #include "identity/identity_scheme.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"

@@ -24,8 +24,8 @@
 #include "common/clock.h"
 #include "common/json_fields.h"
 #include "common/json_guard.h"
-#include "http/http_client.h"
 #include "http/signature.h"
+#include "http_client/http_client.h"
 
 namespace engram::cli {
 namespace {

@@ -16,7 +16,7 @@
 
 #include "common/status.h"
 #include "elevenlabs/data_collection.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 
 namespace engram::elevenlabs {
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "common/metrics.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 
 namespace engram::http {
 

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 #include "memory/extractor.h"
 #include "memory/openai_compat.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 
 namespace engram::memory {
 

@@ -3,7 +3,7 @@
 // by contract, so the memory projector caches its vectors.
 #pragma once
 
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 #include "memory/embedder.h"
 #include "memory/openai_compat.h"
 

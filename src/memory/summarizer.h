@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 #include "memory/openai_compat.h"
 #include "memory/recall.h"
 #include "memory/summary.h"

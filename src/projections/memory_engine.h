@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 #include "memory/embedder.h"
 #include "memory/extractor.h"
 #include "memory/openai_compat.h"

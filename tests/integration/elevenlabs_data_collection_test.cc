@@ -15,9 +15,9 @@
 
 #include "elevenlabs/agent_setup.h"
 #include "elevenlabs/data_collection.h"
-#include "http/http_client.h"
 #include "http/http_connection.h"
 #include "http/signature.h"
+#include "http_client/http_client.h"
 #include "memory/analysis_memories.h"
 #include "support/elevenlabs_standin.h"
 #include "support/test_support.h"

@@ -15,8 +15,8 @@
 #include <set>
 
 #include "elevenlabs/agent_setup.h"
-#include "http/http_client.h"
 #include "http/http_connection.h"
+#include "http_client/http_client.h"
 #include "support/elevenlabs_standin.h"
 #include "support/test_support.h"
 

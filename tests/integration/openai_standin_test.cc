@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "common/crypto.h"
-#include "http/http_client.h"
 #include "http/http_connection.h"
 #include "http/server.h"
 #include "http/signature.h"
+#include "http_client/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "memory/llm_extractor.h"
 #include "memory/openai_embedder.h"

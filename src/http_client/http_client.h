@@ -1,6 +1,9 @@
 // HttpClient: outbound HTTP for Engram's external dependencies (LLM and
 // embedding endpoints, the ElevenLabs API, alert webhooks). One small
-// interface; the libcurl adapter lives in curl_http_client.cc.
+// interface; the libcurl adapter lives in curl_http_client.cc. Its own
+// folder, below the server (src/http), so memory, projections and the
+// ElevenLabs setup reach the network without depending on the server. The
+// namespace stays engram::http from when it lived there.
 #pragma once
 
 #include <chrono>

@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "http/http_client.h"
+#include "http_client/http_client.h"
 
 namespace engram::http {
 namespace {
