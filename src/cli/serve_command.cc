@@ -14,6 +14,7 @@
 #include "cli/embedder_flags.h"
 #include "cli/finite_in.h"
 #include "cli/keyed_log.h"
+#include "cli/log_backend.h"
 #include "cli/serve_gauges.h"
 #include "common/clock.h"
 #include "common/data_dir_lock.h"
@@ -28,7 +29,6 @@
 #include "identity/identity_scheme.h"
 #include "keys/keys_setup.h"
 #include "keys/sealing_event_log.h"
-#include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/recall.h"
 #include "memory/use_embedder.h"
@@ -46,6 +46,7 @@ namespace {
 
 struct ServeFlags {
   std::string data_dir = "./data";
+  LogFlags log;  // --log, --log-replicas (cli/log_backend.h)
   std::string listen = "127.0.0.1:8080";
   bool insecure_no_signature = false;
   bool keep_audio = false;
@@ -199,9 +200,7 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   const Clock& clock = SystemClock::Instance();
-  log::RocksDbEventLogOptions log_options;
-  log_options.path = LogDir(flags.data_dir);
-  auto event_log = log::RocksDbEventLog::Open(log_options, clock);
+  auto event_log = OpenServeLog(flags.log, flags.data_dir, clock);
   if (!event_log.ok()) {
     spdlog::critical("{}", event_log.status().ToString());
     return 1;
@@ -222,7 +221,7 @@ int Serve(const ServeFlags& flags) {
   if (opened_keys->finished_rotation) {
     spdlog::info("keys: finished an interrupted `engram keys rotate`");
   }
-  keys::SealingEventLog sealed_log(**event_log, *opened_keys->store);
+  keys::SealingEventLog sealed_log(*event_log->log, *opened_keys->store);
   auto recovered = sealed_log.Recover();
   if (!recovered.ok()) {
     spdlog::critical("keys: recovering erasures: {}", recovered.status().ToString());
@@ -260,7 +259,7 @@ int Serve(const ServeFlags& flags) {
   if (flags.strict_isolation) {
     spdlog::info("--strict-isolation: the memory tool needs a call bound to the user");
   }
-  auto log_identity = (*event_log)->Identity();
+  auto log_identity = event_log->identity();
   if (!log_identity.ok()) {
     spdlog::critical("{}", log_identity.status().ToString());
     return 1;
@@ -362,7 +361,8 @@ int Serve(const ServeFlags& flags) {
   http::AuthThrottle auth_throttle(&telemetry.registry());
   services.auth_throttle = &auth_throttle;
   if (const char* m = std::getenv("ENGRAM_METRICS_TOKEN")) services.metrics_token = m;
-  RegisterServeGauges(telemetry.registry(), **event_log, runner, **queries, index,
+  RegisterServeGauges(telemetry.registry(), *event_log->log, event_log->bytes_metric,
+                      event_log->bytes, runner, **queries, index,
                       *(*engine)->cache, flags.data_dir, services);
   server_options.on_response = [&telemetry](const http::HttpRequest& r,
                                             const http::HttpResponse& res,
@@ -380,7 +380,7 @@ int Serve(const ServeFlags& flags) {
   const std::string wal_path = ReadModelPath(flags.data_dir) + "-wal";
   http::AlertMonitor alerts(
       telemetry.registry(),
-      {[&] { return static_cast<double>((*event_log)->Head()) - runner.Applied(); },
+      {[&] { return static_cast<double>(event_log->log->Head()) - runner.Applied(); },
        [wal_path] { return FileBytes(wal_path); },
        [&runner] { return static_cast<double>(runner.ProjectionFailures()); }},
       flags.alerts, alert_client.get(), alert_url ? alert_url : "");
@@ -394,8 +394,8 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   data_dir_lock->RecordHolder();  // only now: a refused start leaves the folder as it was
-  spdlog::info("engram listening on {}:{} (data dir {}, log head {})", server_options.host,
-               server.port(), flags.data_dir, (*event_log)->Head());
+  spdlog::info("engram listening on {}:{} (data dir {}, log {}, head {})", server_options.host,
+               server.port(), flags.data_dir, event_log->description, event_log->log->Head());
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -406,7 +406,7 @@ int Serve(const ServeFlags& flags) {
   // pending for the next start.
   workers.Stop();
   runner.Stop();
-  spdlog::info("stopped at log head {}, applied {}", (*event_log)->Head(), runner.Applied());
+  spdlog::info("stopped at log head {}, applied {}", event_log->log->Head(), runner.Applied());
   return 0;
 }
 
@@ -417,6 +417,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("serve", "Run the HTTP server (webhooks, memory tool)");
   cmd->add_option("--data-dir", flags->data_dir, "Folder for the event log and read model")
       ->capture_default_str();
+  AddLogFlags(*cmd, flags->log);
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on")->capture_default_str();
   cmd->add_flag("--insecure-no-signature", flags->insecure_no_signature,
                 "Accept post-call webhooks without ElevenLabs-Signature (local use only)");

@@ -1,0 +1,39 @@
+// Which event log a command opens: RocksDB in DATA_DIR/log (the default,
+// exactly as before) or a NATS JetStream stream (`--log nats://HOST:PORT,...`,
+// src/nats_log), shared by every node of a cluster.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "log/event_log.h"
+
+namespace engram::cli {
+
+struct LogFlags {
+  std::string log;   // "" = RocksDB in DATA_DIR/log; else nats://HOST:PORT[,nats://...]
+  int replicas = 1;  // of the JetStream stream, when this node makes it
+};
+
+// Adds --log and --log-replicas to `cmd`.
+void AddLogFlags(CLI::App& cmd, LogFlags& flags);
+
+struct OpenedLog {
+  std::unique_ptr<log::EventLog> log;
+  std::string description;  // for the start-up line, e.g. "jetstream nats://127.0.0.1:4222"
+  // The log's stable identity (replay databases are stamped with it).
+  std::function<Result<std::string>()> identity;
+  // /metrics: the log's size, under this gauge name.
+  std::string bytes_metric;
+  std::function<double()> bytes;
+};
+
+// Opens the log read-write for `engram serve`.
+Result<OpenedLog> OpenServeLog(const LogFlags& flags, const std::string& data_dir,
+                               const Clock& clock);
+
+}  // namespace engram::cli
