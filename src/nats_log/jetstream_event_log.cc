@@ -17,12 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The Nats-Msg-Id of a publish computed on an empty stream. nats-server 2.9
-// ignores "Nats-Expected-Last-Sequence: 0", so two writers racing for seq 1
-// would both land; with one shared message id the second is a duplicate of
-// the first within the duplicate window, and is then recomputed on seq 1.
-constexpr char kGenesisMsgId[] = "engram-genesis";
-
 // Between retries of a transient failure: short first (a reconnect takes
 // ~100 ms), then no faster than an election can finish.
 std::chrono::milliseconds Backoff(int attempt) {
@@ -189,7 +183,7 @@ struct JetStreamEventLog::Impl {
       Publish p;
       p.subject = subject;
       p.data = log::EncodeEvent(e);
-      p.msg_id = tail_seq == 0 ? kGenesisMsgId : append_id;
+      p.msg_id = append_id;
       p.expected_last_seq = tail_seq;
       p.expect_no_subject_msg = !ne.idempotency_key.empty();
       p.append_id = append_id;
@@ -213,21 +207,11 @@ struct JetStreamEventLog::Impl {
         }
       }
       if (ack.value->duplicate) {
-        // A message with this id is stored: our own earlier attempt (its
-        // acknowledgement lost), or another writer's genesis. Its
-        // Engram-Append header says which.
+        // The id is this append's own (random): an earlier attempt landed
+        // and its acknowledgement was lost. That entry is the append.
         tail_known = false;
-        auto stored = stream->Get(ack.value->seq);
-        if (!stored.ok()) {
-          last_error = stored.error.status;
-          std::this_thread::sleep_for(Backoff(attempt));
-          continue;
-        }
-        if (*stored.value && (*stored.value)->append_id == append_id) {
-          RaiseHead(ack.value->seq);
-          return log::AppendResult{ack.value->seq, false, e.received_at_us};
-        }
-        continue;
+        RaiseHead(ack.value->seq);
+        return log::AppendResult{ack.value->seq, false, e.received_at_us};
       }
       if (ack.value->seq != e.seq) {
         tail_known = false;
@@ -381,5 +365,11 @@ Result<uint64_t> JetStreamEventLog::StoredBytes() const {
 }
 
 int JetStreamEventLog::Replicas() const { return impl_->stream->at_open().replicas; }
+
+Result<std::string> JetStreamEventLog::Leader() const {
+  auto state = impl_->stream->State();
+  if (!state.ok()) return state.error.status;
+  return state.value->leader;
+}
 
 }  // namespace engram::nats_log

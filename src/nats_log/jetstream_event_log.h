@@ -46,7 +46,10 @@ struct JetStreamEventLogOptions {
   // a lost acknowledgement land once; idempotency keys do not depend on it.
   std::chrono::milliseconds duplicate_window{120'000};
   // One JetStream request (publish, get, stream info).
-  std::chrono::milliseconds request_timeout{5'000};
+  // Short, because a publish to a server that just lost the stream's
+  // leadership is never answered: the retry (same message id, so it lands
+  // once) goes to the new leader.
+  std::chrono::milliseconds request_timeout{2'000};
   // How long an append keeps retrying through a leader election or a
   // reconnect before it answers Unavailable. A JetStream R3 election takes
   // a few seconds; longer than any webhook sender waits is pointless.
@@ -102,6 +105,9 @@ class JetStreamEventLog final : public log::EventLog {
   Result<uint64_t> StoredBytes() const;
   // The stream's replica count as the server reports it.
   int Replicas() const;
+  // The name of the server leading the stream now ("" on a single server
+  // without a cluster): where appends are ordered.
+  Result<std::string> Leader() const;
 
   struct Impl;
 

@@ -42,8 +42,10 @@ bool IsTransient(natsStatus s, jsErrCode jerr) {
 NatsError MakeError(natsStatus s, jsErrCode jerr, const std::string& what) {
   std::string msg = what + ": " + natsStatus_GetText(s);
   if (jerr != 0) msg += " (JetStream error " + std::to_string(static_cast<int>(jerr)) + ")";
+  // The client's last-error text is per thread and never cleared: only a
+  // JetStream error (the server's own description) is sure to be this one's.
   natsStatus last = NATS_OK;
-  if (const char* text = nats_GetLastError(&last); text != nullptr && *text != '\0') {
+  if (const char* text = nats_GetLastError(&last); jerr != 0 && text != nullptr && *text != '\0') {
     msg.append(": ").append(text);
   }
   NatsError e;
@@ -288,7 +290,10 @@ NatsResult<StreamState> NatsStream::State() {
     return out;
   }
   out.value = StreamState{si->State.LastSeq, si->State.Bytes, si->Created,
-                          static_cast<int>(si->Config->Replicas)};
+                          static_cast<int>(si->Config->Replicas), ""};
+  if (si->Cluster != nullptr && si->Cluster->Leader != nullptr) {
+    out.value->leader = si->Cluster->Leader;
+  }
   jsStreamInfo_Destroy(si);
   return out;
 }

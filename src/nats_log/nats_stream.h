@@ -40,6 +40,7 @@ struct StreamState {
   uint64_t bytes = 0;
   int64_t created_ns = 0;
   int replicas = 1;
+  std::string leader;  // the server name of the stream's leader ("" when single-server)
 };
 
 // What a conditional publish needs.

@@ -252,6 +252,32 @@ TEST_F(JetStreamLog, ConcurrentWritersKeepTheChainAndTheKeys) {
   ExpectChainIntact(*b, all.size());
 }
 
+// Writers racing for seq 1 of an empty stream, without keys: each publish
+// says "Nats-Expected-Last-Sequence: 0", which the server must enforce
+// (2.9.10 does; src/nats_log/README.md), so one chain results.
+TEST_F(JetStreamLog, WritersRacingForTheFirstEntryLeaveOneChain) {
+  for (int round = 0; round < 5; ++round) {
+    JetStreamEventLogOptions o = Options();
+    o.stream = "RACE" + std::to_string(round);
+    o.subject = "race" + std::to_string(round);
+    std::vector<std::unique_ptr<JetStreamEventLog>> logs;
+    for (int i = 0; i < 4; ++i) logs.push_back(Open(o));
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (auto& log : logs) {
+      threads.emplace_back([&ready, &log] {
+        ++ready;
+        while (ready.load() < 4) {
+        }
+        EXPECT_TRUE(log->Append(Event("", "{}")).ok());
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ReadAll(*logs[0]).size(), 4u);
+    ExpectChainIntact(*logs[0], 4);
+  }
+}
+
 // Three servers, a stream with 3 replicas, two writers (as two nodes would
 // be) appending when one server is killed with SIGKILL: every acknowledged
 // append is in the stream exactly once at the seq it was acknowledged with,
@@ -283,7 +309,7 @@ TEST(JetStreamCluster, KillNineOfOneServerLosesNoAcknowledgedAppend) {
   std::atomic<int> done{0};
   auto writer = [&](JetStreamEventLog* log, int id) {
     for (int i = 0; i < kPerWriter; ++i) {
-      const std::string key = "w" + std::to_string(id) + ":" + std::to_string(i);
+      const std::string key = std::string("w").append(std::to_string(id)) + ":" + std::to_string(i);
       auto r = log->Append(Event(key, "{}"));
       std::lock_guard lock(mu);
       if (r.ok()) {
@@ -298,7 +324,19 @@ TEST(JetStreamCluster, KillNineOfOneServerLosesNoAcknowledgedAppend) {
   std::thread wa(writer, a.get(), 0);
   std::thread wb(writer, b.get(), 1);
   while (done.load() < kPerWriter / 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  cluster.node(0).Kill9();
+  // The stream's leader: its followers must elect another before anything
+  // is acknowledged again.
+  // (No ASSERT while the writers run: they must be joined first.)
+  auto leader = a->Leader();
+  size_t victim = 0;
+  if (leader.ok() && leader->size() == 2 && (*leader)[0] == 'n' && (*leader)[1] >= '1' &&
+      (*leader)[1] <= '3') {
+    victim = static_cast<size_t>((*leader)[1] - '1');
+  } else {
+    ADD_FAILURE() << "no stream leader named n1..n3: "
+                  << (leader.ok() ? *leader : leader.status().ToString());
+  }
+  cluster.node(victim).Kill9();
   wa.join();
   wb.join();
   EXPECT_GT(acked.size(), static_cast<size_t>(kPerWriter));  // most went through the election

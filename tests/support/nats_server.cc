@@ -129,7 +129,7 @@ NatsCluster::NatsCluster(const std::string& dir, int size) {
   for (int i = 0; i < size; ++i) cluster_ports.push_back(FreeLoopbackPort());
   for (int i = 0; i < size; ++i) {
     NatsServer::Options o;
-    o.name = "n" + std::to_string(i + 1);
+    o.name = std::string("n").append(std::to_string(i + 1));  // not "n" + ...: GCC 12 -Wrestrict
     o.cluster_name = "engram_test";
     o.cluster_port = cluster_ports[i];
     o.routes = cluster_ports;
