@@ -1,0 +1,137 @@
+// `engram serve --log nats://...` against a real nats-server: a signed
+// post-call webhook is acknowledged once JetStream stored it, the memory
+// tool answers from it, a redelivery (after a restart of Engram, so from the
+// stream, not from memory) answers `duplicate`, and nothing is written to
+// DATA_DIR/log.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "http/http_connection.h"
+#include "http/signature.h"
+#include "log/chain_verify.h"
+#include "nats_log/jetstream_event_log.h"
+#include "support/nats_server.h"
+#include "support/test_support.h"
+
+namespace engram {
+namespace {
+
+using nlohmann::json;
+using testing::NatsServer;
+using testing::ServerProcess;
+using testing::TempDir;
+
+json PostCall(uint16_t port, const std::string& body) {
+  http::HttpConnection client("127.0.0.1", port);
+  const int64_t now = SystemClock::Instance().NowMicros() / 1'000'000;
+  auto r = client.Send(
+      "POST", "/webhook/post-call", body,
+      {{"ElevenLabs-Signature", http::SignatureHeaderValue(testing::kTestSecret, now, body)}});
+  if (!r.ok()) return {{"error", r.status().ToString()}};
+  json out = json::parse(r->body, nullptr, false);
+  out["http_status"] = r->status;
+  return out;
+}
+
+// Until /healthz says every event is applied and no extraction is pending.
+bool WaitForProjection(uint16_t port, const std::string& db) {
+  http::HttpConnection client("127.0.0.1", port);
+  for (int i = 0; i < 400; ++i) {
+    auto r = client.Send("GET", "/healthz", "");
+    if (r.ok()) {
+      json h = json::parse(r->body, nullptr, false);
+      if (h.is_object() && h["applied"] == h["log_head"] &&
+          testing::QueryInt(*testing::OpenDb(db),
+                            "SELECT count(*) FROM webhook_events WHERE status = 'pending'") == 0) {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
+  ENGRAM_REQUIRE_NATS_SERVER();
+  TempDir dir;
+  NatsServer nats(dir / "nats", {});
+  ASSERT_TRUE(nats.Start()) << nats.LogText();
+  const std::string data = dir / "data";
+  ServerProcess server(data, {"--log", nats.url()});
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  EXPECT_NE(server.LogText().find("log jetstream " + nats.url()), std::string::npos)
+      << server.LogText();
+
+  json call = testing::MakeTranscription(
+      "conv_nats_1", "+15550142",
+      {"My name is Thaddeus Pemberton", "We use Quibblesoft for our invoices"});
+  call["data"]["user_id"] = "cust_nats";
+  json accepted = PostCall(server.port(), call.dump());
+  ASSERT_EQ(accepted["http_status"], 200) << accepted;
+  EXPECT_EQ(accepted["status"], "accepted") << accepted;
+  const uint64_t seq = accepted["seq"].get<uint64_t>();
+  ASSERT_TRUE(WaitForProjection(server.port(), data + "/engram.db")) << server.LogText();
+
+  auto ask = [&](uint16_t port) {
+    http::HttpConnection client("127.0.0.1", port);
+    auto r = client.Send(
+        "POST", "/tools/memory-query",
+        json({{"query", "which invoicing software"}, {"user_id", "cust_nats"}}).dump(),
+        {{"X-Engram-Secret", testing::kToolSecret}});
+    return r.ok() ? std::make_pair(r->status, r->body) : std::make_pair(-1, std::string());
+  };
+  auto [status, body] = ask(server.port());
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_NE(body.find("Quibblesoft"), std::string::npos) << body;
+  EXPECT_EQ(server.Terminate(), 0);
+
+  // The events are in the stream, sealed, on one intact chain; the data
+  // folder holds no RocksDB log.
+  EXPECT_FALSE(std::filesystem::exists(data + "/log"));
+  nats_log::JetStreamEventLogOptions o;
+  o.urls = {nats.url()};
+  auto log = nats_log::JetStreamEventLog::Open(o, SystemClock::Instance());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  auto stored = (*log)->ReadAfter(seq - 1, 1);
+  ASSERT_TRUE(stored.ok() && stored->size() == 1);
+  EXPECT_EQ((*stored)[0].idempotency_key, "post_call_transcription:conv_nats_1");
+  EXPECT_TRUE((*stored)[0].flags & log::kFlagSealed);
+  EXPECT_EQ((*stored)[0].body.find("Quibblesoft"), std::string::npos);
+  auto chain = log::VerifyChain(**log);
+  ASSERT_TRUE(chain.ok());
+  EXPECT_FALSE(chain->first_break.has_value()) << chain->first_break->reason;
+  EXPECT_EQ(chain->checked, (*log)->Head());
+
+  // A restarted Engram knows the call from the stream: a redelivery is a
+  // duplicate of the original seq, and the tool still answers.
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  json again = PostCall(server.port(), call.dump());
+  EXPECT_EQ(again["http_status"], 200) << again;
+  EXPECT_EQ(again["status"], "duplicate") << again;
+  EXPECT_EQ(again["seq"], seq) << again;
+  auto [status2, body2] = ask(server.port());
+  EXPECT_EQ(status2, 200) << body2;
+  EXPECT_NE(body2.find("Quibblesoft"), std::string::npos) << body2;
+  EXPECT_EQ(server.Terminate(), 0);
+}
+
+TEST(NatsServe, RefusesAMalformedLogUrl) {
+  TempDir dir;
+  auto [code, out] = testing::RunEngram("serve --insecure-no-signature --insecure-no-tool-secret "
+                                        "--data-dir " +
+                                        dir.path() + "/data --log 127.0.0.1:4222");
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("is not nats://HOST:PORT"), std::string::npos) << out;
+  auto [replicas_code, replicas_out] =
+      testing::RunEngram("serve --data-dir " + dir.path() + "/data --log-replicas 2");
+  EXPECT_NE(replicas_code, 0) << replicas_out;
+  EXPECT_NE(replicas_out.find("--log-replicas"), std::string::npos) << replicas_out;
+}
+
+}  // namespace
+}  // namespace engram
