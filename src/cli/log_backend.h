@@ -36,4 +36,8 @@ struct OpenedLog {
 Result<OpenedLog> OpenServeLog(const LogFlags& flags, const std::string& data_dir,
                                const Clock& clock);
 
+// REQUIRES: !flags.log.empty(). The JetStream log for a command that reads
+// (audit): NotFound when the stream does not exist; it is never made.
+Result<std::unique_ptr<log::EventLog>> OpenLogReader(const LogFlags& flags);
+
 }  // namespace engram::cli

@@ -248,6 +248,7 @@ Result<std::unique_ptr<JetStreamEventLog>> JetStreamEventLog::Open(
   spec.duplicate_window = options.duplicate_window;
   spec.republish_source = options.subject + ".>";
   spec.republish_destination = options.subject + "-stored.>";
+  spec.create = options.create_stream;
   ENGRAM_ASSIGN_OR_RETURN(impl->stream,
                           NatsStream::Connect(options.urls, spec, options.request_timeout,
                                               Clock::now() + options.open_deadline));

@@ -57,6 +57,9 @@ struct JetStreamEventLogOptions {
   // How long Open waits for the servers and for JetStream to be ready (a
   // cluster that just started elects its meta leader first).
   std::chrono::milliseconds open_deadline{20'000};
+  // Make the stream when it does not exist (serve); readers pass false and
+  // get NotFound instead.
+  bool create_stream = true;
 };
 
 // "nats://a:4222,nats://b:4222" -> the URLs. InvalidArgument unless every

@@ -143,6 +143,9 @@ Result<std::unique_ptr<NatsStream>> NatsStream::Connect(
     jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     s = js_GetStreamInfo(&si, h.js, spec.name.c_str(), nullptr, &jerr);
+    if (s == NATS_NOT_FOUND && !spec.create) {
+      return Status::NotFound("no JetStream stream " + spec.name + " (no Engram has appended yet)");
+    }
     if (s == NATS_NOT_FOUND) {
       jsStreamConfig cfg;
       jsStreamConfig_Init(&cfg);

@@ -33,6 +33,7 @@ struct StreamSpec {
   // Nats-Sequence header wakes readers); must not overlap `subjects`.
   std::string republish_source;
   std::string republish_destination;
+  bool create = true;  // false: a missing stream is NotFound (readers such as audit)
 };
 
 struct StreamState {

@@ -107,6 +107,17 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   EXPECT_FALSE(chain->first_break.has_value()) << chain->first_break->reason;
   EXPECT_EQ(chain->checked, (*log)->Head());
 
+  // The audit commands read the stream too: the chain, and the caller's
+  // trail through this node's keys.
+  auto [verify_code, verify_out] =
+      testing::RunEngram("audit verify --log " + nats.url() + " --data-dir " + data);
+  EXPECT_EQ(verify_code, 0) << verify_out;
+  EXPECT_NE(verify_out.find("chain intact"), std::string::npos) << verify_out;
+  auto [user_code, user_out] =
+      testing::RunEngram("audit user cust_nats --log " + nats.url() + " --data-dir " + data);
+  EXPECT_EQ(user_code, 0) << user_out;
+  EXPECT_NE(user_out.find("conv_nats_1"), std::string::npos) << user_out;
+
   // A restarted Engram knows the call from the stream: a redelivery is a
   // duplicate of the original seq, and the tool still answers.
   ASSERT_TRUE(server.Start()) << server.LogText();
@@ -118,6 +129,17 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   EXPECT_EQ(status2, 200) << body2;
   EXPECT_NE(body2.find("Quibblesoft"), std::string::npos) << body2;
   EXPECT_EQ(server.Terminate(), 0);
+}
+
+TEST(NatsServe, AuditOfAStreamNoEngramMadeIsNotFound) {
+  ENGRAM_REQUIRE_NATS_SERVER();
+  TempDir dir;
+  NatsServer nats(dir / "nats", {});
+  ASSERT_TRUE(nats.Start()) << nats.LogText();
+  auto [code, out] =
+      testing::RunEngram("audit verify --log " + nats.url() + " --data-dir " + dir.path());
+  EXPECT_EQ(code, 4) << out;
+  EXPECT_NE(out.find("no JetStream stream ENGRAM_LOG"), std::string::npos) << out;
 }
 
 TEST(NatsServe, RefusesAMalformedLogUrl) {
