@@ -36,7 +36,8 @@ class FollowedLog {
                                                    const LogFlags& flags) {
     if (!flags.log.empty()) {
       auto out = std::unique_ptr<FollowedLog>(new FollowedLog());
-      ENGRAM_ASSIGN_OR_RETURN(out->log_, OpenLogReader(flags));
+      ENGRAM_ASSIGN_OR_RETURN(OpenedLog opened, OpenLogReader(flags));
+      out->log_ = std::move(opened.log);
       return out;
     }
     if (!std::filesystem::exists(LogDir(data_dir))) {

@@ -49,14 +49,19 @@ Result<OpenedLog> OpenServeLog(const LogFlags& flags, const std::string& data_di
   return out;
 }
 
-Result<std::unique_ptr<log::EventLog>> OpenLogReader(const LogFlags& flags) {
+Result<OpenedLog> OpenLogReader(const LogFlags& flags) {
   nats_log::JetStreamEventLogOptions options;
   ENGRAM_ASSIGN_OR_RETURN(options.urls, nats_log::ParseNatsUrls(flags.log));
   options.create_stream = false;
   options.open_deadline = std::chrono::milliseconds(5'000);
   ENGRAM_ASSIGN_OR_RETURN(auto js,
                           nats_log::JetStreamEventLog::Open(options, SystemClock::Instance()));
-  return std::unique_ptr<log::EventLog>(std::move(js));
+  OpenedLog out;
+  nats_log::JetStreamEventLog* raw = js.get();
+  out.description = "jetstream " + flags.log;
+  out.identity = [raw] { return raw->Identity(); };
+  out.log = std::move(js);
+  return out;
 }
 
 }  // namespace engram::cli

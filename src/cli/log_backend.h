@@ -37,7 +37,8 @@ Result<OpenedLog> OpenServeLog(const LogFlags& flags, const std::string& data_di
                                const Clock& clock);
 
 // REQUIRES: !flags.log.empty(). The JetStream log for a command that reads
-// (audit): NotFound when the stream does not exist; it is never made.
-Result<std::unique_ptr<log::EventLog>> OpenLogReader(const LogFlags& flags);
+// (audit, replay): NotFound when the stream does not exist; it is never
+// made. `bytes` is left empty.
+Result<OpenedLog> OpenLogReader(const LogFlags& flags);
 
 }  // namespace engram::cli

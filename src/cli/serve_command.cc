@@ -362,8 +362,8 @@ int Serve(const ServeFlags& flags) {
   services.auth_throttle = &auth_throttle;
   if (const char* m = std::getenv("ENGRAM_METRICS_TOKEN")) services.metrics_token = m;
   RegisterServeGauges(telemetry.registry(), *event_log->log, event_log->bytes_metric,
-                      event_log->bytes, runner, **queries, index,
-                      *(*engine)->cache, flags.data_dir, services);
+                      event_log->bytes, runner, **queries, index, *(*engine)->cache, flags.data_dir,
+                      services);
   server_options.on_response = [&telemetry](const http::HttpRequest& r,
                                             const http::HttpResponse& res,
                                             double ms) { telemetry.Observe(r, res, ms); };

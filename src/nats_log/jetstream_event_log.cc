@@ -109,8 +109,9 @@ struct JetStreamEventLog::Impl {
     if (last == 0) return std::make_pair(log::Seq{0}, std::string());
     auto msg = stream->Get(last);
     if (!msg.ok()) return msg.error.status;
-    if (!*msg.value) return Status::Corruption("stream says seq " + std::to_string(last) +
-                                               " is the last, but it cannot be read");
+    if (!*msg.value)
+      return Status::Corruption("stream says seq " + std::to_string(last) +
+                                " is the last, but it cannot be read");
     ENGRAM_ASSIGN_OR_RETURN(log::Event e, DecodeStored(**msg.value));
     return std::make_pair(last, e.chain_hash);
   }

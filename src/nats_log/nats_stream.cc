@@ -114,7 +114,8 @@ Result<std::unique_ptr<NatsStream>> NatsStream::Connect(
   std::vector<const char*> servers;
   for (const auto& u : urls) servers.push_back(u.c_str());
   natsStatus s = natsOptions_Create(&h.opts);
-  if (s == NATS_OK) s = natsOptions_SetServers(h.opts, servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK)
+    s = natsOptions_SetServers(h.opts, servers.data(), static_cast<int>(servers.size()));
   if (s == NATS_OK) s = natsOptions_SetName(h.opts, "engram");
   // Once connected, reconnect forever (another server of the cluster, or
   // this one back): an append waits within its own deadline meanwhile.
@@ -128,7 +129,8 @@ Result<std::unique_ptr<NatsStream>> NatsStream::Connect(
     s = natsConnection_Connect(&h.nc, h.opts);
     if (s == NATS_OK) break;
     last = MakeError(s, static_cast<jsErrCode>(0), "connect to " + urls.front());
-    if (std::chrono::steady_clock::now() >= deadline) return Status::Unavailable(last.status.message());
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Status::Unavailable(last.status.message());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   jsOptions jo;
@@ -155,8 +157,8 @@ Result<std::unique_ptr<NatsStream>> NatsStream::Connect(
       cfg.SubjectsLen = static_cast<int>(subjects.size());
       cfg.Storage = js_FileStorage;
       cfg.Replicas = spec.replicas;
-      cfg.Duplicates = std::chrono::duration_cast<std::chrono::nanoseconds>(spec.duplicate_window)
-                           .count();
+      cfg.Duplicates =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(spec.duplicate_window).count();
       // The log is append-only: no message may be deleted or purged, which
       // would leave a gap the chain and the projectors cannot cross.
       cfg.DenyDelete = true;
@@ -222,7 +224,8 @@ NatsResult<PublishAck> NatsStream::PublishMsg(const Publish& p) {
   if (s == NATS_OK && p.expect_no_subject_msg) {
     s = natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence", "0");
   }
-  if (s == NATS_OK && !p.msg_id.empty()) s = natsMsgHeader_Set(msg, "Nats-Msg-Id", p.msg_id.c_str());
+  if (s == NATS_OK && !p.msg_id.empty())
+    s = natsMsgHeader_Set(msg, "Nats-Msg-Id", p.msg_id.c_str());
   if (s == NATS_OK && !p.append_id.empty()) {
     s = natsMsgHeader_Set(msg, kAppendHeader, p.append_id.c_str());
   }
@@ -311,7 +314,8 @@ Status NatsStream::Tail(std::function<void(uint64_t)> on_seq) {
     natsMsg_Destroy(m);
   };
   natsStatus s = natsConnection_Subscribe(&h_->tail, h_->nc, tail_subject_.c_str(), handler, this);
-  if (s != NATS_OK) return MakeError(s, static_cast<jsErrCode>(0), "subscribe to " + tail_subject_).status;
+  if (s != NATS_OK)
+    return MakeError(s, static_cast<jsErrCode>(0), "subscribe to " + tail_subject_).status;
   return Status::Ok();
 }
 

@@ -48,8 +48,8 @@ struct StreamState {
 struct Publish {
   std::string subject;
   std::string data;
-  std::string msg_id;  // Nats-Msg-Id: a retry within the duplicate window lands once
-  uint64_t expected_last_seq = 0;     // Nats-Expected-Last-Sequence (always sent)
+  std::string msg_id;              // Nats-Msg-Id: a retry within the duplicate window lands once
+  uint64_t expected_last_seq = 0;  // Nats-Expected-Last-Sequence (always sent)
   bool expect_no_subject_msg = false;  // Nats-Expected-Last-Subject-Sequence: 0
   std::string append_id;               // Engram-Append, stored with the message
 };
@@ -84,10 +84,9 @@ class NatsStream {
  public:
   // Connects to `urls` (reconnecting forever afterwards) and makes or finds
   // the stream, retrying transient failures until `deadline`.
-  static Result<std::unique_ptr<NatsStream>> Connect(const std::vector<std::string>& urls,
-                                                     const StreamSpec& spec,
-                                                     std::chrono::milliseconds request_timeout,
-                                                     std::chrono::steady_clock::time_point deadline);
+  static Result<std::unique_ptr<NatsStream>> Connect(
+      const std::vector<std::string>& urls, const StreamSpec& spec,
+      std::chrono::milliseconds request_timeout, std::chrono::steady_clock::time_point deadline);
   ~NatsStream();
 
   NatsResult<PublishAck> PublishMsg(const Publish& p);

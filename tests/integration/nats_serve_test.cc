@@ -1,8 +1,8 @@
 // `engram serve --log nats://...` against a real nats-server: a signed
 // post-call webhook is acknowledged once JetStream stored it, the memory
-// tool answers from it, a redelivery (after a restart of Engram, so from the
-// stream, not from memory) answers `duplicate`, and nothing is written to
-// DATA_DIR/log.
+// tool answers from it, audit and replay read the stream, a redelivery
+// (after a restart of Engram, so from the stream, not from memory) answers
+// `duplicate`, and nothing is written to DATA_DIR/log.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -79,10 +79,10 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
 
   auto ask = [&](uint16_t port) {
     http::HttpConnection client("127.0.0.1", port);
-    auto r = client.Send(
-        "POST", "/tools/memory-query",
-        json({{"query", "which invoicing software"}, {"user_id", "cust_nats"}}).dump(),
-        {{"X-Engram-Secret", testing::kToolSecret}});
+    auto r =
+        client.Send("POST", "/tools/memory-query",
+                    json({{"query", "which invoicing software"}, {"user_id", "cust_nats"}}).dump(),
+                    {{"X-Engram-Secret", testing::kToolSecret}});
     return r.ok() ? std::make_pair(r->status, r->body) : std::make_pair(-1, std::string());
   };
   auto [status, body] = ask(server.port());
@@ -117,6 +117,11 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
       testing::RunEngram("audit user cust_nats --log " + nats.url() + " --data-dir " + data);
   EXPECT_EQ(user_code, 0) << user_out;
   EXPECT_NE(user_out.find("conv_nats_1"), std::string::npos) << user_out;
+  // And a rebuild from the stream equals what the server projected.
+  auto [replay_code, replay_out] =
+      testing::RunEngram("replay --verify --log " + nats.url() + " --data-dir " + data);
+  EXPECT_EQ(replay_code, 0) << replay_out;
+  EXPECT_NE(replay_out.find("equal"), std::string::npos) << replay_out;
 
   // A restarted Engram knows the call from the stream: a redelivery is a
   // duplicate of the original seq, and the tool still answers.
@@ -144,9 +149,10 @@ TEST(NatsServe, AuditOfAStreamNoEngramMadeIsNotFound) {
 
 TEST(NatsServe, RefusesAMalformedLogUrl) {
   TempDir dir;
-  auto [code, out] = testing::RunEngram("serve --insecure-no-signature --insecure-no-tool-secret "
-                                        "--data-dir " +
-                                        dir.path() + "/data --log 127.0.0.1:4222");
+  auto [code, out] = testing::RunEngram(
+      "serve --insecure-no-signature --insecure-no-tool-secret "
+      "--data-dir " +
+      dir.path() + "/data --log 127.0.0.1:4222");
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("is not nats://HOST:PORT"), std::string::npos) << out;
   auto [replicas_code, replicas_out] =

@@ -51,8 +51,8 @@ std::string NatsServer::Binary() {
   if (const char* env = std::getenv("ENGRAM_NATS_SERVER"); env && *env) {
     return ::access(env, X_OK) == 0 ? env : "";
   }
-  for (const char* path : {"/usr/sbin/nats-server", "/usr/bin/nats-server",
-                           "/usr/local/bin/nats-server"}) {
+  for (const char* path :
+       {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
     if (::access(path, X_OK) == 0) return path;
   }
   return "";
@@ -79,9 +79,9 @@ bool NatsServer::Start() {
   const std::string binary = Binary();
   if (binary.empty()) return false;
   if (port_ == 0) port_ = FreeLoopbackPort();
-  std::vector<std::string> args = {binary,         "-a", "127.0.0.1", "-p", std::to_string(port_),
-                                   "-js",          "-sd", dir_ + "/store", "-n", options_.name,
-                                   "-l",           dir_ + "/server.log"};
+  std::vector<std::string> args = {
+      binary,          "-a", "127.0.0.1",   "-p", std::to_string(port_), "-js", "-sd",
+      dir_ + "/store", "-n", options_.name, "-l", dir_ + "/server.log"};
   if (options_.cluster_port != 0) {
     std::string routes;
     for (uint16_t r : options_.routes) {

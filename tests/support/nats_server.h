@@ -11,8 +11,8 @@
 namespace engram::testing {
 
 // Skips the test when nats-server is not installed (tools/setup.sh installs it).
-#define ENGRAM_REQUIRE_NATS_SERVER()                                                    \
-  if (::engram::testing::NatsServer::Binary().empty())                                  \
+#define ENGRAM_REQUIRE_NATS_SERVER()                                                  \
+  if (::engram::testing::NatsServer::Binary().empty())                                \
   GTEST_SKIP() << "nats-server is not installed (tools/setup.sh installs Debian's); " \
                   "the JetStream tests need it"
 
