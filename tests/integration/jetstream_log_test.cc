@@ -278,6 +278,28 @@ TEST_F(JetStreamLog, WritersRacingForTheFirstEntryLeaveOneChain) {
   }
 }
 
+// Replicas 1: nats-server killed with SIGKILL right after acknowledging.
+// Every acknowledged append is there when it comes back (the file holds
+// it, unsynced: a process crash is not a power failure, README.md), and the
+// same log object carries on through the reconnect.
+TEST_F(JetStreamLog, KillNineOfTheOnlyServerKeepsAcknowledgedAppends) {
+  auto log = Open();
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(log->Append(Event(std::string("k").append(std::to_string(i)), "{}")).ok());
+  }
+  server_->Kill9();
+  ASSERT_TRUE(server_->Start()) << server_->LogText();
+  auto after = log->Append(Event("k50", "{}"));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->seq, 51u);
+  auto again = log->Append(Event("k7", "{}"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->seq, 8u);
+  ExpectChainIntact(*log, 51);
+}
+
 // Three servers, a stream with 3 replicas, two writers (as two nodes would
 // be) appending when one server is killed with SIGKILL: every acknowledged
 // append is in the stream exactly once at the seq it was acknowledged with,

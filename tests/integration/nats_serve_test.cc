@@ -136,6 +136,51 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   EXPECT_EQ(server.Terminate(), 0);
 }
 
+// Erasure on a log that cannot rewrite: the forget destroys the caller's
+// keys, so the sealed entries left in the stream read as erased; the chain
+// still verifies and a restart (which re-applies every erasure) is clean.
+TEST(NatsServe, ForgetErasesByDestroyingKeysAndTheChainStillVerifies) {
+  ENGRAM_REQUIRE_NATS_SERVER();
+  constexpr char kAdmin[] = "adm_nats_test_0123456789abcdef";
+  setenv("ENGRAM_ADMIN_TOKEN", kAdmin, 1);
+  TempDir dir;
+  NatsServer nats(dir / "nats", {});
+  ASSERT_TRUE(nats.Start()) << nats.LogText();
+  const std::string data = dir / "data";
+  ServerProcess server(data, {"--log", nats.url()});
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  for (const char* who : {"cust_gone", "cust_kept"}) {
+    json call = testing::MakeTranscription(std::string("conv_") + who, "+15550142",
+                                           {"We use Quibblesoft for our invoices"});
+    call["data"]["user_id"] = who;
+    ASSERT_EQ(PostCall(server.port(), call.dump())["http_status"], 200);
+  }
+  ASSERT_TRUE(WaitForProjection(server.port(), data + "/engram.db")) << server.LogText();
+  {
+    http::HttpConnection client("127.0.0.1", server.port());
+    auto r = client.Send("DELETE", "/v1/users/cust_gone", "",
+                         {{"Authorization", std::string("Bearer ") + kAdmin}});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body << server.LogText();
+  }
+  ASSERT_TRUE(WaitForProjection(server.port(), data + "/engram.db")) << server.LogText();
+  EXPECT_EQ(server.Terminate(), 0);
+  unsetenv("ENGRAM_ADMIN_TOKEN");
+
+  auto [gone_code, gone_out] =
+      testing::RunEngram("audit user cust_gone --log " + nats.url() + " --data-dir " + data);
+  EXPECT_EQ(gone_code, 4) << gone_out;
+  auto [kept_code, kept_out] =
+      testing::RunEngram("audit user cust_kept --log " + nats.url() + " --data-dir " + data);
+  EXPECT_EQ(kept_code, 0) << kept_out;
+  auto [verify_code, verify_out] =
+      testing::RunEngram("audit verify --log " + nats.url() + " --data-dir " + data);
+  EXPECT_EQ(verify_code, 0) << verify_out;
+  EXPECT_NE(verify_out.find("chain intact"), std::string::npos) << verify_out;
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  EXPECT_EQ(server.Terminate(), 0) << server.LogText();
+}
+
 TEST(NatsServe, AuditOfAStreamNoEngramMadeIsNotFound) {
   ENGRAM_REQUIRE_NATS_SERVER();
   TempDir dir;
