@@ -80,7 +80,9 @@ struct JetStreamEventLog::Impl {
 
   // One append at a time per process: each computes its chain hash on the
   // previous one, so there is nothing to pipeline without a second race.
-  std::mutex append_mu;
+  // Timed, so an append queued behind others during an outage still
+  // answers within its own deadline.
+  std::timed_mutex append_mu;
   bool tail_known = false;  // guarded by append_mu: tail_seq/tail_chain are current
   log::Seq tail_seq = 0;
   std::string tail_chain;
@@ -109,9 +111,10 @@ struct JetStreamEventLog::Impl {
     if (last == 0) return std::make_pair(log::Seq{0}, std::string());
     auto msg = stream->Get(last);
     if (!msg.ok()) return msg.error.status;
-    if (!*msg.value)
-      return Status::Corruption("stream says seq " + std::to_string(last) +
-                                " is the last, but it cannot be read");
+    if (!*msg.value) {  // a leader change between the two requests: ask again
+      return Status::Unavailable("stream says seq " + std::to_string(last) +
+                                 " is the last, but it cannot be read");
+    }
     ENGRAM_ASSIGN_OR_RETURN(log::Event e, DecodeStored(**msg.value));
     return std::make_pair(last, e.chain_hash);
   }
@@ -122,11 +125,10 @@ struct JetStreamEventLog::Impl {
   }
 
   // REQUIRES: append_mu held.
-  Result<log::AppendResult> AppendLocked(log::NewEvent& ne) {
+  Result<log::AppendResult> AppendLocked(log::NewEvent& ne, Clock::time_point deadline) {
     const std::string append_id = AppendId();
     const std::string subject =
         ne.idempotency_key.empty() ? PlainSubject() : KeySubject(ne.idempotency_key);
-    const auto deadline = Clock::now() + options.append_deadline;
     Status last_error = Status::Unavailable("no attempt made");
     for (int attempt = 0; Clock::now() < deadline; ++attempt) {
       // The key first: a redelivery answers without publishing anything.
@@ -262,8 +264,14 @@ Result<std::unique_ptr<JetStreamEventLog>> JetStreamEventLog::Open(
 }
 
 Result<log::AppendResult> JetStreamEventLog::Append(log::NewEvent e) {
-  std::lock_guard lock(impl_->append_mu);
-  auto result = impl_->AppendLocked(e);
+  const auto deadline = Clock::now() + impl_->options.append_deadline;
+  std::unique_lock lock(impl_->append_mu, deadline);
+  if (!lock.owns_lock()) {
+    impl_->SetWriteError(Status::Unavailable("appends queued behind an unacknowledged one"));
+    return Status::Unavailable("JetStream did not acknowledge the appends before this one within " +
+                               std::to_string(impl_->options.append_deadline.count()) + " ms");
+  }
+  auto result = impl_->AppendLocked(e, deadline);
   if (result.ok()) {
     impl_->SetWriteError(Status::Ok());
   } else if (result.status().code() == StatusCode::kUnavailable ||
