@@ -131,10 +131,12 @@ struct JetStreamEventLog::Impl {
         ne.idempotency_key.empty() ? PlainSubject() : KeySubject(ne.idempotency_key);
     Status last_error = Status::Unavailable("no attempt made");
     for (int attempt = 0; Clock::now() < deadline; ++attempt) {
-      // The key first: a redelivery answers without publishing anything.
-      // (The subject condition below is what guarantees it; this saves the
-      // publish and tells our own landed attempt from someone else's.)
-      if (!ne.idempotency_key.empty()) {
+      // After a failed attempt, the key first: the subject condition below
+      // refused the publish because the key is taken (a redelivery, or our
+      // own earlier attempt that landed: its Engram-Append id says which).
+      // The first attempt skips this round trip; a redelivery then costs
+      // one refused publish.
+      if (!ne.idempotency_key.empty() && attempt > 0) {
         auto found = stream->GetLast(subject);
         if (!found.ok()) {
           last_error = found.error.status;

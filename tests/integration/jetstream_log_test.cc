@@ -240,6 +240,8 @@ TEST_F(JetStreamLog, ConcurrentWritersKeepTheChainAndTheKeys) {
   const int own = 4 * (kPerThread - kPerThread / 3);
   const int shared = kPerThread / 3;
   EXPECT_EQ(new_events.load(), own + shared);
+  ASSERT_TRUE(a->WaitForHead(own + shared - 1, std::chrono::milliseconds(5000)));
+  ASSERT_TRUE(b->WaitForHead(own + shared - 1, std::chrono::milliseconds(5000)));
   for (const auto& [key, seqs] : seqs_by_key) EXPECT_EQ(seqs.size(), 1u) << key;
   auto all = ReadAll(*a);
   ASSERT_EQ(all.size(), static_cast<size_t>(own + shared));
@@ -273,6 +275,9 @@ TEST_F(JetStreamLog, WritersRacingForTheFirstEntryLeaveOneChain) {
       });
     }
     for (auto& t : threads) t.join();
+    // The others' appends reach this log's head through the stream's
+    // notices, an instant after their acknowledgements.
+    ASSERT_TRUE(logs[0]->WaitForHead(3, std::chrono::milliseconds(5000)));
     EXPECT_EQ(ReadAll(*logs[0]).size(), 4u);
     ExpectChainIntact(*logs[0], 4);
   }
