@@ -1,11 +1,10 @@
 #include "nats_log/jetstream_event_log.h"
 
-#include <spdlog/spdlog.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "common/crypto.h"
@@ -23,13 +22,17 @@ std::chrono::milliseconds Backoff(int attempt) {
   return std::chrono::milliseconds(std::min(50 * (1 << std::min(attempt, 4)), 500));
 }
 
-// 128 random bits as hex: names one Append across its retries.
+// 128 random bits from the kernel, as hex: names one Append across its
+// retries. Two appends sharing one would be taken for each other (the
+// second answered with the first's seq), so not a seeded PRNG.
 std::string AppendId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[33];
-  snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
-           static_cast<unsigned long long>(rng()));
-  return buf;
+  uint8_t bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);  // else EINTR: again
+  }
+  return crypto::HexEncode(bytes, sizeof bytes);
 }
 
 Result<log::Event> DecodeStored(const StoredMsg& m) {
