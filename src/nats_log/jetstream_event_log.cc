@@ -339,6 +339,9 @@ Result<std::optional<log::Seq>> JetStreamEventLog::FindByKey(const std::string& 
   auto found = impl_->stream->GetLast(impl_->KeySubject(key));
   if (!found.ok()) return found.error.status;
   if (!*found.value) return std::optional<log::Seq>();
+  // Stored, so readable: a ReadAfter of it must not stop at a head that has
+  // not heard of it yet.
+  impl_->RaiseHead((*found.value)->seq);
   return std::optional<log::Seq>((*found.value)->seq);
 }
 

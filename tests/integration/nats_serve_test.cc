@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -179,6 +180,51 @@ TEST(NatsServe, ForgetErasesByDestroyingKeysAndTheChainStillVerifies) {
   EXPECT_NE(verify_out.find("chain intact"), std::string::npos) << verify_out;
   ASSERT_TRUE(server.Start()) << server.LogText();
   EXPECT_EQ(server.Terminate(), 0) << server.LogText();
+}
+
+// Two Engram nodes on one stream: a webhook acknowledged by A and delivered
+// again to B is a duplicate there (the key is in the shared log, not in A's
+// memory), and what both appended forms one chain.
+TEST(NatsServe, ARedeliveryToAnotherNodeIsADuplicate) {
+  ENGRAM_REQUIRE_NATS_SERVER();
+  TempDir dir;
+  NatsServer nats(dir / "nats", {});
+  ASSERT_TRUE(nats.Start()) << nats.LogText();
+  ServerProcess a(dir / "a", {"--log", nats.url()});
+  ServerProcess b(dir / "b", {"--log", nats.url()});
+  ASSERT_TRUE(a.Start()) << a.LogText();
+  // Nodes of one log share its identity key (the log records which key
+  // derives user ids; docs/CLUSTER.md).
+  std::filesystem::create_directories(dir / "b");
+  std::filesystem::copy_file(dir / "a/identity.key", dir / "b/identity.key");
+  std::filesystem::permissions(dir / "b/identity.key", std::filesystem::perms::owner_read |
+                                                           std::filesystem::perms::owner_write);
+  ASSERT_TRUE(b.Start()) << b.LogText();
+  json call = testing::MakeTranscription("conv_two_nodes", "+15550143", {"Hello there"});
+  json first = PostCall(a.port(), call.dump());
+  ASSERT_EQ(first["status"], "accepted") << first;
+  json again = PostCall(b.port(), call.dump());
+  EXPECT_EQ(again["http_status"], 200) << again;
+  EXPECT_EQ(again["status"], "duplicate") << again;
+  EXPECT_EQ(again["seq"], first["seq"]) << again;
+  json other = testing::MakeTranscription("conv_two_nodes_b", "+15550144", {"Hi"});
+  EXPECT_EQ(PostCall(b.port(), other.dump())["status"], "accepted");
+  EXPECT_EQ(a.Terminate(), 0);
+  EXPECT_EQ(b.Terminate(), 0);
+  auto [code, out] = testing::RunEngram("audit verify --log " + nats.url());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("chain intact"), std::string::npos) << out;
+  // Both starts adopted the identity scheme: one event (its key is fixed).
+  nats_log::JetStreamEventLogOptions o;
+  o.urls = {nats.url()};
+  auto log = nats_log::JetStreamEventLog::Open(o, SystemClock::Instance());
+  ASSERT_TRUE(log.ok());
+  auto all = (*log)->ReadAfter(0, 100);
+  ASSERT_TRUE(all.ok());
+  std::map<std::string, int> types;
+  for (const auto& e : *all) ++types[e.type];
+  EXPECT_EQ(types["identity_scheme_adopted"], 1);
+  EXPECT_EQ(types["post_call_transcription"], 2);
 }
 
 TEST(NatsServe, AuditOfAStreamNoEngramMadeIsNotFound) {
