@@ -2,12 +2,15 @@
 // post-call webhook is acknowledged once JetStream stored it, the memory
 // tool answers from it, audit and replay read the stream, a redelivery
 // (after a restart of Engram, so from the stream, not from memory) answers
-// `duplicate`, and nothing is written to DATA_DIR/log.
+// `duplicate`, and nothing is written to DATA_DIR/log; a forget; two nodes
+// on one stream; kill -9 of the stream's leader during a webhook burst.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -225,6 +228,91 @@ TEST(NatsServe, ARedeliveryToAnotherNodeIsADuplicate) {
   for (const auto& e : *all) ++types[e.type];
   EXPECT_EQ(types["identity_scheme_adopted"], 1);
   EXPECT_EQ(types["post_call_transcription"], 2);
+}
+
+// The webhook's 200 is JetStream's acknowledgement: signed post-calls from
+// four senders while the stream's leader (replicas 3) is killed with
+// SIGKILL; every call answered 200 is in the stream exactly once, at the
+// seq the answer named, and those answered otherwise land once when sent
+// again.
+TEST(NatsServe, KillNineOfTheStreamLeaderLosesNoAcknowledgedWebhook) {
+  ENGRAM_REQUIRE_NATS_SERVER();
+  TempDir dir;
+  testing::NatsCluster cluster(dir / "nats");
+  ASSERT_TRUE(cluster.Start()) << cluster.node(0).LogText();
+  ServerProcess server(dir / "data", {"--log", cluster.url_list(), "--log-replicas", "3"});
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  nats_log::JetStreamEventLogOptions o;
+  o.urls = cluster.urls();
+  o.create_stream = false;
+  auto observer = nats_log::JetStreamEventLog::Open(o, SystemClock::Instance());
+  ASSERT_TRUE(observer.ok()) << observer.status().ToString();
+  EXPECT_EQ((*observer)->Replicas(), 3);
+
+  constexpr int kSenders = 4;
+  constexpr int kPerSender = 12;
+  std::mutex mu;
+  std::map<std::string, uint64_t> acked;  // conversation id -> seq
+  std::vector<json> refused;
+  std::atomic<int> sent{0};
+  auto sender = [&](int id) {
+    for (int i = 0; i < kPerSender; ++i) {
+      const std::string conv = "conv_burst_" + std::to_string(id) + "_" + std::to_string(i);
+      json call = testing::MakeTranscription(conv, "+1555010" + std::to_string(id), {"Hello"});
+      json answer = PostCall(server.port(), call.dump());
+      std::lock_guard lock(mu);
+      if (answer.value("http_status", 0) == 200) {
+        EXPECT_EQ(answer["status"], "accepted") << answer;
+        acked[conv] = answer["seq"].get<uint64_t>();
+      } else {
+        refused.push_back(call);
+      }
+      ++sent;
+    }
+  };
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) senders.emplace_back(sender, s);
+  while (sent.load() < kSenders * kPerSender / 3) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto leader = (*observer)->Leader();
+  size_t victim = 0;
+  if (leader.ok() && leader->size() == 2 && (*leader)[1] >= '1' && (*leader)[1] <= '3') {
+    victim = static_cast<size_t>((*leader)[1] - '1');
+  } else {
+    ADD_FAILURE() << "no stream leader named n1..n3";
+  }
+  cluster.node(victim).Kill9();
+  for (auto& t : senders) t.join();
+  for (const json& call : refused) {
+    json answer = PostCall(server.port(), call.dump());
+    ASSERT_EQ(answer.value("http_status", 0), 200) << answer;
+    acked[call["data"]["conversation_id"].get<std::string>()] = answer["seq"].get<uint64_t>();
+  }
+  ASSERT_EQ(acked.size(), static_cast<size_t>(kSenders * kPerSender));
+  EXPECT_EQ(server.Terminate(), 0);
+
+  auto reader = nats_log::JetStreamEventLog::Open(o, SystemClock::Instance());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::vector<log::Event> all;
+  for (;;) {
+    auto batch = (*reader)->ReadAfter(all.size(), 100);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    if (batch->empty()) break;
+    for (auto& e : *batch) all.push_back(std::move(e));
+  }
+  std::map<std::string, int> copies;
+  for (const auto& e : all) ++copies[e.idempotency_key];
+  for (const auto& [conv, seq] : acked) {
+    const std::string key = "post_call_transcription:" + conv;
+    EXPECT_EQ(copies[key], 1) << key;
+    ASSERT_GE(seq, 1u);
+    ASSERT_LE(seq, all.size());
+    EXPECT_EQ(all[seq - 1].idempotency_key, key);
+  }
+  auto chain = log::VerifyChain(**reader);
+  ASSERT_TRUE(chain.ok());
+  EXPECT_FALSE(chain->first_break.has_value()) << chain->first_break->reason;
 }
 
 TEST(NatsServe, AuditOfAStreamNoEngramMadeIsNotFound) {
