@@ -128,7 +128,9 @@ Result<std::unique_ptr<NatsStream>> NatsStream::Connect(
   for (;;) {
     s = natsConnection_Connect(&h.nc, h.opts);
     if (s == NATS_OK) break;
-    last = MakeError(s, static_cast<jsErrCode>(0), "connect to " + urls.front());
+    std::string all;
+    for (const auto& u : urls) all += (all.empty() ? "" : ",") + u;
+    last = MakeError(s, static_cast<jsErrCode>(0), "connect to " + all);
     if (std::chrono::steady_clock::now() >= deadline)
       return Status::Unavailable(last.status.message());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -97,6 +97,16 @@ TEST(NatsUrls, ParsesAListAndRefusesAnythingElse) {
   }
 }
 
+TEST(JetStreamLogOpen, NoServerIsUnavailableAfterTheDeadline) {
+  JetStreamEventLogOptions o;
+  o.urls = {"nats://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort())};
+  o.open_deadline = std::chrono::milliseconds(300);
+  auto log = JetStreamEventLog::Open(o, SystemClock::Instance());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kUnavailable) << log.status().ToString();
+  EXPECT_NE(log.status().message().find(o.urls[0]), std::string::npos) << log.status().ToString();
+}
+
 TEST_F(JetStreamLog, AppendsReadsAndFindsByKey) {
   auto log = Open();
   ASSERT_TRUE(log);
