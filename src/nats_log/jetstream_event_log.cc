@@ -292,7 +292,22 @@ Result<std::vector<log::Event>> JetStreamEventLog::ReadAfter(log::Seq after, siz
   const log::Seq head = Head();
   if (after >= head || limit == 0) return out;
   const log::Seq last = std::min<log::Seq>(head, after + limit);
-  for (log::Seq seq = after + 1; seq <= last; ++seq) {
+  // A long read (a projector catching up, replay, audit) asks for every
+  // entry at once from any replica; a short one, and whatever a replica
+  // could not answer yet, from the leader, which has every acknowledged
+  // entry (read-your-writes).
+  constexpr log::Seq kDirectFrom = 16;
+  constexpr log::Seq kDirectBatch = 512;  // requests in flight at once
+  while (last - after - out.size() >= kDirectFrom) {
+    const log::Seq from = after + out.size() + 1;
+    auto batch = impl_->stream->DirectRange(from, std::min(kDirectBatch, last - from + 1));
+    if (!batch.ok() || batch.value->empty()) break;
+    for (const StoredMsg& m : *batch.value) {
+      ENGRAM_ASSIGN_OR_RETURN(log::Event e, DecodeStored(m));
+      out.push_back(std::move(e));
+    }
+  }
+  for (log::Seq seq = after + out.size() + 1; seq <= last; ++seq) {
     auto msg = impl_->stream->Get(seq);
     if (!msg.ok()) {
       if (!out.empty()) break;  // what was read is good; the caller asks again

@@ -270,6 +270,58 @@ NatsResult<std::optional<StoredMsg>> NatsStream::Get(uint64_t seq) {
   return out;
 }
 
+NatsResult<std::vector<StoredMsg>> NatsStream::DirectRange(uint64_t first, size_t count) {
+  NatsResult<std::vector<StoredMsg>> out;
+  natsInbox* inbox = nullptr;
+  natsSubscription* sub = nullptr;
+  natsStatus s = natsInbox_Create(&inbox);
+  const std::string prefix = s == NATS_OK ? std::string(inbox) + "." : "";
+  if (inbox) natsInbox_Destroy(inbox);
+  if (s == NATS_OK) s = natsConnection_SubscribeSync(&sub, h_->nc, (prefix + "*").c_str());
+  const std::string api = "$JS.API.DIRECT.GET." + name_;
+  // Each reply subject ends with the message's index in the range.
+  for (size_t i = 0; s == NATS_OK && i < count; ++i) {
+    const std::string request = "{\"seq\":" + std::to_string(first + i) + "}";
+    s = natsConnection_PublishRequestString(h_->nc, api.c_str(),
+                                            (prefix + std::to_string(i)).c_str(), request.c_str());
+  }
+  if (s != NATS_OK) {
+    if (sub) natsSubscription_Destroy(sub);
+    out.error = MakeError(s, static_cast<jsErrCode>(0), "direct get from " + name_);
+    return out;
+  }
+  std::vector<std::optional<StoredMsg>> got(count);
+  for (size_t answered = 0; answered < count; ++answered) {
+    natsMsg* m = nullptr;
+    if (natsSubscription_NextMsg(&m, sub, timeout_.count()) != NATS_OK) break;
+    const char* reply = natsMsg_GetSubject(m);
+    const char* status = nullptr;
+    const char* seq = nullptr;
+    const size_t index = reply ? std::strtoull(reply + prefix.size(), nullptr, 10) : count;
+    // A "Status" header (404 past the end, 408, 503) means no message.
+    if (index < count && natsMsgHeader_Get(m, "Status", &status) != NATS_OK &&
+        natsMsgHeader_Get(m, "Nats-Sequence", &seq) == NATS_OK && seq != nullptr &&
+        std::strtoull(seq, nullptr, 10) == first + index) {
+      StoredMsg stored = ToStored(m);
+      stored.seq = first + index;
+      const char* subject = nullptr;
+      if (natsMsgHeader_Get(m, "Nats-Subject", &subject) == NATS_OK && subject) {
+        stored.subject = subject;
+      }
+      got[index] = std::move(stored);
+    }
+    natsMsg_Destroy(m);
+  }
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  out.value.emplace();
+  for (auto& g : got) {
+    if (!g) break;
+    out.value->push_back(std::move(*g));
+  }
+  return out;
+}
+
 NatsResult<std::optional<StoredMsg>> NatsStream::GetLast(const std::string& subject) {
   NatsResult<std::optional<StoredMsg>> out;
   natsMsg* m = nullptr;

@@ -92,6 +92,12 @@ class NatsStream {
   NatsResult<PublishAck> PublishMsg(const Publish& p);
   // The message at `seq`; nullopt when there is none (NotFound is not an error).
   NatsResult<std::optional<StoredMsg>> Get(uint64_t seq);
+  // Messages first, first+1, ... up to `count` of them, with every request
+  // in flight at once (direct gets: any replica answers, so a long read
+  // costs about one round trip, not one per message). Stops before the
+  // first one not answered: past the end, a replica a little behind, or
+  // a timeout. Callers read the rest from the leader (Get).
+  NatsResult<std::vector<StoredMsg>> DirectRange(uint64_t first, size_t count);
   // The last message on `subject`; nullopt when there is none.
   NatsResult<std::optional<StoredMsg>> GetLast(const std::string& subject);
   NatsResult<StreamState> State();

@@ -150,6 +150,32 @@ TEST_F(JetStreamLog, AppendsReadsAndFindsByKey) {
   EXPECT_TRUE(identity->starts_with("jetstream:ENGRAM_LOG@")) << *identity;
 }
 
+// Long reads go out as many direct gets at once, in batches of 512: the
+// entries come back complete and in order across batches, from any start.
+TEST_F(JetStreamLog, LongReadsComeBackWholeAndInOrder) {
+  auto log = Open();
+  ASSERT_TRUE(log);
+  constexpr int kEntries = 1200;
+  for (int i = 1; i <= kEntries; ++i) {
+    ASSERT_TRUE(
+        log->Append(Event(i % 2 ? "" : "key:" + std::to_string(i), std::to_string(i))).ok());
+  }
+  for (log::Seq after : {0, 7, 511, 1100}) {
+    auto read = log->ReadAfter(after, 2000);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    ASSERT_EQ(read->size(), kEntries - after);
+    for (size_t i = 0; i < read->size(); ++i) {
+      ASSERT_EQ((*read)[i].seq, after + i + 1);
+      ASSERT_EQ((*read)[i].body, std::to_string(after + i + 1));
+    }
+  }
+  auto some = log->ReadAfter(100, 40);
+  ASSERT_TRUE(some.ok());
+  ASSERT_EQ(some->size(), 40u);
+  EXPECT_EQ(some->back().seq, 140u);
+  ExpectChainIntact(*log, kEntries);
+}
+
 TEST_F(JetStreamLog, SealsWithTheSeqItLandsOn) {
   auto log = Open();
   ASSERT_TRUE(log);
