@@ -48,6 +48,9 @@ NatsError MakeError(natsStatus s, jsErrCode jerr, const std::string& what) {
   if (const char* text = nats_GetLastError(&last); jerr != 0 && text != nullptr && *text != '\0') {
     msg.append(": ").append(text);
   }
+  // The client says so for "no responders" on the JetStream API: a server
+  // without -js, or one still starting (hence retried, not refused).
+  if (jerr == JSNotEnabledErr) msg.append(" (is JetStream enabled: nats-server -js?)");
   NatsError e;
   if (jerr == JSStreamWrongLastSequenceErr) {
     e.failure = Failure::kWrongLastSequence;
