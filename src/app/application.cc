@@ -7,9 +7,9 @@
 #include "app/serve_gauges.h"
 #include "common/clock.h"
 #include "http/auth_throttle.h"
-#include "http_client/http_client.h"
 #include "http/router.h"
 #include "http/telemetry.h"
+#include "http_client/http_client.h"
 #include "identity/caller_ids.h"
 #include "identity/identity_key.h"
 #include "identity/identity_scheme.h"
@@ -32,7 +32,7 @@ Application::Application(ApplicationOptions options) : options_(std::move(option
 Application::~Application() { Close(); }
 
 log::EventLog& Application::log() {
-  return sealed_log_ ? static_cast<log::EventLog&>(*sealed_log_) : *stored_log_;
+  return sealed_log_ ? static_cast<log::EventLog&>(*sealed_log_) : *stored_log_.log;
 }
 
 uint16_t Application::port() const { return server_ ? server_->port() : 0; }
@@ -66,7 +66,7 @@ Status Application::OpenKeys(bool* setting) {
   }
   if (keys->finished_rotation) spdlog::info("keys: finished an interrupted `engram keys rotate`");
   key_store_ = std::move(keys->store);
-  sealed_log_ = std::make_unique<keys::SealingEventLog>(*stored_log_, *key_store_);
+  sealed_log_ = std::make_unique<keys::SealingEventLog>(*stored_log_.log, *key_store_);
   auto recovered = sealed_log_->Recover();
   if (!recovered.ok()) {
     return Status(recovered.status().code(),
@@ -116,13 +116,14 @@ Status Application::AdoptIdentityScheme(bool* setting) {
 // and the index, in the order each needs the one before.
 Status Application::OpenStores(bool* setting) {
   const std::string& dir = options_.data_dir;
-  log::RocksDbEventLogOptions log_options;
-  log_options.path = dir + "/log";
-  ENGRAM_ASSIGN_OR_RETURN(stored_log_,
-                          log::RocksDbEventLog::Open(log_options, SystemClock::Instance()));
+  if (options_.open_log) {
+    ENGRAM_ASSIGN_OR_RETURN(stored_log_, options_.open_log());
+  } else {
+    ENGRAM_ASSIGN_OR_RETURN(stored_log_, OpenRocksDbLog(dir, SystemClock::Instance()));
+  }
   if (options_.seal_log) ENGRAM_RETURN_IF_ERROR(OpenKeys(setting));
   if (options_.adopt_identity_scheme) ENGRAM_RETURN_IF_ERROR(AdoptIdentityScheme(setting));
-  ENGRAM_ASSIGN_OR_RETURN(log_identity_, stored_log_->Identity());
+  ENGRAM_ASSIGN_OR_RETURN(log_identity_, stored_log_.identity());
   if (options_.make_engine) {
     ENGRAM_ASSIGN_OR_RETURN(engine_, options_.make_engine());
   } else {
@@ -209,18 +210,19 @@ void Application::WireServices() {
   s.identity.key = identity_key_;
   s.identity.default_region = options_.default_region;
   s.identity.strict_isolation = options_.strict_isolation;
-  auth_throttle_ = std::make_unique<http::AuthThrottle>(&telemetry_->registry());
+  auth_throttle_ =
+      std::make_unique<http::AuthThrottle>(&telemetry_->registry(), options_.auth_throttle);
   s.auth_throttle = auth_throttle_.get();
   metrics::Registry& registry = telemetry_->registry();
-  RegisterServeGauges(registry, *stored_log_, *runner_, *queries_, *index_, *engine_->cache,
-                      options_.data_dir, services_);
+  RegisterServeGauges(registry, *stored_log_.log, stored_log_.bytes_metric, stored_log_.bytes,
+                      *runner_, *queries_, *index_, *engine_->cache, options_.data_dir, services_);
   // Alerts, evaluated every 5 s; posted to alert_webhook_url when set.
   alert_client_ = http::MakeCurlHttpClient();
   const std::string wal_path = read_model_path() + "-wal";
   alerts_ = std::make_unique<http::AlertMonitor>(
       registry,
       http::AlertInputs{
-          [this] { return static_cast<double>(stored_log_->Head()) - runner_->Applied(); },
+          [this] { return static_cast<double>(stored_log_.log->Head()) - runner_->Applied(); },
           [wal_path] { return FileBytes(wal_path); },
           [this] { return static_cast<double>(runner_->ProjectionFailures()); }},
       options_.alerts, alert_client_.get(), options_.alert_webhook_url);
@@ -276,7 +278,7 @@ void Application::Close() {
   engine_.reset();
   sealed_log_.reset();
   key_store_.reset();
-  stored_log_.reset();
+  stored_log_.log.reset();
 }
 
 }  // namespace engram::app

@@ -14,8 +14,10 @@
 #include <memory>
 #include <string>
 
+#include "app/opened_log.h"
 #include "common/status.h"
 #include "http/alerts.h"
+#include "http/auth_throttle.h"
 #include "http/server.h"
 #include "http/services.h"
 #include "memory/recall.h"
@@ -41,7 +43,6 @@ class ReadQueries;
 class SqliteDb;
 }  // namespace engram::projections
 namespace engram::http {
-class AuthThrottle;
 class HttpClient;
 class Telemetry;
 }  // namespace engram::http
@@ -50,6 +51,9 @@ namespace engram::app {
 
 struct ApplicationOptions {
   std::string data_dir;
+  // Opens the event log (`engram serve --log nats://...`); RocksDB in
+  // DATA_DIR/log when unset.
+  std::function<Result<OpenedLog>()> open_log;
   // Where and how to listen; on_response and on_header are the application's.
   http::ServerOptions server;
   bool start_http = true;
@@ -65,6 +69,8 @@ struct ApplicationOptions {
   bool insecure_no_tool_secret = false;
   nlohmann::json extra_dynamic_variables = nlohmann::json::object();
   memory::RecallWeights weights;
+  // How failed authentications are slowed down, per source.
+  http::AuthThrottle::Options auth_throttle;
   // Admin routes and /metrics ("" leaves them closed).
   std::string admin_token;
   std::string metrics_token;
@@ -116,10 +122,11 @@ class Application {
   void Close();
 
   const ApplicationOptions& options() const { return options_; }
-  // The log every part appends to and reads from: sealing, over RocksDB
-  // (RocksDB itself when seal_log is off).
+  // The log every part appends to and reads from: sealing, over the stored
+  // log (the stored log itself when seal_log is off).
   log::EventLog& log();
-  log::RocksDbEventLog& stored_log() { return *stored_log_; }
+  // What was opened: the stored log (RocksDB or JetStream) and its metadata.
+  const OpenedLog& stored_log() const { return stored_log_; }
   projections::MemoryEngine& engine() { return *engine_; }
   memory::MemoryIndex& index() { return *index_; }
   projections::ReadQueries& queries() { return *queries_; }
@@ -141,7 +148,7 @@ class Application {
   void WireServices();
 
   ApplicationOptions options_;
-  std::unique_ptr<log::RocksDbEventLog> stored_log_;
+  OpenedLog stored_log_;
   std::unique_ptr<keys::KeyStore> key_store_;
   std::unique_ptr<keys::SealingEventLog> sealed_log_;
   std::shared_ptr<const identity::IdentityKey> identity_key_;

@@ -12,7 +12,8 @@ double FileBytes(const std::string& path) {
 }
 
 // What /metrics reads at scrape time, beside the per-request metrics.
-void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
+void RegisterServeGauges(metrics::Registry& r, const log::EventLog& log,
+                         const std::string& log_bytes_metric, std::function<double()> log_bytes,
                          const projections::ProjectorRunner& runner,
                          projections::ReadQueries& queries, const memory::MemoryIndex& index,
                          const projections::ExtractionCache& cache, const std::string& data_dir,
@@ -42,8 +43,7 @@ void RegisterServeGauges(metrics::Registry& r, const log::RocksDbEventLog& log,
              [db] { return FileBytes(db); });
   r.AddGauge("engram_sqlite_bytes", "Read model file sizes", {{"file", "wal"}},
              [db] { return FileBytes(db + "-wal"); });
-  r.AddGauge("engram_rocksdb_bytes", "Event log size on disk", {},
-             [&log] { return static_cast<double>(log.DiskUsageBytes()); });
+  r.AddGauge(log_bytes_metric, "Event log size on disk", {}, std::move(log_bytes));
   r.AddGauge("engram_memories_indexed", "Current memories in the in-memory index", {},
              [&index] { return static_cast<double>(index.TotalCount()); });
   r.AddGauge(

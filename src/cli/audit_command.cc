@@ -1,7 +1,9 @@
 // engram audit user ID|PHONE | conversation ID | verify  [--data-dir DIR] [--json]
+//                                                          [--log nats://...]
 //
-// Reads the log as a RocksDB follower and the read model read-only, so it
-// works whether or not `engram serve` is running on DIR.
+// Reads the log as a RocksDB follower (or the JetStream stream `--log`
+// names) and the read model read-only, so it works whether or not
+// `engram serve` is running on DIR.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/keyed_log.h"
+#include "cli/log_backend.h"
 #include "log/chain_verify.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/sqlite_db.h"
@@ -23,12 +26,20 @@ struct AuditFlags {
   std::string subject;
   bool json_output = false;
   std::string master_key_file;
+  LogFlags log;  // --log: the JetStream stream instead of DATA_DIR/log
 };
 
 // The log, as a follower with a scratch folder removed on destruction.
 class FollowedLog {
  public:
-  static Result<std::unique_ptr<FollowedLog>> Open(const std::string& data_dir) {
+  static Result<std::unique_ptr<FollowedLog>> Open(const std::string& data_dir,
+                                                   const LogFlags& flags) {
+    if (!flags.log.empty()) {
+      auto out = std::unique_ptr<FollowedLog>(new FollowedLog());
+      ENGRAM_ASSIGN_OR_RETURN(OpenedLog opened, OpenLogReader(flags));
+      out->log_ = std::move(opened.log);
+      return out;
+    }
     if (!std::filesystem::exists(LogDir(data_dir))) {
       return Status::NotFound("no event log at " + LogDir(data_dir));
     }
@@ -43,7 +54,7 @@ class FollowedLog {
   ~FollowedLog() {
     log_.reset();
     std::error_code ec;
-    std::filesystem::remove_all(scratch_, ec);
+    if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ec);
   }
   const log::EventLog& log() const { return *log_; }
   log::EventLog& log() { return *log_; }
@@ -51,7 +62,7 @@ class FollowedLog {
  private:
   FollowedLog() = default;
   std::string scratch_;
-  std::unique_ptr<log::RocksDbEventLog> log_;
+  std::unique_ptr<log::EventLog> log_;
 };
 
 int Fail(const Status& s) {
@@ -60,7 +71,7 @@ int Fail(const Status& s) {
 }
 
 int Trail(const AuditFlags& flags, bool conversation) {
-  auto log = FollowedLog::Open(flags.data_dir);
+  auto log = FollowedLog::Open(flags.data_dir, flags.log);
   if (!log.ok()) return Fail(log.status());
   auto db = projections::SqliteDb::Open(ReadModelPath(flags.data_dir),
                                         projections::SqliteDb::Mode::kReadOnly);
@@ -81,7 +92,7 @@ int Trail(const AuditFlags& flags, bool conversation) {
 }
 
 int Verify(const AuditFlags& flags) {
-  auto log = FollowedLog::Open(flags.data_dir);
+  auto log = FollowedLog::Open(flags.data_dir, flags.log);
   if (!log.ok()) return Fail(log.status());
   const bool tty = isatty(STDERR_FILENO);
   auto report = log::VerifyChain((*log)->log(), [tty](log::Seq done, log::Seq head) {
@@ -127,6 +138,9 @@ void RegisterAudit(CLI::App& app, int* exit_code) {
     sub->add_option("--master-key-file", flags->master_key_file,
                     "The master key's file, to read sealed bodies (default: ENGRAM_MASTER_KEY "
                     "or DATA_DIR/master.key)");
+    sub->add_option("--log", flags->log.log,
+                    "Read the event log from NATS JetStream (nats://HOST:PORT[,...]) instead of "
+                    "DATA_DIR/log");
   };
   auto* user = cmd->add_subcommand("user", "Every entry about a caller, with what it taught");
   user->add_option("who", flags->subject, "User id or caller number")->required();

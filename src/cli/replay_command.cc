@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/embedder_flags.h"
 #include "cli/keyed_log.h"
+#include "cli/log_backend.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
 #include "http_client/http_client.h"
@@ -36,6 +37,7 @@ struct ReplayFlags {
   std::string embeddings;
   std::string master_key_file;
   EmbedderFlags embedder;  // as for engram serve
+  LogFlags log;            // --log: the JetStream stream instead of DATA_DIR/log
 };
 
 // A progress line on a terminal: events done of total, rate, time left.
@@ -53,9 +55,22 @@ replay::ProgressFn TerminalProgress() {
   };
 }
 
-Status Stamp(const log::RocksDbEventLog& log, const std::string& out, log::Seq applied) {
-  ENGRAM_ASSIGN_OR_RETURN(std::string identity, log.Identity());
+Status Stamp(const OpenedLog& log, const std::string& out, log::Seq applied) {
+  ENGRAM_ASSIGN_OR_RETURN(std::string identity, log.identity());
   return replay::StampReplayOrigin(out, identity, applied);
+}
+
+// DATA_DIR/log as a follower (so this works while `engram serve` holds
+// it), or the JetStream stream --log names.
+Result<OpenedLog> OpenReplayLog(const ReplayFlags& flags, const std::string& scratch) {
+  if (!flags.log.log.empty()) return OpenLogReader(flags.log);
+  ENGRAM_ASSIGN_OR_RETURN(auto rocks,
+                          log::RocksDbEventLog::OpenFollower(LogDir(flags.data_dir), scratch));
+  OpenedLog out;
+  log::RocksDbEventLog* raw = rocks.get();
+  out.identity = [raw] { return raw->Identity(); };
+  out.log = std::move(rocks);
+  return out;
 }
 
 int Replay(const ReplayFlags& flags) {
@@ -87,14 +102,14 @@ int Replay(const ReplayFlags& flags) {
           .string();
   int code = 0;
   {
-    auto log = log::RocksDbEventLog::OpenFollower(LogDir(flags.data_dir), scratch);
+    auto log = OpenReplayLog(flags, scratch);
     if (!log.ok()) {
       std::cerr << "engram replay: " << log.status().ToString() << "\n";
       return 1;
     }
     // Sealed bodies are read through the key store (read-only: a running
     // server may be writing it).
-    auto keyed = KeyedLog::Wrap(**log, flags.data_dir, flags.master_key_file, true);
+    auto keyed = KeyedLog::Wrap(*log->log, flags.data_dir, flags.master_key_file, true);
     if (!keyed.ok()) {
       std::cerr << "engram replay: keys: " << keyed.status().ToString() << "\n";
       return 1;
@@ -122,7 +137,7 @@ int Replay(const ReplayFlags& flags) {
     // Events after the log's identity scheme derive user ids with the
     // installation's key: the same ENGRAM_IDENTITY_KEY or DATA_DIR/identity.key
     // the server reads, checked against the key id the log recorded.
-    auto identity_key = identity::KeyForReplay(**log, flags.data_dir);
+    auto identity_key = identity::KeyForReplay(*log->log, flags.data_dir);
     if (!identity_key.ok()) {
       std::cerr << "engram replay: " << identity_key.status().ToString() << "\n";
       return 1;
@@ -158,7 +173,7 @@ int Replay(const ReplayFlags& flags) {
     } else {
       auto stats = replay::RebuildReadModel((*keyed)->log(), out, 0, parts, TerminalProgress());
       // The marker a swap looks for: made by a replay, of this log.
-      Status stamped = stats.ok() ? Stamp(**log, out, stats->applied) : stats.status();
+      Status stamped = stats.ok() ? Stamp(*log, out, stats->applied) : stats.status();
       if (!stamped.ok()) {
         std::cerr << "engram replay: " << stamped.ToString() << "\n";
         code = 1;
@@ -288,6 +303,9 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
                                  "Rebuild the read model from the event log into a fresh database");
   cmd->add_option("--data-dir", flags->data_dir, "The server's data folder")->capture_default_str();
   cmd->add_option("--out", flags->out, "The new database to build");
+  cmd->add_option("--log", flags->log.log,
+                  "Read the event log from NATS JetStream (nats://HOST:PORT[,...]) instead of "
+                  "DATA_DIR/log");
   cmd->add_option("--master-key-file", flags->master_key_file,
                   "The master key's file, to read sealed bodies (default: ENGRAM_MASTER_KEY or "
                   "DATA_DIR/master.key)");

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/embedder_flags.h"
 #include "cli/finite_in.h"
+#include "cli/log_backend.h"
 #include "common/data_dir_lock.h"
 #include "common/json_guard.h"
 #include "http/server.h"
@@ -29,6 +30,7 @@ namespace {
 
 struct ServeFlags {
   std::string data_dir = "./data";
+  LogFlags log;  // --log, --log-replicas (cli/log_backend.h)
   std::string listen = "127.0.0.1:8080";
   bool insecure_no_signature = false;
   bool keep_audio = false;
@@ -183,6 +185,11 @@ int Serve(const ServeFlags& flags) {
   }
   app::ApplicationOptions options;
   options.data_dir = flags.data_dir;
+  if (!flags.log.log.empty()) {
+    options.open_log = [&flags] {
+      return OpenServeLog(flags.log, flags.data_dir, SystemClock::Instance());
+    };
+  }
   options.server = server_options;
   options.access_log = flags.access_log;
   options.webhook_secret = secret;
@@ -220,8 +227,9 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   data_dir_lock->RecordHolder();  // only now: a refused start leaves the folder as it was
-  spdlog::info("engram listening on {}:{} (data dir {}, log head {})", server_options.host,
-               application->port(), flags.data_dir, application->log().Head());
+  spdlog::info("engram listening on {}:{} (data dir {}, log {}, head {})", server_options.host,
+               application->port(), flags.data_dir, application->stored_log().description,
+               application->log().Head());
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -239,6 +247,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("serve", "Run the HTTP server (webhooks, memory tool)");
   cmd->add_option("--data-dir", flags->data_dir, "Folder for the event log and read model")
       ->capture_default_str();
+  AddLogFlags(*cmd, flags->log);
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on")->capture_default_str();
   cmd->add_flag("--insecure-no-signature", flags->insecure_no_signature,
                 "Accept post-call webhooks without ElevenLabs-Signature (local use only)");

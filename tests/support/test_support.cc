@@ -90,6 +90,7 @@ app::ApplicationOptions ApplicationOptionsFor(const std::string& dir,
   a.extraction = options.extraction;
   a.projector_nice = 0;
   a.seal_log = options.seal_log;
+  a.auth_throttle = options.auth_throttle;
   a.adopt_identity_scheme = options.adopt_identity_scheme;
   auto make = options.make_engine;
   a.make_engine = [dir, make]() -> Result<std::unique_ptr<projections::MemoryEngine>> {

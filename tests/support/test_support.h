@@ -78,6 +78,8 @@ struct EngramInstance {
     // read the stored log or count seqs from 1; the tests of keys and of
     // the identity scheme run the real server, or turn these on.
     bool seal_log = false;
+    // As served; a test of many deliberate failures from one source widens it.
+    http::AuthThrottle::Options auth_throttle;
     bool adopt_identity_scheme = false;
     // Makes the engine instead of TestEngine (e.g. with an LLM extractor),
     // given the data dir.
