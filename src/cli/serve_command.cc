@@ -46,6 +46,7 @@ namespace {
 
 struct ServeFlags {
   std::string data_dir = "./data";
+  std::string read_model;  // --read-model: a postgresql:// URL; empty: DATA_DIR/engram.db
   std::string listen = "127.0.0.1:8080";
   bool insecure_no_signature = false;
   bool keep_audio = false;
@@ -265,7 +266,11 @@ int Serve(const ServeFlags& flags) {
     spdlog::critical("{}", log_identity.status().ToString());
     return 1;
   }
-  auto db = projections::OpenReadModel(ReadModelPath(flags.data_dir));
+  // SQLite in the data folder, or PostgreSQL shared by several nodes.
+  const bool shared_read_model = !flags.read_model.empty();
+  const std::string read_model =
+      shared_read_model ? flags.read_model : ReadModelPath(flags.data_dir);
+  auto db = projections::OpenReadModel(read_model);
   if (!db.ok()) {
     spdlog::critical("{}", db.status().ToString());
     return 1;
@@ -288,7 +293,7 @@ int Serve(const ServeFlags& flags) {
   }
   spdlog::info("memory index: {} current memories ({})", index.TotalCount(),
                (*engine)->embedder->ModelId());
-  auto queries = projections::ReadQueries::Open(ReadModelPath(flags.data_dir));
+  auto queries = projections::ReadQueries::Open(read_model);
   if (!queries.ok()) {
     spdlog::critical("{}", queries.status().ToString());
     return 1;
@@ -323,7 +328,7 @@ int Serve(const ServeFlags& flags) {
   };
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
-  runner_options.purge_other_read_models = true;
+  runner_options.purge_other_read_models = !shared_read_model;  // other files in DATA_DIR
   projections::ProjectorRunner runner(app_log, std::move(db).value(),
                                       projections::MakeProjectors(parts), runner_options);
   runner.Start();
@@ -351,10 +356,11 @@ int Serve(const ServeFlags& flags) {
   if (engine_options.embedder == "use" && !flags.lexical_weight_given)
     services.tools.weights.hybrid.lexical = memory::kUseLexicalWeight;
   services.telemetry = &telemetry;
-  services.swap_read_model = replay::SwapHook(
-      {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
-       [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId(),
-       *log_identity});
+  if (!shared_read_model)  // a swap moves SQLite files
+    services.swap_read_model = replay::SwapHook(
+        {ReadModelPath(flags.data_dir), &runner, queries->get(), &index, &recall_cache, &workers,
+         [parts] { return projections::MakeProjectors(parts); }, (*engine)->embedder->ModelId(),
+         *log_identity});
   if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) services.admin_token = admin;
   services.identity.key = *identity_key;
   services.identity.default_region = flags.default_region;
@@ -418,6 +424,12 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--data-dir", flags->data_dir, "Folder for the event log and read model")
       ->capture_default_str();
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on")->capture_default_str();
+  cmd->add_option("--read-model", flags->read_model,
+                  "postgresql://USER@HOST:PORT/DB: keep the read model in PostgreSQL, shared "
+                  "by several nodes (one projects at a time); default: DATA_DIR/engram.db")
+      ->check([](const std::string& url) {
+        return projections::IsReadModelUrl(url) ? "" : "wants postgresql://USER@HOST:PORT/DB";
+      });
   cmd->add_flag("--insecure-no-signature", flags->insecure_no_signature,
                 "Accept post-call webhooks without ElevenLabs-Signature (local use only)");
   cmd->add_flag("--keep-audio", flags->keep_audio,

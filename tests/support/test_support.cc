@@ -169,7 +169,7 @@ std::unique_ptr<projections::SqliteDb> OpenDb(const std::string& path) {
   return std::move(db).value();
 }
 
-std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::string& sql) {
+std::vector<std::string> QueryColumn(projections::ReadModelDb& db, const std::string& sql) {
   auto st = db.Prepare(sql);
   if (!st.ok()) throw std::runtime_error(st.status().ToString());
   std::vector<std::string> out;
@@ -182,7 +182,7 @@ std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::strin
   return out;
 }
 
-int64_t QueryInt(projections::SqliteDb& db, const std::string& sql) {
+int64_t QueryInt(projections::ReadModelDb& db, const std::string& sql) {
   auto rows = QueryColumn(db, sql);
   if (rows.empty()) throw std::runtime_error("no rows: " + sql);
   return std::stoll(rows[0]);

@@ -107,8 +107,8 @@ http::HttpRequest SignedPostCall(const std::string& body, int64_t at_secs = 0,
                                  const std::string& secret = kTestSecret);
 
 // Rows of `sql` (first column as text), for quick assertions.
-std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::string& sql);
-int64_t QueryInt(projections::SqliteDb& db, const std::string& sql);
+std::vector<std::string> QueryColumn(projections::ReadModelDb& db, const std::string& sql);
+int64_t QueryInt(projections::ReadModelDb& db, const std::string& sql);
 std::unique_ptr<projections::SqliteDb> OpenDb(const std::string& path);
 
 // A post_call_transcription body for `conversation_id`, `caller`, with the
