@@ -11,6 +11,7 @@ PACKAGES=(
   libssl-dev libcurl4-openssl-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
   libsimdjson-dev libphonenumber-dev libicu-dev
+  libpq-dev postgresql-15
   clang-format curl
 )
 
