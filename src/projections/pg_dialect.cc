@@ -1,6 +1,7 @@
 #include "projections/pg_dialect.h"
 
 #include <cctype>
+#include <cstdio>
 #include <vector>
 
 namespace engram::projections::pg {
@@ -194,7 +195,11 @@ void RewriteStatements(std::vector<Token>& t) {
   if (!pending_conflict.empty()) t.push_back({Token::kSpace, pending_conflict});
   int param = 0;
   for (Token& tok : t) {
-    if (tok.kind == Token::kParam) tok.text = "$" + std::to_string(++param);
+    if (tok.kind != Token::kParam) continue;
+    // snprintf: GCC 12 misreports "$" + std::to_string(n) (-Wrestrict).
+    char placeholder[16];
+    std::snprintf(placeholder, sizeof placeholder, "$%d", ++param);
+    tok.text = placeholder;
   }
 }
 

@@ -119,6 +119,32 @@ TEST_F(PgDbTest, AFailedStatementRollsBackToItsSavepointAndTheTransactionGoesOn)
   EXPECT_EQ(*ReadCheckpoint(*db, "a"), 5u);
 }
 
+TEST_F(PgDbTest, ALostConnectionIsOpenedAgainAndItsProjectorLockIsGone) {
+  auto db = Open();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(*db->TryLockProjector());
+  auto cached = db->Cached("SELECT count(*) FROM checkpoints WHERE seq >= ?");
+  ASSERT_TRUE(cached.ok());
+  // The server ends the session (a restart, a failover, an administrator).
+  pg_->Query("postgres",
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                 url_.substr(url_.rfind('/') + 1) + "' AND pid <> pg_backend_pid()");
+  (*cached)->Bind(1, 0);
+  auto failed = (*cached)->Step();
+  (*cached)->Reset();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status().ToString();
+  EXPECT_FALSE(db->HoldsProjectorLock()) << "the lock ended with the session";
+  // The next call connects again and prepares the statement anew.
+  (*cached)->Bind(1, 0);
+  auto row = (*cached)->Step();
+  ASSERT_TRUE(row.ok()) << row.status().ToString();
+  EXPECT_TRUE(*row);
+  EXPECT_EQ((*cached)->Int(0), 0);
+  (*cached)->Reset();
+  EXPECT_TRUE(*db->TryLockProjector());
+}
+
 TEST_F(PgDbTest, OneRunnerProjectsAtATimeAndFailedEventsRollBackAlone) {
   TempDir dir;
   log::RocksDbEventLogOptions o;
