@@ -141,8 +141,8 @@ class PostCallApplier {
         ENGRAM_RETURN_IF_ERROR(
             db_.Run("UPDATE users SET name = ? WHERE id = ? AND (name IS NULL OR name = '' OR "
                     "substr(?, 1, length(name) + 1) = name || ' ' OR "
-                    "substr(?, -(length(name) + 1)) = ' ' || name)",
-                    *said, *caller.user_id, *said, *said));
+                    "substr(?, length(?) - length(name)) = ' ' || name)",
+                    *said, *caller.user_id, *said, *said, *said));
       }
     }
 

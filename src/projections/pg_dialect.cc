@@ -174,6 +174,11 @@ void RewriteStatements(std::vector<Token>& t) {
       tok.text = "json_array_elements_text";
       t[n].text = "(CAST(";
       t[close].text = " AS json)) AS je(value)";
+    } else if (Is(tok, "JSON_ARRAY_LENGTH") && n < t.size() && IsPunct(t[n], '(')) {
+      size_t close = Closing(t, n);
+      if (close == t.size()) continue;
+      t[n].text = "(CAST(";
+      t[close].text = " AS json))";
     } else if ((Is(tok, "MAX") || Is(tok, "MIN")) && n < t.size() && IsPunct(t[n], '(')) {
       size_t close = Closing(t, n);
       if (close < t.size() && HasTopLevelComma(t, n, close)) {

@@ -6,6 +6,7 @@
 // Statements (ToPostgres):
 //   ?                         -> $1, $2, ... in order
 //   json_each(X)              -> json_array_elements_text(CAST(X AS json)) AS je(value)
+//   json_array_length(X)      -> json_array_length(CAST(X AS json)) (SQLite's takes text)
 //   max(a, b) / min(a, b)     -> GREATEST(a, b) / LEAST(a, b) (the scalar forms;
 //                                the one-argument aggregates stay)
 //   INSERT OR IGNORE ...      -> INSERT ... ON CONFLICT DO NOTHING

@@ -5,7 +5,8 @@
 //
 // Callers write SQL in SQLite's dialect restricted to what PostgreSQL also
 // accepts; the PostgreSQL backend rewrites the rest (pg_dialect.h: `?`
-// placeholders, json_each, scalar max/min, NULL ordering, column types).
+// placeholders, json_each, json_array_length, scalar max/min, NULL
+// ordering, column types).
 //
 // Not thread-safe: one connection per thread, as before (SQLite's WAL and
 // PostgreSQL's MVCC let readers and one writer share the data).

@@ -12,6 +12,7 @@
 #include "projections/projectors.h"
 #include "projections/read_model.h"
 #include "replay/swap.h"
+#include "support/postgres_server.h"
 
 namespace engram::testing {
 
@@ -67,7 +68,23 @@ std::string Fixture(const std::string& name) {
   return ReadFile(SharedDir() + "/elevenlabs/" + name);
 }
 
-EngramInstance::EngramInstance(const std::string& dir, Options options) : data_dir(dir) {
+std::string TestReadModel() {
+  const char* backend = std::getenv("ENGRAM_TEST_READ_MODEL");
+  if (!backend || std::string_view(backend) != "postgresql") return "";
+  static PostgresServer* server = [] {
+    auto* s = new PostgresServer();  // stopped by its destructor at exit
+    if (!s->Start()) throw std::runtime_error("PostgreSQL: " + s->Error());
+    static std::unique_ptr<PostgresServer> owner(s);
+    return s;
+  }();
+  static int databases = 0;
+  std::string url = server->CreateDatabase("test_" + std::to_string(++databases));
+  if (url.empty()) throw std::runtime_error("PostgreSQL: " + server->Error());
+  return url;
+}
+
+EngramInstance::EngramInstance(const std::string& dir, Options options)
+    : data_dir(dir), read_model(options.read_model.empty() ? TestReadModel() : options.read_model) {
   log::RocksDbEventLogOptions log_options;
   log_options.path = data_dir + "/log";
   auto opened = log::RocksDbEventLog::Open(log_options, SystemClock::Instance());
@@ -105,10 +122,11 @@ EngramInstance::EngramInstance(const std::string& dir, Options options) : data_d
   services.recall_cache = recall_cache.get();
   services.tools.secret = kToolSecret;
   services.telemetry = &telemetry;
-  services.swap_read_model = replay::SwapHook(
-      {db_path(), runner.get(), queries.get(), index.get(), recall_cache.get(), workers.get(),
-       [parts] { return projections::MakeProjectors(parts); }, engine->embedder->ModelId(),
-       log->Identity().ok() ? log->Identity().value() : std::string()});
+  if (read_model.empty())  // a swap moves SQLite files
+    services.swap_read_model = replay::SwapHook(
+        {db_path(), runner.get(), queries.get(), index.get(), recall_cache.get(), workers.get(),
+         [parts] { return projections::MakeProjectors(parts); }, engine->embedder->ModelId(),
+         log->Identity().ok() ? log->Identity().value() : std::string()});
   if (options.start_http) {
     http::ServerOptions so;
     so.host = "127.0.0.1";
@@ -163,8 +181,8 @@ http::HttpRequest SignedPostCall(const std::string& body, int64_t at_secs,
   return r;
 }
 
-std::unique_ptr<projections::SqliteDb> OpenDb(const std::string& path) {
-  auto db = projections::SqliteDb::Open(path, projections::SqliteDb::Mode::kReadOnly);
+std::unique_ptr<projections::ReadModelDb> OpenDb(const std::string& path) {
+  auto db = projections::ConnectReadModel(path, /*read_only=*/true);
   if (!db.ok()) throw std::runtime_error(db.status().ToString());
   return std::move(db).value();
 }

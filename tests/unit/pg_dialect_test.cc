@@ -19,6 +19,8 @@ TEST(PgDialect, RewritesJsonEachIntoATableOfTextValues) {
                        "json_each(?))"),
             "DELETE FROM t WHERE seq IN (SELECT CAST(value AS INTEGER) FROM "
             "json_array_elements_text(CAST($1 AS json)) AS je(value))");
+  EXPECT_EQ(ToPostgres("SELECT json_array_length(result) FROM t"),
+            "SELECT json_array_length(CAST(result AS json)) FROM t");
 }
 
 TEST(PgDialect, ScalarMaxAndMinBecomeGreatestAndLeastAggregatesStay) {
