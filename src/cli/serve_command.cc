@@ -329,6 +329,16 @@ int Serve(const ServeFlags& flags) {
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = flags.projector_nice;
   runner_options.purge_other_read_models = !shared_read_model;  // other files in DATA_DIR
+  if (shared_read_model) {  // another node may have projected since the index was loaded
+    runner_options.on_lock_taken = [&](projections::ReadModelDb& rows) -> Status {
+      memory::MemoryIndex fresh(index.dims(), index.vocabulary());
+      ENGRAM_RETURN_IF_ERROR(
+          projections::LoadMemoryIndex(rows, fresh, (*engine)->embedder->ModelId()));
+      index.ReplaceWith(fresh);
+      recall_cache.Clear();
+      return Status::Ok();
+    };
+  }
   projections::ProjectorRunner runner(app_log, std::move(db).value(),
                                       projections::MakeProjectors(parts), runner_options);
   runner.Start();

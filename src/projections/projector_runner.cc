@@ -42,6 +42,7 @@ ProjectorRunner::~ProjectorRunner() { Stop(); }
 
 Result<size_t> ProjectorRunner::RunRound() {
   standing_by_ = false;
+  const bool held_before = db_->HoldsProjectorLock();
   ENGRAM_ASSIGN_OR_RETURN(bool held, db_->TryLockProjector());
   if (!held) {
     standing_by_ = true;
@@ -60,6 +61,11 @@ Result<size_t> ProjectorRunner::RunRound() {
     applied_cv_.notify_all();
     return Status::Unavailable("another node is projecting into " + db_->path());
   }
+  if (!held_before) lock_hook_pending_ = true;
+  if (lock_hook_pending_ && options_.on_lock_taken) {
+    ENGRAM_RETURN_IF_ERROR(options_.on_lock_taken(*db_));  // run again next round
+  }
+  lock_hook_pending_ = false;
   if (!active_.exchange(true)) {
     // Another node may have projected since this one last looked: resume
     // from the checkpoints in the database.

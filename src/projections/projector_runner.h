@@ -55,6 +55,12 @@ struct ProjectorRunnerOptions {
   // How often a standby asks for the projector lock: the takeover delay
   // after the active node dies, against one cheap query per period.
   std::chrono::milliseconds standby_poll{500};
+  // Called on the runner's thread each time its connection takes the
+  // projector lock of a shared read model (never on SQLite), before it
+  // applies anything: what is kept beside the rows (the vector index)
+  // reloads from what other nodes committed meanwhile. An error fails the
+  // round, which is retried.
+  std::function<Status(ReadModelDb&)> on_lock_taken;
 };
 
 class ProjectorRunner {
@@ -121,6 +127,7 @@ class ProjectorRunner {
   std::atomic<int64_t> projection_failures_{0};
   std::atomic<bool> active_{false};
   bool standing_by_ = false;                  // the last round found another node projecting
+  bool lock_hook_pending_ = false;            // on_lock_taken has not run since the lock was taken
   bool failures_stale_ = true;                // recount before the next round
   std::vector<log::Event> staged_forgets_;    // in the open transaction
   std::vector<log::Event> forgets_to_purge_;  // committed, not purged yet

@@ -185,6 +185,9 @@ TEST_F(PgReadModel, AStandbyNodeTakesOverProjectionWhenTheActiveOneIsKilled) {
   EXPECT_EQ(Healthz(b.port())["projector_active"], false);
   EXPECT_EQ(Healthz(a.port())["projector_active"], true);
   EXPECT_EQ(pg_->Query(db_, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), "1");
+  // A learns more while B stands by: Salesforce replaces HubSpot.
+  ASSERT_EQ(PostCall(a.port(), Fixture("post_call_transcription_2.json")), 200);
+  WaitForProjection(a.port(), *pg_, db_);
 
   // A dies without a word; its session ends and its lock with it.
   a.Kill9();
@@ -197,13 +200,19 @@ TEST_F(PgReadModel, AStandbyNodeTakesOverProjectionWhenTheActiveOneIsKilled) {
       std::chrono::steady_clock::now() - killed);
   std::printf("takeover after kill -9: %lld ms\n", static_cast<long long>(took.count()));
   EXPECT_NE(b.LogText().find("holds the projector lock"), std::string::npos);
-  // A's rows stay; B's tool answers from them.
-  EXPECT_EQ(pg_->Query(db_, "SELECT count(*) FROM conversations"), "1");
+  // A's rows stay, and B, which took over, serves what A learnt after B
+  // started: its vector index reloaded when it took the lock.
+  EXPECT_EQ(pg_->Query(db_, "SELECT count(*) FROM conversations"), "2");
   auto tool =
       Send(b.port(), "POST", "/tools/memory-query",
            json({{"query", "what CRM does the customer use"}, {"user_id", "cust_000184"}}).dump(),
            ToolHeaders());
   ASSERT_EQ(tool.status, 200) << tool.body;
+  json answer = json::parse(tool.body);
+  ASSERT_FALSE(answer["memories"].empty());
+  EXPECT_NE(answer["memories"][0]["content"].get<std::string>().find("Salesforce"),
+            std::string::npos)
+      << answer.dump(2);
 }
 
 TEST_F(PgReadModel, ServeRefusesAReadModelThatIsNotAPostgresUrl) {
