@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "log/rocksdb_event_log.h"
 #include "projections/projector_runner.h"
 #include "projections/projectors.h"
@@ -125,10 +128,19 @@ TEST_F(PgDbTest, ALostConnectionIsOpenedAgainAndItsProjectorLockIsGone) {
   ASSERT_TRUE(*db->TryLockProjector());
   auto cached = db->Cached("SELECT count(*) FROM checkpoints WHERE seq >= ?");
   ASSERT_TRUE(cached.ok());
-  // The server ends the session (a restart, a failover, an administrator).
-  pg_->Query("postgres",
-             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
-                 url_.substr(url_.rfind('/') + 1) + "' AND pid <> pg_backend_pid()");
+  // The server ends the session (a restart, a failover, an administrator);
+  // wait until it is gone, as pg_terminate_backend only signals it.
+  const std::string db_name = url_.substr(url_.rfind('/') + 1);
+  const std::string sessions =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + db_name + "'";
+  pg_->Query(
+      "postgres",
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db_name + "'");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (pg_->Query("postgres", sessions) != "0") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   (*cached)->Bind(1, 0);
   auto failed = (*cached)->Step();
   (*cached)->Reset();
@@ -186,7 +198,14 @@ TEST_F(PgDbTest, OneRunnerProjectsAtATimeAndFailedEventsRollBackAlone) {
   // checkpoints the first committed.
   append(Fixture("post_call_transcription_2.json"));
   first.reset();
+  // The server ends the closed session (and its lock) a moment later: ask
+  // again, as a standby does.
   Status took_over = second.CatchUp();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!took_over.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    took_over = second.CatchUp();
+  }
   ASSERT_TRUE(took_over.ok()) << took_over.ToString();
   EXPECT_TRUE(second.Active());
   EXPECT_EQ(second.Applied(), log->Head());
