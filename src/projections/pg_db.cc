@@ -250,7 +250,12 @@ Result<std::unique_ptr<PgDb>> PgDb::Open(const std::string& url, bool read_only)
       shown.erase(colon, at - colon);
     }
   }
-  PGconn* conn = PQconnectdb(url.c_str());
+  // connect_timeout: an unreachable server fails the call (and a round
+  // retries) instead of hanging for the kernel's TCP timeout; the URL's own
+  // connect_timeout, given later, wins.
+  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"10", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (PQstatus(conn) != CONNECTION_OK) {
     Status s = Status::Unavailable("read model " + shown + ": " + Trimmed(PQerrorMessage(conn)));
     PQfinish(conn);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,10 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& cwd,
   if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
     _exit(126);
   }
+  // A test killed outright (a timeout, SIGKILL) takes its server along: the
+  // kernel sends the fast-shutdown signal when the parent dies (set after
+  // setuid, which clears it).
+  prctl(PR_SET_PDEATHSIG, SIGINT);
   if (chdir(cwd.c_str()) != 0) _exit(126);
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -160,6 +165,8 @@ void PostgresServer::Stop() {
   waitpid(pid_, &status, 0);
   pid_ = -1;
 }
+
+std::string PostgresServer::dir() const { return dir_->path(); }
 
 std::string PostgresServer::Url(const std::string& db) const {
   return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + db;

@@ -35,6 +35,8 @@ class PostgresServer {
   bool running() const { return pid_ > 0; }
   uint16_t port() const { return port_; }
   const std::string& Error() const { return error_; }
+  // The temporary folder holding the cluster, its socket and its log.
+  std::string dir() const;
 
   // postgresql://postgres@127.0.0.1:PORT/DB
   std::string Url(const std::string& db = "postgres") const;
