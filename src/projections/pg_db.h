@@ -7,7 +7,10 @@
 // column and with a TEXT one alike), blobs in binary; results come back as
 // text and are parsed per column type (booleans read as 1 and 0, BYTEA
 // decoded). Cached() statements are prepared on the server once per
-// connection.
+// connection. A statement's result is read whole on its first Step, so code
+// may run other statements on the connection while it steps through rows,
+// as it does on SQLite; the price is a large SELECT held in memory at once
+// (the index load at start reads every current memory's vector).
 //
 // Not thread-safe: one PgDb per thread. A broken connection is re-opened on
 // the next call; the projector lock (TryLockProjector, a session-level
