@@ -35,7 +35,7 @@ struct World {
   ~World() { std::filesystem::remove_all(dir); }
   std::string dir;
   std::unique_ptr<engram::log::RocksDbEventLog> log;
-  std::unique_ptr<engram::projections::SqliteDb> db;
+  std::unique_ptr<engram::projections::ReadModelDb> db;
   engram::http::Services services;
   engram::projections::ConversationProjector projector;
 };

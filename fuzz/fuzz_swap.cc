@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fuzz_world.h"
+#include "projections/sqlite_db.h"
 #include "replay/replay_origin.h"
 
 namespace {

@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
   libsimdjson-dev libphonenumber-dev libicu-dev
   libnats-dev nats-server
+  libpq-dev postgresql-15
   clang-format curl
 )
 

@@ -141,7 +141,7 @@ Status Application::OpenStores(bool* setting) {
 
 // The extraction workers and the projector, fed from the read model.
 Status Application::StartLearning() {
-  std::unique_ptr<projections::SqliteDb> db = std::move(read_model_);
+  std::unique_ptr<projections::ReadModelDb> db = std::move(read_model_);
   ENGRAM_RETURN_IF_ERROR(projections::LoadMemoryIndex(*db, *index_, engine_->embedder->ModelId()));
   spdlog::info("memory index: {} current memories ({})", index_->TotalCount(),
                engine_->embedder->ModelId());
@@ -171,13 +171,24 @@ Status Application::StartLearning() {
   };
   projections::ProjectorRunnerOptions runner_options;
   runner_options.nice = options_.projector_nice;
-  runner_options.purge_other_read_models = true;
+  runner_options.purge_other_read_models = !shared_read_model();  // other files in DATA_DIR
+  if (shared_read_model()) {  // another node may have projected since the index was loaded
+    runner_options.on_lock_taken = [this](projections::ReadModelDb& rows) -> Status {
+      memory::MemoryIndex fresh(index_->dims(), index_->vocabulary());
+      ENGRAM_RETURN_IF_ERROR(
+          projections::LoadMemoryIndex(rows, fresh, engine_->embedder->ModelId()));
+      index_->ReplaceWith(fresh);
+      recall_cache_->Clear();
+      return Status::Ok();
+    };
+  }
   runner_ = std::make_unique<projections::ProjectorRunner>(
       log(), std::move(db), projections::MakeProjectors(parts), runner_options);
   runner_->Start();
   telemetry_->registry().AddGauge("engram_extraction_queue_depth",
                                   "Extraction jobs queued or running (retries included)", {},
                                   [w = workers_.get()] { return static_cast<double>(w->Depth()); });
+  if (shared_read_model()) return Status::Ok();  // a swap moves SQLite files
   services_.swap_read_model = replay::SwapHook(
       {read_model_path(), runner_.get(), queries_.get(), index_.get(), recall_cache_.get(),
        workers_.get(), [parts] { return projections::MakeProjectors(parts); },

@@ -40,7 +40,7 @@ class RecallCache;
 namespace engram::projections {
 class ProjectorRunner;
 class ReadQueries;
-class SqliteDb;
+class ReadModelDb;
 }  // namespace engram::projections
 namespace engram::http {
 class HttpClient;
@@ -54,6 +54,9 @@ struct ApplicationOptions {
   // Opens the event log (`engram serve --log nats://...`); RocksDB in
   // DATA_DIR/log when unset.
   std::function<Result<OpenedLog>()> open_log;
+  // The read model: a postgresql:// URL shared by several nodes (one
+  // projects at a time), or empty for SQLite in DATA_DIR/engram.db.
+  std::string read_model;
   // Where and how to listen; on_response and on_header are the application's.
   http::ServerOptions server;
   bool start_http = true;
@@ -137,7 +140,11 @@ class Application {
   http::HttpServer* server() { return server_.get(); }
   // The port listened on (0 before Start or without HTTP).
   uint16_t port() const;
-  std::string read_model_path() const { return options_.data_dir + "/engram.db"; }
+  // The read model's SQLite file, or its PostgreSQL URL.
+  std::string read_model_path() const {
+    return shared_read_model() ? options_.read_model : options_.data_dir + "/engram.db";
+  }
+  bool shared_read_model() const { return !options_.read_model.empty(); }
 
  private:
   explicit Application(ApplicationOptions options);
@@ -155,7 +162,7 @@ class Application {
   std::string log_identity_;
   std::unique_ptr<projections::MemoryEngine> engine_;
   std::unique_ptr<memory::MemoryIndex> index_;
-  std::unique_ptr<projections::SqliteDb> read_model_;  // until the projector takes it
+  std::unique_ptr<projections::ReadModelDb> read_model_;  // until the projector takes it
   std::unique_ptr<projections::ReadQueries> queries_;
   std::unique_ptr<http::Telemetry> telemetry_;
   std::unique_ptr<projections::ExtractionWorkers> workers_;

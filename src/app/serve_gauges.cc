@@ -24,6 +24,9 @@ void RegisterServeGauges(metrics::Registry& r, const log::EventLog& log,
              {}, [&log] { return log.WriteHealth().ok() ? 1.0 : 0.0; });
   r.AddGauge("engram_projection_applied", "Seq every projector has applied", {},
              [&runner] { return static_cast<double>(runner.Applied()); });
+  r.AddGauge("engram_projector_active",
+             "1 while this node projects the read model, 0 while it stands by", {},
+             [&runner] { return runner.Active() ? 1.0 : 0.0; });
   r.AddGauge("engram_projection_lag_events", "Events appended but not yet projected (queue depth)",
              {}, [&log, &runner] {
                return static_cast<double>(log.Head()) - static_cast<double>(runner.Applied());

@@ -36,6 +36,7 @@ struct ReplayFlags {
   std::string config;  // re-extract with these settings
   std::string embeddings;
   std::string master_key_file;
+  std::string read_model;  // --verify against this PostgreSQL read model
   EmbedderFlags embedder;  // as for engram serve
   LogFlags log;            // --log: the JetStream stream instead of DATA_DIR/log
 };
@@ -153,8 +154,9 @@ int Replay(const ReplayFlags& flags) {
                    (*engine)->extractor->CacheIdentity().c_str());
     }
     if (flags.verify) {
-      auto report = replay::RebuildAndVerify((*keyed)->log(), ReadModelPath(flags.data_dir), out,
-                                             parts, TerminalProgress());
+      const std::string live =
+          flags.read_model.empty() ? ReadModelPath(flags.data_dir) : flags.read_model;
+      auto report = replay::RebuildAndVerify((*keyed)->log(), live, out, parts, TerminalProgress());
       if (!report.ok()) {
         std::cerr << "engram replay: " << report.status().ToString() << "\n";
         code = 1;
@@ -162,8 +164,8 @@ int Replay(const ReplayFlags& flags) {
         std::printf(
             "replay verify: equal: %s matches a rebuild from the log at seq %llu "
             "(%.2fs)\n",
-            ReadModelPath(flags.data_dir).c_str(),
-            static_cast<unsigned long long>(report->compared_at), report->rebuild.seconds);
+            live.c_str(), static_cast<unsigned long long>(report->compared_at),
+            report->rebuild.seconds);
       } else {
         std::printf("replay verify: DIFFERENT at seq %llu:\n",
                     static_cast<unsigned long long>(report->compared_at));
@@ -312,6 +314,9 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
   cmd->add_flag("--verify", flags->verify,
                 "Compare the rebuild with the live database; exit 3 when they differ");
   cmd->add_flag("--force", flags->force, "Replace --out if it exists");
+  cmd->add_option("--read-model", flags->read_model,
+                  "With --verify: the live read model is this postgresql:// URL (engram serve "
+                  "--read-model), compared table by table with a SQLite rebuild");
   cmd->add_flag("--re-extract", flags->re_extract,
                 "Extract every transcript again with the configured extractor (ENGRAM_EXTRACTOR, "
                 "ENGRAM_PROMPT_FILE, ...) instead of applying the extractions in the log");

@@ -24,13 +24,15 @@
 #include "memory/use_embedder.h"
 #include "projections/memory_engine.h"
 #include "projections/projector_runner.h"
+#include "projections/read_model.h"
 
 namespace engram::cli {
 namespace {
 
 struct ServeFlags {
   std::string data_dir = "./data";
-  LogFlags log;  // --log, --log-replicas (cli/log_backend.h)
+  LogFlags log;            // --log, --log-replicas (cli/log_backend.h)
+  std::string read_model;  // --read-model: a postgresql:// URL; empty: DATA_DIR/engram.db
   std::string listen = "127.0.0.1:8080";
   bool insecure_no_signature = false;
   bool keep_audio = false;
@@ -185,6 +187,7 @@ int Serve(const ServeFlags& flags) {
   }
   app::ApplicationOptions options;
   options.data_dir = flags.data_dir;
+  options.read_model = flags.read_model;
   if (!flags.log.log.empty()) {
     options.open_log = [&flags] {
       return OpenServeLog(flags.log, flags.data_dir, SystemClock::Instance());
@@ -248,6 +251,12 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--data-dir", flags->data_dir, "Folder for the event log and read model")
       ->capture_default_str();
   AddLogFlags(*cmd, flags->log);
+  cmd->add_option("--read-model", flags->read_model,
+                  "postgresql://USER@HOST:PORT/DB: keep the read model in PostgreSQL, shared "
+                  "by several nodes (one projects at a time); default: DATA_DIR/engram.db")
+      ->check([](const std::string& url) {
+        return projections::IsReadModelUrl(url) ? "" : "wants postgresql://USER@HOST:PORT/DB";
+      });
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on")->capture_default_str();
   cmd->add_flag("--insecure-no-signature", flags->insecure_no_signature,
                 "Accept post-call webhooks without ElevenLabs-Signature (local use only)");

@@ -54,7 +54,7 @@ Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services
   }
   // SEQ names a dead letter or a failed projection; "all" retries both.
   ENGRAM_ASSIGN_OR_RETURN(json retried,
-                          services.queries->WithConnection([&](projections::SqliteDb& db) {
+                          services.queries->WithConnection([&](projections::ReadModelDb& db) {
                             return projections::RetryFailed(db, *services.log, only, "admin api");
                           }));
   return HttpResponse::Json(200, retried);
@@ -69,7 +69,7 @@ Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Serv
   }
   ENGRAM_ASSIGN_OR_RETURN(const std::string id, DecodePathSegment(raw, "conversation id"));
   ENGRAM_ASSIGN_OR_RETURN(auto learning,
-                          services.queries->WithConnection([&](projections::SqliteDb& db) {
+                          services.queries->WithConnection([&](projections::ReadModelDb& db) {
                             return projections::LearningOfConversation(db, id);
                           }));
   if (!learning) return Status::NotFound("no conversation " + id);
@@ -91,7 +91,7 @@ Result<HttpResponse> HandleUserRead(const HttpRequest& request, Services& servic
   // Split at the raw '/' first, so an escaped one stays inside the id.
   ENGRAM_ASSIGN_OR_RETURN(const std::string rest, DecodePathSegment(raw, "user id"));
   ENGRAM_ASSIGN_OR_RETURN(
-      auto found, services.queries->WithConnection([&](projections::SqliteDb& db)
+      auto found, services.queries->WithConnection([&](projections::ReadModelDb& db)
                                                        -> Result<std::optional<nlohmann::json>> {
         std::string user_id = rest;
         // Not a user id: a caller number in any spelling (E.164 identities).
@@ -119,7 +119,7 @@ Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& serv
   ENGRAM_ASSIGN_OR_RETURN(const std::string id, DecodePathSegment(raw, "user id"));
   const std::string model = services.embedder ? services.embedder->ModelId() : "";
   ENGRAM_ASSIGN_OR_RETURN(auto plan,
-                          services.queries->WithConnection([&](projections::SqliteDb& db) {
+                          services.queries->WithConnection([&](projections::ReadModelDb& db) {
                             return replay::PlanForget(*services.log, db, id, model);
                           }));
   ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, replay::Forget(*services.log, plan, "admin api"));

@@ -148,6 +148,8 @@ Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
   }
   if (services.projector) {
     body["applied"] = services.projector->Applied();
+    // False on a node standing by while another projects a shared read model.
+    body["projector_active"] = services.projector->Active();
     Status err = services.projector->LastError();
     if (!err.ok()) body["projection_error"] = err.ToString();
     // Events acknowledged but not projected (a schema drift): degraded, yet

@@ -24,7 +24,7 @@ json ToJson(const ConversationLearning& c) {
           {"memories", memories}};
 }
 
-Result<std::optional<ConversationLearning>> LearningOfConversation(SqliteDb& db,
+Result<std::optional<ConversationLearning>> LearningOfConversation(ReadModelDb& db,
                                                                    const std::string& id) {
   ConversationLearning out;
   out.conversation_id = id;
@@ -69,14 +69,14 @@ json IntOrNull(const Statement& st, int i) {
   return st.IsNull(i) ? json(nullptr) : json(st.Int(i));
 }
 
-Result<bool> UserExists(SqliteDb& db, const std::string& user_id) {
+Result<bool> UserExists(ReadModelDb& db, const std::string& user_id) {
   ENGRAM_ASSIGN_OR_RETURN(Statement st, db.Prepare("SELECT 1 FROM users WHERE id = ?"));
   st.Bind(1, user_id);
   return st.Step();
 }
 }  // namespace
 
-Result<std::optional<json>> UserRecord(SqliteDb& db, const std::string& user_id) {
+Result<std::optional<json>> UserRecord(ReadModelDb& db, const std::string& user_id) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st,
       db.Prepare("SELECT id, name, summary, created_at, last_seen_at, (SELECT count(*) FROM "
@@ -108,7 +108,7 @@ Result<std::optional<json>> UserRecord(SqliteDb& db, const std::string& user_id)
   return std::optional<json>(std::move(user));
 }
 
-Result<std::optional<json>> UserMemories(SqliteDb& db, const std::string& user_id) {
+Result<std::optional<json>> UserMemories(ReadModelDb& db, const std::string& user_id) {
   ENGRAM_ASSIGN_OR_RETURN(bool exists, UserExists(db, user_id));
   if (!exists) return std::optional<json>();
   ENGRAM_ASSIGN_OR_RETURN(

@@ -36,15 +36,15 @@ nlohmann::json ToJson(const ConversationLearning& c);
 
 // What conversation `id` created, reinforced and superseded; nullopt for an
 // unknown conversation.
-Result<std::optional<ConversationLearning>> LearningOfConversation(SqliteDb& db,
+Result<std::optional<ConversationLearning>> LearningOfConversation(ReadModelDb& db,
                                                                    const std::string& id);
 
 // GET /v1/users/{id}: the user row, its caller numbers and counts; nullopt
 // for an unknown user.
-Result<std::optional<nlohmann::json>> UserRecord(SqliteDb& db, const std::string& user_id);
+Result<std::optional<nlohmann::json>> UserRecord(ReadModelDb& db, const std::string& user_id);
 // GET /v1/users/{id}/memories: every memory of the user, current and
 // superseded, with validity and sources, oldest first; nullopt for an
 // unknown user.
-Result<std::optional<nlohmann::json>> UserMemories(SqliteDb& db, const std::string& user_id);
+Result<std::optional<nlohmann::json>> UserMemories(ReadModelDb& db, const std::string& user_id);
 
 }  // namespace engram::projections

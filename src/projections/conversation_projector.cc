@@ -59,7 +59,7 @@ std::pair<std::optional<int64_t>, std::optional<std::string>> AudioDigest(const 
   return {static_cast<int64_t>(decoded.size()), crypto::Sha256Hex(decoded)};
 }
 
-Status InsertWebhookEvent(SqliteDb& db, const log::Event& e, const json* body,
+Status InsertWebhookEvent(ReadModelDb& db, const log::Event& e, const json* body,
                           const std::string& status, const std::optional<std::string>& error) {
   std::optional<std::string> conversation_id;
   std::optional<int64_t> event_timestamp;
@@ -76,7 +76,8 @@ Status InsertWebhookEvent(SqliteDb& db, const log::Event& e, const json* body,
       "INSERT INTO webhook_events(seq, type, route, conversation_id, received_at, "
       "event_timestamp, verification, body_bytes, status, attempts, last_error) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
-      "ON CONFLICT(seq) DO UPDATE SET status = excluded.status, attempts = attempts + 1, "
+      "ON CONFLICT(seq) DO UPDATE SET status = excluded.status, attempts = webhook_events.attempts "
+      "+ 1, "
       "last_error = excluded.last_error",
       e.seq, e.type, e.route, conversation_id, ReceivedMs(e), event_timestamp,
       log::VerificationName(e.verification), static_cast<int64_t>(body_bytes), status, error);
@@ -88,7 +89,7 @@ struct Caller {
   std::string identity;  // the form user_identities keys it by (E.164 after the scheme)
 };
 
-Result<Caller> ResolveCaller(SqliteDb& db, const IdentityRules& rules,
+Result<Caller> ResolveCaller(ReadModelDb& db, const IdentityRules& rules,
                              const identity::IdentityKey* key,
                              std::optional<std::string> explicit_user, std::string number,
                              bool create_from_number) {
@@ -104,8 +105,8 @@ Result<Caller> ResolveCaller(SqliteDb& db, const IdentityRules& rules,
 
 class PostCallApplier {
  public:
-  PostCallApplier(const log::Event& e, SqliteDb& db, const json& body, const IdentityRules& rules,
-                  const identity::IdentityKey* key)
+  PostCallApplier(const log::Event& e, ReadModelDb& db, const json& body,
+                  const IdentityRules& rules, const identity::IdentityKey* key)
       : e_(e), db_(db), body_(body), rules_(rules), key_(key) {}
 
   Status PostCallTranscription() {
@@ -142,8 +143,8 @@ class PostCallApplier {
         ENGRAM_RETURN_IF_ERROR(
             db_.Run("UPDATE users SET name = ? WHERE id = ? AND (name IS NULL OR name = '' OR "
                     "substr(?, 1, length(name) + 1) = name || ' ' OR "
-                    "substr(?, -(length(name) + 1)) = ' ' || name)",
-                    *said, *caller.user_id, *said, *said));
+                    "substr(?, length(?) - length(name)) = ' ' || name)",
+                    *said, *caller.user_id, *said, *said, *said));
       }
     }
 
@@ -187,7 +188,8 @@ class PostCallApplier {
         "INSERT INTO conversations(id, agent_id, has_audio, audio_bytes, audio_sha256, "
         "updated_seq) VALUES (?, ?, 1, ?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET has_audio = 1, audio_bytes = excluded.audio_bytes, "
-        "audio_sha256 = excluded.audio_sha256, agent_id = coalesce(agent_id, excluded.agent_id), "
+        "audio_sha256 = excluded.audio_sha256, agent_id = coalesce(conversations.agent_id, "
+        "excluded.agent_id), "
         "updated_seq = excluded.updated_seq",
         conversation_id, OptString(data, "agent_id"), bytes, sha, e_.seq);
   }
@@ -339,7 +341,7 @@ class PostCallApplier {
   }
 
   const log::Event& e_;
-  SqliteDb& db_;
+  ReadModelDb& db_;
   const json& body_;
   const IdentityRules& rules_;
   const identity::IdentityKey* key_;
@@ -351,7 +353,7 @@ std::string DerivedUserId(std::string_view caller_number) {
   return identity::LegacyUserId(caller_number);
 }
 
-Result<std::optional<std::string>> LookupIdentity(SqliteDb& db, const std::string& caller_id) {
+Result<std::optional<std::string>> LookupIdentity(ReadModelDb& db, const std::string& caller_id) {
   ENGRAM_ASSIGN_OR_RETURN(Statement * st,
                           db.Cached("SELECT user_id FROM user_identities WHERE caller_id = ?"));
   st->Bind(1, caller_id);
@@ -363,24 +365,25 @@ Result<std::optional<std::string>> LookupIdentity(SqliteDb& db, const std::strin
   return user;
 }
 
-Status UpsertUser(SqliteDb& db, const std::string& user_id, const std::string& caller_id,
+Status UpsertUser(ReadModelDb& db, const std::string& user_id, const std::string& caller_id,
                   int64_t seen_at_ms, log::Seq seq) {
   ENGRAM_RETURN_IF_ERROR(db.Run(
       "INSERT INTO users(id, created_at, last_seen_at, created_seq) VALUES (?, ?, ?, ?) "
-      "ON CONFLICT(id) DO UPDATE SET last_seen_at = max(last_seen_at, excluded.last_seen_at)",
+      "ON CONFLICT(id) DO UPDATE SET last_seen_at = max(users.last_seen_at, excluded.last_seen_at)",
       user_id, seen_at_ms, seen_at_ms, seq));
   if (caller_id.empty()) return Status::Ok();
   return db.Run(
       "INSERT INTO user_identities(caller_id, user_id, first_seen_at, last_seen_at, source_seq) "
       "VALUES (?, ?, ?, ?, ?) ON CONFLICT(caller_id) DO UPDATE SET user_id = excluded.user_id, "
-      "last_seen_at = max(last_seen_at, excluded.last_seen_at), source_seq = excluded.source_seq",
+      "last_seen_at = max(user_identities.last_seen_at, excluded.last_seen_at), "
+      "source_seq = excluded.source_seq",
       caller_id, user_id, seen_at_ms, seen_at_ms, seq);
 }
 
 // The init webhook served `user_id` to a call: record the user, the number
 // and the call binding exactly as served. A binding, once made, holds (the
 // route refuses a conflicting init, and the log keeps one init per call_sid).
-Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
+Status ApplyConversationInitiated(const log::Event& e, ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(log::ConversationInitiatedBody body,
                           log::ConversationInitiatedBody::Parse(e.body));
   try {
@@ -407,7 +410,7 @@ Status ApplyConversationInitiated(const log::Event& e, SqliteDb& db) {
 
 // user_forgotten {user_id, conversations, erased_seqs}: every row the user's
 // events made goes; the log entries themselves were erased by then.
-Status DeleteForgottenRows(const log::Event& e, SqliteDb& db) {
+Status DeleteForgottenRows(const log::Event& e, ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(log::UserForgottenBody body, log::UserForgottenBody::Parse(e.body));
   for (log::Seq seq : body.erased_seqs) {
     ENGRAM_RETURN_IF_ERROR(db.Run("DELETE FROM webhook_events WHERE seq = ?", seq));
@@ -425,16 +428,19 @@ Status DeleteForgottenRows(const log::Event& e, SqliteDb& db) {
   // makes these rows, so deleting them also keeps live and replay equal.
   const std::string erased = json(body.erased_seqs).dump();
   for (const char* sql :
-       {"DELETE FROM call_bindings WHERE seq IN (SELECT value FROM json_each(?))",
-        "DELETE FROM user_identities WHERE source_seq IN (SELECT value FROM json_each(?))",
-        "DELETE FROM tool_invocations WHERE event_seq IN (SELECT value FROM json_each(?))",
-        "DELETE FROM users WHERE created_seq IN (SELECT value FROM json_each(?))"}) {
+       {"DELETE FROM call_bindings WHERE seq IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
+        "DELETE FROM user_identities WHERE source_seq IN (SELECT CAST(value AS INTEGER) FROM "
+        "json_each(?))",
+        "DELETE FROM tool_invocations WHERE event_seq IN (SELECT CAST(value AS INTEGER) FROM "
+        "json_each(?))",
+        "DELETE FROM users WHERE created_seq IN (SELECT CAST(value AS INTEGER) FROM "
+        "json_each(?))"}) {
     ENGRAM_RETURN_IF_ERROR(db.Run(sql, erased));
   }
   return Status::Ok();
 }
 
-Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
+Status ConversationProjector::Apply(const log::Event& e, ReadModelDb& db) {
   if (e.type == identity::kSchemeEventType) {
     return e.route == identity::kSchemeRoute ? ApplyIdentitySchemeAdopted(e, db) : Status::Ok();
   }
@@ -480,7 +486,7 @@ Status ConversationProjector::Apply(const log::Event& e, SqliteDb& db) {
 }
 
 Status ConversationProjector::RecordFailure(const log::Event& e, const Status& error,
-                                            SqliteDb& db) {
+                                            ReadModelDb& db) {
   json body = json::parse(e.body, nullptr, false);
   return InsertWebhookEvent(db, e, body.is_discarded() ? nullptr : &body, "failed",
                             error.ToString());

@@ -38,8 +38,8 @@ class ConversationProjector final : public Projector {
   explicit ConversationProjector(std::shared_ptr<const identity::IdentityKey> key = nullptr)
       : key_(std::move(key)) {}
   std::string_view Name() const override { return kName; }
-  Status Apply(const log::Event& e, SqliteDb& db) override;
-  Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) override;
+  Status Apply(const log::Event& e, ReadModelDb& db) override;
+  Status RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) override;
 
  private:
   std::shared_ptr<const identity::IdentityKey> key_;
@@ -48,18 +48,18 @@ class ConversationProjector final : public Projector {
 // Deletes every row of the user a user_forgotten event `e` names (its
 // webhook_events, conversations and the user, with what cascades). Also run
 // on read models other than the live one (erasure_purge.h).
-Status DeleteForgottenRows(const log::Event& e, SqliteDb& db);
+Status DeleteForgottenRows(const log::Event& e, ReadModelDb& db);
 
 // The legacy (unkeyed) user id derived from a caller number: what events
 // before the identity scheme get.
 std::string DerivedUserId(std::string_view caller_number);
 
 // The user a caller number maps to in user_identities, if any.
-Result<std::optional<std::string>> LookupIdentity(SqliteDb& db, const std::string& caller_id);
+Result<std::optional<std::string>> LookupIdentity(ReadModelDb& db, const std::string& caller_id);
 
 // Creates the user when missing and moves last_seen_at forward; records
 // `caller_id` (when non-empty) as one of the user's identities.
-Status UpsertUser(SqliteDb& db, const std::string& user_id, const std::string& caller_id,
+Status UpsertUser(ReadModelDb& db, const std::string& user_id, const std::string& caller_id,
                   int64_t seen_at_ms, log::Seq seq);
 
 }  // namespace engram::projections

@@ -17,7 +17,7 @@ json ToJson(const DeadLetter& d) {
           {"last_error", d.last_error}};
 }
 
-Result<std::vector<DeadLetter>> ListDeadLetters(SqliteDb& db) {
+Result<std::vector<DeadLetter>> ListDeadLetters(ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st,
       db.Prepare("SELECT w.seq, coalesce(w.conversation_id, ''), coalesce(c.user_id, ''), "
@@ -34,7 +34,7 @@ Result<std::vector<DeadLetter>> ListDeadLetters(SqliteDb& db) {
   return out;
 }
 
-Result<std::vector<log::Seq>> RequeueDeadLetters(SqliteDb& db, log::EventLog& log,
+Result<std::vector<log::Seq>> RequeueDeadLetters(ReadModelDb& db, log::EventLog& log,
                                                  std::optional<log::Seq> only,
                                                  const std::string& requested_by) {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<DeadLetter> dead, ListDeadLetters(db));

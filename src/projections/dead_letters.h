@@ -27,14 +27,14 @@ struct DeadLetter {
 nlohmann::json ToJson(const DeadLetter& d);
 
 // Every dead letter in `db`, oldest first.
-Result<std::vector<DeadLetter>> ListDeadLetters(SqliteDb& db);
+Result<std::vector<DeadLetter>> ListDeadLetters(ReadModelDb& db);
 
 // Appends an extraction_requeued event for dead letter `only` (NotFound when
 // it is not one) or, when unset, for every dead letter. `requested_by`
 // ("cli", "admin api") goes into the event. Requeueing the same dead letter
 // twice appends once (the key names its attempts so far). Returns the seqs
 // of the transcripts requeued.
-Result<std::vector<log::Seq>> RequeueDeadLetters(SqliteDb& db, log::EventLog& log,
+Result<std::vector<log::Seq>> RequeueDeadLetters(ReadModelDb& db, log::EventLog& log,
                                                  std::optional<log::Seq> only,
                                                  const std::string& requested_by);
 

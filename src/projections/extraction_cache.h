@@ -45,8 +45,8 @@ class ExtractionCache {
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
  private:
-  explicit ExtractionCache(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
-  std::unique_ptr<SqliteDb> db_;
+  explicit ExtractionCache(std::unique_ptr<ReadModelDb> db) : db_(std::move(db)) {}
+  std::unique_ptr<ReadModelDb> db_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
 };

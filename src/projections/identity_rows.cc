@@ -15,20 +15,13 @@ struct SchemeRow {
   std::string default_region;
 };
 
-Result<std::optional<SchemeRow>> ReadScheme(SqliteDb& db) {
-  ENGRAM_ASSIGN_OR_RETURN(
-      Statement * exists,
-      db.Cached("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
-                "'identity_scheme'"));
-  auto row = exists->Step();
-  const bool has_table = row.ok() && *row && exists->Int(0) > 0;
-  exists->Reset();
-  if (!row.ok()) return row.status();
+Result<std::optional<SchemeRow>> ReadScheme(ReadModelDb& db) {
+  ENGRAM_ASSIGN_OR_RETURN(bool has_table, db.HasTable("identity_scheme"));
   if (!has_table) return std::optional<SchemeRow>();
   ENGRAM_ASSIGN_OR_RETURN(
       Statement * st,
       db.Cached("SELECT from_seq, key_id, default_region FROM identity_scheme WHERE id = 1"));
-  row = st->Step();
+  auto row = st->Step();
   std::optional<SchemeRow> scheme;
   if (row.ok() && *row) {
     scheme = SchemeRow{static_cast<log::Seq>(st->Int(0)), st->Text(1), st->Text(2)};
@@ -40,13 +33,13 @@ Result<std::optional<SchemeRow>> ReadScheme(SqliteDb& db) {
 
 }  // namespace
 
-Result<IdentityRules> RulesAt(SqliteDb& db, log::Seq seq) {
+Result<IdentityRules> RulesAt(ReadModelDb& db, log::Seq seq) {
   ENGRAM_ASSIGN_OR_RETURN(std::optional<SchemeRow> scheme, ReadScheme(db));
   if (!scheme || seq <= scheme->from_seq) return IdentityRules{};
   return IdentityRules{true, scheme->default_region, scheme->key_id};
 }
 
-Result<IdentityRules> CurrentRules(SqliteDb& db) {
+Result<IdentityRules> CurrentRules(ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(std::optional<SchemeRow> scheme, ReadScheme(db));
   if (!scheme) return IdentityRules{};
   return IdentityRules{true, scheme->default_region, scheme->key_id};
@@ -57,7 +50,7 @@ std::string IdentityForm(const IdentityRules& rules, const std::string& raw) {
   return identity::PhoneNumbers().Normalize(raw, rules.default_region);
 }
 
-Result<std::optional<std::string>> UserForCallerId(SqliteDb& db, const IdentityRules& rules,
+Result<std::optional<std::string>> UserForCallerId(ReadModelDb& db, const IdentityRules& rules,
                                                    const std::string& raw) {
   const std::string form = IdentityForm(rules, raw);
   ENGRAM_ASSIGN_OR_RETURN(std::optional<std::string> user, LookupIdentity(db, form));
@@ -76,7 +69,7 @@ Result<std::string> NewUserId(const IdentityRules& rules, const identity::Identi
   return key->UserIdFor(IdentityForm(rules, raw));
 }
 
-Status ApplyIdentitySchemeAdopted(const log::Event& e, SqliteDb& db) {
+Status ApplyIdentitySchemeAdopted(const log::Event& e, ReadModelDb& db) {
   nlohmann::json body = nlohmann::json::parse(e.body, nullptr, false);
   if (!body.is_object() || !body.contains("key_id") || !body["key_id"].is_string() ||
       !body.contains("default_region") || !body["default_region"].is_string()) {

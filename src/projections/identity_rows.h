@@ -25,11 +25,11 @@ struct IdentityRules {
 };
 
 // The rules for the event at `seq` (keyed when seq > the scheme's from_seq).
-Result<IdentityRules> RulesAt(SqliteDb& db, log::Seq seq);
+Result<IdentityRules> RulesAt(ReadModelDb& db, log::Seq seq);
 // The rules for whatever comes next (keyed once a scheme is recorded): for
 // lookups by phone from the admin routes and the command line. Works on a
 // read model made before the identity_scheme table existed (unkeyed).
-Result<IdentityRules> CurrentRules(SqliteDb& db);
+Result<IdentityRules> CurrentRules(ReadModelDb& db);
 
 // The form `raw` has in user_identities under `rules`: E.164 when keyed and
 // it is a valid number, else `raw`.
@@ -37,7 +37,7 @@ std::string IdentityForm(const IdentityRules& rules, const std::string& raw);
 
 // The user `raw` maps to: by its identity form, then (for identities
 // recorded raw before the cutover) by `raw` itself.
-Result<std::optional<std::string>> UserForCallerId(SqliteDb& db, const IdentityRules& rules,
+Result<std::optional<std::string>> UserForCallerId(ReadModelDb& db, const IdentityRules& rules,
                                                    const std::string& raw);
 
 // The id of a new user first seen as `raw`: keyed (REQUIRES key, with the
@@ -46,6 +46,6 @@ Result<std::string> NewUserId(const IdentityRules& rules, const identity::Identi
                               const std::string& raw);
 
 // Applies identity_scheme_adopted: the first one wins (there is one per log).
-Status ApplyIdentitySchemeAdopted(const log::Event& e, SqliteDb& db);
+Status ApplyIdentitySchemeAdopted(const log::Event& e, ReadModelDb& db);
 
 }  // namespace engram::projections

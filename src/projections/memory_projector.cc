@@ -37,7 +37,7 @@ bool SameEvidence(const Known& evidence, const Known& fact) {
 
 }  // namespace
 
-Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
+Status MemoryProjector::Apply(const log::Event& e, ReadModelDb& db) {
   std::vector<IndexOp> ops;
   std::vector<ExtractionJob> jobs;
   const bool logged = parts_.extraction == ExtractionMode::kLogged;
@@ -73,7 +73,7 @@ Status MemoryProjector::Apply(const log::Event& e, SqliteDb& db) {
   return s;
 }
 
-Status MemoryProjector::RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) {
+Status MemoryProjector::RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) {
   return db.Run("UPDATE webhook_events SET status = 'failed', last_error = ? WHERE seq = ?",
                 "memory extraction: " + error.ToString(), e.seq);
 }
@@ -107,7 +107,7 @@ void MemoryProjector::AfterCommit() {
 }
 
 Result<std::optional<MemoryProjector::Transcript>> MemoryProjector::FindTranscript(
-    SqliteDb& db, const std::string& conversation_id, log::Seq transcript_seq) {
+    ReadModelDb& db, const std::string& conversation_id, log::Seq transcript_seq) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement * st,
       db.Cached("SELECT c.user_id, coalesce(c.started_at, 0), coalesce(u.name, ''), "
@@ -125,7 +125,7 @@ Result<std::optional<MemoryProjector::Transcript>> MemoryProjector::FindTranscri
   return out;
 }
 
-Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops,
+Status MemoryProjector::Learn(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops,
                               std::vector<ExtractionJob>& jobs) {
   json body = json::parse(e.body, nullptr, false);
   if (body.is_discarded()) return Status::Ok();  // the conversation projector recorded it
@@ -189,7 +189,7 @@ Status MemoryProjector::Learn(const log::Event& e, SqliteDb& db, std::vector<Ind
 namespace {
 // The transcript's webhook_events row, when its extraction is waiting for
 // the outcome of the run that started at `prior_attempts`.
-Result<bool> AwaitsOutcome(SqliteDb& db, log::Seq source_seq, int64_t prior_attempts) {
+Result<bool> AwaitsOutcome(ReadModelDb& db, log::Seq source_seq, int64_t prior_attempts) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement * st,
       db.Cached("SELECT 1 FROM webhook_events WHERE seq = ? AND status = 'pending' AND "
@@ -202,7 +202,7 @@ Result<bool> AwaitsOutcome(SqliteDb& db, log::Seq source_seq, int64_t prior_atte
 }
 }  // namespace
 
-Status MemoryProjector::ApplyExtracted(const log::Event& e, SqliteDb& db,
+Status MemoryProjector::ApplyExtracted(const log::Event& e, ReadModelDb& db,
                                        std::vector<IndexOp>& ops) {
   json body = json::parse(e.body);
   const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
@@ -237,7 +237,7 @@ Status MemoryProjector::ApplyExtracted(const log::Event& e, SqliteDb& db,
   return LearnCandidates(t, candidates, source_seq, db, ops);
 }
 
-Status MemoryProjector::ApplyDead(const log::Event& e, SqliteDb& db) {
+Status MemoryProjector::ApplyDead(const log::Event& e, ReadModelDb& db) {
   json body = json::parse(e.body);
   const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
   ENGRAM_ASSIGN_OR_RETURN(bool awaited,
@@ -251,7 +251,7 @@ Status MemoryProjector::ApplyDead(const log::Event& e, SqliteDb& db) {
       body.value("attempts", int64_t{1}), error, static_cast<int64_t>(source_seq));
 }
 
-Status MemoryProjector::ApplyRequeued(const log::Event& e, SqliteDb& db,
+Status MemoryProjector::ApplyRequeued(const log::Event& e, ReadModelDb& db,
                                       std::vector<ExtractionJob>& jobs) {
   ENGRAM_ASSIGN_OR_RETURN(log::ExtractionRequeuedBody body,
                           log::ExtractionRequeuedBody::Parse(e.body));
@@ -281,7 +281,7 @@ Status MemoryProjector::ApplyRequeued(const log::Event& e, SqliteDb& db,
 
 Status MemoryProjector::LearnCandidates(const Transcript& t,
                                         const std::vector<memory::ExtractedMemory>& candidates,
-                                        log::Seq source_seq, SqliteDb& db,
+                                        log::Seq source_seq, ReadModelDb& db,
                                         std::vector<IndexOp>& ops) {
   const std::string& user_id = t.user_id;
   const std::string& name = t.name;
@@ -515,7 +515,7 @@ Status MemoryProjector::LearnCandidates(const Transcript& t,
   return WriteUserSummary(db, user_id, source_seq, parts_, known);
 }
 
-Status MemoryProjector::Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops) {
+Status MemoryProjector::Reinforce(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops) {
   ENGRAM_ASSIGN_OR_RETURN(log::MemoryQueriedBody body, log::MemoryQueriedBody::Parse(e.body));
   const json& request = body.request;
   const std::string& user_id = body.user_id;

@@ -89,8 +89,8 @@ class MemoryProjector final : public Projector {
   explicit MemoryProjector(MemoryEngineParts parts) : parts_(parts) {}
 
   std::string_view Name() const override { return kName; }
-  Status Apply(const log::Event& e, SqliteDb& db) override;
-  Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) override;
+  Status Apply(const log::Event& e, ReadModelDb& db) override;
+  Status RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) override;
   void AfterCommit() override;
   void AfterRollback() override {
     staged_.clear();
@@ -111,20 +111,21 @@ class MemoryProjector final : public Projector {
     int64_t call_time = 0;
     int64_t attempts = 0;  // webhook_events.attempts of the transcript
   };
-  Result<std::optional<Transcript>> FindTranscript(SqliteDb& db, const std::string& conversation_id,
+  Result<std::optional<Transcript>> FindTranscript(ReadModelDb& db,
+                                                   const std::string& conversation_id,
                                                    log::Seq transcript_seq);
 
-  Status Learn(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops,
+  Status Learn(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops,
                std::vector<ExtractionJob>& jobs);
-  Status ApplyExtracted(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops);
-  Status ApplyDead(const log::Event& e, SqliteDb& db);
-  Status ApplyRequeued(const log::Event& e, SqliteDb& db, std::vector<ExtractionJob>& jobs);
+  Status ApplyExtracted(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops);
+  Status ApplyDead(const log::Event& e, ReadModelDb& db);
+  Status ApplyRequeued(const log::Event& e, ReadModelDb& db, std::vector<ExtractionJob>& jobs);
   // Dedupes, supersedes and inserts `candidates` from the transcript `t`
   // (event `source_seq`), then rewrites the user's summary.
   Status LearnCandidates(const Transcript& t,
                          const std::vector<memory::ExtractedMemory>& candidates,
-                         log::Seq source_seq, SqliteDb& db, std::vector<IndexOp>& ops);
-  Status Reinforce(const log::Event& e, SqliteDb& db, std::vector<IndexOp>& ops);
+                         log::Seq source_seq, ReadModelDb& db, std::vector<IndexOp>& ops);
+  Status Reinforce(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops);
   // user_forgotten: the user's vectors and cache entries go.
   Status Forget(const log::Event& e, std::vector<IndexOp>& ops);
 
@@ -136,17 +137,17 @@ class MemoryProjector final : public Projector {
 // Fills `index` with every current memory in `db`. FailedPrecondition-like
 // Conflict when stored vectors were made by another embedding model than
 // `model_id` (rebuild with `engram replay`).
-Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::string& model_id);
+Status LoadMemoryIndex(ReadModelDb& db, memory::MemoryIndex& index, const std::string& model_id);
 
 // The extraction jobs waiting in `db` (webhook_events 'pending'), in log
 // order: what a restarted server queues again.
-Result<std::vector<ExtractionJob>> PendingExtractionJobs(SqliteDb& db);
+Result<std::vector<ExtractionJob>> PendingExtractionJobs(ReadModelDb& db);
 
 // Regenerates users.summary for `user_id` from its current memories with
 // `parts.summarizer` (rules when null). A remote summary goes through the
 // cache; when the summarizer fails, the rules summary is used and cached in
 // its place, so a replay gives the same text either way.
-Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+Status RefreshUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                           const MemoryEngineParts& parts);
 
 }  // namespace engram::projections

@@ -49,7 +49,7 @@ std::vector<int> ParseInts(const std::string& text) {
   return out;
 }
 
-Result<std::vector<Known>> LoadKnown(SqliteDb& db, const std::string& user_id) {
+Result<std::vector<Known>> LoadKnown(ReadModelDb& db, const std::string& user_id) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement * st,
       db.Cached("SELECT m.id, m.content, coalesce(m.subject, ''), m.primary_sector, m.salience, "
@@ -92,7 +92,7 @@ Result<std::vector<Known>> LoadKnown(SqliteDb& db, const std::string& user_id) {
   return out;
 }
 
-Result<std::vector<ExtractionJob>> PendingExtractionJobs(SqliteDb& db) {
+Result<std::vector<ExtractionJob>> PendingExtractionJobs(ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st,
       db.Prepare("SELECT w.seq, w.attempts, c.user_id, c.id, coalesce(u.name, ''), "
@@ -110,13 +110,13 @@ Result<std::vector<ExtractionJob>> PendingExtractionJobs(SqliteDb& db) {
   return jobs;
 }
 
-Status RefreshUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+Status RefreshUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                           const MemoryEngineParts& parts) {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
   return WriteUserSummary(db, user_id, seq, parts, known);
 }
 
-Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                         const MemoryEngineParts& parts, const std::vector<Known>& known) {
   std::string name;
   {
@@ -161,7 +161,7 @@ Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
                 user_id);
 }
 
-Status LoadMemoryIndex(SqliteDb& db, memory::MemoryIndex& index, const std::string& model_id) {
+Status LoadMemoryIndex(ReadModelDb& db, memory::MemoryIndex& index, const std::string& model_id) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st,
       db.Prepare("SELECT m.id, m.user_id, m.content, m.primary_sector, m.salience, m.created_at, "

@@ -37,10 +37,10 @@ struct Known {
 };
 
 // The user's current memories in creation order.
-Result<std::vector<Known>> LoadKnown(SqliteDb& db, const std::string& user_id);
+Result<std::vector<Known>> LoadKnown(ReadModelDb& db, const std::string& user_id);
 
 // Writes users.summary for `user_id` from `known` (see RefreshUserSummary).
-Status WriteUserSummary(SqliteDb& db, const std::string& user_id, log::Seq seq,
+Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                         const MemoryEngineParts& parts, const std::vector<Known>& known);
 
 }  // namespace engram::projections

@@ -20,7 +20,7 @@ json ToJson(const ProjectionFailure& f) {
           {"last_error", f.last_error}};
 }
 
-Result<std::vector<ProjectionFailure>> ListProjectionFailures(SqliteDb& db) {
+Result<std::vector<ProjectionFailure>> ListProjectionFailures(ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st,
       db.Prepare("SELECT seq, type, coalesce(conversation_id, ''), attempts, received_at, "
@@ -36,14 +36,14 @@ Result<std::vector<ProjectionFailure>> ListProjectionFailures(SqliteDb& db) {
   return out;
 }
 
-Result<int64_t> CountProjectionFailures(SqliteDb& db) {
+Result<int64_t> CountProjectionFailures(ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st, db.Prepare("SELECT count(*) FROM webhook_events WHERE status = 'failed'"));
   ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.Int(0) : 0;
 }
 
-Result<std::vector<log::Seq>> RequestProjectionRetry(SqliteDb& db, log::EventLog& log,
+Result<std::vector<log::Seq>> RequestProjectionRetry(ReadModelDb& db, log::EventLog& log,
                                                      std::optional<log::Seq> only,
                                                      const std::string& requested_by) {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<ProjectionFailure> failed, ListProjectionFailures(db));
@@ -74,7 +74,7 @@ Result<std::vector<log::Seq>> RequestProjectionRetry(SqliteDb& db, log::EventLog
   return seqs;
 }
 
-Result<json> RetryFailed(SqliteDb& db, log::EventLog& log, std::optional<log::Seq> only,
+Result<json> RetryFailed(ReadModelDb& db, log::EventLog& log, std::optional<log::Seq> only,
                          const std::string& requested_by) {
   json out = {{"requeued", json::array()}, {"reprojected", json::array()}};
   if (only) {
@@ -99,7 +99,7 @@ Result<json> RetryFailed(SqliteDb& db, log::EventLog& log, std::optional<log::Se
   return out;
 }
 
-Result<std::vector<log::Event>> ReprojectTargets(const log::Event& e, SqliteDb& db,
+Result<std::vector<log::Event>> ReprojectTargets(const log::Event& e, ReadModelDb& db,
                                                  const log::EventLog& log) {
   std::vector<log::Event> out;
   std::set<log::Seq> seen;

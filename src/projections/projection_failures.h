@@ -37,15 +37,15 @@ struct ProjectionFailure {
 nlohmann::json ToJson(const ProjectionFailure& f);
 
 // Every failed projection in `db`, oldest first.
-Result<std::vector<ProjectionFailure>> ListProjectionFailures(SqliteDb& db);
-Result<int64_t> CountProjectionFailures(SqliteDb& db);
+Result<std::vector<ProjectionFailure>> ListProjectionFailures(ReadModelDb& db);
+Result<int64_t> CountProjectionFailures(ReadModelDb& db);
 
 // Appends one projection_retry_requested event {seqs, requested_by} for
 // failure `only` (NotFound when it is not one) or, when unset, for every
 // failure; appends nothing when there is none. The idempotency key names
 // each seq with its attempts so far, so asking twice appends once. Returns
 // the seqs named.
-Result<std::vector<log::Seq>> RequestProjectionRetry(SqliteDb& db, log::EventLog& log,
+Result<std::vector<log::Seq>> RequestProjectionRetry(ReadModelDb& db, log::EventLog& log,
                                                      std::optional<log::Seq> only,
                                                      const std::string& requested_by);
 
@@ -53,14 +53,14 @@ Result<std::vector<log::Seq>> RequestProjectionRetry(SqliteDb& db, log::EventLog
 // a dead letter (extraction requeued) or as a projection failure, whichever
 // it is (NotFound when neither); unset retries both kinds. Returns
 // {"requeued": [...], "reprojected": [...]}.
-Result<nlohmann::json> RetryFailed(SqliteDb& db, log::EventLog& log, std::optional<log::Seq> only,
-                                   const std::string& requested_by);
+Result<nlohmann::json> RetryFailed(ReadModelDb& db, log::EventLog& log,
+                                   std::optional<log::Seq> only, const std::string& requested_by);
 
 // For the runner, at a projection_retry_requested event `e` (route
 // engram/admin): the events it names that precede it and are still failed
 // in `db`, read from `log`, erased ones left out. Rows alone decide, so a
 // replay picks the same events.
-Result<std::vector<log::Event>> ReprojectTargets(const log::Event& e, SqliteDb& db,
+Result<std::vector<log::Event>> ReprojectTargets(const log::Event& e, ReadModelDb& db,
                                                  const log::EventLog& log);
 
 }  // namespace engram::projections

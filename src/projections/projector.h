@@ -23,14 +23,14 @@ class Projector {
   // Applies `e` inside the caller's open transaction. Unknown event types are
   // skipped (return OK). On error the runner rolls back this event's writes
   // and calls RecordFailure; later events are applied regardless.
-  virtual Status Apply(const log::Event& e, SqliteDb& db) = 0;
+  virtual Status Apply(const log::Event& e, ReadModelDb& db) = 0;
   // Called after the transaction holding this projector's writes committed,
   // or rolled back: projectors that keep in-memory state beside SQLite (the
   // vector index) apply or drop what they staged during Apply here.
   virtual void AfterCommit() {}
   virtual void AfterRollback() {}
   // Records that `e` failed with `error` (e.g. webhook_events.status='failed').
-  virtual Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) {
+  virtual Status RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) {
     (void)e;
     (void)error;
     (void)db;

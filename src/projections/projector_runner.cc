@@ -16,7 +16,7 @@ namespace {
 
 // Applies `e` to `p` under a savepoint: a failure rolls back this event's
 // writes alone and is recorded.
-Status ApplyOne(SqliteDb& db, Projector& p, const log::Event& e) {
+Status ApplyOne(ReadModelDb& db, Projector& p, const log::Event& e) {
   ENGRAM_RETURN_IF_ERROR(db.Exec("SAVEPOINT apply_event"));
   Status s = p.Apply(e, db);
   if (!s.ok()) {
@@ -33,7 +33,7 @@ bool IsRetryRequest(const log::Event& e) {
 
 }  // namespace
 
-ProjectorRunner::ProjectorRunner(const log::EventLog& log, std::unique_ptr<SqliteDb> db,
+ProjectorRunner::ProjectorRunner(const log::EventLog& log, std::unique_ptr<ReadModelDb> db,
                                  std::vector<std::unique_ptr<Projector>> projectors,
                                  ProjectorRunnerOptions options)
     : log_(log), db_(std::move(db)), projectors_(std::move(projectors)), options_(options) {}
@@ -41,6 +41,40 @@ ProjectorRunner::ProjectorRunner(const log::EventLog& log, std::unique_ptr<Sqlit
 ProjectorRunner::~ProjectorRunner() { Stop(); }
 
 Result<size_t> ProjectorRunner::RunRound() {
+  standing_by_ = false;
+  const bool held_before = db_->HoldsProjectorLock();
+  ENGRAM_ASSIGN_OR_RETURN(bool held, db_->TryLockProjector());
+  if (!held) {
+    standing_by_ = true;
+    if (active_.exchange(false)) spdlog::warn("projector: lost the projector lock; standing by");
+    // Applied() follows what the active node committed, for health and for
+    // readers that wait on it.
+    log::Seq lowest = 0;
+    for (size_t i = 0; i < projectors_.size(); ++i) {
+      ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, ReadCheckpoint(*db_, projectors_[i]->Name()));
+      lowest = i == 0 ? seq : std::min(lowest, seq);
+    }
+    {
+      std::lock_guard lock(mu_);
+      applied_ = lowest;
+    }
+    applied_cv_.notify_all();
+    return Status::Unavailable("another node is projecting into " + db_->path());
+  }
+  if (!held_before) lock_hook_pending_ = true;
+  if (lock_hook_pending_ && options_.on_lock_taken) {
+    ENGRAM_RETURN_IF_ERROR(options_.on_lock_taken(*db_));  // run again next round
+  }
+  lock_hook_pending_ = false;
+  if (!active_.exchange(true)) {
+    // Another node may have projected since this one last looked: resume
+    // from the checkpoints in the database.
+    checkpoints_.clear();
+    failures_stale_ = true;
+    if (db_->backend() == ReadModelDb::Backend::kPostgres) {
+      spdlog::info("projector: holds the projector lock of {}; projecting", db_->path());
+    }
+  }
   if (checkpoints_.empty()) {
     for (const auto& p : projectors_) {
       ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, ReadCheckpoint(*db_, p->Name()));
@@ -149,7 +183,7 @@ void ProjectorRunner::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<SqliteDb>>()>& reopen,
+Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<ReadModelDb>>()>& reopen,
                              std::vector<std::unique_ptr<Projector>> projectors) {
   const bool was_running = thread_.joinable();
   Stop();
@@ -159,6 +193,7 @@ Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<SqliteDb
   // forgets_to_purge_ stays: the next round truncates the new database's
   // WAL (harmless) and purges the read model just replaced, with the others.
   ENGRAM_ASSIGN_OR_RETURN(db_, reopen());
+  active_ = false;  // the new database's lock is taken by the next round
   projectors_ = std::move(projectors);
   // Applied() restarts from the new database's checkpoints.
   std::vector<log::Seq> checkpoints;
@@ -190,6 +225,17 @@ void ProjectorRunner::Loop() {
       last_checkpoint = std::chrono::steady_clock::now();
     }
     auto n = RunRound();
+    if (!n.ok() && standing_by_) {
+      // A standby: another node projects. Not an error; ask again soon.
+      checkpoints_.clear();
+      auto until = std::chrono::steady_clock::now() + options_.standby_poll;
+      while (!stop_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      std::lock_guard lock(mu_);
+      last_error_ = Status::Ok();
+      continue;
+    }
     if (!n.ok()) {
       // A round failed as a whole (disk full, database locked): nothing was
       // committed. Retry with backoff; the log still holds every event.

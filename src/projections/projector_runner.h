@@ -6,6 +6,13 @@
 // transaction that also advances the checkpoints, so a crash never applies an
 // event twice or skips one. Each event runs under a savepoint: a failed event
 // is rolled back alone, recorded as failed, and the runner moves on.
+//
+// On a read model several nodes share (PostgreSQL), one runner projects at a
+// time: each round first makes sure its connection holds the projector lock
+// (ReadModelDb::TryLockProjector). A runner without it is a standby: it
+// applies nothing and asks again every `standby_poll`, so it takes over
+// within about that long once the active node's connection ends (its
+// process died), starting from the checkpoints committed in the database.
 #pragma once
 
 #include <atomic>
@@ -45,18 +52,28 @@ struct ProjectorRunnerOptions {
   // database's folder (erasure_purge.h). On for `engram serve` and `engram
   // forget`, off for rebuilds (whose folder may be anywhere, e.g. /tmp).
   bool purge_other_read_models = false;
+  // How often a standby asks for the projector lock: the takeover delay
+  // after the active node dies, against one cheap query per period.
+  std::chrono::milliseconds standby_poll{500};
+  // Called on the runner's thread each time its connection takes the
+  // projector lock of a shared read model (never on SQLite), before it
+  // applies anything: what is kept beside the rows (the vector index)
+  // reloads from what other nodes committed meanwhile. An error fails the
+  // round, which is retried.
+  std::function<Status(ReadModelDb&)> on_lock_taken;
 };
 
 class ProjectorRunner {
  public:
   // `log` must outlive the runner. The runner owns `db` and the projectors.
-  ProjectorRunner(const log::EventLog& log, std::unique_ptr<SqliteDb> db,
+  ProjectorRunner(const log::EventLog& log, std::unique_ptr<ReadModelDb> db,
                   std::vector<std::unique_ptr<Projector>> projectors,
                   ProjectorRunnerOptions options = {});
   ~ProjectorRunner();
 
   // Applies everything available now, on the calling thread; returns when the
   // projectors are at the log head (or stop_at). For replay and tests.
+  // Unavailable when another node holds the projector lock.
   Status CatchUp();
   // Starts the background thread that tails the log.
   void Start();
@@ -67,7 +84,7 @@ class ProjectorRunner {
   // the new one, then resumes from the new database's checkpoints with
   // `projectors`, restarting the thread if it ran. When `reopen` fails the
   // runner is left stopped, without a database.
-  Status Swap(const std::function<Result<std::unique_ptr<SqliteDb>>()>& reopen,
+  Status Swap(const std::function<Result<std::unique_ptr<ReadModelDb>>()>& reopen,
               std::vector<std::unique_ptr<Projector>> projectors);
 
   // The lowest checkpoint across projectors: every event up to it is applied.
@@ -80,6 +97,9 @@ class ProjectorRunner {
   // (webhook_events.status 'failed'), as of the last round; for /healthz,
   // the engram_projection_failures gauge and its alert.
   int64_t ProjectionFailures() const { return projection_failures_.load(); }
+  // Whether this runner holds the projector role (always, on SQLite, once
+  // it ran a round); false while it is a standby.
+  bool Active() const { return active_.load(); }
 
  private:
   // Applies one batch; returns how many events it applied.
@@ -93,7 +113,7 @@ class ProjectorRunner {
   void PurgeAfterForgets();
 
   const log::EventLog& log_;
-  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<ReadModelDb> db_;
   std::vector<std::unique_ptr<Projector>> projectors_;
   ProjectorRunnerOptions options_;
   std::vector<log::Seq> checkpoints_;  // per projector, as committed
@@ -105,6 +125,9 @@ class ProjectorRunner {
   mutable std::condition_variable applied_cv_;
   Status last_error_;  // guarded by mu_
   std::atomic<int64_t> projection_failures_{0};
+  std::atomic<bool> active_{false};
+  bool standing_by_ = false;                  // the last round found another node projecting
+  bool lock_hook_pending_ = false;            // on_lock_taken has not run since the lock was taken
   bool failures_stale_ = true;                // recount before the next round
   std::vector<log::Event> staged_forgets_;    // in the open transaction
   std::vector<log::Event> forgets_to_purge_;  // committed, not purged yet

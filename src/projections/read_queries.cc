@@ -4,6 +4,7 @@
 
 #include "memory/speakable.h"
 #include "memory/text.h"
+#include "projections/read_model.h"
 
 namespace engram::projections {
 
@@ -27,7 +28,7 @@ Result<ReadQueries::Leased> ReadQueries::Lease() {
       return Leased(db.release(), ReturnToPool{this});
     }
   }
-  auto db = SqliteDb::Open(path_, SqliteDb::Mode::kReadOnly);
+  auto db = ConnectReadModel(path_, /*read_only=*/true);
   if (!db.ok()) {
     std::lock_guard lock(mu_);
     --leased_;
@@ -37,7 +38,7 @@ Result<ReadQueries::Leased> ReadQueries::Lease() {
   return Leased(db->release(), ReturnToPool{this});
 }
 
-void ReadQueries::Return(std::unique_ptr<SqliteDb> db) {
+void ReadQueries::Return(std::unique_ptr<ReadModelDb> db) {
   std::lock_guard lock(mu_);
   --leased_;
   if (!paused_ && idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));

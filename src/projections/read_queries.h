@@ -1,6 +1,7 @@
 // ReadQueries: the reads request handlers need, so handlers hold no SQL.
 // Thread-safe: each call leases one of a small pool of read-only
-// connections (SQLite WAL lets them read while the projector writes).
+// connections (SQLite's WAL and PostgreSQL's MVCC let them read while the
+// projector writes).
 #pragma once
 
 #include <condition_variable>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "projections/sqlite_db.h"
+#include "projections/read_model_db.h"
 
 namespace engram::projections {
 
@@ -27,6 +28,7 @@ struct UserProfile {
 
 class ReadQueries {
  public:
+  // `path`: the SQLite file, or the postgresql:// URL, of the read model.
   static Result<std::unique_ptr<ReadQueries>> Open(const std::string& path);
 
   // The user a caller number maps to.
@@ -44,10 +46,10 @@ class ReadQueries {
 
   // webhook_events rows with `status`.
   Result<int64_t> CountWebhookEvents(const std::string& status);
-  // Runs `f(SqliteDb&)` on a leased connection, for reads shared with the
+  // Runs `f(ReadModelDb&)` on a leased connection, for reads shared with the
   // command line (dead letters); `f` returns a Result.
   template <typename F>
-  auto WithConnection(F&& f) -> decltype(f(std::declval<SqliteDb&>())) {
+  auto WithConnection(F&& f) -> decltype(f(std::declval<ReadModelDb&>())) {
     ENGRAM_ASSIGN_OR_RETURN(Leased db, Lease());
     return f(*db);
   }
@@ -58,17 +60,17 @@ class ReadQueries {
   // on every path (WithoutConnections waits for all of them).
   struct ReturnToPool {
     ReadQueries* pool;
-    void operator()(SqliteDb* db) const { pool->Return(std::unique_ptr<SqliteDb>(db)); }
+    void operator()(ReadModelDb* db) const { pool->Return(std::unique_ptr<ReadModelDb>(db)); }
   };
-  using Leased = std::unique_ptr<SqliteDb, ReturnToPool>;
+  using Leased = std::unique_ptr<ReadModelDb, ReturnToPool>;
   Result<Leased> Lease();
-  void Return(std::unique_ptr<SqliteDb> db);
+  void Return(std::unique_ptr<ReadModelDb> db);
   Result<std::optional<std::string>> OneText(const std::string& sql, const std::string& arg);
 
   std::string path_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<SqliteDb>> idle_;
+  std::vector<std::unique_ptr<ReadModelDb>> idle_;
   size_t leased_ = 0;
   bool paused_ = false;
 };

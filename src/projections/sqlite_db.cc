@@ -31,98 +31,83 @@ Status FromSqlite(sqlite3* db, int rc, std::string_view what) {
   }
 }
 
+// One prepared sqlite3_stmt, finalized on destruction.
+class SqliteStatement : public StatementBackend {
+ public:
+  explicit SqliteStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+
+  void BindInt(int index, int64_t value) override { sqlite3_bind_int64(stmt_, index, value); }
+  void BindDouble(int index, double value) override { sqlite3_bind_double(stmt_, index, value); }
+  void BindText(int index, std::string_view value) override {
+    sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  }
+  void BindNull(int index) override { sqlite3_bind_null(stmt_, index); }
+  void BindBlob(int index, const void* data, size_t size) override {
+    sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT);
+  }
+
+  Result<bool> Step() override {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    sqlite3* db = sqlite3_db_handle(stmt_);
+    return FromSqlite(db, rc, sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "step");
+  }
+
+  void Reset() override {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  int ColumnCount() const override { return sqlite3_column_count(stmt_); }
+  bool IsNull(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t Int(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const override { return sqlite3_column_double(stmt_, col); }
+  std::string Text(int col) const override {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+  }
+  std::string Blob(int col) const override {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), n) : std::string();
+  }
+  std::string ColumnName(int col) const override { return sqlite3_column_name(stmt_, col); }
+
+  std::string Render(int col) const override {
+    switch (sqlite3_column_type(stmt_, col)) {
+      case SQLITE_NULL:
+        return "NULL";
+      case SQLITE_INTEGER:
+        return std::to_string(Int(col));
+      case SQLITE_FLOAT: {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", Double(col));
+        return buf;
+      }
+      case SQLITE_BLOB: {
+        std::string b = Blob(col);
+        std::string out = "x'";  // built by appends: GCC 12 misreports "lit" + string (-Wrestrict)
+        out += crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+        out += '\'';
+        return out;
+      }
+      default: {
+        std::string out = "'";
+        out += Text(col);
+        out += '\'';
+        return out;
+      }
+    }
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
 }  // namespace
-
-Statement& Statement::operator=(Statement&& other) noexcept {
-  if (this != &other) {
-    sqlite3_finalize(stmt_);
-    stmt_ = other.stmt_;
-    other.stmt_ = nullptr;
-  }
-  return *this;
-}
-Statement::~Statement() { sqlite3_finalize(stmt_); }
-
-void Statement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
-void Statement::Bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
-void Statement::Bind(int index, std::string_view value) {
-  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-}
-void Statement::Bind(int index, std::nullopt_t) { sqlite3_bind_null(stmt_, index); }
-void Statement::BindBlob(int index, const void* data, size_t size) {
-  sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT);
-}
-
-Result<bool> Statement::Step() {
-  int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  sqlite3* db = sqlite3_db_handle(stmt_);
-  return FromSqlite(db, rc, sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "step");
-}
-
-Status Statement::Run() {
-  for (;;) {
-    ENGRAM_ASSIGN_OR_RETURN(bool row, Step());
-    if (!row) return Status::Ok();
-  }
-}
-
-void Statement::Reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-}
-
-int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
-bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-double Statement::Double(int col) const { return sqlite3_column_double(stmt_, col); }
-std::string Statement::Text(int col) const {
-  const unsigned char* p = sqlite3_column_text(stmt_, col);
-  int n = sqlite3_column_bytes(stmt_, col);
-  return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
-}
-std::optional<std::string> Statement::OptText(int col) const {
-  if (IsNull(col)) return std::nullopt;
-  return Text(col);
-}
-std::optional<int64_t> Statement::OptInt(int col) const {
-  if (IsNull(col)) return std::nullopt;
-  return Int(col);
-}
-std::string Statement::Blob(int col) const {
-  const void* p = sqlite3_column_blob(stmt_, col);
-  int n = sqlite3_column_bytes(stmt_, col);
-  return p ? std::string(static_cast<const char*>(p), n) : std::string();
-}
-std::string Statement::ColumnName(int col) const { return sqlite3_column_name(stmt_, col); }
-
-std::string Statement::Render(int col) const {
-  switch (sqlite3_column_type(stmt_, col)) {
-    case SQLITE_NULL:
-      return "NULL";
-    case SQLITE_INTEGER:
-      return std::to_string(Int(col));
-    case SQLITE_FLOAT: {
-      char buf[40];
-      std::snprintf(buf, sizeof buf, "%.17g", Double(col));
-      return buf;
-    }
-    case SQLITE_BLOB: {
-      std::string b = Blob(col);
-      std::string out = "x'";  // built by appends: GCC 12 misreports "lit" + string (-Wrestrict)
-      out += crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size());
-      out += '\'';
-      return out;
-    }
-    default: {
-      std::string out = "'";
-      out += Text(col);
-      out += '\'';
-      return out;
-    }
-  }
-}
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode mode) {
   sqlite3* db = nullptr;
@@ -149,7 +134,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode m
 }
 
 SqliteDb::~SqliteDb() {
-  cache_.clear();  // finalize statements before closing
+  DropCachedStatements();  // finalize statements before closing
   sqlite3_close(db_);
 }
 
@@ -170,16 +155,35 @@ Result<Statement> SqliteDb::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return FromSqlite(db_, rc, "prepare " + std::string(sql));
-  return Statement(stmt);
+  return Statement(std::make_unique<SqliteStatement>(stmt));
 }
 
-Result<Statement*> SqliteDb::Cached(const std::string& sql) {
-  auto it = cache_.find(sql);
-  if (it == cache_.end()) {
-    ENGRAM_ASSIGN_OR_RETURN(Statement st, Prepare(sql));
-    it = cache_.emplace(sql, std::move(st)).first;
+Status SqliteDb::Begin() { return Exec("BEGIN IMMEDIATE"); }
+
+Result<bool> SqliteDb::HasTable(std::string_view name) {
+  // Cached: the identity rules ask on every event.
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement * st,
+      Cached("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"));
+  st->Bind(1, name);
+  auto row = st->Step();
+  const bool found = row.ok() && *row && st->Int(0) > 0;
+  st->Reset();
+  if (!row.ok()) return row.status();
+  return found;
+}
+
+Result<std::vector<std::string>> SqliteDb::TableNames() {
+  ENGRAM_ASSIGN_OR_RETURN(Statement st,
+                          Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
+                                  "NOT LIKE 'sqlite_%' ORDER BY name"));
+  std::vector<std::string> names;
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    names.push_back(st.Text(0));
   }
-  return &it->second;
+  return names;
 }
 
 Result<bool> SqliteDb::CheckpointTruncate() {
@@ -191,21 +195,5 @@ Result<bool> SqliteDb::CheckpointTruncate() {
 }
 
 int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }
-
-Transaction::~Transaction() {
-  if (open_) (void)db_.Exec("ROLLBACK");
-}
-
-Status Transaction::Begin() {
-  ENGRAM_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
-  open_ = true;
-  return Status::Ok();
-}
-
-Status Transaction::Commit() {
-  Status s = db_.Exec("COMMIT");
-  if (s.ok()) open_ = false;
-  return s;
-}
 
 }  // namespace engram::projections

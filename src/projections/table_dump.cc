@@ -4,21 +4,18 @@
 
 namespace engram::projections {
 
-Result<std::vector<std::string>> ProjectedTables(SqliteDb& db) {
-  ENGRAM_ASSIGN_OR_RETURN(
-      Statement st, db.Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
-                               "LIKE 'sqlite_%' AND name NOT IN ('checkpoints', "
-                               "'schema_version', 'replay_origin') ORDER BY name"));
+Result<std::vector<std::string>> ProjectedTables(ReadModelDb& db) {
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<std::string> names, db.TableNames());
   std::vector<std::string> tables;
-  for (;;) {
-    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    tables.push_back(st.Text(0));
+  for (std::string& name : names) {
+    if (name != "checkpoints" && name != "schema_version" && name != "replay_origin") {
+      tables.push_back(std::move(name));
+    }
   }
   return tables;
 }
 
-Result<std::vector<std::string>> DumpTable(SqliteDb& db, const std::string& table) {
+Result<std::vector<std::string>> DumpTable(ReadModelDb& db, const std::string& table) {
   // Table names come from sqlite_master, never from users; quote them anyway.
   ENGRAM_ASSIGN_OR_RETURN(Statement st, db.Prepare("SELECT * FROM \"" + table + "\""));
   std::vector<std::string> rows;
@@ -36,7 +33,8 @@ Result<std::vector<std::string>> DumpTable(SqliteDb& db, const std::string& tabl
   return rows;
 }
 
-Result<std::vector<std::string>> DiffReadModels(SqliteDb& a, SqliteDb& b, size_t max_differences) {
+Result<std::vector<std::string>> DiffReadModels(ReadModelDb& a, ReadModelDb& b,
+                                                size_t max_differences) {
   std::vector<std::string> diffs;
   size_t hidden = 0;
   auto add = [&](std::string d) {

@@ -12,15 +12,15 @@ namespace engram::projections {
 
 // The tables holding projected rows: every table except checkpoints,
 // schema_version and replay_origin (where a replay came from), in name order.
-Result<std::vector<std::string>> ProjectedTables(SqliteDb& db);
+Result<std::vector<std::string>> ProjectedTables(ReadModelDb& db);
 
 // Every row of `table` rendered as one line ("col=value|col=value"), sorted
 // by all columns, so equal tables give equal dumps.
-Result<std::vector<std::string>> DumpTable(SqliteDb& db, const std::string& table);
+Result<std::vector<std::string>> DumpTable(ReadModelDb& db, const std::string& table);
 
 // Differences between the projected tables of `a` and `b` (at most
 // `max_differences`, then a count of the rest); empty when they are equal.
-Result<std::vector<std::string>> DiffReadModels(SqliteDb& a, SqliteDb& b,
+Result<std::vector<std::string>> DiffReadModels(ReadModelDb& a, ReadModelDb& b,
                                                 size_t max_differences = 20);
 
 }  // namespace engram::projections

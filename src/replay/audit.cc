@@ -12,7 +12,7 @@ namespace engram::replay {
 namespace {
 
 using nlohmann::json;
-using projections::SqliteDb;
+using projections::ReadModelDb;
 using projections::Statement;
 
 std::string IsoTime(int64_t micros) {
@@ -25,7 +25,7 @@ std::string IsoTime(int64_t micros) {
 }
 
 // Every row of a one-column query with one text parameter.
-Result<std::vector<std::string>> Column(SqliteDb& db, const std::string& sql,
+Result<std::vector<std::string>> Column(ReadModelDb& db, const std::string& sql,
                                         const std::string& arg) {
   ENGRAM_ASSIGN_OR_RETURN(Statement st, db.Prepare(sql));
   st.Bind(1, arg);
@@ -84,7 +84,7 @@ Mentions MentionsOf(const log::Event& e, const json& body) {
 
 class Auditor {
  public:
-  Auditor(SqliteDb& db, AuditTrail& trail) : db_(db), trail_(trail) {}
+  Auditor(ReadModelDb& db, AuditTrail& trail) : db_(db), trail_(trail) {}
 
   Status Describe(const log::Event& e, const json& body) {
     AuditEntry a;
@@ -189,14 +189,14 @@ class Auditor {
     return Status::Ok();
   }
 
-  SqliteDb& db_;
+  ReadModelDb& db_;
   AuditTrail& trail_;
   std::set<std::string> learnt_;
 };
 
 // Reads the whole log, keeping the entries `wanted` accepts, in order.
 template <typename Wanted>
-Status Scan(const log::EventLog& log, SqliteDb& db, AuditTrail& trail, Wanted wanted) {
+Status Scan(const log::EventLog& log, ReadModelDb& db, AuditTrail& trail, Wanted wanted) {
   Auditor auditor(db, trail);
   for (log::Seq after = 0;;) {
     ENGRAM_ASSIGN_OR_RETURN(std::vector<log::Event> batch, log.ReadAfter(after, 1024));
@@ -212,7 +212,7 @@ Status Scan(const log::EventLog& log, SqliteDb& db, AuditTrail& trail, Wanted wa
 
 }  // namespace
 
-Result<AuditTrail> AuditUser(const log::EventLog& log, SqliteDb& db, const std::string& who) {
+Result<AuditTrail> AuditUser(const log::EventLog& log, ReadModelDb& db, const std::string& who) {
   AuditTrail trail;
   trail.subject = who;
   ENGRAM_ASSIGN_OR_RETURN(auto ids, Column(db, "SELECT id FROM users WHERE id = ?", who));
@@ -245,7 +245,7 @@ Result<AuditTrail> AuditUser(const log::EventLog& log, SqliteDb& db, const std::
   return trail;
 }
 
-Result<AuditTrail> AuditConversation(const log::EventLog& log, SqliteDb& db,
+Result<AuditTrail> AuditConversation(const log::EventLog& log, ReadModelDb& db,
                                      const std::string& conversation_id) {
   AuditTrail trail;
   trail.subject = conversation_id;

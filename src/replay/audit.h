@@ -39,10 +39,10 @@ std::string FormatTable(const AuditTrail& trail);
 
 // `who` is a user id or a caller number (E.164) known to user_identities.
 // NotFound when neither names a user.
-Result<AuditTrail> AuditUser(const log::EventLog& log, projections::SqliteDb& read_model,
+Result<AuditTrail> AuditUser(const log::EventLog& log, projections::ReadModelDb& read_model,
                              const std::string& who);
 // NotFound for a conversation the read model does not know.
-Result<AuditTrail> AuditConversation(const log::EventLog& log, projections::SqliteDb& read_model,
+Result<AuditTrail> AuditConversation(const log::EventLog& log, projections::ReadModelDb& read_model,
                                      const std::string& conversation_id);
 
 }  // namespace engram::replay

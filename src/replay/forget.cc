@@ -12,7 +12,7 @@ namespace engram::replay {
 
 using nlohmann::json;
 
-Result<ForgetPlan> PlanForget(const log::EventLog& log, projections::SqliteDb& db,
+Result<ForgetPlan> PlanForget(const log::EventLog& log, projections::ReadModelDb& db,
                               const std::string& who, const std::string& embedding_model) {
   ENGRAM_ASSIGN_OR_RETURN(AuditTrail trail, AuditUser(log, db, who));
   ForgetPlan plan;

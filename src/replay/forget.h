@@ -35,7 +35,7 @@ struct ForgetPlan {
 
 // What forgetting `who` (a user id or caller number) takes. NotFound for an
 // unknown user. `embedding_model` is the embedder's ModelId().
-Result<ForgetPlan> PlanForget(const log::EventLog& log, projections::SqliteDb& read_model,
+Result<ForgetPlan> PlanForget(const log::EventLog& log, projections::ReadModelDb& read_model,
                               const std::string& who, const std::string& embedding_model);
 
 // Appends user_forgotten for `plan`, then erases its entries. Returns the

@@ -17,7 +17,7 @@ struct Row {
   bool evidence() const { return memory::IsEvidenceSubject(subject); }
 };
 
-Result<std::map<std::string, std::vector<Row>>> LoadByUser(projections::SqliteDb& db) {
+Result<std::map<std::string, std::vector<Row>>> LoadByUser(projections::ReadModelDb& db) {
   ENGRAM_ASSIGN_OR_RETURN(
       projections::Statement st,
       db.Prepare("SELECT id, user_id, content, primary_sector, coalesce(subject, ''), "
@@ -48,8 +48,8 @@ std::string Differences(const Row& a, const Row& b) {
 
 }  // namespace
 
-Result<std::vector<UserDiff>> DiffMemories(projections::SqliteDb& old_db,
-                                           projections::SqliteDb& new_db) {
+Result<std::vector<UserDiff>> DiffMemories(projections::ReadModelDb& old_db,
+                                           projections::ReadModelDb& new_db) {
   ENGRAM_ASSIGN_OR_RETURN(auto before, LoadByUser(old_db));
   ENGRAM_ASSIGN_OR_RETURN(auto after, LoadByUser(new_db));
   std::set<std::string> users;

@@ -36,8 +36,8 @@ struct UserDiff {
 // ever the counterpart of another evidence memory: a fact the new extraction
 // dropped and the words of the same turn it now keeps are a removal and an
 // addition, not one memory in another form.
-Result<std::vector<UserDiff>> DiffMemories(projections::SqliteDb& old_db,
-                                           projections::SqliteDb& new_db);
+Result<std::vector<UserDiff>> DiffMemories(projections::ReadModelDb& old_db,
+                                           projections::ReadModelDb& new_db);
 
 // {"users": [{user_id, added, removed, changed, evidence: {added, removed,
 // changed}}]}: `evidence` counts the changes of utterances kept as said.

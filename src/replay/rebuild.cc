@@ -50,7 +50,11 @@ Result<VerifyReport> RebuildAndVerify(const log::EventLog& log, const std::strin
   // Hold one read transaction from the checkpoint read to the last
   // comparison, so the live rows stay at the checkpoint while the server
   // goes on writing.
-  ENGRAM_RETURN_IF_ERROR(live->Exec("BEGIN"));
+  // (PostgreSQL: REPEATABLE READ, whose snapshot holds for the whole
+  // transaction; SQLite's read transaction is one snapshot already.)
+  ENGRAM_RETURN_IF_ERROR(live->Exec(live->backend() == projections::ReadModelDb::Backend::kPostgres
+                                        ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                                        : "BEGIN"));
   ENGRAM_ASSIGN_OR_RETURN(auto st, live->Prepare("SELECT coalesce(min(seq), 0), count(*) "
                                                  "FROM checkpoints"));
   ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -44,18 +44,14 @@ Status Refuse(const std::string& path, const std::string& why) {
   return Status::InvalidArgument("refusing to swap in " + path + ": " + why);
 }
 
-Result<std::map<std::string, std::string>> ReadOrigin(projections::SqliteDb& db) {
-  ENGRAM_ASSIGN_OR_RETURN(
-      projections::Statement exists,
-      db.Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"));
-  exists.Bind(1, kReplayOriginTable);
-  ENGRAM_ASSIGN_OR_RETURN(bool row, exists.Step());
+Result<std::map<std::string, std::string>> ReadOrigin(projections::ReadModelDb& db) {
+  ENGRAM_ASSIGN_OR_RETURN(bool has_table, db.HasTable(kReplayOriginTable));
   std::map<std::string, std::string> origin;
-  if (!row || exists.Int(0) == 0) return origin;
+  if (!has_table) return origin;
   ENGRAM_ASSIGN_OR_RETURN(projections::Statement st,
                           db.Prepare(std::string("SELECT key, value FROM ") + kReplayOriginTable));
   for (;;) {
-    ENGRAM_ASSIGN_OR_RETURN(row, st.Step());
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     origin[st.Text(0)] = st.Text(1);
   }

@@ -93,7 +93,7 @@ Result<SwapReport> SwapReadModel(LiveReadModel& live, const std::string& request
   // closed, no stale WAL can sit beside the new file.
   ENGRAM_RETURN_IF_ERROR(live.queries->WithoutConnections([&]() -> Status {
     return live.runner->Swap(
-        [&]() -> Result<std::unique_ptr<projections::SqliteDb>> {
+        [&]() -> Result<std::unique_ptr<projections::ReadModelDb>> {
           ENGRAM_RETURN_IF_ERROR(MoveDatabase(live.db_path, report.previous));
           if (Status moved = MoveDatabase(new_path, live.db_path); !moved.ok()) {
             (void)MoveDatabase(report.previous, live.db_path);  // put the old one back

@@ -76,7 +76,7 @@ class Audit : public ::testing::Test {
   TempDir dir_;
   EngramInstance engram_;
   http::HttpConnection client_;
-  std::unique_ptr<projections::SqliteDb> db_;
+  std::unique_ptr<projections::ReadModelDb> db_;
 };
 
 TEST_F(Audit, AUsersTrailHoldsEveryEntryInOrderWithWhatItTaught) {

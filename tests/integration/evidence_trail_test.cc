@@ -80,7 +80,7 @@ class EvidenceTrail : public ::testing::Test {
   TempDir dir_;
   EngramInstance engram_;
   http::HttpConnection client_;
-  std::unique_ptr<projections::SqliteDb> db_;
+  std::unique_ptr<projections::ReadModelDb> db_;
 };
 
 TEST_F(EvidenceTrail, EveryCallerTurnIsKeptAndUpdatesRetireWhatTheyReplace) {

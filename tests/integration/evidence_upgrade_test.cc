@@ -122,7 +122,7 @@ class EvidenceUpgrade : public ::testing::Test {
   TempDir dir_;
   const std::string data_ = dir_ / "data";
   int outcomes_ = 0;
-  std::unique_ptr<projections::SqliteDb> old_db_;
+  std::unique_ptr<projections::ReadModelDb> old_db_;
 };
 
 TEST_F(EvidenceUpgrade, APlainReplayAppliesTheOldOutcomesAsRecordedAndVerifiesEqual) {

@@ -88,9 +88,9 @@ TEST_F(MemoryStory, HubSpotIsLearntThenSupersededBySalesforce) {
   }
   auto db = testing::OpenDb(engram_.db_path());
   EXPECT_EQ(QueryColumn(*db,
-                        "SELECT content || '|' || (valid_to IS NOT NULL) || '|' || "
-                        "(superseded_by IS NOT NULL) FROM memories WHERE "
-                        "subject = 'crm=HubSpot'"),
+                        "SELECT content || '|' || CASE WHEN valid_to IS NULL THEN 0 ELSE 1 END "
+                        "|| '|' || CASE WHEN superseded_by IS NULL THEN 0 ELSE 1 END FROM "
+                        "memories WHERE subject = 'crm=HubSpot'"),
             std::vector<std::string>{"Priya Raman's CRM is HubSpot.|1|1"});
   EXPECT_EQ(QueryInt(*db,
                      "SELECT count(*) FROM memories WHERE subject = 'crm=Salesforce' AND "

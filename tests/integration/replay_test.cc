@@ -247,8 +247,10 @@ TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
   TempDir dir;
   Model model;
   std::string rebuilt = dir / "rebuilt.db";
+  std::string live;  // the live read model: a SQLite file, or PostgreSQL (TestReadModel)
   {
     EngramInstance engram(dir / "data");
+    live = engram.db_path();
     model = PlayRandomHistory(engram.port, seed, 300);
     engram.WaitForProjection();
     ASSERT_GE(engram.log->Head(), model.accepted_keys.size() + model.init_calls);
@@ -274,12 +276,12 @@ TEST(ReplayEquality, RandomHistoryLiveEqualsRebuildAndModel) {
     ASSERT_TRUE(
         replay::RebuildReadModel(*engram.log, dir / "reextracted.db", 0, inline_parts).ok());
     const std::string memories =
-        "SELECT id || '|' || content || '|' || coalesce(valid_to, '') || '|' || "
+        "SELECT id || '|' || content || '|' || coalesce(CAST(valid_to AS TEXT), '') || '|' || "
         "coalesce(superseded_by, '') FROM memories ORDER BY id";
     EXPECT_EQ(QueryColumn(*testing::OpenDb(dir / "reextracted.db"), memories),
               QueryColumn(*testing::OpenDb(engram.db_path()), memories));
   }
-  ExpectEqualReadModels(dir / "data/engram.db", rebuilt);
+  ExpectEqualReadModels(live, rebuilt);
 
   // Against the model.
   auto db = testing::OpenDb(rebuilt);

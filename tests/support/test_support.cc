@@ -13,6 +13,7 @@
 #include "projections/projectors.h"
 #include "projections/read_model.h"
 #include "replay/swap.h"
+#include "support/postgres_server.h"
 
 namespace engram::testing {
 
@@ -68,14 +69,30 @@ std::string Fixture(const std::string& name) {
   return ReadFile(SharedDir() + "/elevenlabs/" + name);
 }
 
+std::string TestReadModel() {
+  const char* backend = std::getenv("ENGRAM_TEST_READ_MODEL");
+  if (!backend || std::string_view(backend) != "postgresql") return "";
+  static PostgresServer* server = [] {
+    auto* s = new PostgresServer();  // stopped by its destructor at exit
+    if (!s->Start()) throw std::runtime_error("PostgreSQL: " + s->Error());
+    static std::unique_ptr<PostgresServer> owner(s);
+    return s;
+  }();
+  static int databases = 0;
+  std::string url = server->CreateDatabase("test_" + std::to_string(++databases));
+  if (url.empty()) throw std::runtime_error("PostgreSQL: " + server->Error());
+  return url;
+}
+
 namespace {
 
 // What `engram serve` would be given, for a test: loopback, an ephemeral
 // port, the test secrets, short extraction backoffs.
-app::ApplicationOptions ApplicationOptionsFor(const std::string& dir,
+app::ApplicationOptions ApplicationOptionsFor(const std::string& dir, const std::string& read_model,
                                               const EngramInstance::Options& options) {
   app::ApplicationOptions a;
   a.data_dir = dir;
+  a.read_model = read_model;
   a.start_http = options.start_http;
   a.access_log = false;
   a.server.host = "127.0.0.1";
@@ -100,9 +117,11 @@ app::ApplicationOptions ApplicationOptionsFor(const std::string& dir,
 }
 
 std::unique_ptr<app::Application> OpenApplication(const std::string& dir,
+                                                  const std::string& read_model,
                                                   const EngramInstance::Options& options) {
   app::StartupError error;
-  auto application = app::Application::Open(ApplicationOptionsFor(dir, options), &error);
+  auto application =
+      app::Application::Open(ApplicationOptionsFor(dir, read_model, options), &error);
   if (!application) throw std::runtime_error(error.status.ToString());
   Status started = application->Start();
   if (!started.ok()) throw std::runtime_error(started.ToString());
@@ -113,7 +132,8 @@ std::unique_ptr<app::Application> OpenApplication(const std::string& dir,
 
 EngramInstance::EngramInstance(const std::string& dir, Options options)
     : data_dir(dir),
-      application(OpenApplication(dir, options)),
+      read_model(options.read_model.empty() ? TestReadModel() : options.read_model),
+      application(OpenApplication(dir, read_model, options)),
       log(&application->log()),
       engine(&application->engine()),
       index(&application->index()),
@@ -154,13 +174,13 @@ http::HttpRequest SignedPostCall(const std::string& body, int64_t at_secs,
   return r;
 }
 
-std::unique_ptr<projections::SqliteDb> OpenDb(const std::string& path) {
-  auto db = projections::SqliteDb::Open(path, projections::SqliteDb::Mode::kReadOnly);
+std::unique_ptr<projections::ReadModelDb> OpenDb(const std::string& path) {
+  auto db = projections::ConnectReadModel(path, /*read_only=*/true);
   if (!db.ok()) throw std::runtime_error(db.status().ToString());
   return std::move(db).value();
 }
 
-std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::string& sql) {
+std::vector<std::string> QueryColumn(projections::ReadModelDb& db, const std::string& sql) {
   auto st = db.Prepare(sql);
   if (!st.ok()) throw std::runtime_error(st.status().ToString());
   std::vector<std::string> out;
@@ -173,7 +193,7 @@ std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::strin
   return out;
 }
 
-int64_t QueryInt(projections::SqliteDb& db, const std::string& sql) {
+int64_t QueryInt(projections::ReadModelDb& db, const std::string& sql) {
   auto rows = QueryColumn(db, sql);
   if (rows.empty()) throw std::runtime_error("no rows: " + sql);
   return std::stoll(rows[0]);

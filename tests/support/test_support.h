@@ -84,18 +84,22 @@ struct EngramInstance {
     // Makes the engine instead of TestEngine (e.g. with an LLM extractor),
     // given the data dir.
     std::function<std::unique_ptr<projections::MemoryEngine>(const std::string&)> make_engine;
+    // The read model: a postgresql:// URL; empty: TestReadModel().
+    std::string read_model;
   };
 
   explicit EngramInstance(const std::string& data_dir) : EngramInstance(data_dir, Options()) {}
   EngramInstance(const std::string& data_dir, Options options);
   ~EngramInstance();
 
-  std::string db_path() const { return data_dir + "/engram.db"; }
+  // The read model's SQLite file, or its PostgreSQL URL.
+  std::string db_path() const { return read_model.empty() ? data_dir + "/engram.db" : read_model; }
   // Waits until the projectors have applied everything appended so far,
   // extraction outcomes included (no job queued or running).
   void WaitForProjection();
 
   std::string data_dir;
+  std::string read_model;  // empty: SQLite in data_dir
   // What `engram serve` runs (src/app), and views of its parts.
   std::unique_ptr<app::Application> application;
   log::EventLog* log;  // the sealing log, as the routes and projectors see it
@@ -115,9 +119,16 @@ http::HttpRequest SignedPostCall(const std::string& body, int64_t at_secs = 0,
                                  const std::string& secret = kTestSecret);
 
 // Rows of `sql` (first column as text), for quick assertions.
-std::vector<std::string> QueryColumn(projections::SqliteDb& db, const std::string& sql);
-int64_t QueryInt(projections::SqliteDb& db, const std::string& sql);
-std::unique_ptr<projections::SqliteDb> OpenDb(const std::string& path);
+std::vector<std::string> QueryColumn(projections::ReadModelDb& db, const std::string& sql);
+int64_t QueryInt(projections::ReadModelDb& db, const std::string& sql);
+// A read-only connection to the read model at `path` (a file or a URL).
+std::unique_ptr<projections::ReadModelDb> OpenDb(const std::string& path);
+
+// The read model EngramInstance uses when its options name none: "" (SQLite
+// in the data folder), or, with ENGRAM_TEST_READ_MODEL=postgresql in the
+// environment, a fresh database on a PostgreSQL this process starts once
+// (postgres_server.h), so that a suite runs on either backend unchanged.
+std::string TestReadModel();
 
 // A post_call_transcription body for `conversation_id`, `caller`, with the
 // given user sentences, shaped like the fixtures.

@@ -57,14 +57,14 @@ class ConversationProjectorTest : public ::testing::Test {
     EXPECT_EQ(runner.Applied(), log_->Head());
   }
 
-  SqliteDb& Db() {
+  ReadModelDb& Db() {
     if (!db_) db_ = engram::testing::OpenDb(dir_ / "engram.db");
     return *db_;
   }
 
   TempDir dir_;
   std::unique_ptr<log::RocksDbEventLog> log_;
-  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<ReadModelDb> db_;
   std::unique_ptr<MemoryEngine> engine_ = engram::testing::TestEngine();
 };
 
@@ -200,13 +200,13 @@ class Breakable final : public Projector {
  public:
   explicit Breakable(const bool* broken) : broken_(broken) {}
   std::string_view Name() const override { return inner_.Name(); }
-  Status Apply(const log::Event& e, SqliteDb& db) override {
+  Status Apply(const log::Event& e, ReadModelDb& db) override {
     if (*broken_ && e.type == "post_call_transcription") {
       return Status::InvalidArgument("transcript: a bug");
     }
     return inner_.Apply(e, db);
   }
-  Status RecordFailure(const log::Event& e, const Status& error, SqliteDb& db) override {
+  Status RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) override {
     return inner_.RecordFailure(e, error, db);
   }
 

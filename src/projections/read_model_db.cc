@@ -1,0 +1,47 @@
+#include "projections/read_model_db.h"
+
+namespace engram::projections {
+
+Status Statement::Run() {
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+std::optional<std::string> Statement::OptText(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Text(col);
+}
+
+std::optional<int64_t> Statement::OptInt(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Int(col);
+}
+
+Result<Statement*> ReadModelDb::Cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    ENGRAM_ASSIGN_OR_RETURN(Statement st, PrepareCached(sql));
+    it = cache_.emplace(sql, std::move(st)).first;
+  }
+  return &it->second;
+}
+
+Transaction::~Transaction() {
+  if (open_) (void)db_.Exec("ROLLBACK");
+}
+
+Status Transaction::Begin() {
+  ENGRAM_RETURN_IF_ERROR(db_.Begin());
+  open_ = true;
+  return Status::Ok();
+}
+
+Status Transaction::Commit() {
+  Status s = db_.Exec("COMMIT");
+  if (s.ok()) open_ = false;
+  return s;
+}
+
+}  // namespace engram::projections
