@@ -1,6 +1,7 @@
 #include "app/application.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <iostream>
 
@@ -26,6 +27,14 @@
 #include "replay/swap.h"
 
 namespace engram::app {
+namespace {
+
+std::string HostName() {
+  char name[256] = {};
+  return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : "localhost";
+}
+
+}  // namespace
 
 Application::Application(ApplicationOptions options) : options_(std::move(options)) {}
 
@@ -200,6 +209,9 @@ Status Application::StartLearning() {
 void Application::WireServices() {
   http::Services& s = services_;
   s.log = &log();
+  s.node.name = options_.node_name.empty() ? HostName() : options_.node_name;
+  s.node.log = stored_log_.description;
+  s.node.read_model = shared_read_model() ? "postgresql" : "sqlite " + read_model_path();
   s.clock = &SystemClock::Instance();
   s.projector = runner_.get();
   s.post_call.webhook_secret = options_.webhook_secret;

@@ -51,6 +51,8 @@ namespace engram::app {
 
 struct ApplicationOptions {
   std::string data_dir;
+  // How /healthz and /metrics name this node ("" for the host name).
+  std::string node_name;
   // Opens the event log (`engram serve --log nats://...`); RocksDB in
   // DATA_DIR/log when unset.
   std::function<Result<OpenedLog>()> open_log;

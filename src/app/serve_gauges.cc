@@ -18,6 +18,16 @@ void RegisterServeGauges(metrics::Registry& r, const log::EventLog& log,
                          projections::ReadQueries& queries, const memory::MemoryIndex& index,
                          const projections::ExtractionCache& cache, const std::string& data_dir,
                          const http::Services& services) {
+  // Which node this is and what it runs on: one series of value 1 (the
+  // backends by kind only; their addresses are in /healthz).
+  auto kind = [](const std::string& description) {
+    return description.substr(0, description.find(' '));
+  };
+  r.AddGauge("engram_node_info", "This node: its name and the kinds of its log and read model",
+             {{"node", services.node.name},
+              {"log", kind(services.node.log)},
+              {"read_model", kind(services.node.read_model)}},
+             [] { return 1.0; });
   r.AddGauge("engram_log_head", "Highest durable seq in the event log", {},
              [&log] { return static_cast<double>(log.Head()); });
   r.AddGauge("engram_log_writable", "1 while the event log accepts writes, 0 after a failed one",

@@ -33,6 +33,7 @@ struct ServeFlags {
   std::string data_dir = "./data";
   LogFlags log;            // --log, --log-replicas (cli/log_backend.h)
   std::string read_model;  // --read-model: a postgresql:// URL; empty: DATA_DIR/engram.db
+  std::string node_name;   // --node-name (ENGRAM_NODE_NAME): "" for the host name
   std::string listen = "127.0.0.1:8080";
   bool insecure_no_signature = false;
   bool keep_audio = false;
@@ -188,6 +189,7 @@ int Serve(const ServeFlags& flags) {
   app::ApplicationOptions options;
   options.data_dir = flags.data_dir;
   options.read_model = flags.read_model;
+  options.node_name = flags.node_name;
   if (!flags.log.log.empty()) {
     options.open_log = [&flags] {
       return OpenServeLog(flags.log, flags.data_dir, SystemClock::Instance());
@@ -251,6 +253,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--data-dir", flags->data_dir, "Folder for the event log and read model")
       ->capture_default_str();
   AddLogFlags(*cmd, flags->log);
+  cmd->add_option("--node-name", flags->node_name,
+                  "How /healthz and /metrics name this node (default: the host name)")
+      ->envname("ENGRAM_NODE_NAME");
   cmd->add_option("--read-model", flags->read_model,
                   "postgresql://USER@HOST:PORT/DB: keep the read model in PostgreSQL, shared "
                   "by several nodes (one projects at a time); default: DATA_DIR/engram.db")

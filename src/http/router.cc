@@ -146,8 +146,15 @@ Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
     body["status"] = "degraded";
     body["log_error"] = log_health.ToString();
   }
+  body["node"] = {{"name", services.node.name},
+                  {"log", services.node.log},
+                  {"read_model", services.node.read_model}};
   if (services.projector) {
     body["applied"] = services.projector->Applied();
+    // Behind the log (a stream other nodes append to, in a cluster).
+    const log::Seq head = services.log->Head();
+    const log::Seq applied = services.projector->Applied();
+    body["lag_events"] = head > applied ? head - applied : 0;
     // False on a node standing by while another projects a shared read model.
     body["projector_active"] = services.projector->Active();
     Status err = services.projector->LastError();

@@ -134,8 +134,16 @@ struct RouteCounters {
   std::atomic<uint64_t> rejected{0};
 };
 
+// What /healthz and /metrics say about this node of a deployment.
+struct NodeInfo {
+  std::string name;        // --node-name (ENGRAM_NODE_NAME), else the host name
+  std::string log;         // the event log, e.g. "rocksdb DATA/log", "jetstream nats://..."
+  std::string read_model;  // "sqlite DATA/engram.db" or "postgresql" (never the URL's user)
+};
+
 struct Services {
-  log::EventLog* log = nullptr;                       // required
+  log::EventLog* log = nullptr;  // required
+  NodeInfo node;
   const Clock* clock = nullptr;                       // required
   projections::ProjectorRunner* projector = nullptr;  // optional: health reporting
   PostCallConfig post_call;

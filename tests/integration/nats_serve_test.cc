@@ -80,6 +80,15 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   EXPECT_EQ(accepted["status"], "accepted") << accepted;
   const uint64_t seq = accepted["seq"].get<uint64_t>();
   ASSERT_TRUE(WaitForProjection(server.port(), data + "/engram.db")) << server.LogText();
+  {  // The node names itself and its backends, and how far it is behind the stream.
+    http::HttpConnection client("127.0.0.1", server.port());
+    auto r = client.Send("GET", "/healthz", "");
+    ASSERT_TRUE(r.ok());
+    json h = json::parse(r->body);
+    EXPECT_EQ(h["node"]["log"].get<std::string>().rfind("jetstream " + nats.url(), 0), 0u) << h;
+    EXPECT_EQ(h["node"]["read_model"], "sqlite " + data + "/engram.db") << h;
+    EXPECT_EQ(h["lag_events"], 0) << h;
+  }
 
   auto ask = [&](uint16_t port) {
     http::HttpConnection client("127.0.0.1", port);

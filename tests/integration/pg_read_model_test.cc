@@ -94,7 +94,7 @@ class PgReadModel : public ::testing::Test {
 PostgresServer* PgReadModel::pg_ = nullptr;
 
 TEST_F(PgReadModel, FixtureStoryIsServedFromPostgresAndEqualsASqliteRebuild) {
-  ServerProcess server(dir_ / "data", {"--read-model", url_});
+  ServerProcess server(dir_ / "data", {"--read-model", url_, "--node-name", "node-a"});
   ASSERT_TRUE(server.Start()) << server.LogText();
   const uint16_t port = server.port();
   ASSERT_EQ(PostCall(port, Fixture("post_call_transcription.json")), 200);
@@ -112,6 +112,15 @@ TEST_F(PgReadModel, FixtureStoryIsServedFromPostgresAndEqualsASqliteRebuild) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "data/engram.db"));
   json h = Healthz(port);
   EXPECT_EQ(h["projector_active"], true) << h;
+  EXPECT_EQ(h["node"]["read_model"], "postgresql") << h;
+  EXPECT_EQ(h["node"]["log"].get<std::string>().rfind("rocksdb ", 0), 0u) << h;
+  EXPECT_EQ(h["node"]["name"], "node-a") << h;
+  http::ClientResponse metrics = Send(port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find(
+                R"(engram_node_info{node="node-a",log="rocksdb",read_model="postgresql"} 1)"),
+            std::string::npos)
+      << metrics.body.substr(0, 2000);
+  EXPECT_EQ(h["lag_events"], 0) << h;
 
   // The tool and the init webhook answer from it.
   auto tool =
