@@ -2,11 +2,9 @@
 
 #include <libpq-fe.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
-#include "common/crypto.h"
 #include "projections/pg_dialect.h"
 
 namespace engram::projections {
@@ -72,9 +70,7 @@ class PgStatement : public StatementBackend {
 
   void BindInt(int index, int64_t value) override { Set(index, std::to_string(value), 0); }
   void BindDouble(int index, double value) override {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
-    std::string text = buf;
+    std::string text = RenderReal(value);
     if (text == "inf") text = "Infinity";
     if (text == "-inf") text = "-Infinity";
     if (text == "nan" || text == "-nan") text = "NaN";
@@ -156,24 +152,12 @@ class PgStatement : public StatementBackend {
       case kBoolOid:
         return Text(col);
       case kFloat4Oid:
-      case kFloat8Oid: {
-        char buf[40];
-        std::snprintf(buf, sizeof buf, "%.17g", Double(col));
-        return buf;
-      }
-      case kByteaOid: {
-        std::string b = Blob(col);
-        std::string out = "x'";
-        out += crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size());
-        out += '\'';
-        return out;
-      }
-      default: {
-        std::string out = "'";
-        out += Text(col);
-        out += '\'';
-        return out;
-      }
+      case kFloat8Oid:
+        return RenderReal(Double(col));
+      case kByteaOid:
+        return RenderBlob(Blob(col));
+      default:
+        return RenderText(Text(col));
     }
   }
 

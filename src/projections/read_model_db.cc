@@ -1,6 +1,30 @@
 #include "projections/read_model_db.h"
 
+#include <cstdio>
+
+#include "common/crypto.h"
+
 namespace engram::projections {
+
+std::string RenderReal(double value) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+std::string RenderBlob(const std::string& bytes) {
+  std::string out = "x'";  // built by appends: GCC 12 misreports "lit" + string (-Wrestrict)
+  out += crypto::HexEncode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  out += '\'';
+  return out;
+}
+
+std::string RenderText(const std::string& text) {
+  std::string out = "'";
+  out += text;
+  out += '\'';
+  return out;
+}
 
 Status Statement::Run() {
   for (;;) {

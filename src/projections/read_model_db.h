@@ -45,6 +45,13 @@ class StatementBackend {
   virtual std::string Render(int col) const = 0;
 };
 
+// How table dumps render values, the same for every backend, so a dump of
+// PostgreSQL compares equal to one of SQLite: reals with full precision,
+// blobs as x'hex', text quoted.
+std::string RenderReal(double value);
+std::string RenderBlob(const std::string& bytes);
+std::string RenderText(const std::string& text);
+
 // A prepared statement: bind 1-based parameters, Step through rows, read
 // 0-based columns. Movable, not copyable.
 class Statement {

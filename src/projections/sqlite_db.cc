@@ -2,9 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <cstdio>
-
-#include "common/crypto.h"
 
 namespace engram::projections {
 namespace {
@@ -82,24 +79,12 @@ class SqliteStatement : public StatementBackend {
         return "NULL";
       case SQLITE_INTEGER:
         return std::to_string(Int(col));
-      case SQLITE_FLOAT: {
-        char buf[40];
-        std::snprintf(buf, sizeof buf, "%.17g", Double(col));
-        return buf;
-      }
-      case SQLITE_BLOB: {
-        std::string b = Blob(col);
-        std::string out = "x'";  // built by appends: GCC 12 misreports "lit" + string (-Wrestrict)
-        out += crypto::HexEncode(reinterpret_cast<const uint8_t*>(b.data()), b.size());
-        out += '\'';
-        return out;
-      }
-      default: {
-        std::string out = "'";
-        out += Text(col);
-        out += '\'';
-        return out;
-      }
+      case SQLITE_FLOAT:
+        return RenderReal(Double(col));
+      case SQLITE_BLOB:
+        return RenderBlob(Blob(col));
+      default:
+        return RenderText(Text(col));
     }
   }
 
