@@ -9,7 +9,6 @@
 // the real GloVe embedder; queries are realistic questions. Prints
 // p50/p95/p99/max per size.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,18 +22,19 @@
 namespace {
 
 std::string Sentence(std::mt19937& rng, int i) {
-  static const char* kSubjects[] = {"Priya", "The caller", "Her team", "The sales team",
-                                    "Their manager", "The warehouse crew"};
-  static const char* kVerbs[] = {"exports", "reconciles", "reviews", "uploads", "prints",
-                                 "schedules", "cancels", "audits", "merges", "emails"};
-  static const char* kObjects[] = {"the weekly pipeline report", "the invoices", "the shipping labels",
-                                   "the duplicate contacts", "the quarterly forecast",
-                                   "the customer list", "the support tickets", "the payroll sheet",
-                                   "the inventory counts", "the renewal quotes"};
-  static const char* kTools[] = {"Salesforce", "HubSpot", "Excel", "NetSuite", "Zendesk",
-                                 "QuickBooks", "Slack", "Jira"};
-  static const char* kWhen[] = {"every Monday morning", "before the standup", "on Fridays",
-                                "at the end of each month", "after lunch", "twice a week"};
+  static const char* kSubjects[] = {"Priya",          "The caller",    "Her team",
+                                    "The sales team", "Their manager", "The warehouse crew"};
+  static const char* kVerbs[] = {"exports",   "reconciles", "reviews", "uploads", "prints",
+                                 "schedules", "cancels",    "audits",  "merges",  "emails"};
+  static const char* kObjects[] = {"the weekly pipeline report", "the invoices",
+                                   "the shipping labels",        "the duplicate contacts",
+                                   "the quarterly forecast",     "the customer list",
+                                   "the support tickets",        "the payroll sheet",
+                                   "the inventory counts",       "the renewal quotes"};
+  static const char* kTools[] = {"Salesforce", "HubSpot",    "Excel", "NetSuite",
+                                 "Zendesk",    "QuickBooks", "Slack", "Jira"};
+  static const char* kWhen[] = {"every Monday morning",     "before the standup", "on Fridays",
+                                "at the end of each month", "after lunch",        "twice a week"};
   return std::string(kSubjects[rng() % 6]) + " " + kVerbs[rng() % 10] + " " + kObjects[rng() % 10] +
          " in " + kTools[rng() % 8] + " " + kWhen[rng() % 6] + " (note " + std::to_string(i) + ").";
 }
@@ -58,10 +58,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::vector<std::string> questions = {
-      "what CRM does the customer use", "when does she export the pipeline report",
-      "who reconciles the invoices", "does the team use Slack", "what happens every Monday",
-      "which tool holds the support tickets", "when are the renewal quotes sent",
-      "what does the warehouse crew print"};
+      "what CRM does the customer use",   "when does she export the pipeline report",
+      "who reconciles the invoices",      "does the team use Slack",
+      "what happens every Monday",        "which tool holds the support tickets",
+      "when are the renewal quotes sent", "what does the warehouse crew print"};
   std::printf("%10s %9s %9s %9s %9s %12s\n", "memories", "p50 ms", "p95 ms", "p99 ms", "max ms",
               "build s");
   for (int n : sizes) {

@@ -81,7 +81,6 @@ namespace engram::memory {
 // before a change of these rules are not reused.
 inline constexpr char kRelativeDatesVersion[] = "dates-v1";
 
-
 enum class DateGranularity { kDay, kWeek, kWeekend, kMonth, kYear };
 
 // One date expression found in a sentence.
