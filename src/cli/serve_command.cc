@@ -255,7 +255,15 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   AddLogFlags(*cmd, flags->log);
   cmd->add_option("--node-name", flags->node_name,
                   "How /healthz and /metrics name this node (default: the host name)")
-      ->envname("ENGRAM_NODE_NAME");
+      ->envname("ENGRAM_NODE_NAME")
+      ->check([](const std::string& name) -> std::string {
+        // A metrics label and a JSON field: short and printable.
+        if (name.empty() || name.size() > 64) return "wants 1 to 64 characters";
+        for (unsigned char c : name) {
+          if (c < 0x20 || c == 0x7F) return "holds a control character";
+        }
+        return "";
+      });
   cmd->add_option("--read-model", flags->read_model,
                   "postgresql://USER@HOST:PORT/DB: keep the read model in PostgreSQL, shared "
                   "by several nodes (one projects at a time); default: DATA_DIR/engram.db")

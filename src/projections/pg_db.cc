@@ -324,13 +324,7 @@ Result<std::vector<std::string>> PgDb::TableNames() {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement st, Prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = "
                             "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"));
-  std::vector<std::string> names;
-  for (;;) {
-    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    names.push_back(st.Text(0));
-  }
-  return names;
+  return FirstColumn(st);
 }
 
 Result<bool> PgDb::TryLockProjector() {

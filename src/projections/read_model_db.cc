@@ -6,6 +6,15 @@
 
 namespace engram::projections {
 
+Result<std::vector<std::string>> FirstColumn(Statement& st) {
+  std::vector<std::string> out;
+  for (;;) {
+    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(st.Text(0));
+  }
+}
+
 std::string RenderReal(double value) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", value);

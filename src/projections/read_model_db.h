@@ -108,6 +108,9 @@ class Statement {
   std::unique_ptr<StatementBackend> impl_;
 };
 
+// Every row's first column, as text (steps `st` to its end).
+Result<std::vector<std::string>> FirstColumn(Statement& st);
+
 class ReadModelDb {
  public:
   enum class Backend { kSqlite, kPostgres };

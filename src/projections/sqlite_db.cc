@@ -161,13 +161,7 @@ Result<std::vector<std::string>> SqliteDb::TableNames() {
   ENGRAM_ASSIGN_OR_RETURN(Statement st,
                           Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
                                   "NOT LIKE 'sqlite_%' ORDER BY name"));
-  std::vector<std::string> names;
-  for (;;) {
-    ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    names.push_back(st.Text(0));
-  }
-  return names;
+  return FirstColumn(st);
 }
 
 Result<bool> SqliteDb::CheckpointTruncate() {

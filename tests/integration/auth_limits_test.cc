@@ -244,6 +244,11 @@ TEST(ServeSettings, HostileValuesOfTheNewSettingsAreRefusedAtStart) {
       // Niceness below 0 needs privileges; above 19 is no niceness.
       {"", "--projector-nice -5", "--projector-nice"},
       {"", "--projector-nice 40", "--projector-nice"},
+      // The node's name (issue 13) goes into /healthz and a metrics label.
+      {"", "--node-name ''", "--node-name"},
+      {"", "--node-name \"$(printf 'a\\nb')\"", "--node-name"},
+      {"", "--node-name " + std::string(200, 'n'), "--node-name"},
+      {"ENGRAM_NODE_NAME=\"$(printf 'a\\tb')\" ", "", "--node-name"},
   };
   for (const Case& c : cases) {
     auto [code, out] =
