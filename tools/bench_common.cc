@@ -108,6 +108,24 @@ Result<Target> ParseLoopbackUrl(const std::string& url) {
   return target;
 }
 
+Result<std::vector<Target>> ParseLoopbackUrls(const std::string& urls) {
+  constexpr size_t kMaxTargets = 16;
+  std::vector<Target> targets;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = urls.find(',', start);
+    const std::string one = urls.substr(start, comma - start);
+    if (targets.size() == kMaxTargets) {
+      return Status::InvalidArgument("--url names more than 16 servers");
+    }
+    ENGRAM_ASSIGN_OR_RETURN(Target target, ParseLoopbackUrl(one));
+    targets.push_back(std::move(target));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return targets;
+}
+
 double PercentileMs(const std::vector<int64_t>& sorted_us, double p) {
   if (sorted_us.empty()) return 0;
   size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted_us.size())));

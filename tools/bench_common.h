@@ -26,6 +26,9 @@ bool IsLoopbackLiteral(const std::string& host);
 // it resolves to loopback alone), ::1 or [::1]. InvalidArgument for anything
 // else, including https and paths.
 Result<Target> ParseLoopbackUrl(const std::string& url);
+// A comma-separated list of such URLs (the nodes of a cluster: each
+// connection of a run goes to the next one in turn). At most 16.
+Result<std::vector<Target>> ParseLoopbackUrls(const std::string& urls);
 
 // The p-th percentile (0..100, nearest rank) of sorted microseconds, in ms.
 // Mean of microseconds, in milliseconds (0 when empty).

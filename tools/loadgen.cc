@@ -55,7 +55,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Send signed ElevenLabs post-call webhooks to a local engram server and report "
       "throughput and latency."};
-  app.add_option("--url", flags.url, "Server base URL; loopback only (127.x.x.x, localhost, ::1)")
+  app.add_option("--url", flags.url,
+                 "Server base URL, or several separated by commas (a cluster's nodes: "
+                 "connection i goes to the i-th in turn; the first is watched); loopback "
+                 "only (127.x.x.x, localhost, ::1)")
       ->capture_default_str();
   app.add_option("--secret", flags.secret, "Webhook HMAC secret (the server's)")
       ->envname("ENGRAM_WEBHOOK_SECRET");

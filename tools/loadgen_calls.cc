@@ -78,8 +78,9 @@ struct CallWorkerStats {
 // keep-alive connection.
 class CallRun {
  public:
-  CallRun(const Flags& flags, Target target, std::string run_id, std::vector<PlannedCall> plan)
-      : flags_(flags), target_(std::move(target)), run_id_(std::move(run_id)) {
+  CallRun(const Flags& flags, std::vector<Target> targets, std::string run_id,
+          std::vector<PlannedCall> plan)
+      : flags_(flags), targets_(std::move(targets)), run_id_(std::move(run_id)) {
     call_secs_ = flags.call_secs > 0 ? flags.call_secs
                                      : (flags.day_calls > 0 ? kRealCallSecs / flags.day_compression
                                                             : kDefaultCallSecs);
@@ -100,7 +101,8 @@ class CallRun {
   Status Connect() {
     for (int i = 0; i < flags_.connections; ++i) {
       connections_.push_back(std::make_unique<http::HttpConnection>(
-          target_.host, target_.port, std::chrono::milliseconds(flags_.timeout_ms)));
+          targets_[i % targets_.size()].host, targets_[i % targets_.size()].port,
+          std::chrono::milliseconds(flags_.timeout_ms)));
     }
     for (auto& c : connections_) {
       auto r = c->Send("GET", "/healthz", "");
@@ -320,7 +322,7 @@ class CallRun {
   }
 
   const Flags& flags_;
-  Target target_;
+  std::vector<Target> targets_;  // connection i goes to targets_[i % size]
   std::string run_id_;
   double call_secs_ = kDefaultCallSecs;
   std::vector<CallState> calls_;
@@ -342,9 +344,9 @@ class CallRun {
 }  // namespace
 
 int MainCalls(const Flags& flags) {
-  auto target = ParseLoopbackUrl(flags.url);
-  if (!target.ok()) {
-    std::cerr << "engram-loadgen: " << target.status().message() << "\n";
+  auto targets = ParseLoopbackUrls(flags.url);
+  if (!targets.ok()) {
+    std::cerr << "engram-loadgen: " << targets.status().message() << "\n";
     return 2;
   }
   if (flags.secret.empty() || flags.tool_secret.empty()) {
@@ -359,7 +361,7 @@ int MainCalls(const Flags& flags) {
     return 2;
   }
   const std::string run_id = RandomRunId();
-  CallRun run(flags, *target, run_id, plan);
+  CallRun run(flags, *targets, run_id, plan);
   Status connected = run.Connect();
   if (!connected.ok()) {
     std::cerr << "engram-loadgen: cannot reach " << flags.url << ": " << connected.ToString()
@@ -370,7 +372,7 @@ int MainCalls(const Flags& flags) {
   // A short head start, so the first calls are not late because threads
   // were still starting.
   const Clock::time_point t0 = Clock::now() + std::chrono::milliseconds(50);
-  QueueWatch watch(*target, std::chrono::milliseconds(flags.scrape_ms), t0,
+  QueueWatch watch(targets->front(), std::chrono::milliseconds(flags.scrape_ms), t0,
                    std::chrono::milliseconds(flags.timeout_ms));
   watch.Start();
   std::vector<CallWorkerStats> stats = run.Run(t0);

@@ -218,8 +218,8 @@ struct Phase {
 
 class LoadRun {
  public:
-  LoadRun(const Flags& flags, Target target, std::string run_id)
-      : flags_(flags), target_(std::move(target)), run_id_(std::move(run_id)) {}
+  LoadRun(const Flags& flags, std::vector<Target> targets, std::string run_id)
+      : flags_(flags), targets_(std::move(targets)), run_id_(std::move(run_id)) {}
 
   void BuildBodies() {
     const int64_t now_secs = std::chrono::duration_cast<std::chrono::seconds>(
@@ -241,7 +241,8 @@ class LoadRun {
   Status Connect() {
     for (int i = 0; i < flags_.connections; ++i) {
       connections_.push_back(std::make_unique<http::HttpConnection>(
-          target_.host, target_.port, std::chrono::milliseconds(flags_.timeout_ms)));
+          targets_[i % targets_.size()].host, targets_[i % targets_.size()].port,
+          std::chrono::milliseconds(flags_.timeout_ms)));
     }
     std::vector<Status> results(connections_.size());
     std::vector<std::thread> threads;
@@ -355,7 +356,7 @@ class LoadRun {
   }
 
   const Flags& flags_;
-  Target target_;
+  std::vector<Target> targets_;  // connection i goes to targets_[i % size]
   std::string run_id_;
   std::vector<BodyTemplate> templates_;
   std::vector<std::unique_ptr<http::HttpConnection>> connections_;
@@ -368,9 +369,9 @@ class LoadRun {
 }  // namespace
 
 int RunPostCalls(Flags& flags, bool requests_given) {
-  auto target = ParseLoopbackUrl(flags.url);
-  if (!target.ok()) {
-    std::cerr << "engram-loadgen: " << target.status().message() << "\n";
+  auto targets = ParseLoopbackUrls(flags.url);
+  if (!targets.ok()) {
+    std::cerr << "engram-loadgen: " << targets.status().message() << "\n";
     return 2;
   }
   if (flags.secret.empty()) {
@@ -386,7 +387,7 @@ int RunPostCalls(Flags& flags, bool requests_given) {
   }
 
   const std::string run_id = RandomRunId();
-  LoadRun run(flags, *target, run_id);
+  LoadRun run(flags, *targets, run_id);
   run.BuildBodies();
   Status connected = run.Connect();
   if (!connected.ok()) {

@@ -351,7 +351,16 @@ bool JetStreamEventLog::WaitForHead(log::Seq after, std::chrono::milliseconds ti
 }
 
 Result<std::optional<log::Seq>> JetStreamEventLog::FindByKey(const std::string& key) const {
+  // A stream another node has just made, or whose leader is being elected,
+  // times out for a few seconds: retried like an append, within its deadline.
+  const auto deadline = Clock::now() + impl_->options.append_deadline;
   auto found = impl_->stream->GetLast(impl_->KeySubject(key));
+  for (int attempt = 1; !found.ok() && found.error.failure == Failure::kTransient &&
+                        Clock::now() + Backoff(attempt) < deadline;
+       ++attempt) {
+    std::this_thread::sleep_for(Backoff(attempt));
+    found = impl_->stream->GetLast(impl_->KeySubject(key));
+  }
   if (!found.ok()) return found.error.status;
   if (!*found.value) return std::optional<log::Seq>();
   // Stored, so readable: a ReadAfter of it must not stop at a head that has
