@@ -26,6 +26,7 @@ export BASE_PORT=${BASE_PORT:-18700} BUILD_DIR
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/engram-cluster-bench.XXXXXX)}
 export CLUSTER_DIR="$OUT_DIR/cluster"
 mkdir -p "$OUT_DIR"
+chmod 711 "$OUT_DIR"  # PostgreSQL runs as its own user in $CLUSTER_DIR/pg
 trap 'tools/cluster.sh down >/dev/null 2>&1 || true' EXIT
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \

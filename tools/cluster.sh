@@ -82,11 +82,18 @@ start_postgres() {
   if [ ! -s "$pgdata/PG_VERSION" ]; then
     mkdir -p "$CLUSTER_DIR/pg"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$CLUSTER_DIR/pg"
-    as_postgres "$PG_BIN/initdb" -D "$pgdata" -U postgres --auth=trust >"$CLUSTER_DIR/pg-init.log" 2>&1
+    if ! as_postgres test -w "$CLUSTER_DIR/pg"; then
+      echo "cluster: the postgres user cannot write $CLUSTER_DIR/pg (a folder above it is" \
+        "private?); choose another CLUSTER_DIR" >&2
+      exit 1
+    fi
+    as_postgres "$PG_BIN/initdb" -D "$pgdata" -U postgres --auth=trust >"$CLUSTER_DIR/pg-init.log" 2>&1 ||
+      { echo "cluster: initdb failed:" >&2; tail -n 20 "$CLUSTER_DIR/pg-init.log" >&2; exit 1; }
   fi
   if ! as_postgres "$PG_BIN/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
     as_postgres "$PG_BIN/pg_ctl" -D "$pgdata" -w -l "$CLUSTER_DIR/pg/postgres.log" \
-      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $CLUSTER_DIR/pg" start >/dev/null
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $CLUSTER_DIR/pg" start >/dev/null ||
+      { echo "cluster: PostgreSQL did not start:" >&2; tail -n 20 "$CLUSTER_DIR/pg/postgres.log" >&2; exit 1; }
   fi
   if ! psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'engram'" | grep -q 1; then
