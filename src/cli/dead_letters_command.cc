@@ -20,7 +20,9 @@
 #include "http_client/http_client.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/dead_letters.h"
+#include "projections/pg_db.h"
 #include "projections/projection_failures.h"
+#include "projections/read_model.h"
 #include "projections/sqlite_db.h"
 
 namespace engram::cli {
@@ -30,7 +32,8 @@ using nlohmann::json;
 
 struct DeadLetterFlags {
   std::string data_dir = "./data";
-  std::string url;  // retry through a running server
+  std::string url;         // retry through a running server
+  std::string read_model;  // list: a cluster's postgresql:// read model
   bool json_output = false;
   bool all = false;
   int64_t seq = 0;
@@ -63,8 +66,20 @@ Result<std::unique_ptr<projections::SqliteDb>> OpenReadModelReadOnly(const std::
   return db;
 }
 
+// DATA_DIR's SQLite read model, or the cluster's PostgreSQL one.
+Result<std::unique_ptr<projections::ReadModelDb>> OpenListed(const DeadLetterFlags& flags) {
+  if (flags.read_model.empty()) {
+    ENGRAM_ASSIGN_OR_RETURN(auto db, OpenReadModelReadOnly(flags.data_dir));
+    return std::unique_ptr<projections::ReadModelDb>(std::move(db));
+  }
+  if (!projections::PgDb::IsUrl(flags.read_model)) {
+    return Status::InvalidArgument("--read-model takes a postgresql:// URL");
+  }
+  return projections::OpenReadModelReadOnly(flags.read_model);
+}
+
 int List(const DeadLetterFlags& flags) {
-  auto db = OpenReadModelReadOnly(flags.data_dir);
+  auto db = OpenListed(flags);
   if (!db.ok()) {
     std::cerr << "engram dead-letters: " << db.status().ToString() << "\n";
     return 1;
@@ -198,6 +213,9 @@ void RegisterDeadLetters(CLI::App& app, int* exit_code) {
   auto* list = cmd->add_subcommand("list", "List dead letters (reads the read model)");
   list->add_option("--data-dir", flags->data_dir, "The server's data dir")->capture_default_str();
   list->add_flag("--json", flags->json_output, "JSON instead of a table");
+  list->add_option("--read-model", flags->read_model,
+                   "A cluster's read model (postgresql://USER@HOST:PORT/DB) instead of "
+                   "DATA_DIR's");
   list->add_flag("--projection", flags->projection,
                  "Only the events whose projection failed (stored, not projected)");
   list->callback([flags, exit_code] { *exit_code = List(*flags); });

@@ -392,6 +392,9 @@ TEST_F(Cluster, FixtureStoryAuditAndErasureRunAgainstTheClusterAsEmbedded) {
   auto [verify_code, verify] = testing::RunEngram("audit verify" + CliBackends(dir_ / "a"));
   EXPECT_EQ(verify_code, 0) << verify;
   EXPECT_NE(verify.find("chain intact"), std::string::npos) << verify;
+  auto [dead_code, dead] = testing::RunEngram("dead-letters list --read-model " + pg_url_);
+  EXPECT_EQ(dead_code, 0) << dead;
+  EXPECT_NE(dead.find("no dead letters"), std::string::npos) << dead;
   // No byte of the forgotten caller's words left in the stream's files.
   EXPECT_EQ(testing::AllBytes(dir_ / "nats").find("Quibblesoft"), std::string::npos);
   ExpectReplayEqual(dir_ / "a", dir_ / "rebuilt.db");
