@@ -122,6 +122,42 @@ std::optional<OriginalInit> ReadOriginalInit(const log::EventLog& log, log::Seq 
   }
 }
 
+// The idempotency key of the init for a call: the log keeps one init per
+// call_sid, on every node of a shared log.
+std::string InitKey(const std::string& call_sid) { return "conversation_initiated:" + call_sid; }
+
+// How long a tool call waits for the read model to project an init this
+// node found in the log but cannot read (sealed with another node's caller
+// key): a standby sees the active node's progress every 500 ms
+// (ProjectorRunnerOptions::standby_poll), and the tool's hard budget is 1.5 s.
+constexpr auto kUnreadableInitWait = std::chrono::milliseconds(1000);
+
+// The user an init bound `call_sid` to, through whichever node served it:
+// this node's memory, the read model, then the log itself, which holds
+// another node's init before any read model does. Unavailable while an
+// init exists that this node can neither read nor find projected: the call
+// is bound, to a user not known here yet.
+Result<std::optional<std::string>> UserBoundToCall(Services& services,
+                                                   const std::string& call_sid) {
+  if (auto bound = services.bindings.Find(call_sid)) return bound;
+  ENGRAM_ASSIGN_OR_RETURN(auto bound, services.queries->UserForCall(call_sid));
+  if (bound) return bound;
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<log::Seq> seq, services.log->FindByKey(InitKey(call_sid)));
+  if (!seq) return std::optional<std::string>();
+  const log::Seq projected = services.projector ? services.projector->Applied() : 0;
+  if (std::optional<OriginalInit> init = ReadOriginalInit(*services.log, *seq)) {
+    return std::optional(services.bindings.Bind(call_sid, init->user_id, *seq, projected));
+  }
+  if (services.projector && services.projector->WaitForApplied(*seq, kUnreadableInitWait)) {
+    // Projected: the binding is in the read model, or was erased with its
+    // user (a forget), and then binds nothing any more.
+    return services.queries->UserForCall(call_sid);
+  }
+  return Status::Unavailable("call_sid " + call_sid + " was bound at log seq " +
+                             std::to_string(*seq) +
+                             " by an init this node cannot read yet; retry shortly");
+}
+
 }  // namespace
 
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services) {
@@ -151,10 +187,7 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
   // webhook bound to them, or a call token it minted for them.
   bool bound_to_user = false;
   if (call_sid) {
-    std::optional<std::string> bound = services.bindings.Find(*call_sid);
-    if (!bound) {
-      ENGRAM_ASSIGN_OR_RETURN(bound, services.queries->UserForCall(*call_sid));
-    }
+    ENGRAM_ASSIGN_OR_RETURN(std::optional<std::string> bound, UserBoundToCall(services, *call_sid));
     if (bound && *bound != user_id) return refuse("call_sid " + *call_sid);
     bound_to_user = bound.has_value();
   }
@@ -286,7 +319,7 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
   event.route = log::event_route::kConversationInit;
   event.verification = log::Verification::kSharedSecret;
   // A retried init for the same call is recorded once.
-  if (call_sid) event.idempotency_key = "conversation_initiated:" + *call_sid;
+  if (call_sid) event.idempotency_key = InitKey(*call_sid);
   event.body = log::ConversationInitiatedBody{body, user_id, !known}.Encode();
   if (!request.remote_address.empty()) {
     event.headers.emplace_back("Remote-Address", request.remote_address);
