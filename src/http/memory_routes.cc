@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/json_fields.h"
 #include "common/json_guard.h"
@@ -128,9 +129,10 @@ std::string InitKey(const std::string& call_sid) { return "conversation_initiate
 
 // How long a tool call waits for the read model to project an init this
 // node found in the log but cannot read (sealed with another node's caller
-// key): a standby sees the active node's progress every 500 ms
-// (ProjectorRunnerOptions::standby_poll), and the tool's hard budget is 1.5 s.
+// key): the tool's hard budget is 1.5 s.
 constexpr auto kUnreadableInitWait = std::chrono::milliseconds(1000);
+// How often it asks the read model meanwhile: at most 50 queries per call.
+constexpr auto kUnreadableInitPoll = std::chrono::milliseconds(20);
 
 // The user an init bound `call_sid` to, through whichever node served it:
 // this node's memory, the read model, then the log itself, which holds
@@ -148,10 +150,18 @@ Result<std::optional<std::string>> UserBoundToCall(Services& services,
   if (std::optional<OriginalInit> init = ReadOriginalInit(*services.log, *seq)) {
     return std::optional(services.bindings.Bind(call_sid, init->user_id, *seq, projected));
   }
-  if (services.projector && services.projector->WaitForApplied(*seq, kUnreadableInitWait)) {
-    // Projected: the binding is in the read model, or was erased with its
-    // user (a forget), and then binds nothing any more.
-    return services.queries->UserForCall(call_sid);
+  // The active projector (on any node) writes the binding within
+  // milliseconds; a standby's Applied() only moves every 500 ms, so the
+  // read model is asked directly.
+  const auto deadline = std::chrono::steady_clock::now() + kUnreadableInitWait;
+  for (;;) {
+    const bool projected = services.projector && services.projector->Applied() >= *seq;
+    ENGRAM_ASSIGN_OR_RETURN(bound, services.queries->UserForCall(call_sid));
+    // Projected without a binding: it was erased with its user (a forget)
+    // and binds nothing any more.
+    if (bound || projected) return bound;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(kUnreadableInitPoll);
   }
   return Status::Unavailable("call_sid " + call_sid + " was bound at log seq " +
                              std::to_string(*seq) +
