@@ -169,6 +169,11 @@ Status Application::OpenIndexFollower() {
   o.nice = options_.projector_nice;
   o.metrics = &telemetry_->registry();
   ENGRAM_ASSIGN_OR_RETURN(follower_, projections::IndexFollower::Open(std::move(o)));
+  telemetry_->registry().AddGauge(
+      "engram_index_following",
+      "1 while the vector index follows the shared read model's commits; 0 while its "
+      "listening connection is down (memories served may be stale)",
+      {}, [f = follower_.get()] { return f->Following() ? 1.0 : 0.0; });
   return Status::Ok();
 }
 

@@ -23,6 +23,7 @@ Result<std::unique_ptr<IndexFollower>> IndexFollower::Open(IndexFollowerOptions 
   std::unique_ptr<IndexFollower> f(new IndexFollower(std::move(options)));
   ENGRAM_ASSIGN_OR_RETURN(f->db_, PgDb::Open(f->options_.url));
   ENGRAM_RETURN_IF_ERROR(f->Listen());
+  f->following_ = true;  // the caller loads the index next
   return f;
 }
 
@@ -71,6 +72,7 @@ void IndexFollower::Loop() {
     // lost to this session, so the next round subscribes again and reloads.
     if (!failing) spdlog::warn("index follower: {}; reloading once reconnected", s.ToString());
     failing = true;
+    following_ = false;
     db_.reset();
     SleepFor(options_.reconnect_every);
   }
@@ -129,7 +131,9 @@ Status IndexFollower::Resubscribe() {
     ENGRAM_ASSIGN_OR_RETURN(db_, PgDb::Open(options_.url));
   }
   ENGRAM_RETURN_IF_ERROR(Listen());
-  return ReloadAll();
+  ENGRAM_RETURN_IF_ERROR(ReloadAll());
+  following_ = true;
+  return Status::Ok();
 }
 
 Status IndexFollower::Listen() {

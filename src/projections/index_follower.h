@@ -85,6 +85,10 @@ class IndexFollower {
   int64_t UsersRefreshed() const { return users_refreshed_.load(); }
   int64_t Reloads() const { return reloads_.load(); }
   int64_t Rejected() const { return rejected_.load(); }
+  // Whether the listening connection is up (false from a failure until it
+  // listens again and reloaded): while false this node may serve stale
+  // memories.
+  bool Following() const { return following_.load(); }
 
  private:
   explicit IndexFollower(IndexFollowerOptions options);
@@ -109,6 +113,7 @@ class IndexFollower {
   std::atomic<int64_t> users_refreshed_{0};
   std::atomic<int64_t> reloads_{0};
   std::atomic<int64_t> rejected_{0};
+  std::atomic<bool> following_{false};
   std::chrono::steady_clock::time_point last_rejection_log_{};
 };
 

@@ -216,6 +216,7 @@ TEST_F(ClusterFollow, WhatOneNodeLearnsAnotherServesWithinASecond) {
   auto metrics = Send(b, "GET", "/metrics").body;
   EXPECT_NE(metrics.find("engram_index_follow_total{what=\"users\"}"), std::string::npos)
       << metrics.substr(0, 3000);
+  EXPECT_NE(metrics.find("engram_index_following 1"), std::string::npos);
   EXPECT_EQ(b_->LogText().find("index follower: reloaded"), std::string::npos) << b_->LogText();
   EXPECT_EQ(a_->Terminate(), 0) << a_->LogText();
   EXPECT_EQ(b_->Terminate(), 0) << b_->LogText();
@@ -253,6 +254,8 @@ TEST_F(ClusterFollow, ALostListeningConnectionReconnectsAndReloadsTheIndex) {
               static_cast<long long>(took.count()));
   EXPECT_LT(took, std::chrono::milliseconds(5000));
   EXPECT_NE(b_->LogText().find("index follower: reloaded"), std::string::npos) << b_->LogText();
+  EXPECT_NE(b_->LogText().find("listening connection lost"), std::string::npos) << b_->LogText();
+  EXPECT_NE(Send(b, "GET", "/metrics").body.find("engram_index_following 1"), std::string::npos);
   EXPECT_EQ(pg_->Query(db_,
                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'engram "
                        "index follower' AND datname = current_database()"),
