@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <random>
 
 #include "app/serve_gauges.h"
 #include "common/clock.h"
@@ -19,6 +20,7 @@
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/use_embedder.h"
+#include "projections/index_follower.h"
 #include "projections/memory_projector.h"
 #include "projections/projector_runner.h"
 #include "projections/projectors.h"
@@ -148,9 +150,37 @@ Status Application::OpenStores(bool* setting) {
   return Status::Ok();
 }
 
+Status Application::OpenIndexFollower() {
+  // Unique per process, so a node skips its own commits (applied in
+  // process) and a restarted node does not skip its predecessor's.
+  std::random_device random;
+  index_origin_ = HostName() + "/" + std::to_string(getpid()) + "/" +
+                  std::to_string((uint64_t{random()} << 32) | random());
+  projections::IndexFollowerOptions o;
+  o.url = options_.read_model;
+  o.origin = index_origin_;
+  o.model_id = engine_->embedder->ModelId();
+  o.index = index_.get();
+  o.index_writes = &index_writes_;
+  o.on_forgotten = [this] {
+    query_embedder_->Clear();
+    recall_cache_->Clear();
+  };
+  o.nice = options_.projector_nice;
+  o.metrics = &telemetry_->registry();
+  ENGRAM_ASSIGN_OR_RETURN(follower_, projections::IndexFollower::Open(std::move(o)));
+  telemetry_->registry().AddGauge(
+      "engram_index_following",
+      "1 while the vector index follows the shared read model's commits; 0 while its "
+      "listening connection is down (memories served may be stale)",
+      {}, [f = follower_.get()] { return f->Following() ? 1.0 : 0.0; });
+  return Status::Ok();
+}
+
 // The extraction workers and the projector, fed from the read model.
 Status Application::StartLearning() {
   std::unique_ptr<projections::ReadModelDb> db = std::move(read_model_);
+  if (shared_read_model()) ENGRAM_RETURN_IF_ERROR(OpenIndexFollower());
   ENGRAM_RETURN_IF_ERROR(projections::LoadMemoryIndex(*db, *index_, engine_->embedder->ModelId()));
   spdlog::info("memory index: {} current memories ({})", index_->TotalCount(),
                engine_->embedder->ModelId());
@@ -173,6 +203,8 @@ Status Application::StartLearning() {
   // the projector embeds through the engine directly. A forget empties both.
   query_embedder_ = std::make_unique<memory::CachingEmbedder>(*engine_->embedder, 10'000);
   recall_cache_ = std::make_unique<memory::RecallCache>(10'000, std::chrono::seconds(30));
+  parts.notify_origin = index_origin_;  // "" on SQLite: nobody to tell
+  parts.index_writes = shared_read_model() ? &index_writes_ : nullptr;
   parts.on_user_forgotten = [q = query_embedder_.get(),
                              r = recall_cache_.get()](const std::string&) {
     q->Clear();
@@ -184,6 +216,7 @@ Status Application::StartLearning() {
   if (shared_read_model()) {  // another node may have projected since the index was loaded
     runner_options.on_lock_taken = [this](projections::ReadModelDb& rows) -> Status {
       memory::MemoryIndex fresh(index_->dims(), index_->vocabulary());
+      std::lock_guard writes(index_writes_);
       ENGRAM_RETURN_IF_ERROR(
           projections::LoadMemoryIndex(rows, fresh, engine_->embedder->ModelId()));
       index_->ReplaceWith(fresh);
@@ -194,6 +227,7 @@ Status Application::StartLearning() {
   runner_ = std::make_unique<projections::ProjectorRunner>(
       log(), std::move(db), projections::MakeProjectors(parts), runner_options);
   runner_->Start();
+  if (follower_) follower_->Start();
   telemetry_->registry().AddGauge("engram_extraction_queue_depth",
                                   "Extraction jobs queued or running (retries included)", {},
                                   [w = workers_.get()] { return static_cast<double>(w->Depth()); });
@@ -282,6 +316,7 @@ void Application::Stop() {
   // pending for the next start.
   if (workers_) workers_->Stop();
   if (runner_) runner_->Stop();
+  if (follower_) follower_->Stop();
 }
 
 void Application::Close() {
@@ -292,6 +327,7 @@ void Application::Close() {
   server_.reset();
   auth_throttle_.reset();
   runner_.reset();
+  follower_.reset();
   recall_cache_.reset();
   query_embedder_.reset();
   workers_.reset();

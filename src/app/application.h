@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "app/opened_log.h"
@@ -38,6 +39,7 @@ class MemoryIndex;
 class RecallCache;
 }  // namespace engram::memory
 namespace engram::projections {
+class IndexFollower;
 class ProjectorRunner;
 class ReadQueries;
 class ReadModelDb;
@@ -137,6 +139,8 @@ class Application {
   projections::ReadQueries& queries() { return *queries_; }
   projections::ExtractionWorkers& workers() { return *workers_; }
   projections::ProjectorRunner& runner() { return *runner_; }
+  // Follows other nodes' commits into the index (a shared read model only).
+  projections::IndexFollower* follower() { return follower_.get(); }
   http::Telemetry& telemetry() { return *telemetry_; }
   http::Services& services() { return services_; }
   http::HttpServer* server() { return server_.get(); }
@@ -154,6 +158,9 @@ class Application {
   Status OpenKeys(bool* setting);
   Status AdoptIdentityScheme(bool* setting);
   Status StartLearning();
+  // A shared read model: LISTENs for other nodes' index changes (before the
+  // index is loaded, so no commit falls between the two).
+  Status OpenIndexFollower();
   void WireServices();
 
   ApplicationOptions options_;
@@ -171,6 +178,12 @@ class Application {
   std::unique_ptr<memory::CachingEmbedder> query_embedder_;
   std::unique_ptr<memory::RecallCache> recall_cache_;
   std::unique_ptr<projections::ProjectorRunner> runner_;
+  // Shared read model: how this process signs its index-change notifications,
+  // the lock its projector and its follower write the index under, and the
+  // follower.
+  std::string index_origin_;
+  std::mutex index_writes_;
+  std::unique_ptr<projections::IndexFollower> follower_;
   std::unique_ptr<http::AuthThrottle> auth_throttle_;
   http::Services services_;
   std::unique_ptr<http::HttpServer> server_;

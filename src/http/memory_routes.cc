@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/json_fields.h"
 #include "common/json_guard.h"
@@ -122,6 +123,51 @@ std::optional<OriginalInit> ReadOriginalInit(const log::EventLog& log, log::Seq 
   }
 }
 
+// The idempotency key of the init for a call: the log keeps one init per
+// call_sid, on every node of a shared log.
+std::string InitKey(const std::string& call_sid) { return "conversation_initiated:" + call_sid; }
+
+// How long a tool call waits for the read model to project an init this
+// node found in the log but cannot read (sealed with another node's caller
+// key): the tool's hard budget is 1.5 s.
+constexpr auto kUnreadableInitWait = std::chrono::milliseconds(1000);
+// How often it asks the read model meanwhile: at most 50 queries per call.
+constexpr auto kUnreadableInitPoll = std::chrono::milliseconds(20);
+
+// The user an init bound `call_sid` to, through whichever node served it:
+// this node's memory, the read model, then the log itself, which holds
+// another node's init before any read model does. Unavailable while an
+// init exists that this node can neither read nor find projected: the call
+// is bound, to a user not known here yet.
+Result<std::optional<std::string>> UserBoundToCall(Services& services,
+                                                   const std::string& call_sid) {
+  if (auto bound = services.bindings.Find(call_sid)) return bound;
+  ENGRAM_ASSIGN_OR_RETURN(auto bound, services.queries->UserForCall(call_sid));
+  if (bound) return bound;
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<log::Seq> seq, services.log->FindByKey(InitKey(call_sid)));
+  if (!seq) return std::optional<std::string>();
+  const log::Seq projected = services.projector ? services.projector->Applied() : 0;
+  if (std::optional<OriginalInit> init = ReadOriginalInit(*services.log, *seq)) {
+    return std::optional(services.bindings.Bind(call_sid, init->user_id, *seq, projected));
+  }
+  // The active projector (on any node) writes the binding within
+  // milliseconds; a standby's Applied() only moves every 500 ms, so the
+  // read model is asked directly.
+  const auto deadline = std::chrono::steady_clock::now() + kUnreadableInitWait;
+  for (;;) {
+    const bool projected = services.projector && services.projector->Applied() >= *seq;
+    ENGRAM_ASSIGN_OR_RETURN(bound, services.queries->UserForCall(call_sid));
+    // Projected without a binding: it was erased with its user (a forget)
+    // and binds nothing any more.
+    if (bound || projected) return bound;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(kUnreadableInitPoll);
+  }
+  return Status::Unavailable("call_sid " + call_sid + " was bound at log seq " +
+                             std::to_string(*seq) +
+                             " by an init this node cannot read yet; retry shortly");
+}
+
 }  // namespace
 
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services) {
@@ -151,10 +197,7 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
   // webhook bound to them, or a call token it minted for them.
   bool bound_to_user = false;
   if (call_sid) {
-    std::optional<std::string> bound = services.bindings.Find(*call_sid);
-    if (!bound) {
-      ENGRAM_ASSIGN_OR_RETURN(bound, services.queries->UserForCall(*call_sid));
-    }
+    ENGRAM_ASSIGN_OR_RETURN(std::optional<std::string> bound, UserBoundToCall(services, *call_sid));
     if (bound && *bound != user_id) return refuse("call_sid " + *call_sid);
     bound_to_user = bound.has_value();
   }
@@ -286,7 +329,7 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
   event.route = log::event_route::kConversationInit;
   event.verification = log::Verification::kSharedSecret;
   // A retried init for the same call is recorded once.
-  if (call_sid) event.idempotency_key = "conversation_initiated:" + *call_sid;
+  if (call_sid) event.idempotency_key = InitKey(*call_sid);
   event.body = log::ConversationInitiatedBody{body, user_id, !known}.Encode();
   if (!request.remote_address.empty()) {
     event.headers.emplace_back("Remote-Address", request.remote_address);

@@ -159,6 +159,34 @@ void MemoryIndex::ReplaceWith(MemoryIndex& other) {
   other.users_.clear();
 }
 
+void MemoryIndex::ReplaceUsers(MemoryIndex& other, const std::vector<std::string>& user_ids) {
+  std::scoped_lock lock(users_mu_, other.users_mu_);
+  for (const std::string& id : user_ids) {
+    auto fresh = other.users_.find(id);
+    if (fresh == other.users_.end()) {
+      users_.erase(id);
+      continue;
+    }
+    UserState& next = *fresh->second;
+    std::unique_lock next_lock(next.mu);
+    if (auto it = users_.find(id); it != users_.end()) {
+      const UserState& old = *it->second;
+      std::shared_lock old_lock(old.mu);
+      // The same current memories (a salience change): the version holds,
+      // as when the projector applies one here; otherwise it moves past.
+      const bool same = old.slot_of.size() == next.slot_of.size() &&
+                        std::all_of(next.slot_of.begin(), next.slot_of.end(),
+                                    [&](const auto& m) { return old.slot_of.count(m.first); });
+      next.version = same ? old.version : old.version + next.version + 1;
+    } else {
+      next.version += 1;
+    }
+    next_lock.unlock();
+    users_[id] = std::move(fresh->second);
+    other.users_.erase(fresh);
+  }
+}
+
 void MemoryIndex::ForgetUser(const std::string& user_id) {
   std::lock_guard lock(users_mu_);
   users_.erase(user_id);

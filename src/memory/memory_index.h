@@ -72,6 +72,13 @@ class MemoryIndex {
   // the new one, never a mix); `other` is left empty. Versions continue
   // from this index's, so answers cached against it stay invalid.
   void ReplaceWith(MemoryIndex& other);
+  // Takes the state of each of `user_ids` from `other` (a user `other` does
+  // not hold is dropped here), each user in one step. A user whose set of
+  // current memories changed gets a version past the one it replaces, so
+  // answers cached for it miss; one whose memories only changed salience
+  // keeps its version, as Version() promises. What a node following
+  // another node's commits applies.
+  void ReplaceUsers(MemoryIndex& other, const std::vector<std::string>& user_ids);
 
   // The `keep` current memories of `user_id` most similar to the query, best
   // first: dense cosine over all of them (one matrix-vector product), BM25

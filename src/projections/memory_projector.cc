@@ -78,34 +78,6 @@ Status MemoryProjector::RecordFailure(const log::Event& e, const Status& error, 
                 "memory extraction: " + error.ToString(), e.seq);
 }
 
-void MemoryProjector::AfterCommit() {
-  if (parts_.index) {
-    for (IndexOp& op : staged_) {
-      switch (op.kind) {
-        case IndexOp::kUpsert:
-          parts_.index->Upsert(op.user_id, std::move(op.memory), op.vector);
-          break;
-        case IndexOp::kRemove:
-          parts_.index->Remove(op.user_id, op.memory.id);
-          break;
-        case IndexOp::kForgetUser:
-          parts_.index->ForgetUser(op.user_id);
-          if (parts_.on_user_forgotten) parts_.on_user_forgotten(op.user_id);
-          break;
-        case IndexOp::kSalience:
-          parts_.index->UpdateSalience(op.user_id, op.memory.id, op.memory.salience,
-                                       op.memory.last_seen_at);
-          break;
-      }
-    }
-  }
-  staged_.clear();
-  if (parts_.on_job) {
-    for (const ExtractionJob& job : staged_jobs_) parts_.on_job(job);
-  }
-  staged_jobs_.clear();
-}
-
 Result<std::optional<MemoryProjector::Transcript>> MemoryProjector::FindTranscript(
     ReadModelDb& db, const std::string& conversation_id, log::Seq transcript_seq) {
   ENGRAM_ASSIGN_OR_RETURN(

@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,14 @@ struct MemoryEngineParts {
   // The installation's identity key: the conversation projector derives new
   // user ids with it after the log's identity scheme. Null: none recorded.
   std::shared_ptr<const identity::IdentityKey> identity_key;
+  // A read model shared by several nodes: each commit that changes the index
+  // tells the others which users changed (index_changes.h), signed with this
+  // origin. "" tells nobody (SQLite, replays).
+  std::string notify_origin;
+  // Held while AfterCommit applies staged index updates, and by whoever
+  // else writes the index from the read model (IndexFollower, a reload), so
+  // an older read of the rows cannot land over a newer in-process update.
+  std::mutex* index_writes = nullptr;
 };
 
 // Salience changes. A restatement in a new call is strong evidence; a recall
@@ -91,6 +100,9 @@ class MemoryProjector final : public Projector {
   std::string_view Name() const override { return kName; }
   Status Apply(const log::Event& e, ReadModelDb& db) override;
   Status RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) override;
+  // Notifies the other nodes of the users this batch changed (PostgreSQL,
+  // notify_origin set).
+  Status BeforeCommit(ReadModelDb& db) override;
   void AfterCommit() override;
   void AfterRollback() override {
     staged_.clear();
@@ -138,6 +150,10 @@ class MemoryProjector final : public Projector {
 // Conflict when stored vectors were made by another embedding model than
 // `model_id` (rebuild with `engram replay`).
 Status LoadMemoryIndex(ReadModelDb& db, memory::MemoryIndex& index, const std::string& model_id);
+// Adds `user_id`'s current memories in `db` to `index` (the same rows
+// LoadMemoryIndex reads for that user).
+Status LoadUserMemories(ReadModelDb& db, const std::string& user_id, memory::MemoryIndex& index,
+                        const std::string& model_id);
 
 // The extraction jobs waiting in `db` (webhook_events 'pending'), in log
 // order: what a restarted server queues again.

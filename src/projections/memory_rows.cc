@@ -161,15 +161,19 @@ Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq se
                 user_id);
 }
 
-Status LoadMemoryIndex(ReadModelDb& db, memory::MemoryIndex& index, const std::string& model_id) {
-  ENGRAM_ASSIGN_OR_RETURN(
-      Statement st,
-      db.Prepare("SELECT m.id, m.user_id, m.content, m.primary_sector, m.salience, m.created_at, "
-                 "m.last_seen_at, coalesce(m.source_conversation_id, ''), m.source_turns, "
-                 "e.vector, e.model, coalesce(l.dst_id, ''), coalesce(l.weight, 0) FROM memories "
-                 "m JOIN memory_embeddings e ON e.memory_id = m.id AND e.sector = "
-                 "m.primary_sector LEFT JOIN memory_links l ON l.src_id = m.id AND l.is_waypoint "
-                 "= 1 WHERE m.valid_to IS NULL ORDER BY m.created_seq, m.id"));
+namespace {
+
+// Every current memory with its primary vector and waypoint; `where` narrows
+// it ("" for all).
+constexpr char kIndexRowsSql[] =
+    "SELECT m.id, m.user_id, m.content, m.primary_sector, m.salience, m.created_at, "
+    "m.last_seen_at, coalesce(m.source_conversation_id, ''), m.source_turns, e.vector, e.model, "
+    "coalesce(l.dst_id, ''), coalesce(l.weight, 0) FROM memories m JOIN memory_embeddings e ON "
+    "e.memory_id = m.id AND e.sector = m.primary_sector LEFT JOIN memory_links l ON l.src_id = "
+    "m.id AND l.is_waypoint = 1 WHERE m.valid_to IS NULL";
+
+// Steps `st` (columns as kIndexRowsSql) into `index`.
+Status IndexRows(Statement& st, memory::MemoryIndex& index, const std::string& model_id) {
   for (;;) {
     ENGRAM_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
@@ -191,6 +195,25 @@ Status LoadMemoryIndex(ReadModelDb& db, memory::MemoryIndex& index, const std::s
     index.Upsert(st.Text(1), std::move(m), BlobVector(st.Blob(9)));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadMemoryIndex(ReadModelDb& db, memory::MemoryIndex& index, const std::string& model_id) {
+  ENGRAM_ASSIGN_OR_RETURN(Statement st,
+                          db.Prepare(std::string(kIndexRowsSql) + " ORDER BY m.created_seq, m.id"));
+  return IndexRows(st, index, model_id);
+}
+
+Status LoadUserMemories(ReadModelDb& db, const std::string& user_id, memory::MemoryIndex& index,
+                        const std::string& model_id) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached(std::string(kIndexRowsSql) + " AND m.user_id = ? ORDER BY m.created_seq, m.id"));
+  st->Bind(1, user_id);
+  Status s = IndexRows(*st, index, model_id);
+  st->Reset();
+  return s;
 }
 
 }  // namespace engram::projections

@@ -1,6 +1,7 @@
 #include "projections/pg_db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <cstdlib>
 #include <vector>
@@ -337,6 +338,46 @@ Result<bool> PgDb::TryLockProjector() {
   lock_held_ = true;
   lock_generation_ = generation_;
   return true;
+}
+
+Status PgDb::Listen(std::string_view channel) {
+  for (char c : channel) {
+    if (!((c >= 'a' && c <= 'z') || c == '_' || (c >= '0' && c <= '9'))) {
+      return Status::InvalidArgument("channel name " + std::string(channel));
+    }
+  }
+  return Exec("LISTEN " + std::string(channel));
+}
+
+Result<std::vector<std::string>> PgDb::AwaitNotifications(std::string_view channel,
+                                                          std::chrono::milliseconds timeout,
+                                                          size_t max) {
+  std::vector<std::string> payloads;
+  auto take = [&] {
+    while (payloads.size() < max) {
+      PGnotify* n = PQnotifies(conn_);
+      if (!n) break;
+      if (channel == n->relname) payloads.emplace_back(n->extra ? n->extra : "");
+      PQfreemem(n);
+    }
+  };
+  auto broken = [&] {
+    return Status::Unavailable("read model " + path() +
+                               ": listening connection lost: " + Trimmed(PQerrorMessage(conn_)));
+  };
+  if (PQstatus(conn_) != CONNECTION_OK) return broken();
+  take();  // queued while statements ran on this connection
+  if (!payloads.empty()) return payloads;
+  pollfd fd{PQsocket(conn_), POLLIN, 0};
+  if (fd.fd < 0) return broken();
+  const int ready = poll(&fd, 1, static_cast<int>(timeout.count()));
+  if (ready < 0) return payloads;  // EINTR: the caller asks again
+  if (ready > 0) {
+    // A closed socket reads as readable; consuming it reports the loss.
+    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) return broken();
+    take();
+  }
+  return payloads;
 }
 
 bool PgDb::HoldsProjectorLock() const {

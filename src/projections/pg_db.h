@@ -18,8 +18,10 @@
 // HoldsProjectorLock() turns false when the connection is lost.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "projections/read_model_db.h"
 
@@ -49,6 +51,20 @@ class PgDb : public ReadModelDb {
   int64_t Changes() const override { return changes_; }
   Result<bool> TryLockProjector() override;
   bool HoldsProjectorLock() const override;
+
+  // LISTEN on `channel` (a plain lower-case identifier). The subscription
+  // lasts as long as this connection: after a reconnect (connection_generation
+  // moved) it is gone and notifications sent meanwhile are lost.
+  Status Listen(std::string_view channel);
+  // Waits up to `timeout` for notifications on `channel`; returns the
+  // payloads of up to `max` of them, oldest first (empty on timeout; the
+  // rest stay queued for the next call). Unavailable when the connection
+  // broke (nothing is re-opened here: the caller re-subscribes).
+  Result<std::vector<std::string>> AwaitNotifications(std::string_view channel,
+                                                      std::chrono::milliseconds timeout,
+                                                      size_t max);
+  // Moves on every new connection (the first one included).
+  int connection_generation() const { return generation_; }
 
  protected:
   Result<Statement> PrepareCached(std::string_view sql) override;

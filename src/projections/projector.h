@@ -24,6 +24,14 @@ class Projector {
   // skipped (return OK). On error the runner rolls back this event's writes
   // and calls RecordFailure; later events are applied regardless.
   virtual Status Apply(const log::Event& e, ReadModelDb& db) = 0;
+  // Called inside the transaction after the batch's last Apply, before its
+  // COMMIT: what must commit (or roll back) with the batch, such as telling
+  // other nodes what changed (PostgreSQL NOTIFY is delivered only if the
+  // transaction commits). An error rolls the batch back.
+  virtual Status BeforeCommit(ReadModelDb& db) {
+    (void)db;
+    return Status::Ok();
+  }
   // Called after the transaction holding this projector's writes committed,
   // or rolled back: projectors that keep in-memory state beside SQLite (the
   // vector index) apply or drop what they staged during Apply here.

@@ -159,6 +159,7 @@ Status ProjectorRunner::ApplyBatch(const std::vector<log::Event>& events,
           AdvanceCheckpoint(*db_, projectors_[i]->Name(), checkpoints_[i], next[i]));
     }
   }
+  for (auto& p : projectors_) ENGRAM_RETURN_IF_ERROR(p->BeforeCommit(*db_));
   return txn.Commit();
 }
 

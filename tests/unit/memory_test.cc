@@ -324,6 +324,47 @@ TEST(MemoryIndex, RemovedMemoriesAreNeverReturnedAndCompactionKeepsTheRest) {
   EXPECT_FALSE(index.Get("u", "m3", &m));
 }
 
+// What a node following another's commits applies: the named users take
+// their state from the fresh index, one absent there leaves, and the others
+// stay as they were; the replaced users' versions move past the old ones
+// (cached answers miss) even though the fresh index counted from zero,
+// unless only salience changed.
+TEST(MemoryIndex, ReplaceUsersSwapsOnlyTheNamedUsersAndMovesTheirVersions) {
+  MemoryIndex index(Glove().Dimensions());
+  auto add = [](MemoryIndex& to, const std::string& user, const std::string& id,
+                const std::string& text) {
+    to.Upsert(user, Mem(id, text, 0.5, 1), *Glove().Embed(text));
+  };
+  for (int i = 0; i < 5; ++i) add(index, "changed", "old" + std::to_string(i), "We use HubSpot");
+  add(index, "gone", "g1", "We use Quibblesoft");
+  add(index, "kept", "k1", "We use Zoho");
+  const uint64_t changed_before = index.Version("changed");
+  const uint64_t kept_before = index.Version("kept");
+  MemoryIndex fresh(Glove().Dimensions());
+  add(fresh, "changed", "new1", "We moved to Salesforce");
+  add(fresh, "kept", "k2", "not named, so not taken");
+  index.ReplaceUsers(fresh, {"changed", "gone"});
+  EXPECT_EQ(index.Count("changed"), 1u);
+  IndexedMemory m;
+  EXPECT_TRUE(index.Get("changed", "new1", &m));
+  EXPECT_FALSE(index.Get("changed", "old0", &m));
+  EXPECT_GT(index.Version("changed"), changed_before);
+  EXPECT_EQ(index.Count("gone"), 0u);
+  EXPECT_EQ(index.Count("kept"), 1u);
+  EXPECT_EQ(index.Version("kept"), kept_before);
+  EXPECT_FALSE(index.Get("kept", "k2", &m));
+  EXPECT_EQ(index.TotalCount(), 2u);
+  // The same memories again, with another salience: the version holds.
+  const uint64_t changed_after = index.Version("changed");
+  MemoryIndex again(Glove().Dimensions());
+  again.Upsert("changed", Mem("new1", "We moved to Salesforce", 0.9, 2),
+               *Glove().Embed("We moved to Salesforce"));
+  index.ReplaceUsers(again, {"changed"});
+  EXPECT_EQ(index.Version("changed"), changed_after);
+  ASSERT_TRUE(index.Get("changed", "new1", &m));
+  EXPECT_DOUBLE_EQ(m.salience, 0.9);
+}
+
 TEST(Summary, ServesCurrentSlotsFirst) {
   std::vector<SummaryFact> facts = {
       {"Priya is the operations manager at Hollis.", Sector::kSemantic, "employer", "Hollis", 0.8,
