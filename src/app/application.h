@@ -10,9 +10,11 @@
 // environment.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/opened_log.h"
 #include "common/status.h"
@@ -84,6 +86,14 @@ struct ApplicationOptions {
   std::string alert_webhook_url;  // "" evaluates alerts without posting them
 
   projections::ExtractionWorkerOptions extraction;
+  // Extraction jobs on a JetStream work queue every node shares (with `--log
+  // nats://`: the log's servers); no URLs: the in-process queue.
+  struct SharedJobQueue {
+    std::vector<std::string> urls;
+    int replicas = 1;
+    // How long a job whose node died waits before another node takes it.
+    std::chrono::milliseconds ack_wait{30'000};
+  } job_queue;
   int projector_nice = 10;  // projector and extraction threads
 
   bool strict_isolation = false;
@@ -147,6 +157,7 @@ class Application {
     return shared_read_model() ? options_.read_model : options_.data_dir + "/engram.db";
   }
   bool shared_read_model() const { return !options_.read_model.empty(); }
+  bool shared_job_queue() const { return !options_.job_queue.urls.empty(); }
 
  private:
   explicit Application(ApplicationOptions options);
@@ -154,6 +165,8 @@ class Application {
   Status OpenKeys(bool* setting);
   Status AdoptIdentityScheme(bool* setting);
   Status StartLearning();
+  // The workers' queue: the shared JetStream one, or null for the embedded.
+  Result<std::unique_ptr<projections::JobQueue>> OpenJobQueue();
   void WireServices();
 
   ApplicationOptions options_;
