@@ -101,7 +101,8 @@ Result<std::unique_ptr<JetStreamWorkQueue>> JetStreamWorkQueue::Open(
       jsStreamConfig cfg;
       jsStreamConfig_Init(&cfg);
       cfg.Name = options.stream.c_str();
-      cfg.Description = "Engram extraction jobs (docs/CLUSTER.md, \"Extraction queue\")";
+      // Plain text: the client puts it into the request JSON unescaped.
+      cfg.Description = "Engram extraction jobs (docs/CLUSTER.md, Extraction queue)";
       cfg.Subjects = subject_list;
       cfg.SubjectsLen = 1;
       cfg.Retention = js_WorkQueuePolicy;
