@@ -22,6 +22,7 @@
 #include "keys/keys_setup.h"
 #include "keys/sealing_event_log.h"
 #include "log/event_types.h"
+#include "log/rocksdb_event_log.h"
 #include "nats_log/jetstream_event_log.h"
 #include "nats_log/jetstream_work_queue.h"
 #include "projections/extraction_workers.h"
@@ -141,6 +142,80 @@ TEST(JetStreamJobQueue, AJobMessageRoundTripsAndHostileOnesAreRefused) {
   }
   EXPECT_FALSE(app::JetStreamJobQueue::Decode("not json"));
   EXPECT_FALSE(app::JetStreamJobQueue::Decode("[1,2]"));
+}
+
+// Why the order of outcomes matters: the same two calls (HubSpot, then
+// "switched to Salesforce"), their outcomes logged in call order and then the
+// other way round. Applied in log order, the second log ends with the older
+// value current: the earlier call's fact superseded the later one's.
+TEST(ExtractionOrder, OutcomesAppliedOutOfCallOrderLeaveTheOlderValueCurrent) {
+  TempDir dir;
+  std::vector<log::Event> events;
+  {
+    testing::EngramInstance live(dir / "live");
+    for (const char* fixture : {"post_call_transcription.json", "post_call_transcription_2.json"}) {
+      auto r =
+          http::HandleRequest(testing::SignedPostCall(testing::Fixture(fixture)), live.services);
+      ASSERT_EQ(r.status, 200) << r.body;
+      live.WaitForProjection();
+    }
+    auto read = live.log->ReadAfter(0, 1000);
+    ASSERT_TRUE(read.ok());
+    events = std::move(read).value();
+    EXPECT_EQ(testing::QueryColumn(*testing::OpenDb(live.db_path()),
+                                   "SELECT subject FROM memories WHERE subject LIKE 'crm=%' AND "
+                                   "valid_to IS NULL"),
+              std::vector<std::string>{"crm=Salesforce"});
+  }
+  // The same events with the outcomes after both transcripts, the second
+  // call's first: seqs move, so the outcomes' source seqs and keys follow.
+  std::vector<log::Event> transcripts, outcomes, rest;
+  for (const log::Event& e : events) {
+    if (e.type == log::event_type::kPostCallTranscription) {
+      transcripts.push_back(e);
+    } else if (e.type == log::event_type::kMemoriesExtracted) {
+      outcomes.insert(outcomes.begin(), e);
+    } else {
+      rest.push_back(e);
+    }
+  }
+  ASSERT_EQ(transcripts.size(), 2u);
+  ASSERT_EQ(outcomes.size(), 2u);
+  {
+    log::RocksDbEventLogOptions o;
+    o.path = dir / "reordered/log";
+    auto reordered = log::RocksDbEventLog::Open(o, SystemClock::Instance());
+    ASSERT_TRUE(reordered.ok()) << reordered.status().ToString();
+    std::map<int64_t, int64_t> moved;  // old seq -> new seq
+    auto append = [&](const log::Event& e, std::string body, std::string key) {
+      log::NewEvent copy{e.type,          e.route, std::move(key),         e.headers,
+                         e.verification,  e.flags, e.original_body_sha256, e.original_body_size,
+                         std::move(body), nullptr};
+      auto appended = (*reordered)->Append(std::move(copy));
+      ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+      moved[static_cast<int64_t>(e.seq)] = static_cast<int64_t>(appended->seq);
+    };
+    for (const auto* group : {&rest, &transcripts}) {
+      for (const log::Event& e : *group) append(e, e.body, e.idempotency_key);
+    }
+    for (const log::Event& e : outcomes) {
+      json body = json::parse(e.body);
+      const int64_t source = moved.at(body["source_seq"].get<int64_t>());
+      body["source_seq"] = source;
+      append(e, body.dump(),
+             projections::ExtractionOutcomeKey(static_cast<log::Seq>(source),
+                                               body["prior_attempts"].get<int64_t>()));
+    }
+  }
+  testing::EngramInstance reordered(dir / "reordered");
+  reordered.WaitForProjection();
+  auto db = testing::OpenDb(reordered.db_path());
+  EXPECT_EQ(testing::QueryInt(*db, "SELECT count(*) FROM webhook_events WHERE status <> 'done'"),
+            0);
+  EXPECT_EQ(
+      testing::QueryColumn(
+          *db, "SELECT subject FROM memories WHERE subject LIKE 'crm=%' AND valid_to IS NULL"),
+      std::vector<std::string>{"crm=HubSpot"});
 }
 
 // One caller's calls, on a shared queue that would run them in parallel:
