@@ -232,7 +232,7 @@ Status Application::StartLearning() {
   services_.swap_read_model = replay::SwapHook(
       {read_model_path(), runner_.get(), queries_.get(), index_.get(), recall_cache_.get(),
        workers_.get(), [parts] { return projections::MakeProjectors(parts); },
-       engine_->embedder->ModelId(), log_identity_});
+       engine_->embedder->ModelId(), log_identity_, shared_job_queue()});
   return Status::Ok();
 }
 
