@@ -93,6 +93,26 @@ TEST(JetStreamWorkQueue, AJobIsDeliveredToOneFetcherAndRedeliveredUntilAcknowled
   auto empty = (*b)->Fetch(milliseconds(300));
   ASSERT_TRUE(empty.ok());
   EXPECT_FALSE(*empty);
+
+  // A figure: publish, fetch and acknowledge, one job at a time (loopback).
+  constexpr int kJobs = 300;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kJobs; ++i) {
+    ASSERT_TRUE((*a)->Publish(std::to_string(i), "job", "bulk-" + std::to_string(i)).ok());
+  }
+  const auto published = std::chrono::steady_clock::now();
+  for (int i = 0; i < kJobs; ++i) {
+    auto m = (i % 2 ? *a : *b)->Fetch(milliseconds(2'000));
+    ASSERT_TRUE(m.ok() && *m);
+    ASSERT_TRUE((i % 2 ? *a : *b)->Ack(**m).ok());
+  }
+  const auto drained = std::chrono::steady_clock::now();
+  auto per_s = [](auto from, auto to) {
+    return kJobs / std::chrono::duration<double>(to - from).count();
+  };
+  std::printf("work queue: %.0f publishes/s, %.0f fetch+ack/s (one at a time)\n",
+              per_s(started, published), per_s(published, drained));
+  EXPECT_EQ(*(*a)->Depth(), 0u);
 }
 
 TEST(JetStreamWorkQueue, AFullQueueRefusesNewJobsAndSaysSo) {
