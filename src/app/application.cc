@@ -6,6 +6,7 @@
 #include <iostream>
 #include <random>
 
+#include "app/jetstream_job_queue.h"
 #include "app/serve_gauges.h"
 #include "common/clock.h"
 #include "http/auth_throttle.h"
@@ -177,6 +178,24 @@ Status Application::OpenIndexFollower() {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<projections::JobQueue>> Application::OpenJobQueue() {
+  if (!shared_job_queue()) return std::unique_ptr<projections::JobQueue>();
+  nats_log::WorkQueueOptions wq;
+  wq.urls = options_.job_queue.urls;
+  wq.replicas = options_.job_queue.replicas;
+  wq.ack_wait = options_.job_queue.ack_wait;
+  auto opened = nats_log::JetStreamWorkQueue::Open(wq);
+  if (!opened.ok()) {
+    return Status(opened.status().code(), "extraction queue: " + opened.status().ToString());
+  }
+  spdlog::info(
+      "extraction queue: jetstream stream {} (consumer {}, shared by every node; ack "
+      "wait {} ms)",
+      wq.stream, wq.consumer, wq.ack_wait.count());
+  return std::unique_ptr<projections::JobQueue>(
+      std::make_unique<JetStreamJobQueue>(std::move(opened).value(), &telemetry_->registry()));
+}
+
 // The extraction workers and the projector, fed from the read model.
 Status Application::StartLearning() {
   std::unique_ptr<projections::ReadModelDb> db = std::move(read_model_);
@@ -191,14 +210,19 @@ Status Application::StartLearning() {
   // projection yield the cores to the acknowledgements.
   projections::ExtractionWorkerOptions extraction = options_.extraction;
   extraction.nice = options_.projector_nice;
-  workers_ = std::make_unique<projections::ExtractionWorkers>(log(), *engine_->extractor,
-                                                              extraction, &telemetry_->registry());
+  ENGRAM_ASSIGN_OR_RETURN(std::unique_ptr<projections::JobQueue> queue, OpenJobQueue());
+  workers_ = std::make_unique<projections::ExtractionWorkers>(
+      log(), *engine_->extractor, extraction, &telemetry_->registry(), std::move(queue));
+  // A shared queue runs what it holds in parallel: it gets each user's
+  // first job, and the projector releases the next after each outcome.
+  if (shared_job_queue()) pending = projections::FirstJobOfEachUser(pending);
   for (const auto& job : pending) workers_->Submit(job);
   if (!pending.empty()) spdlog::info("{} extractions pending from the last run", pending.size());
   workers_->Start();
   projections::MemoryEngineParts parts = engine_->Parts(index_.get(), &telemetry_->registry());
   parts.identity_key = identity_key_;
   parts.on_job = [w = workers_.get()](const projections::ExtractionJob& job) { w->Submit(job); };
+  parts.one_job_per_user = shared_job_queue();
   // Query embeddings and frequent answers are cached on the tool's path;
   // the projector embeds through the engine directly. A forget empties both.
   query_embedder_ = std::make_unique<memory::CachingEmbedder>(*engine_->embedder, 10'000);
@@ -221,6 +245,12 @@ Status Application::StartLearning() {
           projections::LoadMemoryIndex(rows, fresh, engine_->embedder->ModelId()));
       index_->ReplaceWith(fresh);
       recall_cache_->Clear();
+      // The last active node may have died between a commit and publishing
+      // its jobs: publish what waits (a job already queued is stored once
+      // within the duplicate window, and finds its outcome logged after it).
+      if (!shared_job_queue()) return Status::Ok();
+      ENGRAM_ASSIGN_OR_RETURN(auto waiting, projections::PendingExtractionJobs(rows));
+      for (const auto& job : projections::FirstJobOfEachUser(waiting)) workers_->Submit(job);
       return Status::Ok();
     };
   }
@@ -228,14 +258,15 @@ Status Application::StartLearning() {
       log(), std::move(db), projections::MakeProjectors(parts), runner_options);
   runner_->Start();
   if (follower_) follower_->Start();
-  telemetry_->registry().AddGauge("engram_extraction_queue_depth",
-                                  "Extraction jobs queued or running (retries included)", {},
-                                  [w = workers_.get()] { return static_cast<double>(w->Depth()); });
+  telemetry_->registry().AddGauge(
+      "engram_extraction_queue_depth",
+      "Extraction jobs queued or running, retries included (shared queue: on every node)", {},
+      [w = workers_.get()] { return static_cast<double>(w->Depth()); });
   if (shared_read_model()) return Status::Ok();  // a swap moves SQLite files
   services_.swap_read_model = replay::SwapHook(
       {read_model_path(), runner_.get(), queries_.get(), index_.get(), recall_cache_.get(),
        workers_.get(), [parts] { return projections::MakeProjectors(parts); },
-       engine_->embedder->ModelId(), log_identity_});
+       engine_->embedder->ModelId(), log_identity_, shared_job_queue()});
   return Status::Ok();
 }
 

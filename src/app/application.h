@@ -10,10 +10,12 @@
 // environment.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "app/opened_log.h"
 #include "common/status.h"
@@ -86,6 +88,14 @@ struct ApplicationOptions {
   std::string alert_webhook_url;  // "" evaluates alerts without posting them
 
   projections::ExtractionWorkerOptions extraction;
+  // Extraction jobs on a JetStream work queue every node shares (with `--log
+  // nats://`: the log's servers); no URLs: the in-process queue.
+  struct SharedJobQueue {
+    std::vector<std::string> urls;
+    int replicas = 1;
+    // How long a job whose node died waits before another node takes it.
+    std::chrono::milliseconds ack_wait{30'000};
+  } job_queue;
   int projector_nice = 10;  // projector and extraction threads
 
   bool strict_isolation = false;
@@ -151,6 +161,7 @@ class Application {
     return shared_read_model() ? options_.read_model : options_.data_dir + "/engram.db";
   }
   bool shared_read_model() const { return !options_.read_model.empty(); }
+  bool shared_job_queue() const { return !options_.job_queue.urls.empty(); }
 
  private:
   explicit Application(ApplicationOptions options);
@@ -161,6 +172,8 @@ class Application {
   // A shared read model: LISTENs for other nodes' index changes (before the
   // index is loaded, so no commit falls between the two).
   Status OpenIndexFollower();
+  // The workers' queue: the shared JetStream one, or null for the embedded.
+  Result<std::unique_ptr<projections::JobQueue>> OpenJobQueue();
   void WireServices();
 
   ApplicationOptions options_;

@@ -22,6 +22,7 @@
 #include "log/event_log.h"
 #include "memory/recall.h"
 #include "memory/use_embedder.h"
+#include "nats_log/jetstream_event_log.h"
 #include "projections/memory_engine.h"
 #include "projections/projector_runner.h"
 #include "projections/read_model.h"
@@ -42,6 +43,7 @@ struct ServeFlags {
   int handler_threads = 64;
   int io_threads = 2;
   int projector_nice = 10;
+  int64_t jobs_ack_wait_ms = 30'000;  // --jobs-ack-wait-ms, with --log nats://
   bool insecure_no_tool_secret = false;
   std::string tool_secret_header = "X-Engram-Secret";
   std::string embeddings;
@@ -211,6 +213,13 @@ int Serve(const ServeFlags& flags) {
   if (const char* url = std::getenv("ENGRAM_ALERT_WEBHOOK_URL")) options.alert_webhook_url = url;
   options.extraction = flags.extraction;
   options.projector_nice = flags.projector_nice;
+  if (!flags.log.log.empty()) {
+    // The log's servers carry the extraction queue too (docs/CLUSTER.md).
+    auto urls = nats_log::ParseNatsUrls(flags.log.log);
+    if (urls.ok()) options.job_queue.urls = *urls;  // a bad list fails opening the log
+    options.job_queue.replicas = flags.log.replicas;
+    options.job_queue.ack_wait = std::chrono::milliseconds(flags.jobs_ack_wait_ms);
+  }
   options.strict_isolation = flags.strict_isolation;
   options.default_region = flags.default_region;
   options.master_key_file = flags.master_key_file;
@@ -395,6 +404,11 @@ void RegisterServe(CLI::App& app, int* exit_code) {
          [&x](int64_t ms) { x.backoff_cap = std::chrono::milliseconds(ms); },
          "Longest retry delay (default 60000)")
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  cmd->add_option("--jobs-ack-wait-ms", flags->jobs_ack_wait_ms,
+                  "With --log nats://: how long a job whose node died waits before another node "
+                  "takes it (set when the first node makes the queue)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1'000}, int64_t{3'600'000}));
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector and extraction threads (0-19; higher yields more "
                   "CPU to requests)")

@@ -17,7 +17,7 @@
 namespace engram::projections {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using Clock = std::chrono::steady_clock;  // durations
 
 std::string ExtractionOutcomeKey(log::Seq source_seq, int64_t prior_attempts) {
   return log::InternalIdempotencyKey("extraction:" + std::to_string(source_seq) + ":" +
@@ -146,8 +146,13 @@ memory::ExtractedMemory ExtractedFromJson(const json& j) {
 }
 
 ExtractionWorkers::ExtractionWorkers(log::EventLog& log, memory::Extractor& extractor,
-                                     ExtractionWorkerOptions options, metrics::Registry* metrics)
-    : log_(log), extractor_(extractor), options_(options), metrics_(metrics) {
+                                     ExtractionWorkerOptions options, metrics::Registry* metrics,
+                                     std::unique_ptr<JobQueue> queue)
+    : log_(log),
+      extractor_(extractor),
+      options_(options),
+      metrics_(metrics),
+      queue_(queue ? std::move(queue) : std::make_unique<EmbeddedJobQueue>()) {
   options_.workers = std::max(1, options_.workers);
   options_.max_attempts = std::max(1, options_.max_attempts);
 }
@@ -158,7 +163,9 @@ void ExtractionWorkers::Start() {
   std::lock_guard lock(mu_);
   if (!threads_.empty()) return;
   stop_ = false;
+  queue_->Resume();
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Loop(); });
+  if (queue_->KeepAliveEvery().count() > 0) threads_.emplace_back([this] { KeepAliveLoop(); });
 }
 
 void ExtractionWorkers::Stop() {
@@ -166,35 +173,18 @@ void ExtractionWorkers::Stop() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
-  work_cv_.notify_all();
+  queue_->Interrupt();
+  stop_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }
 
-void ExtractionWorkers::Submit(ExtractionJob job) {
-  {
-    std::lock_guard lock(mu_);
-    if (!known_.emplace(job.source_seq, job.prior_attempts).second) return;
-    auto& queue = by_user_[job.user_id];
-    const bool idle_user = queue.empty();
-    const std::string user = job.user_id;
-    queue.push_back({std::move(job), 0, ""});
-    ++jobs_;
-    // A user with jobs already is ready, delayed or running: it picks this
-    // one up after the ones before it.
-    if (idle_user) ready_.push_back(user);
-  }
-  work_cv_.notify_one();
-}
+void ExtractionWorkers::Submit(ExtractionJob job) { queue_->Submit(std::move(job)); }
 
-size_t ExtractionWorkers::Depth() const {
-  std::lock_guard lock(mu_);
-  return jobs_;
-}
+size_t ExtractionWorkers::Depth() const { return queue_->Depth(); }
 
 bool ExtractionWorkers::WaitIdle(std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
-  return idle_cv_.wait_for(lock, timeout, [this] { return jobs_ == 0; });
+  return queue_->WaitIdle(timeout);
 }
 
 std::chrono::milliseconds ExtractionWorkers::Backoff(int attempts) {
@@ -204,6 +194,7 @@ std::chrono::milliseconds ExtractionWorkers::Backoff(int attempts) {
   const int64_t d = std::min<int64_t>(cap, base << std::min(doublings, 20));
   // Jitter spreads the retries of the many jobs one outage failed at once.
   std::uniform_int_distribution<int64_t> jitter(d / 2, std::max<int64_t>(d / 2, d));
+  std::lock_guard lock(mu_);
   return std::chrono::milliseconds(jitter(rng_));
 }
 
@@ -212,55 +203,53 @@ void ExtractionWorkers::Loop() {
     // Linux applies setpriority on a thread id to that thread alone.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
   }
-  std::unique_lock lock(mu_);
   for (;;) {
-    if (stop_) return;
-    const auto now = Clock::now();
-    while (!delayed_.empty() && delayed_.begin()->first <= now) {
-      ready_.push_back(delayed_.begin()->second);
-      delayed_.erase(delayed_.begin());
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
     }
-    if (ready_.empty()) {
-      if (delayed_.empty()) {
-        work_cv_.wait(lock);
-      } else {
-        // A copy: wait_until reads its deadline again after waking, when
-        // another worker may have erased the map entry.
-        const auto deadline = delayed_.begin()->first;
-        work_cv_.wait_until(lock, deadline);
-      }
-      continue;
+    // Bounded, so a stop is noticed even by a queue that cannot be woken.
+    std::optional<TakenJob> taken = queue_->Take(std::chrono::milliseconds(500));
+    if (!taken) continue;
+    std::list<const TakenJob*>::iterator running;
+    {
+      std::lock_guard lock(mu_);
+      running = running_.insert(running_.end(), &*taken);
     }
-    const std::string user = std::move(ready_.front());
-    ready_.pop_front();
-    // The user is now running: nobody else takes its jobs. The deque's
-    // front element stays put while other users' queues change.
-    Queued& q = by_user_[user].front();
-    lock.unlock();
-    const Outcome outcome = Attempt(q);
-    lock.lock();
-    auto& queue = by_user_[user];
+    const Outcome outcome = Attempt(*taken);
+    {
+      std::lock_guard lock(mu_);
+      running_.erase(running);
+    }
     if (outcome == Outcome::kRetry) {
-      delayed_.emplace(Clock::now() + Backoff(queue.front().attempts), user);
-      work_cv_.notify_one();  // someone must watch the new deadline
+      queue_->Retry(*taken, taken->attempts, Backoff(taken->attempts));
     } else {
-      known_.erase({queue.front().job.source_seq, queue.front().job.prior_attempts});
-      queue.pop_front();
-      --jobs_;
-      if (queue.empty()) {
-        by_user_.erase(user);
-      } else {
-        ready_.push_back(user);
-      }
-      if (jobs_ == 0) idle_cv_.notify_all();
+      queue_->Finish(*taken);
     }
   }
 }
 
-ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
-  const ExtractionJob& job = q.job;
-  // After a restart the outcome may already be in the log, not yet projected.
+void ExtractionWorkers::KeepAliveLoop() {
+  const auto every = queue_->KeepAliveEvery();
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    stop_cv_.wait_for(lock, every, [this] { return stop_; });
+    // Under the lock: a worker removes its job only after its attempt, and
+    // KeepAlive is a short fire-and-forget message.
+    for (const TakenJob* t : running_) queue_->KeepAlive(*t);
+  }
+}
+
+ExtractionWorkers::Outcome ExtractionWorkers::Attempt(TakenJob& taken) {
+  const ExtractionJob& job = taken.job;
+  // After a restart (or a redelivery in a cluster) the outcome may already be
+  // in the log, not yet projected.
   if (OutcomeLogged(log_, job.source_seq, job.prior_attempts)) return Outcome::kFinished;
+  ++attempts_started_;
+  if (metrics_) {
+    metrics_->GetCounter("engram_extraction_attempts_total", "Extraction attempts this node ran")
+        .Inc();
+  }
 
   auto counter = [this](const char* outcome) {
     if (metrics_) {
@@ -274,11 +263,16 @@ ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
                  {"caller_name", job.caller_name},         {"call_time", job.call_time},
                  {"extractor", extractor_.CacheIdentity()}};
 
-  auto source = log_.ReadAfter(job.source_seq - 1, 1);
   Status failure;
   std::vector<memory::ExtractedMemory> memories;
   json canonical;
-  if (!source.ok()) {
+  auto source = log_.ReadAfter(job.source_seq - 1, 1);
+  if (taken.attempts >= options_.max_attempts) {
+    // Only a shared queue hands out a job this often: each delivery whose
+    // node died before an outcome counted as an attempt.
+    failure = Status::Unavailable("delivered " + std::to_string(taken.attempts) +
+                                  " times without an outcome (did each node running it die?)");
+  } else if (!source.ok()) {
     failure = source.status();
   } else if (source->empty() || source->front().seq != job.source_seq) {
     failure = Status::NotFound("source event " + std::to_string(job.source_seq) + " not in log");
@@ -286,8 +280,17 @@ ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
     json body = json::parse(source->front().body, nullptr, false);
     try {
       if (body.is_discarded()) throw FieldTypeError("body is not JSON");
+      const json& data = ObjectField(body, "data");
+      // A job names its transcript by seq; a job from a shared queue that
+      // names another transcript's conversation is not Engram's: no outcome.
+      if (source->front().type != log::event_type::kPostCallTranscription ||
+          OptString(data, "conversation_id").value_or("") != job.conversation_id) {
+        spdlog::warn("extraction job for seq {} does not match its source event: dropped",
+                     job.source_seq);
+        return Outcome::kFinished;
+      }
       memory::ExtractionInput input =
-          TranscriptInput(ObjectField(body, "data"), job.caller_name, job.call_time, &canonical);
+          TranscriptInput(data, job.caller_name, job.call_time, &canonical);
       const auto started = Clock::now();
       auto extracted = ExtractMemories(extractor_, input);
       if (metrics_) {
@@ -304,34 +307,35 @@ ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
     }
   }
 
-  ++q.attempts;
+  ++taken.attempts;
+  std::string last_error;
   if (failure.ok()) {
     counter("ok");
     json body = common;
-    body["attempts"] = q.attempts;
+    body["attempts"] = taken.attempts;
     body["cache_key"] = ExtractionCacheKey(extractor_.CacheIdentity(), canonical);
     body["memories"] = json::array();
     for (const auto& m : memories) body["memories"].push_back(ExtractedToJson(m));
-    Status appended = AppendOutcome(q, kMemoriesExtractedType, std::move(body));
+    Status appended = AppendOutcome(job, kMemoriesExtractedType, std::move(body));
     if (appended.ok()) return Outcome::kFinished;
     // The extraction worked but the log refused it (disk full?): try again
     // later rather than lose it.
     spdlog::error("extraction of seq {}: cannot append the result: {}", job.source_seq,
                   appended.ToString());
-    q.last_error = "append: " + appended.ToString();
+    last_error = "append: " + appended.ToString();
     return Outcome::kRetry;
   }
   counter("failed");
-  q.last_error = failure.ToString();
-  if (q.attempts < options_.max_attempts) {
-    spdlog::warn("extraction of seq {} failed (attempt {} of {}): {}", job.source_seq, q.attempts,
-                 options_.max_attempts, q.last_error);
+  last_error = failure.ToString();
+  if (taken.attempts < options_.max_attempts) {
+    spdlog::warn("extraction of seq {} failed (attempt {} of {}): {}", job.source_seq,
+                 taken.attempts, options_.max_attempts, last_error);
     return Outcome::kRetry;
   }
   json body = common;
-  body["attempts"] = q.attempts;
-  body["last_error"] = q.last_error;
-  Status appended = AppendOutcome(q, kExtractionDeadType, std::move(body));
+  body["attempts"] = taken.attempts;
+  body["last_error"] = last_error;
+  Status appended = AppendOutcome(job, kExtractionDeadType, std::move(body));
   if (!appended.ok()) {
     spdlog::error("extraction of seq {}: cannot append the dead letter: {}", job.source_seq,
                   appended.ToString());
@@ -339,15 +343,16 @@ ExtractionWorkers::Outcome ExtractionWorkers::Attempt(Queued& q) {
   }
   counter("dead");
   spdlog::error("extraction of seq {} is a dead letter after {} attempts: {}", job.source_seq,
-                q.attempts, q.last_error);
+                taken.attempts, last_error);
   return Outcome::kFinished;
 }
 
-Status ExtractionWorkers::AppendOutcome(const Queued& q, std::string_view type, json body) {
+Status ExtractionWorkers::AppendOutcome(const ExtractionJob& job, std::string_view type,
+                                        json body) {
   log::NewEvent e;
   e.type = type;
   e.route = kInternalRoute;
-  e.idempotency_key = ExtractionOutcomeKey(q.job.source_seq, q.job.prior_attempts);
+  e.idempotency_key = ExtractionOutcomeKey(job.source_seq, job.prior_attempts);
   e.body = body.dump();
   return log_.Append(std::move(e)).status();
 }

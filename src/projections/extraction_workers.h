@@ -22,20 +22,22 @@
 // {source_seq}` event (`engram dead-letters retry`); the projector turns it
 // back into a pending job.
 //
-// Order: jobs of one user run one at a time, in the order submitted; jobs of
-// different users run in parallel on `workers` threads. A failed attempt is
-// retried after an exponential backoff with jitter; a job that keeps failing
-// for `max_attempts` becomes a dead letter.
+// The workers take jobs from a JobQueue (job_queue.h): the in-process one by
+// default, where jobs of one user run one at a time, in the order submitted,
+// and jobs of different users in parallel on `workers` threads; or the
+// JetStream work queue every node of a cluster reads (`--log nats://`). A
+// failed attempt is retried after an exponential backoff with jitter; a job
+// that keeps failing for `max_attempts` becomes a dead letter.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
-#include <map>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +48,7 @@
 #include "log/event_types.h"
 #include "memory/extractor.h"
 #include "memory/memory_types.h"
+#include "projections/job_queue.h"
 
 namespace engram::projections {
 
@@ -54,19 +57,6 @@ inline constexpr std::string_view kExtractionDeadType = log::event_type::kExtrac
 inline constexpr std::string_view kExtractionRequeuedType = log::event_type::kExtractionRequeued;
 // The route internal events carry (they come from no HTTP request).
 inline constexpr std::string_view kInternalRoute = log::event_route::kExtraction;
-
-struct ExtractionJob {
-  log::Seq source_seq = 0;  // the post_call_transcription event
-  // webhook_events.attempts when the job was queued. Each outcome adds its
-  // attempts, so (source_seq, prior_attempts) names one run of the job, and
-  // its outcome's idempotency key makes a restarted worker append nothing
-  // twice.
-  int64_t prior_attempts = 0;
-  std::string user_id;
-  std::string conversation_id;
-  std::string caller_name;
-  int64_t call_time = 0;  // conversations.started_at, ms
-};
 
 // "engram/extraction:<source_seq>:<prior_attempts>" (log/internal_events.h).
 std::string ExtractionOutcomeKey(log::Seq source_seq, int64_t prior_attempts);
@@ -106,55 +96,52 @@ struct ExtractionWorkerOptions {
 class ExtractionWorkers {
  public:
   // `log` and `extractor` must outlive the workers; `extractor` must be
-  // thread-safe. `metrics` may be null.
+  // thread-safe. `metrics` may be null. `queue` null: an EmbeddedJobQueue.
   ExtractionWorkers(log::EventLog& log, memory::Extractor& extractor,
-                    ExtractionWorkerOptions options, metrics::Registry* metrics);
+                    ExtractionWorkerOptions options, metrics::Registry* metrics,
+                    std::unique_ptr<JobQueue> queue = nullptr);
   ~ExtractionWorkers();  // Stop()
 
   void Start();
   // Waits for the attempts in flight, then joins. Queued jobs stay 'pending'
-  // in the read model and are queued again by the next start.
+  // in the read model and are queued again by the next start (the shared
+  // queue also keeps them).
   void Stop();
 
-  // Queues `job` (thread-safe). A job already queued or running is ignored.
+  // Queues `job` (thread-safe): JobQueue::Submit.
   void Submit(ExtractionJob job);
 
-  // Jobs queued or running.
+  // Jobs queued or running (in the shared queue: on every node).
   size_t Depth() const;
   // Blocks until no job is queued or running, or the timeout passes.
   bool WaitIdle(std::chrono::milliseconds timeout) const;
+  // Attempts this node started (metrics: engram_extraction_attempts_total).
+  uint64_t AttemptsStarted() const { return attempts_started_.load(); }
 
  private:
-  struct Queued {
-    ExtractionJob job;
-    int attempts = 0;  // made so far in this run
-    std::string last_error;
-  };
   enum class Outcome { kFinished, kRetry };
 
   void Loop();
-  // One attempt at `q`; appends the outcome when it is final.
-  Outcome Attempt(Queued& q);
-  Status AppendOutcome(const Queued& q, std::string_view type, nlohmann::json body);
+  // Calls JobQueue::KeepAlive for the attempts running, while any run.
+  void KeepAliveLoop();
+  // One attempt at `taken` (its attempts counts it on return); appends the
+  // outcome when it is final.
+  Outcome Attempt(TakenJob& taken);
+  Status AppendOutcome(const ExtractionJob& job, std::string_view type, nlohmann::json body);
   std::chrono::milliseconds Backoff(int attempts);
 
   log::EventLog& log_;
   memory::Extractor& extractor_;
   ExtractionWorkerOptions options_;
   metrics::Registry* metrics_;
+  std::unique_ptr<JobQueue> queue_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;
-  mutable std::condition_variable idle_cv_;
+  std::condition_variable stop_cv_;
   bool stop_ = false;
-  // Each user with jobs is in exactly one of: ready_, delayed_, or running
-  // (taken by a worker).
-  std::map<std::string, std::deque<Queued>> by_user_;
-  std::deque<std::string> ready_;
-  std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
-  std::set<std::pair<log::Seq, int64_t>> known_;  // queued or running
-  size_t jobs_ = 0;
+  std::list<const TakenJob*> running_;  // for KeepAlive
   std::mt19937_64 rng_{std::random_device{}()};
+  std::atomic<uint64_t> attempts_started_{0};
   std::vector<std::thread> threads_;
 };
 

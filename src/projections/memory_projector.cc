@@ -51,9 +51,9 @@ Status MemoryProjector::Apply(const log::Event& e, ReadModelDb& db) {
                e.route == log::event_route::kMemoryQuery) {
       s = Reinforce(e, db, ops);
     } else if (logged && internal && e.type == kMemoriesExtractedType) {
-      s = ApplyExtracted(e, db, ops);
+      s = ApplyExtracted(e, db, ops, jobs);
     } else if (logged && internal && e.type == kExtractionDeadType) {
-      s = ApplyDead(e, db);
+      s = ApplyDead(e, db, jobs);
     } else if (logged && internal && e.type == kExtractionRequeuedType) {
       s = ApplyRequeued(e, db, jobs);
     } else if (internal && e.type == log::event_type::kUserForgotten) {
@@ -113,8 +113,8 @@ Status MemoryProjector::Learn(const log::Event& e, ReadModelDb& db, std::vector<
   if (parts_.extraction == ExtractionMode::kLogged) {
     ENGRAM_RETURN_IF_ERROR(
         db.Run("UPDATE webhook_events SET status = 'pending' WHERE seq = ?", e.seq));
-    jobs.push_back({e.seq, t->attempts, t->user_id, t->conversation_id, t->name, t->call_time});
-    return Status::Ok();
+    return QueueJob(db, {e.seq, t->attempts, t->user_id, t->conversation_id, t->name, t->call_time},
+                    jobs);
   }
 
   json canonical;
@@ -156,99 +156,6 @@ Status MemoryProjector::Learn(const log::Event& e, ReadModelDb& db, std::vector<
     }
   }
   return LearnCandidates(*t, candidates, e.seq, db, ops);
-}
-
-namespace {
-// The transcript's webhook_events row, when its extraction is waiting for
-// the outcome of the run that started at `prior_attempts`.
-Result<bool> AwaitsOutcome(ReadModelDb& db, log::Seq source_seq, int64_t prior_attempts) {
-  ENGRAM_ASSIGN_OR_RETURN(
-      Statement * st,
-      db.Cached("SELECT 1 FROM webhook_events WHERE seq = ? AND status = 'pending' AND "
-                "attempts = ?"));
-  st->BindAll(static_cast<int64_t>(source_seq), prior_attempts);
-  auto row = st->Step();
-  st->Reset();
-  if (!row.ok()) return row.status();
-  return *row;
-}
-}  // namespace
-
-Status MemoryProjector::ApplyExtracted(const log::Event& e, ReadModelDb& db,
-                                       std::vector<IndexOp>& ops) {
-  json body = json::parse(e.body);
-  const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
-  const int64_t prior = body.at("prior_attempts").get<int64_t>();
-  const int64_t attempts = body.value("attempts", 1);
-  ENGRAM_ASSIGN_OR_RETURN(bool awaited, AwaitsOutcome(db, source_seq, prior));
-  if (!awaited) return Status::Ok();  // a stale or repeated outcome
-  ENGRAM_RETURN_IF_ERROR(db.Run(
-      "UPDATE webhook_events SET status = 'done', attempts = attempts + ?, last_error = NULL "
-      "WHERE seq = ?",
-      attempts, static_cast<int64_t>(source_seq)));
-  // The transcript's context as the job saw it, not as it is now: a newer
-  // transcript of the call may have arrived since.
-  Transcript t{body.at("user_id").get<std::string>(), body.value("caller_name", ""),
-               body.at("conversation_id").get<std::string>(), body.value("call_time", int64_t{0}),
-               0};
-  {
-    ENGRAM_ASSIGN_OR_RETURN(Statement * st, db.Cached("SELECT 1 FROM users WHERE id = ?"));
-    st->Bind(1, t.user_id);
-    auto row = st->Step();
-    st->Reset();
-    if (!row.ok()) return row.status();
-    if (!*row) return Status::Ok();  // the user is gone
-  }
-  std::vector<memory::ExtractedMemory> candidates;
-  for (const json& j : body.at("memories")) candidates.push_back(ExtractedFromJson(j));
-  // A re-extraction with the same extractor then finds the answer cached.
-  if (parts_.cache && body.contains("cache_key")) {
-    ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("extraction", body.at("cache_key").get<std::string>(),
-                                             body.at("memories").dump(), t.conversation_id));
-  }
-  return LearnCandidates(t, candidates, source_seq, db, ops);
-}
-
-Status MemoryProjector::ApplyDead(const log::Event& e, ReadModelDb& db) {
-  json body = json::parse(e.body);
-  const auto source_seq = static_cast<log::Seq>(body.at("source_seq").get<int64_t>());
-  ENGRAM_ASSIGN_OR_RETURN(bool awaited,
-                          AwaitsOutcome(db, source_seq, body.at("prior_attempts").get<int64_t>()));
-  if (!awaited) return Status::Ok();
-  std::string error = "memory extraction: ";
-  error.append(body.value("last_error", "failed"));
-  return db.Run(
-      "UPDATE webhook_events SET status = 'dead', attempts = attempts + ?, last_error = ? WHERE "
-      "seq = ?",
-      body.value("attempts", int64_t{1}), error, static_cast<int64_t>(source_seq));
-}
-
-Status MemoryProjector::ApplyRequeued(const log::Event& e, ReadModelDb& db,
-                                      std::vector<ExtractionJob>& jobs) {
-  ENGRAM_ASSIGN_OR_RETURN(log::ExtractionRequeuedBody body,
-                          log::ExtractionRequeuedBody::Parse(e.body));
-  const log::Seq source_seq = body.source_seq;
-  std::string conversation_id;
-  {
-    ENGRAM_ASSIGN_OR_RETURN(
-        Statement * st,
-        db.Cached("SELECT coalesce(conversation_id, '') FROM webhook_events WHERE seq = ? AND "
-                  "type = 'post_call_transcription' AND status IN ('dead', 'failed')"));
-    st->Bind(1, static_cast<int64_t>(source_seq));
-    auto row = st->Step();
-    if (row.ok() && *row) conversation_id = st->Text(0);
-    st->Reset();
-    if (!row.ok()) return row.status();
-  }
-  if (conversation_id.empty()) return Status::Ok();  // nothing to retry
-  ENGRAM_ASSIGN_OR_RETURN(std::optional<Transcript> t,
-                          FindTranscript(db, conversation_id, source_seq));
-  if (!t) return Status::Ok();
-  ENGRAM_RETURN_IF_ERROR(
-      db.Run("UPDATE webhook_events SET status = 'pending', last_error = NULL WHERE seq = ?",
-             static_cast<int64_t>(source_seq)));
-  jobs.push_back({source_seq, t->attempts, t->user_id, t->conversation_id, t->name, t->call_time});
-  return Status::Ok();
 }
 
 Status MemoryProjector::LearnCandidates(const Transcript& t,

@@ -62,6 +62,10 @@ struct MemoryEngineParts {
   // kLogged: receives each job after its transaction commits (the extraction
   // workers' Submit). Null in a replay: jobs stay 'pending', as in the log.
   std::function<void(const ExtractionJob&)> on_job;
+  // kLogged: at most one job per user in the queue at a time; the outcome of
+  // one releases the user's next (memory_outcomes.cc). For a queue that does
+  // not keep a user's jobs in order itself: the JetStream one of a cluster.
+  bool one_job_per_user = false;
   // After a forget commits, with the forgotten user's id: the server drops
   // the in-memory caches on the tool's path (answers and query vectors),
   // which hold the user's words until evicted otherwise. Null in a replay.
@@ -129,8 +133,16 @@ class MemoryProjector final : public Projector {
 
   Status Learn(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops,
                std::vector<ExtractionJob>& jobs);
-  Status ApplyExtracted(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops);
-  Status ApplyDead(const log::Event& e, ReadModelDb& db);
+  Status ApplyExtracted(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops,
+                        std::vector<ExtractionJob>& jobs);
+  Status ApplyDead(const log::Event& e, ReadModelDb& db, std::vector<ExtractionJob>& jobs);
+  // Adds `job` to `jobs` (handed to on_job after the commit), unless
+  // one_job_per_user and another of the user's jobs is pending.
+  Status QueueJob(ReadModelDb& db, ExtractionJob job, std::vector<ExtractionJob>& jobs);
+  // one_job_per_user: after an outcome of `user_id`'s, adds the user's first
+  // pending job to `jobs`.
+  Status ReleaseNextJob(ReadModelDb& db, const std::string& user_id,
+                        std::vector<ExtractionJob>& jobs);
   Status ApplyRequeued(const log::Event& e, ReadModelDb& db, std::vector<ExtractionJob>& jobs);
   // Dedupes, supersedes and inserts `candidates` from the transcript `t`
   // (event `source_seq`), then rewrites the user's summary.
@@ -158,6 +170,9 @@ Status LoadUserMemories(ReadModelDb& db, const std::string& user_id, memory::Mem
 // The extraction jobs waiting in `db` (webhook_events 'pending'), in log
 // order: what a restarted server queues again.
 Result<std::vector<ExtractionJob>> PendingExtractionJobs(ReadModelDb& db);
+// The first job of each user in `jobs`, in their order: what a queue that
+// does not keep per-user order gets (MemoryEngineParts::one_job_per_user).
+std::vector<ExtractionJob> FirstJobOfEachUser(const std::vector<ExtractionJob>& jobs);
 
 // Regenerates users.summary for `user_id` from its current memories with
 // `parts.summarizer` (rules when null). A remote summary goes through the

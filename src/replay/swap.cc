@@ -110,6 +110,7 @@ Result<SwapReport> SwapReadModel(LiveReadModel& live, const std::string& request
   }));
   report.checkpoint = live.runner->Applied();
   if (live.workers) {
+    if (live.first_job_per_user) pending = projections::FirstJobOfEachUser(pending);
     for (const auto& job : pending) live.workers->Submit(job);
   }
   spdlog::info("read model swapped: {} is live (applied to seq {}, {} memories); the old one is {}",

@@ -32,6 +32,10 @@ struct LiveReadModel {
   std::string embedding_model;  // the embedder's ModelId(): the new vectors must match
   // The live log's Identity(): only a replay of this log may be swapped in.
   std::string log_identity;
+  // The workers' queue is shared and keeps no per-caller order (`--log
+  // nats://`): it gets each caller's first pending job only, and the
+  // projector releases the rest (MemoryEngineParts::one_job_per_user).
+  bool first_job_per_user = false;
 };
 
 struct SwapReport {

@@ -109,6 +109,8 @@ app::ApplicationOptions ApplicationOptionsFor(const std::string& dir, const std:
   a.seal_log = options.seal_log;
   a.auth_throttle = options.auth_throttle;
   a.adopt_identity_scheme = options.adopt_identity_scheme;
+  a.job_queue.urls = options.job_queue_urls;
+  a.job_queue.ack_wait = std::chrono::milliseconds(2'000);
   auto make = options.make_engine;
   a.make_engine = [dir, make]() -> Result<std::unique_ptr<projections::MemoryEngine>> {
     return make ? make(dir) : TestEngine(dir + "/cache.db");

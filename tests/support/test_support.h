@@ -86,6 +86,9 @@ struct EngramInstance {
     std::function<std::unique_ptr<projections::MemoryEngine>(const std::string&)> make_engine;
     // The read model: a postgresql:// URL; empty: TestReadModel().
     std::string read_model;
+    // Extraction jobs on the JetStream work queue of these servers (as
+    // `engram serve --log nats://...` does); empty: the in-process queue.
+    std::vector<std::string> job_queue_urls;
   };
 
   explicit EngramInstance(const std::string& data_dir) : EngramInstance(data_dir, Options()) {}
