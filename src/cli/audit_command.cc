@@ -76,14 +76,14 @@ int Fail(const Status& s) {
 int Trail(const AuditFlags& flags, bool conversation) {
   auto log = FollowedLog::Open(flags.data_dir, flags.log);
   if (!log.ok()) return Fail(log.status());
-  auto db = projections::OpenReadModelReadOnly(
-      flags.read_model.empty() ? ReadModelPath(flags.data_dir) : flags.read_model);
-  if (!db.ok()) return Fail(db.status());
   // Trails read bodies: through the key store (verify does not: the chain
   // covers the stored bytes, so it needs no keys).
   auto keyed =
       KeyedLog::Wrap((*log)->log(), flags.data_dir, flags.master_key_file, true, flags.read_model);
   if (!keyed.ok()) return Fail(keyed.status());
+  auto db = projections::OpenReadModelReadOnly(
+      flags.read_model.empty() ? ReadModelPath(flags.data_dir) : flags.read_model);
+  if (!db.ok()) return Fail(db.status());
   auto trail = conversation ? replay::AuditConversation((*keyed)->log(), **db, flags.subject)
                             : replay::AuditUser((*keyed)->log(), **db, flags.subject);
   if (!trail.ok()) return Fail(trail.status());

@@ -1,13 +1,13 @@
 #include "keys/pg_key_table.h"
 
 #include <libpq-fe.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdlib>
 
 #include "common/crypto.h"
+#include "keys/pg_connect.h"
 
 namespace engram::keys {
 namespace {
@@ -16,30 +16,9 @@ namespace {
 // "ekeyuse" / "ekeyddl" in ASCII; the projector's lock is "engram".
 constexpr int64_t kKeyStoreInUseLock = 0x656b6579757365;
 constexpr int64_t kKeyTablesLock = 0x656b657964646c;
-constexpr char kChannel[] = "engram_keys_destroyed";
 // PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; past this many
 // hex characters the payload is empty and every listener drops its cache.
 constexpr size_t kMaxNotifyHex = 7900;
-// How long the listener waits in poll() before looking at stop_: the
-// latency of a shutdown, not of a notification.
-constexpr int kListenPollMs = 200;
-
-// libpq options beside the URL: TCP keepalives and a user timeout, so a
-// connection to a server that vanished without a FIN (a partition, a dead
-// machine) fails within ~10 s instead of the kernel's two hours, and the
-// listener knows it may have missed a destruction.
-constexpr const char* kConnKeys[] = {
-    "dbname",           "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-    "tcp_user_timeout", nullptr};
-
-PGconn* ConnectTo(const std::string& url) {
-  const char* values[] = {url.c_str(), "1", "5", "2", "2", "10000", nullptr};
-  PGconn* conn = PQconnectdbParams(kConnKeys, values, /*expand_dbname=*/1);
-  if (conn)
-    PQsetNoticeProcessor(
-        conn, [](void*, const char*) {}, nullptr);
-  return conn;
-}
 
 std::string Trimmed(const char* message) {
   std::string s = message ? message : "";
@@ -133,48 +112,22 @@ std::string Hex(const std::string& bytes) {
   return out;
 }
 
-// The destroyed ids a notification names; nullopt when its payload is
-// empty or not what Engram sends (anyone who may connect can NOTIFY):
-// then everything cached is dropped, the safe reading.
-std::optional<std::vector<std::string>> ParseIds(std::string_view payload) {
-  const size_t id_hex = 32;
-  if (payload.empty() || payload.size() % id_hex != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::vector<std::string> ids;
-  for (size_t i = 0; i < payload.size(); i += id_hex) {
-    std::string id;
-    for (size_t j = i; j < i + id_hex; j += 2) {
-      int hi = nibble(payload[j]), lo = nibble(payload[j + 1]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      id.push_back(static_cast<char>(hi * 16 + lo));
-    }
-    ids.push_back(std::move(id));
-  }
-  return ids;
-}
-
 }  // namespace
 
 PgKeyTable::PgKeyTable(std::string url, std::string shown, bool read_only, Access access)
     : url_(std::move(url)), shown_(std::move(shown)), read_only_(read_only), access_(access) {}
 
 PgKeyTable::~PgKeyTable() {
-  stop_ = true;
-  if (listener_.joinable()) listener_.join();
-  if (listen_conn_) PQfinish(listen_conn_);
+  listener_.reset();
   if (conn_) PQfinish(conn_);
 }
 
 Result<std::unique_ptr<PgKeyTable>> PgKeyTable::Open(const std::string& url, bool read_only,
                                                      Access access) {
-  PGconn* probe = ConnectTo(url);
+  PGconn* probe = ConnectPg(url);
   if (!probe || PQstatus(probe) != CONNECTION_OK) {
     // libpq's message names host and port, never the password.
-    std::string msg = probe ? Trimmed(PQerrorMessage(probe)) : "out of memory";
+    std::string msg = PgErrorText(probe);
     if (probe) PQfinish(probe);
     return Status::Unavailable("key store: cannot connect to PostgreSQL: " + msg);
   }
@@ -193,16 +146,7 @@ Result<std::unique_ptr<PgKeyTable>> PgKeyTable::Open(const std::string& url, boo
   if (access == Access::kShared) {
     // Listening before the first key is read: nothing read from here on can
     // be destroyed unseen.
-    table->listen_conn_ = ConnectTo(url);
-    if (!table->listen_conn_ || PQstatus(table->listen_conn_) != CONNECTION_OK) {
-      return Status::Unavailable("key store: cannot open the listening connection");
-    }
-    PGresult* r = PQexec(table->listen_conn_, "LISTEN engram_keys_destroyed");
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) return Status::Unavailable("key store: LISTEN failed");
-    table->coherent_ = true;
-    table->listener_ = std::thread([t = table.get()] { t->Listen(); });
+    ENGRAM_ASSIGN_OR_RETURN(table->listener_, DestructionListener::Start(url));
   }
   return table;
 }
@@ -258,10 +202,9 @@ Status PgKeyTable::EnsureConnected() {
   if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
   if (in_transaction_) return Status::Unavailable("key store: connection lost in a transaction");
   PQfinish(conn_);
-  conn_ = ConnectTo(url_);
+  conn_ = ConnectPg(url_);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-    return Status::Unavailable("key store: PostgreSQL unreachable: " +
-                               Trimmed(conn_ ? PQerrorMessage(conn_) : "out of memory"));
+    return Status::Unavailable("key store: PostgreSQL unreachable: " + PgErrorText(conn_));
   }
   ENGRAM_RETURN_IF_ERROR(Connect());
   ENGRAM_ASSIGN_OR_RETURN(PgResult r,
@@ -441,7 +384,7 @@ Status PgKeyTable::DeleteKeys(const std::vector<std::string>& subject_hashes,
   std::string payload;
   for (const std::string& id : *destroyed) payload += Hex(id);
   if (payload.size() > kMaxNotifyHex) payload.clear();
-  return Run(conn_, "SELECT pg_notify($1, $2)", {Text(kChannel), Text(payload)}).status();
+  return Run(conn_, "SELECT pg_notify($1, $2)", {Text(kDestroyedChannel), Text(payload)}).status();
 }
 
 // The deleted rows out of the table's file: VACUUM FULL writes a new file
@@ -556,62 +499,9 @@ Result<size_t> PgKeyTable::KeyCount() {
 }
 
 void PgKeyTable::OnKeysDestroyed(std::function<void(const std::vector<std::string>&)> fn) {
-  std::lock_guard lock(fn_mu_);
-  on_destroyed_ = std::move(fn);
+  if (listener_) listener_->SetHandler(std::move(fn));
 }
 
-void PgKeyTable::DropAllCached() {
-  std::lock_guard lock(fn_mu_);
-  if (on_destroyed_) on_destroyed_({});
-}
-
-// The listener thread: delivers destructions as they commit. When its
-// connection breaks, caches are not trusted (coherent_ false) until it
-// LISTENs again; then everything cached is dropped, since what was
-// destroyed in between was never heard of.
-void PgKeyTable::Listen() {
-  int backoff_ms = 100;
-  while (!stop_) {
-    if (!listen_conn_ || PQstatus(listen_conn_) != CONNECTION_OK) {
-      if (coherent_.exchange(false)) {
-        spdlog::warn(
-            "key store: the destruction listener lost its connection; keys are read "
-            "from PostgreSQL until it is back");
-      }
-      if (listen_conn_) PQfinish(listen_conn_);
-      listen_conn_ = ConnectTo(url_);
-      bool ok = listen_conn_ && PQstatus(listen_conn_) == CONNECTION_OK;
-      if (ok) {
-        PGresult* r = PQexec(listen_conn_, "LISTEN engram_keys_destroyed");
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-      }
-      if (!ok) {
-        for (int waited = 0; waited < backoff_ms && !stop_; waited += 50) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        backoff_ms = std::min(backoff_ms * 2, 2000);
-        continue;
-      }
-      backoff_ms = 100;
-      DropAllCached();
-      coherent_ = true;
-      spdlog::info("key store: the destruction listener is back; caches dropped");
-    }
-    pollfd pfd{PQsocket(listen_conn_), POLLIN, 0};
-    if (::poll(&pfd, 1, kListenPollMs) < 0) continue;
-    if (!PQconsumeInput(listen_conn_)) {
-      PQfinish(listen_conn_);
-      listen_conn_ = nullptr;
-      continue;
-    }
-    while (PGnotify* n = PQnotifies(listen_conn_)) {
-      auto ids = ParseIds(n->extra ? n->extra : "");
-      PQfreemem(n);
-      std::lock_guard lock(fn_mu_);
-      if (on_destroyed_) on_destroyed_(ids ? *ids : std::vector<std::string>());
-    }
-  }
-}
+bool PgKeyTable::CacheIsCoherent() const { return listener_ && listener_->coherent(); }
 
 }  // namespace engram::keys

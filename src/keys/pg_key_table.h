@@ -23,8 +23,9 @@
 // Cache coherence: a destruction commits with NOTIFY engram_keys_destroyed
 // (the destroyed key ids, hex; an empty payload when they would not fit
 // PostgreSQL's 8000-byte limit: drop everything). A second connection
-// LISTENs on a thread of its own; while it is down (and until it LISTENs
-// again and everything cached was dropped) CacheIsCoherent() is false.
+// LISTENs on a thread of its own (pg_destruction_listener.h); while it is
+// down (and until it LISTENs again and everything cached was dropped)
+// CacheIsCoherent() is false.
 //
 // Durability: synchronous_commit=on for the session, whatever the server's
 // default: a key is committed before any event sealed with it is appended.
@@ -36,14 +37,12 @@
 // Not thread-safe (KeyTable), except OnKeysDestroyed's callback thread.
 #pragma once
 
-#include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "keys/key_table.h"
+#include "keys/pg_destruction_listener.h"
 
 struct pg_conn;
 
@@ -84,7 +83,7 @@ class PgKeyTable final : public KeyTable {
                    const std::string& new_check) override;
   Result<size_t> KeyCount() override;
   void OnKeysDestroyed(std::function<void(const std::vector<std::string>&)> fn) override;
-  bool CacheIsCoherent() const override { return coherent_.load(std::memory_order_acquire); }
+  bool CacheIsCoherent() const override;
 
  private:
   PgKeyTable(std::string url, std::string shown, bool read_only, Access access);
@@ -96,8 +95,6 @@ class PgKeyTable final : public KeyTable {
   Status ReleaseIntent(const std::string& pending_key);
   Status DeleteKeys(const std::vector<std::string>& subject_hashes,
                     std::vector<std::string>* destroyed);
-  void Listen();
-  void DropAllCached();
 
   std::string url_;
   std::string shown_;
@@ -109,12 +106,7 @@ class PgKeyTable final : public KeyTable {
   Status broken_;           // set for good when a reconnect finds the store changed under us
   std::map<std::string, int64_t> owned_intents_;  // pending key -> its advisory lock key
 
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> coherent_{false};
-  std::mutex fn_mu_;
-  std::function<void(const std::vector<std::string>&)> on_destroyed_;  // guarded by fn_mu_
-  pg_conn* listen_conn_ = nullptr;  // the listener thread's alone
-  std::thread listener_;
+  std::unique_ptr<DestructionListener> listener_;  // kShared only
 };
 
 }  // namespace engram::keys

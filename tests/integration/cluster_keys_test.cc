@@ -143,7 +143,7 @@ TEST_F(ClusterKeysTest, WhatOneNodeSealsTheOtherOpensAndAForgetOnEitherReachesBo
   // forgotten call reads as erased, the later one and the other caller's
   // as written, and the chain verifies.
   const std::string common =
-      " --log " + nats.url() + " --read-model " + url + " --data-dir " + (dir / "a").string();
+      " --log " + nats.url() + " --read-model " + url + " --data-dir " + (dir / "a");
   auto [user_code, user_out] = testing::RunEngram("audit user cust_ck --json" + common);
   EXPECT_EQ(user_code, 0) << user_out;
   EXPECT_NE(user_out.find("conv_ck_2"), std::string::npos) << user_out;
@@ -156,19 +156,19 @@ TEST_F(ClusterKeysTest, WhatOneNodeSealsTheOtherOpensAndAForgetOnEitherReachesBo
   EXPECT_NE(verify_out.find("chain intact"), std::string::npos) << verify_out;
   // Without the URL, a folder whose keys are in PostgreSQL is refused, not
   // read as if every sealed entry were erased.
-  auto [bare_code, bare_out] = testing::RunEngram("audit user cust_kept --log " + nats.url() +
-                                                  " --data-dir " + (dir / "a").string());
+  auto [bare_code, bare_out] =
+      testing::RunEngram("audit user cust_kept --log " + nats.url() + " --data-dir " + (dir / "a"));
   EXPECT_NE(bare_code, 0) << bare_out;
   EXPECT_NE(bare_out.find("--read-model"), std::string::npos) << bare_out;
   // Rotation refuses while a node runs, and names what is missing otherwise.
   ASSERT_TRUE(a.Start()) << a.LogText();
   auto [rot_code, rot_out] =
-      testing::RunEngram("keys rotate --read-model " + url + " --data-dir " + (dir / "a").string());
+      testing::RunEngram("keys rotate --read-model " + url + " --data-dir " + (dir / "a"));
   EXPECT_NE(rot_code, 0) << rot_out;
   EXPECT_NE(rot_out.find("new master key"), std::string::npos) << rot_out;
   setenv("ENGRAM_NEW_MASTER_KEY", std::string(64, 'a').c_str(), 1);
   auto [busy_code, busy_out] =
-      testing::RunEngram("keys rotate --read-model " + url + " --data-dir " + (dir / "a").string());
+      testing::RunEngram("keys rotate --read-model " + url + " --data-dir " + (dir / "a"));
   unsetenv("ENGRAM_NEW_MASTER_KEY");
   EXPECT_EQ(busy_code, 1) << busy_out;
   EXPECT_NE(busy_out.find("stop every node"), std::string::npos) << busy_out;
