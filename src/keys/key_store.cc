@@ -293,13 +293,27 @@ Result<size_t> KeyStore::ReapplyErasures() {
   {
     std::lock_guard lock(mu_);
     ENGRAM_ASSIGN_OR_RETURN(auto erasures, table_->ListErasures());
-    std::vector<std::string> hashes;
+    // A subject's key goes again only when it is one the erasure destroyed
+    // (back from a restore): a key made since for the same subject (a
+    // forgotten caller who called again) stays. Erasures recorded before
+    // digests were kept fall back to their subjects.
+    std::vector<std::string> hashes, ids;
     for (const auto& e : erasures) {
-      if (e.pending_key.empty())
+      if (!e.pending_key.empty()) continue;
+      if (!e.destroyed_digests) {
         hashes.insert(hashes.end(), e.subject_hashes.begin(), e.subject_hashes.end());
+        continue;
+      }
+      for (const std::string& hash : e.subject_hashes) {
+        ENGRAM_ASSIGN_OR_RETURN(auto row, table_->FindBySubject(hash));
+        if (row && std::find(e.destroyed_digests->begin(), e.destroyed_digests->end(),
+                             KeyIdDigest(row->key_id)) != e.destroyed_digests->end()) {
+          ids.push_back(row->key_id);
+        }
+      }
     }
-    if (hashes.empty()) return size_t{0};
-    ENGRAM_ASSIGN_OR_RETURN(destroyed, table_->DestroyKeys(hashes));
+    if (hashes.empty() && ids.empty()) return size_t{0};
+    ENGRAM_ASSIGN_OR_RETURN(destroyed, table_->DestroyKeys(hashes, ids));
   }
   if (!destroyed.empty()) ForgetCached(destroyed);
   return destroyed.size();

@@ -87,8 +87,9 @@ class KeyStore {
   // began it lives (with a shared table, another node in mid-forget).
   Result<bool> ClaimErasure(const std::string& pending_key);
   Result<std::vector<Erasure>> ListErasures();
-  // Destroys every key a completed erasure covers (after a restore put an
-  // older store back). Returns how many it destroyed.
+  // Destroys again every key a completed erasure destroyed (after a restore
+  // put an older store back), by key id: a key made since for the same
+  // subject stays. Returns how many it destroyed.
   Result<size_t> ReapplyErasures();
 
   // Re-wraps every key under `new_master` and replaces the check value, in

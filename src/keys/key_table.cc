@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "common/crypto.h"
+
 namespace engram::keys {
 
 std::string JoinSeqs(const std::vector<uint64_t>& seqs) {
@@ -34,6 +36,17 @@ std::string JoinHashes(const std::vector<std::string>& hashes) {
 std::vector<std::string> SplitHashes(const std::string& blob) {
   std::vector<std::string> out;
   for (size_t i = 0; i + 32 <= blob.size(); i += 32) out.push_back(blob.substr(i, 32));
+  return out;
+}
+
+std::string KeyIdDigest(const std::string& key_id) {
+  auto d = crypto::Sha256("engram destroyed key v1\n" + key_id);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+std::string JoinDigests(const std::vector<std::string>& key_ids) {
+  std::string out;
+  for (const std::string& id : key_ids) out.append(KeyIdDigest(id));
   return out;
 }
 

@@ -44,6 +44,12 @@ struct Erasure {
   uint64_t forget_seq = 0;                  // 0 while pending
   std::vector<std::string> subject_hashes;  // raw 32-byte hashes
   std::vector<uint64_t> erased_seqs;
+  // KeyIdDigest of each key it destroyed, recorded when it completed;
+  // nullopt for erasures recorded before digests were kept. Re-applying an
+  // erasure destroys a subject's key only when it is one of these (back
+  // from a restore), never a key made since (a forgotten caller who called
+  // again). Digests, not ids: no byte of a destroyed key's row stays.
+  std::optional<std::vector<std::string>> destroyed_digests;
 };
 
 class KeyTable {
@@ -78,8 +84,9 @@ class KeyTable {
   // owner is gone (or is this process).
   virtual Result<bool> ClaimErasure(const std::string& pending_key) = 0;
   // In one durable transaction: deletes the keys of the erasure's subjects
-  // and marks it done with `forget_seq`; then purges the deleted rows and
-  // releases ownership. Returns the ids of the keys it deleted. NotFound
+  // and marks it done with `forget_seq` and the digests of the ids it
+  // deleted; then purges the deleted rows and releases ownership. Returns
+  // the ids. NotFound
   // when no erasure is pending under `pending_key`.
   virtual Result<std::vector<std::string>> CompleteErasure(const std::string& pending_key,
                                                            uint64_t forget_seq) = 0;
@@ -87,10 +94,11 @@ class KeyTable {
   // ownership. Ok when there is none.
   virtual Status DropErasure(const std::string& pending_key) = 0;
   virtual Result<std::vector<Erasure>> ListErasures() = 0;
-  // Deletes the keys of `subject_hashes` (one durable transaction, then the
-  // purge when any went); returns the ids deleted.
+  // Deletes the keys of `subject_hashes` and the keys named `key_ids` (one
+  // durable transaction, then the purge when any went); returns the ids
+  // deleted.
   virtual Result<std::vector<std::string>> DestroyKeys(
-      const std::vector<std::string>& subject_hashes) = 0;
+      const std::vector<std::string>& subject_hashes, const std::vector<std::string>& key_ids) = 0;
 
   // In one transaction: every key's wrapped value replaced by
   // rewrap(row), and the check value by `new_check`. All or nothing.
@@ -117,5 +125,9 @@ std::vector<uint64_t> SplitSeqs(const std::string& text);
 // Concatenated 32-byte hashes <-> the list.
 std::string JoinHashes(const std::vector<std::string>& hashes);
 std::vector<std::string> SplitHashes(const std::string& blob);
+// SHA-256("engram destroyed key v1\n" ‖ key_id): 32 raw bytes.
+std::string KeyIdDigest(const std::string& key_id);
+// The digests of `key_ids`, concatenated (what an erasure row stores).
+std::string JoinDigests(const std::vector<std::string>& key_ids);
 
 }  // namespace engram::keys

@@ -243,7 +243,7 @@ Status PgKeyTable::MakeTables() {
       "  key_id BYTEA NOT NULL UNIQUE, wrapped BYTEA NOT NULL);"
       "CREATE TABLE IF NOT EXISTS engram_keys.erasures(id BIGSERIAL PRIMARY KEY, "
       "  pending_key TEXT UNIQUE, forget_seq BIGINT, subjects BYTEA NOT NULL, "
-      "  erased_seqs TEXT NOT NULL);"
+      "  erased_seqs TEXT NOT NULL, destroyed_digests BYTEA);"
       "COMMIT;";
   PGresult* r = PQexec(conn_, sql.c_str());
   Status s = PQresultStatus(r) == PGRES_COMMAND_OK ? Status::Ok()
@@ -371,13 +371,20 @@ Status PgKeyTable::ReleaseIntent(const std::string& pending_key) {
 }
 
 Status PgKeyTable::DeleteKeys(const std::vector<std::string>& subject_hashes,
+                              const std::vector<std::string>& key_ids,
                               std::vector<std::string>* destroyed) {
-  for (const std::string& hash : subject_hashes) {
-    ENGRAM_ASSIGN_OR_RETURN(
-        PgResult r,
-        Run(conn_, "DELETE FROM engram_keys.data_keys WHERE subject_hash = $1 RETURNING key_id",
-            {Bytes(hash)}));
+  auto run = [&](const char* sql, const std::string& value) -> Status {
+    ENGRAM_ASSIGN_OR_RETURN(PgResult r, Run(conn_, sql, {Bytes(value)}));
     for (int i = 0; i < r.Rows(); ++i) destroyed->push_back(r.Bytes(i, 0));
+    return Status::Ok();
+  };
+  for (const std::string& hash : subject_hashes) {
+    ENGRAM_RETURN_IF_ERROR(
+        run("DELETE FROM engram_keys.data_keys WHERE subject_hash = $1 RETURNING key_id", hash));
+  }
+  for (const std::string& id : key_ids) {
+    ENGRAM_RETURN_IF_ERROR(
+        run("DELETE FROM engram_keys.data_keys WHERE key_id = $1 RETURNING key_id", id));
   }
   if (destroyed->empty()) return Status::Ok();
   // Delivered to every listener when the transaction commits, not before.
@@ -416,11 +423,12 @@ Result<std::vector<std::string>> PgKeyTable::CompleteErasure(const std::string& 
       found = false;
       return Status::NotFound("no pending erasure");
     }
-    ENGRAM_RETURN_IF_ERROR(DeleteKeys(SplitHashes(r.Bytes(0, 0)), &destroyed));
+    ENGRAM_RETURN_IF_ERROR(DeleteKeys(SplitHashes(r.Bytes(0, 0)), {}, &destroyed));
     return Run(conn_,
-               "UPDATE engram_keys.erasures SET pending_key = NULL, forget_seq = $1 "
-               "WHERE pending_key = $2",
-               {Int(static_cast<int64_t>(forget_seq)), Text(pending_key)})
+               "UPDATE engram_keys.erasures SET pending_key = NULL, forget_seq = $1, "
+               "destroyed_digests = $2 WHERE pending_key = $3",
+               {Int(static_cast<int64_t>(forget_seq)), Bytes(JoinDigests(destroyed)),
+                Text(pending_key)})
         .status();
   });
   if (!s.ok()) {
@@ -443,9 +451,11 @@ Status PgKeyTable::DropErasure(const std::string& pending_key) {
 Result<std::vector<Erasure>> PgKeyTable::ListErasures() {
   ENGRAM_RETURN_IF_ERROR(EnsureConnected());
   ENGRAM_ASSIGN_OR_RETURN(
-      PgResult r, Run(conn_,
-                      "SELECT coalesce(pending_key, ''), coalesce(forget_seq, 0), subjects, "
-                      "erased_seqs FROM engram_keys.erasures ORDER BY id"));
+      PgResult r,
+      Run(conn_,
+          "SELECT coalesce(pending_key, ''), coalesce(forget_seq, 0), subjects, "
+          "erased_seqs, destroyed_digests IS NOT NULL, destroyed_digests FROM engram_keys.erasures "
+          "ORDER BY id"));
   std::vector<Erasure> out;
   for (int i = 0; i < r.Rows(); ++i) {
     Erasure e;
@@ -453,17 +463,19 @@ Result<std::vector<Erasure>> PgKeyTable::ListErasures() {
     e.forget_seq = static_cast<uint64_t>(r.Int(i, 1));
     e.subject_hashes = SplitHashes(r.Bytes(i, 2));
     e.erased_seqs = SplitSeqs(r.Text(i, 3));
+    if (r.Bool(i, 4)) e.destroyed_digests = SplitHashes(r.Bytes(i, 5));
     out.push_back(std::move(e));
   }
   return out;
 }
 
 Result<std::vector<std::string>> PgKeyTable::DestroyKeys(
-    const std::vector<std::string>& subject_hashes) {
+    const std::vector<std::string>& subject_hashes, const std::vector<std::string>& key_ids) {
   ENGRAM_RETURN_IF_ERROR(EnsureConnected());
   std::vector<std::string> destroyed;
-  ENGRAM_RETURN_IF_ERROR(InTransaction(
-      conn_, &in_transaction_, [&]() -> Status { return DeleteKeys(subject_hashes, &destroyed); }));
+  ENGRAM_RETURN_IF_ERROR(InTransaction(conn_, &in_transaction_, [&]() -> Status {
+    return DeleteKeys(subject_hashes, key_ids, &destroyed);
+  }));
   if (!destroyed.empty()) ENGRAM_RETURN_IF_ERROR(Purge());
   return destroyed;
 }

@@ -77,8 +77,8 @@ class PgKeyTable final : public KeyTable {
                                                    uint64_t forget_seq) override;
   Status DropErasure(const std::string& pending_key) override;
   Result<std::vector<Erasure>> ListErasures() override;
-  Result<std::vector<std::string>> DestroyKeys(
-      const std::vector<std::string>& subject_hashes) override;
+  Result<std::vector<std::string>> DestroyKeys(const std::vector<std::string>& subject_hashes,
+                                               const std::vector<std::string>& key_ids) override;
   Status RewrapAll(const std::function<Result<std::string>(const StoredKey&)>& rewrap,
                    const std::string& new_check) override;
   Result<size_t> KeyCount() override;
@@ -94,7 +94,7 @@ class PgKeyTable final : public KeyTable {
   Status Purge();
   Status ReleaseIntent(const std::string& pending_key);
   Status DeleteKeys(const std::vector<std::string>& subject_hashes,
-                    std::vector<std::string>* destroyed);
+                    const std::vector<std::string>& key_ids, std::vector<std::string>* destroyed);
 
   std::string url_;
   std::string shown_;

@@ -15,7 +15,8 @@ constexpr char kSchema[] =
     "CREATE TABLE IF NOT EXISTS data_keys(subject_hash BLOB PRIMARY KEY, "
     "  key_id BLOB NOT NULL UNIQUE, wrapped BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS erasures(id INTEGER PRIMARY KEY, pending_key TEXT UNIQUE, "
-    "  forget_seq INTEGER, subjects BLOB NOT NULL, erased_seqs TEXT NOT NULL);";
+    "  forget_seq INTEGER, subjects BLOB NOT NULL, erased_seqs TEXT NOT NULL, destroyed_digests "
+    "BLOB);";
 
 Status SqlError(sqlite3* db, std::string_view what) {
   return Status::IOError("key store: " + std::string(what) + ": " + sqlite3_errmsg(db));
@@ -95,6 +96,16 @@ Result<std::unique_ptr<SqliteKeyTable>> SqliteKeyTable::Open(const std::string& 
   if (!read_only) {
     ENGRAM_RETURN_IF_ERROR(table->Exec("PRAGMA journal_mode=WAL;"));
     ENGRAM_RETURN_IF_ERROR(table->Exec(kSchema));
+    {  // keys.db files from before erasures kept what they destroyed
+      Stmt has(
+          db,
+          "SELECT count(*) FROM pragma_table_info('erasures') WHERE name = 'destroyed_digests'");
+      if (has.Step() != SQLITE_ROW) return SqlError(db, "read the erasures' columns");
+      if (has.ColInt(0) == 0) {
+        ENGRAM_RETURN_IF_ERROR(
+            table->Exec("ALTER TABLE erasures ADD COLUMN destroyed_digests BLOB"));
+      }
+    }
     // A crash between an erasure's commit and its checkpoint left the
     // zeroed pages in the WAL only: the main file still holds the destroyed
     // keys, and nothing at this open would destroy anything again (the
@@ -178,14 +189,22 @@ Status SqliteKeyTable::RecordErasure(const std::string& pending_key,
 }
 
 Status SqliteKeyTable::DeleteLocked(const std::vector<std::string>& subject_hashes,
+                                    const std::vector<std::string>& key_ids,
                                     std::vector<std::string>* destroyed) {
-  for (const std::string& hash : subject_hashes) {
-    Stmt del(db_, "DELETE FROM data_keys WHERE subject_hash = ? RETURNING key_id");
+  auto run = [&](const char* sql, const std::string& value) -> Status {
+    Stmt del(db_, sql);
     if (!del.ok()) return SqlError(db_, "destroy key");
-    del.Blob(1, hash);
+    del.Blob(1, value);
     int rc;
     while ((rc = del.Step()) == SQLITE_ROW) destroyed->push_back(del.ColBlob(0));
-    if (rc != SQLITE_DONE) return SqlError(db_, "destroy key");
+    return rc == SQLITE_DONE ? Status::Ok() : SqlError(db_, "destroy key");
+  };
+  for (const std::string& hash : subject_hashes) {
+    ENGRAM_RETURN_IF_ERROR(
+        run("DELETE FROM data_keys WHERE subject_hash = ? RETURNING key_id", hash));
+  }
+  for (const std::string& id : key_ids) {
+    ENGRAM_RETURN_IF_ERROR(run("DELETE FROM data_keys WHERE key_id = ? RETURNING key_id", id));
   }
   return Status::Ok();
 }
@@ -203,11 +222,14 @@ Result<std::vector<std::string>> SqliteKeyTable::CompleteErasure(const std::stri
   }
   std::vector<std::string> destroyed;
   ENGRAM_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  Status s = DeleteLocked(SplitHashes(subjects), &destroyed);
+  Status s = DeleteLocked(SplitHashes(subjects), {}, &destroyed);
   if (s.ok()) {
-    Stmt st(db_, "UPDATE erasures SET pending_key = NULL, forget_seq = ? WHERE pending_key = ?");
+    Stmt st(db_,
+            "UPDATE erasures SET pending_key = NULL, forget_seq = ?, destroyed_digests = ? "
+            "WHERE pending_key = ?");
     st.Int(1, static_cast<int64_t>(forget_seq));
-    st.Text(2, pending_key);
+    st.Blob(2, JoinDigests(destroyed));
+    st.Text(3, pending_key);
     if (st.Step() != SQLITE_DONE) s = SqlError(db_, "complete erasure");
   }
   if (!s.ok()) {
@@ -229,8 +251,8 @@ Status SqliteKeyTable::DropErasure(const std::string& pending_key) {
 Result<std::vector<Erasure>> SqliteKeyTable::ListErasures() {
   std::vector<Erasure> out;
   Stmt st(db_,
-          "SELECT coalesce(pending_key, ''), coalesce(forget_seq, 0), subjects, erased_seqs "
-          "FROM erasures ORDER BY id");
+          "SELECT coalesce(pending_key, ''), coalesce(forget_seq, 0), subjects, erased_seqs, "
+          "destroyed_digests IS NOT NULL, destroyed_digests FROM erasures ORDER BY id");
   if (!st.ok()) return SqlError(db_, "list erasures");
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
@@ -239,6 +261,7 @@ Result<std::vector<Erasure>> SqliteKeyTable::ListErasures() {
     e.forget_seq = static_cast<uint64_t>(st.ColInt(1));
     e.subject_hashes = SplitHashes(st.ColBlob(2));
     e.erased_seqs = SplitSeqs(st.ColBlob(3));
+    if (st.ColInt(4)) e.destroyed_digests = SplitHashes(st.ColBlob(5));
     out.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return SqlError(db_, "list erasures");
@@ -246,10 +269,10 @@ Result<std::vector<Erasure>> SqliteKeyTable::ListErasures() {
 }
 
 Result<std::vector<std::string>> SqliteKeyTable::DestroyKeys(
-    const std::vector<std::string>& subject_hashes) {
+    const std::vector<std::string>& subject_hashes, const std::vector<std::string>& key_ids) {
   std::vector<std::string> destroyed;
   ENGRAM_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  if (Status s = DeleteLocked(subject_hashes, &destroyed); !s.ok()) {
+  if (Status s = DeleteLocked(subject_hashes, key_ids, &destroyed); !s.ok()) {
     (void)Exec("ROLLBACK");
     return s;
   }

@@ -15,8 +15,8 @@
 //
 // Tables: meta(name, value) ('check'), data_keys(subject_hash PRIMARY KEY,
 // key_id UNIQUE, wrapped), erasures(id, pending_key UNIQUE, forget_seq,
-// subjects, erased_seqs). One process at a time writes (the data folder's
-// lock); ownership of erasures is therefore trivial.
+// subjects, erased_seqs, destroyed_digests; the last added to older files at open). One process at
+// a time writes (the data folder's lock); ownership of erasures is therefore trivial.
 #pragma once
 
 #include <memory>
@@ -52,8 +52,8 @@ class SqliteKeyTable final : public KeyTable {
                                                    uint64_t forget_seq) override;
   Status DropErasure(const std::string& pending_key) override;
   Result<std::vector<Erasure>> ListErasures() override;
-  Result<std::vector<std::string>> DestroyKeys(
-      const std::vector<std::string>& subject_hashes) override;
+  Result<std::vector<std::string>> DestroyKeys(const std::vector<std::string>& subject_hashes,
+                                               const std::vector<std::string>& key_ids) override;
   Status RewrapAll(const std::function<Result<std::string>(const StoredKey&)>& rewrap,
                    const std::string& new_check) override;
   Result<size_t> KeyCount() override;
@@ -63,7 +63,7 @@ class SqliteKeyTable final : public KeyTable {
   Status Exec(const char* sql);
   Status Checkpoint();
   Status DeleteLocked(const std::vector<std::string>& subject_hashes,
-                      std::vector<std::string>* destroyed);
+                      const std::vector<std::string>& key_ids, std::vector<std::string>* destroyed);
 
   sqlite3* db_;
   std::string path_;
