@@ -65,6 +65,14 @@ Result<OpenedKeys> OpenSharedKeys(const KeysOptions& options) {
 
 Result<OpenedKeys> OpenKeys(const KeysOptions& options) {
   if (!options.shared_url.empty()) return OpenSharedKeys(options);
+  if (std::filesystem::exists(options.data_dir + "/" + kSharedKeysMarkerFile) &&
+      !std::filesystem::exists(StorePath(options.data_dir))) {
+    // A new keys.db here would seal new entries under keys no other node
+    // has, and read every entry sealed under the shared keys as erased.
+    return Status::InvalidArgument("the caller keys of " + options.data_dir +
+                                   " live in PostgreSQL: start with the same --read-model "
+                                   "postgresql://... URL");
+  }
   OpenedKeys out;
   const std::string store_path = StorePath(options.data_dir);
   const bool store_exists = std::filesystem::exists(store_path);

@@ -48,7 +48,8 @@ struct OpenedKeys {
 // store that has none yet (the first node); a node without one, or with
 // another, is refused and told that every node needs the same key. A
 // DATA_DIR/keys.db left by a single-node past is refused too (its keys are
-// not moved over).
+// not moved over). Without `shared_url`, a DATA_DIR whose keys live in
+// PostgreSQL (kSharedKeysMarkerFile) is refused (InvalidArgument).
 Result<OpenedKeys> OpenKeys(const KeysOptions& options);
 
 struct RotateOptions {

@@ -176,8 +176,9 @@ TEST_F(ClusterKeysTest, WhatOneNodeSealsTheOtherOpensAndAForgetOnEitherReachesBo
 }
 
 // A node brought up with another master key than the cluster's is refused
-// at start and told why.
-TEST_F(ClusterKeysTest, ANodeWithAnotherMasterKeyIsRefusedAtStart) {
+// at start and told why; so is a node of the cluster started without
+// --read-model.
+TEST_F(ClusterKeysTest, ANodeWithAnotherMasterKeyOrWithoutTheSharedKeysIsRefusedAtStart) {
   TempDir dir;
   PostgresServer pg;
   ASSERT_TRUE(pg.Start()) << pg.Error();
@@ -192,6 +193,13 @@ TEST_F(ClusterKeysTest, ANodeWithAnotherMasterKeyIsRefusedAtStart) {
             std::string::npos)
       << other.LogText();
   EXPECT_EQ(first.Terminate(), 0);
+  // Its folder now says its keys are in PostgreSQL: started without the
+  // URL it would make keys of its own and read the shared ones as erased.
+  unsetenv("ENGRAM_MASTER_KEY");
+  ServerProcess alone(dir / "a", {});
+  EXPECT_FALSE(alone.Start());
+  EXPECT_NE(alone.LogText().find("live in PostgreSQL"), std::string::npos) << alone.LogText();
+  EXPECT_FALSE(std::filesystem::exists(dir / "a/keys.db"));
 }
 
 }  // namespace
