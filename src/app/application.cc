@@ -66,7 +66,10 @@ std::unique_ptr<Application> Application::Open(ApplicationOptions options, Start
 // the sealing log, so bodies with a caller's data are encrypted with that
 // caller's key and a forget destroys the keys.
 Status Application::OpenKeys(bool* setting) {
-  auto keys = keys::OpenKeys({options_.data_dir, options_.master_key_file, /*create=*/true});
+  // With a shared read model the keys live beside it, shared by every node
+  // (src/keys/pg_key_table.h); otherwise in DATA_DIR/keys.db.
+  auto keys = keys::OpenKeys({options_.data_dir, options_.master_key_file, /*create=*/true,
+                              /*read_only=*/false, options_.read_model});
   if (!keys.ok()) {
     *setting = true;
     return Status(keys.status().code(), "keys: " + keys.status().ToString());
@@ -77,12 +80,18 @@ Status Application::OpenKeys(bool* setting) {
                  "no sealed log entry can be read.\n";
   }
   if (keys->finished_rotation) spdlog::info("keys: finished an interrupted `engram keys rotate`");
+  spdlog::info("keys: caller keys in {} (master key from {})", keys->store->Where(),
+               keys->master_source);
   key_store_ = std::move(keys->store);
   sealed_log_ = std::make_unique<keys::SealingEventLog>(*stored_log_.log, *key_store_);
   auto recovered = sealed_log_->Recover();
   if (!recovered.ok()) {
     return Status(recovered.status().code(),
                   "keys: recovering erasures: " + recovered.status().ToString());
+  }
+  if (recovered->owned_elsewhere > 0) {
+    spdlog::info("keys: {} forget(s) in progress on other nodes left to them",
+                 recovered->owned_elsewhere);
   }
   if (recovered->completed + recovered->dropped + recovered->keys_destroyed +
           recovered->entries_erased >

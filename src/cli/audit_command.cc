@@ -15,7 +15,7 @@
 #include "cli/log_backend.h"
 #include "log/chain_verify.h"
 #include "log/rocksdb_event_log.h"
-#include "projections/sqlite_db.h"
+#include "projections/read_model.h"
 #include "replay/audit.h"
 
 namespace engram::cli {
@@ -27,6 +27,9 @@ struct AuditFlags {
   bool json_output = false;
   std::string master_key_file;
   LogFlags log;  // --log: the JetStream stream instead of DATA_DIR/log
+  // --read-model postgresql://...: the shared read model and the caller keys
+  // beside it, instead of DATA_DIR/engram.db and DATA_DIR/keys.db.
+  std::string read_model;
 };
 
 // The log, as a follower with a scratch folder removed on destruction.
@@ -73,13 +76,14 @@ int Fail(const Status& s) {
 int Trail(const AuditFlags& flags, bool conversation) {
   auto log = FollowedLog::Open(flags.data_dir, flags.log);
   if (!log.ok()) return Fail(log.status());
-  auto db = projections::SqliteDb::Open(ReadModelPath(flags.data_dir),
-                                        projections::SqliteDb::Mode::kReadOnly);
-  if (!db.ok()) return Fail(db.status());
   // Trails read bodies: through the key store (verify does not: the chain
   // covers the stored bytes, so it needs no keys).
-  auto keyed = KeyedLog::Wrap((*log)->log(), flags.data_dir, flags.master_key_file, true);
+  auto keyed =
+      KeyedLog::Wrap((*log)->log(), flags.data_dir, flags.master_key_file, true, flags.read_model);
   if (!keyed.ok()) return Fail(keyed.status());
+  auto db = projections::OpenReadModelReadOnly(
+      flags.read_model.empty() ? ReadModelPath(flags.data_dir) : flags.read_model);
+  if (!db.ok()) return Fail(db.status());
   auto trail = conversation ? replay::AuditConversation((*keyed)->log(), **db, flags.subject)
                             : replay::AuditUser((*keyed)->log(), **db, flags.subject);
   if (!trail.ok()) return Fail(trail.status());
@@ -141,6 +145,9 @@ void RegisterAudit(CLI::App& app, int* exit_code) {
     sub->add_option("--log", flags->log.log,
                     "Read the event log from NATS JetStream (nats://HOST:PORT[,...]) instead of "
                     "DATA_DIR/log");
+    sub->add_option("--read-model", flags->read_model,
+                    "postgresql://...: the shared read model (engram serve --read-model) and the "
+                    "caller keys kept beside it");
   };
   auto* user = cmd->add_subcommand("user", "Every entry about a caller, with what it taught");
   user->add_option("who", flags->subject, "User id or caller number")->required();

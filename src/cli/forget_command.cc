@@ -18,6 +18,7 @@
 #include "http/path_decode.h"
 #include "http_client/http_client.h"
 #include "identity/identity_scheme.h"
+#include "keys/keys_setup.h"
 #include "log/rocksdb_event_log.h"
 #include "projections/memory_engine.h"
 #include "projections/projector_runner.h"
@@ -96,6 +97,13 @@ int ForgetOffline(const ForgetFlags& flags) {
   log::RocksDbEventLogOptions options;
   options.path = LogDir(flags.data_dir);
   if (!std::filesystem::exists(options.path)) return Fail("no event log at " + options.path);
+  if (std::filesystem::exists(flags.data_dir + "/" + keys::kSharedKeysMarkerFile)) {
+    // The keys are the cluster's, and so is the read model: an offline
+    // forget of one node's folder would reach neither.
+    return Fail("the caller keys of " + flags.data_dir +
+                " live in PostgreSQL, shared by the cluster's nodes: forget through a running "
+                "node: --url http://HOST:PORT with ENGRAM_ADMIN_TOKEN set.");
+  }
   if (!MakeDataDirPrivateOrSay(flags.data_dir)) return 1;
   // Ours first: refuses while `engram serve` runs, whatever RocksDB's LOCK says.
   auto lock = DataDirLock::Acquire(flags.data_dir, "engram forget");

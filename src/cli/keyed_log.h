@@ -15,11 +15,15 @@ namespace engram::cli {
 
 class KeyedLog {
  public:
-  // `raw` must outlive the result. With no DATA_DIR/keys.db, reads `raw` as
-  // it is (a log from before keys, or one no server has sealed into).
-  // Errors: the master key is missing or wrong (OpenKeys).
+  // `raw` must outlive the result. `shared_url` (--read-model
+  // postgresql://...) reads the keys the nodes share there. Otherwise, with
+  // no DATA_DIR/keys.db, reads `raw` as it is (a log from before keys, or
+  // one no server has sealed into). Errors: the master key is missing or
+  // wrong (OpenKeys); InvalidArgument when DATA_DIR says its keys are in
+  // PostgreSQL and no URL was given.
   static Result<std::unique_ptr<KeyedLog>> Wrap(log::EventLog& raw, const std::string& data_dir,
-                                                const std::string& master_key_file, bool read_only);
+                                                const std::string& master_key_file, bool read_only,
+                                                const std::string& shared_url = "");
   log::EventLog& log() { return sealed_ ? *sealed_ : raw_; }
   keys::SealingEventLog* sealing() { return sealed_.get(); }
 

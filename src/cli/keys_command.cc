@@ -17,9 +17,26 @@ struct KeysFlags {
   std::string data_dir = "./data";
   std::string master_key_file;
   std::string new_master_key_file;
+  std::string read_model;  // the shared store (engram serve --read-model)
 };
 
+int RotateShared(const KeysFlags& flags) {
+  // No data folder lock: the store is the cluster's; PgKeyTable's exclusive
+  // lock is what refuses while any node has it open.
+  auto rotated = keys::RotateMasterKey(
+      {flags.data_dir, flags.master_key_file, flags.new_master_key_file, flags.read_model});
+  if (!rotated.ok()) {
+    std::cerr << "engram keys rotate: " << rotated.status().ToString() << "\n";
+    return rotated.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cout << "re-wrapped " << rotated->keys << " caller keys in the shared store under the "
+            << "master key from " << rotated->new_master_source
+            << "\nstart every node with the new key: the old one no longer opens the store\n";
+  return 0;
+}
+
 int Rotate(const KeysFlags& flags) {
+  if (!flags.read_model.empty()) return RotateShared(flags);
   auto lock = DataDirLock::Acquire(flags.data_dir, "engram keys rotate");
   if (!lock.ok()) {
     std::cerr << "engram keys rotate: " << lock.status().message()
@@ -57,6 +74,9 @@ void RegisterKeys(CLI::App& app, int* exit_code) {
   rotate->add_option("--new-master-key-file", flags->new_master_key_file,
                      "The new master key's file (default: ENGRAM_NEW_MASTER_KEY, else a new "
                      "key in DATA_DIR/master.key)");
+  rotate->add_option("--read-model", flags->read_model,
+                     "postgresql://...: rotate the caller keys the nodes share there (refused "
+                     "while any node has them open; the new key must be given)");
   rotate->callback([flags, exit_code] { *exit_code = Rotate(*flags); });
 }
 

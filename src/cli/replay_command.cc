@@ -110,7 +110,8 @@ int Replay(const ReplayFlags& flags) {
     }
     // Sealed bodies are read through the key store (read-only: a running
     // server may be writing it).
-    auto keyed = KeyedLog::Wrap(*log->log, flags.data_dir, flags.master_key_file, true);
+    auto keyed =
+        KeyedLog::Wrap(*log->log, flags.data_dir, flags.master_key_file, true, flags.read_model);
     if (!keyed.ok()) {
       std::cerr << "engram replay: keys: " << keyed.status().ToString() << "\n";
       return 1;
@@ -315,8 +316,9 @@ void RegisterReplay(CLI::App& app, int* exit_code) {
                 "Compare the rebuild with the live database; exit 3 when they differ");
   cmd->add_flag("--force", flags->force, "Replace --out if it exists");
   cmd->add_option("--read-model", flags->read_model,
-                  "With --verify: the live read model is this postgresql:// URL (engram serve "
-                  "--read-model), compared table by table with a SQLite rebuild");
+                  "The live read model is this postgresql:// URL (engram serve --read-model): the "
+                  "caller keys are read there, and --verify compares it table by table with a "
+                  "SQLite rebuild");
   cmd->add_flag("--re-extract", flags->re_extract,
                 "Extract every transcript again with the configured extractor (ENGRAM_EXTRACTOR, "
                 "ENGRAM_PROMPT_FILE, ...) instead of applying the extractions in the log");

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+
+#include "keys/pg_key_table.h"
 
 namespace engram::keys {
 namespace {
@@ -20,9 +23,56 @@ Status RenameSynced(const std::string& from, const std::string& to, const std::s
   return SyncDirectory(dir);
 }
 
+Result<OpenedKeys> OpenSharedKeys(const KeysOptions& options) {
+  if (std::filesystem::exists(StorePath(options.data_dir))) {
+    return Status::InvalidArgument(
+        StorePath(options.data_dir) +
+        " holds this node's own caller keys, but with --read-model postgresql://... the keys "
+        "live in PostgreSQL, and the log entries sealed with the keys in that file would read "
+        "as erased. Keep serving without --read-model, or start from a new data folder and log");
+  }
+  ENGRAM_ASSIGN_OR_RETURN(auto table, PgKeyTable::Open(options.shared_url, options.read_only));
+  ENGRAM_ASSIGN_OR_RETURN(std::string check, table->ReadCheck());
+  // A master key is made only by the node that makes the store: a node
+  // that joins must bring the key the store was made with.
+  auto master = LoadMasterKey(options.data_dir, options.master_key_file,
+                              options.create && check.empty() && !options.read_only);
+  if (!master.ok() && master.status().code() == StatusCode::kNotFound && !check.empty()) {
+    return Status::InvalidArgument(
+        "the shared key store " + table->Where() +
+        " was made with a master key this node does not have: every node needs the same one "
+        "(ENGRAM_MASTER_KEY, --master-key-file, or a copy of the first node's "
+        "DATA_DIR/master.key, mode 0600)");
+  }
+  if (!master.ok()) return master.status();
+  OpenedKeys out;
+  out.master_source = master->source;
+  out.master_created = master->created;
+  ENGRAM_ASSIGN_OR_RETURN(out.store,
+                          KeyStore::Open(std::move(table), master->key, options.read_only));
+  if (options.create && !options.read_only) {
+    const std::string marker = options.data_dir + "/" + kSharedKeysMarkerFile;
+    if (!std::filesystem::exists(marker)) {
+      std::ofstream(marker) << "the caller keys of this data folder live in PostgreSQL "
+                               "(engram serve --read-model); pass the same --read-model to "
+                               "engram audit, replay and keys rotate\n";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<OpenedKeys> OpenKeys(const KeysOptions& options) {
+  if (!options.shared_url.empty()) return OpenSharedKeys(options);
+  if (std::filesystem::exists(options.data_dir + "/" + kSharedKeysMarkerFile) &&
+      !std::filesystem::exists(StorePath(options.data_dir))) {
+    // A new keys.db here would seal new entries under keys no other node
+    // has, and read every entry sealed under the shared keys as erased.
+    return Status::InvalidArgument("the caller keys of " + options.data_dir +
+                                   " live in PostgreSQL: start with the same --read-model "
+                                   "postgresql://... URL");
+  }
   OpenedKeys out;
   const std::string store_path = StorePath(options.data_dir);
   const bool store_exists = std::filesystem::exists(store_path);
@@ -61,7 +111,44 @@ Result<OpenedKeys> OpenKeys(const KeysOptions& options) {
   return out;
 }
 
+namespace {
+
+Result<RotateResult> RotateShared(const RotateOptions& options) {
+  RotateResult result;
+  SecretKey next;
+  if (const char* env = std::getenv(kNewMasterKeyEnv); env && *env) {
+    auto key = ParseMasterKey(env);
+    if (!key.ok()) {
+      return Status::InvalidArgument(std::string(kNewMasterKeyEnv) + ": " + key.status().message());
+    }
+    next = *key;
+    result.new_master_source = kNewMasterKeyEnv;
+  } else if (!options.new_master_key_file.empty()) {
+    ENGRAM_ASSIGN_OR_RETURN(MasterKey key,
+                            LoadMasterKey(options.data_dir, options.new_master_key_file, false));
+    next = key.key;
+    result.new_master_source = options.new_master_key_file;
+  } else {
+    return Status::InvalidArgument(
+        "with --read-model, give the new master key (ENGRAM_NEW_MASTER_KEY or "
+        "--new-master-key-file): every node will need it, so it is not made here");
+  }
+  // Exclusive: refused while any node, audit or replay has the store open,
+  // and no node can open it until the rotation is committed.
+  ENGRAM_ASSIGN_OR_RETURN(
+      auto table, PgKeyTable::Open(options.shared_url, false, PgKeyTable::Access::kExclusive));
+  ENGRAM_ASSIGN_OR_RETURN(MasterKey master,
+                          LoadMasterKey(options.data_dir, options.master_key_file, false));
+  ENGRAM_ASSIGN_OR_RETURN(auto store, KeyStore::Open(std::move(table), master.key));
+  ENGRAM_RETURN_IF_ERROR(store->Rotate(next));
+  ENGRAM_ASSIGN_OR_RETURN(result.keys, store->KeyCount());
+  return result;
+}
+
+}  // namespace
+
 Result<RotateResult> RotateMasterKey(const RotateOptions& options) {
+  if (!options.shared_url.empty()) return RotateShared(options);
   ENGRAM_ASSIGN_OR_RETURN(OpenedKeys opened, OpenKeys({options.data_dir, options.master_key_file,
                                                        /*create=*/false, /*read_only=*/false}));
   RotateResult result;

@@ -197,15 +197,24 @@ Result<RecoveryReport> SealingEventLog::Recover() {
   const log::Seq head = inner_.Head();
   for (Erasure& er : erasures) {
     if (!er.pending_key.empty()) {
+      // With a shared key store, another node may be between the steps of
+      // this very forget: its intent is its own until its process dies.
+      ENGRAM_ASSIGN_OR_RETURN(bool claimed, store_.ClaimErasure(er.pending_key));
+      if (!claimed) {
+        ++report.owned_elsewhere;
+        continue;
+      }
       ENGRAM_ASSIGN_OR_RETURN(auto found, inner_.FindByKey(er.pending_key));
       if (!found) {
         ENGRAM_RETURN_IF_ERROR(store_.DropErasure(er.pending_key));
         ++report.dropped;
         continue;
       }
-      ENGRAM_RETURN_IF_ERROR(store_.CompleteErasure(er.pending_key, *found));
+      Status completed = store_.CompleteErasure(er.pending_key, *found);
+      // NotFound: its owner finished it between our list and our claim.
+      if (!completed.ok() && completed.code() != StatusCode::kNotFound) return completed;
       er.forget_seq = *found;
-      ++report.completed;
+      if (completed.ok()) ++report.completed;
     }
     // Legacy (plain) entries the forget erases in place: again, where a
     // crash came before the erase or a restore brought them back.

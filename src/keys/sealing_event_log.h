@@ -28,7 +28,10 @@
 // 3 and the in-place erase of legacy plaintext entries) and drops one whose
 // event is not (never acknowledged). It also re-applies every recorded
 // erasure, so a log or key store restored from an older backup does not
-// bring a forgotten caller back.
+// bring a forgotten caller back. With a key store shared by several nodes
+// an intent belongs to the node that began it: Recover leaves alone those
+// whose owner is alive (KeyStore::ClaimErasure) and takes over only those
+// of a node that died in mid-forget.
 //
 // Test-only: ENGRAM_TEST_CRASH_AT=forget-intent|forget-appended|
 // forget-keys-destroyed|forget-before-erase SIGKILLs the process at that
@@ -57,10 +60,11 @@ std::string SealSubject(std::string_view type, std::string_view route, std::stri
 std::string SealAad(log::Seq seq, std::string_view type);
 
 struct RecoveryReport {
-  size_t completed = 0;       // forgets finished (their event was in the log)
-  size_t dropped = 0;         // intents whose event was never appended
-  size_t keys_destroyed = 0;  // keys an erasure covers found again (restore)
-  size_t entries_erased = 0;  // legacy entries erased again
+  size_t completed = 0;        // forgets finished (their event was in the log)
+  size_t dropped = 0;          // intents whose event was never appended
+  size_t keys_destroyed = 0;   // keys an erasure covers found again (restore)
+  size_t entries_erased = 0;   // legacy entries erased again
+  size_t owned_elsewhere = 0;  // pending intents of a live process (another node) left alone
 };
 
 class SealingEventLog final : public log::EventLog {

@@ -20,6 +20,7 @@
 #include "log/chain_verify.h"
 #include "nats_log/jetstream_event_log.h"
 #include "support/nats_server.h"
+#include "support/postgres_server.h"
 #include "support/test_support.h"
 
 namespace engram {
@@ -27,6 +28,7 @@ namespace {
 
 using nlohmann::json;
 using testing::NatsServer;
+using testing::PostgresServer;
 using testing::ServerProcess;
 using testing::TempDir;
 
@@ -149,26 +151,56 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   EXPECT_EQ(server.Terminate(), 0);
 }
 
+// Until the active node applied the whole log and no extraction is pending
+// in the PostgreSQL read model `db`.
+bool WaitForPgProjection(uint16_t port, PostgresServer& pg, const std::string& db) {
+  http::HttpConnection client("127.0.0.1", port);
+  for (int i = 0; i < 400; ++i) {
+    auto r = client.Send("GET", "/healthz", "");
+    if (r.ok()) {
+      json h = json::parse(r->body, nullptr, false);
+      if (h.is_object() && h["applied"] == h["log_head"] &&
+          pg.Query(db, "SELECT count(*) FROM webhook_events WHERE status = 'pending'") == "0") {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 // Erasure on a log that cannot rewrite: the forget destroys the caller's
 // keys, so the sealed entries left in the stream read as erased; the chain
 // still verifies and a restart (which re-applies every erasure) is clean.
-TEST(NatsServe, ForgetErasesByDestroyingKeysAndTheChainStillVerifies) {
-  ENGRAM_REQUIRE_NATS_SERVER();
+// With `pg`, the read model and the keys are in PostgreSQL (--read-model).
+void ForgetErasesByDestroyingKeys(PostgresServer* pg) {
   constexpr char kAdmin[] = "adm_nats_test_0123456789abcdef";
   setenv("ENGRAM_ADMIN_TOKEN", kAdmin, 1);
   TempDir dir;
   NatsServer nats(dir / "nats", {});
   ASSERT_TRUE(nats.Start()) << nats.LogText();
   const std::string data = dir / "data";
-  ServerProcess server(data, {"--log", nats.url()});
+  std::vector<std::string> args = {"--log", nats.url()};
+  std::string read_model;  // the commands' flag, with a space in front
+  if (pg) {
+    const std::string url = pg->CreateDatabase("forget");
+    ASSERT_FALSE(url.empty()) << pg->Error();
+    args.insert(args.end(), {"--read-model", url});
+    read_model = " --read-model " + url;
+  }
+  ServerProcess server(data, args);
   ASSERT_TRUE(server.Start()) << server.LogText();
+  auto projected = [&] {
+    return pg ? WaitForPgProjection(server.port(), *pg, "forget")
+              : WaitForProjection(server.port(), data + "/engram.db");
+  };
   for (const char* who : {"cust_gone", "cust_kept"}) {
     json call = testing::MakeTranscription(std::string("conv_") + who, "+15550142",
                                            {"We use Quibblesoft for our invoices"});
     call["data"]["user_id"] = who;
     ASSERT_EQ(PostCall(server.port(), call.dump())["http_status"], 200);
   }
-  ASSERT_TRUE(WaitForProjection(server.port(), data + "/engram.db")) << server.LogText();
+  ASSERT_TRUE(projected()) << server.LogText();
   {
     http::HttpConnection client("127.0.0.1", server.port());
     auto r = client.Send("DELETE", "/v1/users/cust_gone", "",
@@ -176,22 +208,34 @@ TEST(NatsServe, ForgetErasesByDestroyingKeysAndTheChainStillVerifies) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->status, 200) << r->body << server.LogText();
   }
-  ASSERT_TRUE(WaitForProjection(server.port(), data + "/engram.db")) << server.LogText();
+  ASSERT_TRUE(projected()) << server.LogText();
   EXPECT_EQ(server.Terminate(), 0);
   unsetenv("ENGRAM_ADMIN_TOKEN");
+  EXPECT_EQ(std::filesystem::exists(data + "/keys.db"), pg == nullptr);
 
-  auto [gone_code, gone_out] =
-      testing::RunEngram("audit user cust_gone --log " + nats.url() + " --data-dir " + data);
+  const std::string where = " --log " + nats.url() + " --data-dir " + data + read_model;
+  auto [gone_code, gone_out] = testing::RunEngram("audit user cust_gone" + where);
   EXPECT_EQ(gone_code, 4) << gone_out;
-  auto [kept_code, kept_out] =
-      testing::RunEngram("audit user cust_kept --log " + nats.url() + " --data-dir " + data);
+  auto [kept_code, kept_out] = testing::RunEngram("audit user cust_kept" + where);
   EXPECT_EQ(kept_code, 0) << kept_out;
-  auto [verify_code, verify_out] =
-      testing::RunEngram("audit verify --log " + nats.url() + " --data-dir " + data);
+  EXPECT_NE(kept_out.find("Quibblesoft"), std::string::npos) << kept_out;
+  auto [verify_code, verify_out] = testing::RunEngram("audit verify" + where);
   EXPECT_EQ(verify_code, 0) << verify_out;
   EXPECT_NE(verify_out.find("chain intact"), std::string::npos) << verify_out;
   ASSERT_TRUE(server.Start()) << server.LogText();
   EXPECT_EQ(server.Terminate(), 0) << server.LogText();
+}
+
+TEST(NatsServe, ForgetErasesByDestroyingKeysAndTheChainStillVerifies) {
+  ENGRAM_REQUIRE_NATS_SERVER();
+  ForgetErasesByDestroyingKeys(nullptr);
+}
+
+TEST(NatsServe, ForgetErasesByDestroyingKeysInPostgresAndTheChainStillVerifies) {
+  ENGRAM_REQUIRE_NATS_SERVER();
+  PostgresServer pg;
+  ASSERT_TRUE(pg.Start()) << pg.Error();
+  ForgetErasesByDestroyingKeys(&pg);
 }
 
 // Two Engram nodes on one stream: a webhook acknowledged by A and delivered

@@ -154,7 +154,8 @@ TEST_F(PgReadModel, FixtureStoryIsServedFromPostgresAndEqualsASqliteRebuild) {
   auto live = projections::OpenReadModelReadOnly(url_);
   ASSERT_TRUE(live.ok()) << live.status().ToString();
   std::tie(code, out) =
-      testing::RunEngram("replay --data-dir " + (dir_ / "data") + " --out " + (dir_ / "plain.db"));
+      testing::RunEngram("replay --data-dir " + (dir_ / "data") + " --out " + (dir_ / "plain.db") +
+                         " --read-model " + url_);  // where the caller keys are
   ASSERT_EQ(code, 0) << out;
   auto rebuilt = projections::OpenReadModelReadOnly(dir_ / "plain.db");
   ASSERT_TRUE(rebuilt.ok());
@@ -184,6 +185,12 @@ TEST_F(PgReadModel, AStandbyNodeTakesOverProjectionWhenTheActiveOneIsKilled) {
   const json applied_by_a = Healthz(a.port())["applied"];
 
   ServerProcess b(dir_ / "b", {"--read-model", url_});
+  // Nodes sharing a read model share its caller keys, so one master key
+  // (docs/CLUSTER.md): B gets a copy of the one A made.
+  std::filesystem::create_directories(dir_ / "b");
+  std::filesystem::copy_file(dir_ / "a/master.key", dir_ / "b/master.key");
+  std::filesystem::permissions(dir_ / "b/master.key", std::filesystem::perms::owner_read |
+                                                          std::filesystem::perms::owner_write);
   ASSERT_TRUE(b.Start()) << b.LogText();
   // B stands by, yet follows what A committed.
   const auto follow_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -193,7 +200,12 @@ TEST_F(PgReadModel, AStandbyNodeTakesOverProjectionWhenTheActiveOneIsKilled) {
   }
   EXPECT_EQ(Healthz(b.port())["projector_active"], false);
   EXPECT_EQ(Healthz(a.port())["projector_active"], true);
-  EXPECT_EQ(pg_->Query(db_, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), "1");
+  // The projector's lock (0x656e6772616d as classid, objid) once; each node
+  // also holds the caller keys' in-use lock, shared (src/keys/pg_key_table.h).
+  EXPECT_EQ(pg_->Query(db_,
+                       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                       "classid = 25966 AND objid = 1735549293"),
+            "1");
   // A learns more while B stands by: Salesforce replaces HubSpot.
   ASSERT_EQ(PostCall(a.port(), Fixture("post_call_transcription_2.json")), 200);
   WaitForProjection(a.port(), *pg_, db_);

@@ -56,9 +56,9 @@ const std::map<std::string, std::set<std::string>>& Layers() {
 const std::vector<std::pair<std::string, std::set<std::string>>>& AdapterHeaders() {
   static const std::vector<std::pair<std::string, std::set<std::string>>> kHeaders = {
       {"rocksdb/", {"log"}},
-      {"sqlite3.h", {"projections", "keys"}},  // the read model; DATA_DIR/keys.db
-      {"pqxx/", {"projections"}},              // issue 13: the PostgreSQL read model
-      {"libpq-fe.h", {"projections"}},
+      {"sqlite3.h", {"projections", "keys"}},   // the read model; DATA_DIR/keys.db
+      {"pqxx/", {"projections"}},               // issue 13: the PostgreSQL read model
+      {"libpq-fe.h", {"projections", "keys"}},  // the read model; the keys shared beside it
       {"postgresql/", {"projections"}},
       {"nats.h", {"nats_log"}},
       {"nats/", {"nats_log"}},
