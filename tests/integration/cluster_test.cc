@@ -257,6 +257,7 @@ TEST_F(Cluster, KillNineOfANodeAndOfTheStreamLeaderMidBurstLosesNothingAndConver
   std::atomic<bool> done{false};
   std::atomic<int> reads_b{0};
   std::atomic<int> reads_b_failed{0};
+  std::vector<std::string> inits_acked;  // call_sids answered 200 (reader thread only)
   std::thread reader([&] {
     int n = 0;
     while (!done.load()) {
@@ -267,6 +268,7 @@ TEST_F(Cluster, KillNineOfANodeAndOfTheStreamLeaderMidBurstLosesNothingAndConver
                               {"agent_id", "agent_cluster"},
                               {"called_number", "+15125550100"},
                               {"call_sid", "CA_burst_" + std::to_string(n)}});
+      if (init["http_status"] == 200) inits_acked.push_back("CA_burst_" + std::to_string(n));
       json tool = Tool(
           port, {{"query", "which invoicing software"},
                  {"user_id",
@@ -318,6 +320,10 @@ TEST_F(Cluster, KillNineOfANodeAndOfTheStreamLeaderMidBurstLosesNothingAndConver
     ASSERT_GE(seq, 1u);
     ASSERT_LE(seq, all.size());
     EXPECT_EQ(all[seq - 1].idempotency_key, key);
+  }
+  EXPECT_FALSE(inits_acked.empty());
+  for (const std::string& call_sid : inits_acked) {
+    EXPECT_EQ(copies["conversation_initiated:" + call_sid], 1) << call_sid;
   }
 
   // B took the projector over and converges: every call learnt (no job left
