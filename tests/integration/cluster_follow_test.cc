@@ -143,9 +143,12 @@ class ClusterFollow : public ::testing::Test {
                                              "--node-name", "node-a"});
     ASSERT_TRUE(a_->Start()) << a_->LogText();
     std::filesystem::create_directories(dir_ / "b");
-    std::filesystem::copy_file(dir_ / "a/identity.key", dir_ / "b/identity.key");
-    std::filesystem::permissions(dir_ / "b/identity.key", std::filesystem::perms::owner_read |
-                                                              std::filesystem::perms::owner_write);
+    // ... and its master key: the caller keys they share are wrapped with it.
+    for (const char* file : {"identity.key", "master.key"}) {
+      std::filesystem::copy_file(dir_ / "a/" + file, dir_ / "b/" + file);
+      std::filesystem::permissions(dir_ / "b/" + file, std::filesystem::perms::owner_read |
+                                                           std::filesystem::perms::owner_write);
+    }
     std::vector<std::string> b_args = {"--log", nats_->url(),  "--read-model",
                                        url_,    "--node-name", "node-b"};
     b_args.insert(b_args.end(), b_extra.begin(), b_extra.end());
