@@ -257,7 +257,7 @@ TEST_F(ClusterFollow, ALostListeningConnectionReconnectsAndReloadsTheIndex) {
               static_cast<long long>(took.count()));
   EXPECT_LT(took, std::chrono::milliseconds(5000));
   EXPECT_NE(b_->LogText().find("index follower: reloaded"), std::string::npos) << b_->LogText();
-  EXPECT_NE(b_->LogText().find("listening connection lost"), std::string::npos) << b_->LogText();
+  EXPECT_NE(b_->LogText().find("reloading once reconnected"), std::string::npos) << b_->LogText();
   EXPECT_NE(Send(b, "GET", "/metrics").body.find("engram_index_following 1"), std::string::npos);
   EXPECT_EQ(pg_->Query(db_,
                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'engram "
