@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "keys/pg_key_table.h"
 
@@ -113,26 +114,36 @@ Result<OpenedKeys> OpenKeys(const KeysOptions& options) {
 
 namespace {
 
-Result<RotateResult> RotateShared(const RotateOptions& options) {
-  RotateResult result;
-  SecretKey next;
+// The new master key the operator gave (ENGRAM_NEW_MASTER_KEY, else
+// --new-master-key-file), naming its source in `result`; nullopt when none.
+Result<std::optional<SecretKey>> GivenNewMasterKey(const RotateOptions& options,
+                                                   RotateResult& result) {
   if (const char* env = std::getenv(kNewMasterKeyEnv); env && *env) {
     auto key = ParseMasterKey(env);
     if (!key.ok()) {
       return Status::InvalidArgument(std::string(kNewMasterKeyEnv) + ": " + key.status().message());
     }
-    next = *key;
     result.new_master_source = kNewMasterKeyEnv;
-  } else if (!options.new_master_key_file.empty()) {
+    return std::optional<SecretKey>(*key);
+  }
+  if (!options.new_master_key_file.empty()) {
     ENGRAM_ASSIGN_OR_RETURN(MasterKey key,
                             LoadMasterKey(options.data_dir, options.new_master_key_file, false));
-    next = key.key;
     result.new_master_source = options.new_master_key_file;
-  } else {
+    return std::optional<SecretKey>(key.key);
+  }
+  return std::optional<SecretKey>();
+}
+
+Result<RotateResult> RotateShared(const RotateOptions& options) {
+  RotateResult result;
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<SecretKey> given, GivenNewMasterKey(options, result));
+  if (!given) {
     return Status::InvalidArgument(
         "with --read-model, give the new master key (ENGRAM_NEW_MASTER_KEY or "
         "--new-master-key-file): every node will need it, so it is not made here");
   }
+  const SecretKey next = *given;
   // Exclusive: refused while any node, audit or replay has the store open,
   // and no node can open it until the rotation is committed.
   ENGRAM_ASSIGN_OR_RETURN(
@@ -152,20 +163,11 @@ Result<RotateResult> RotateMasterKey(const RotateOptions& options) {
   ENGRAM_ASSIGN_OR_RETURN(OpenedKeys opened, OpenKeys({options.data_dir, options.master_key_file,
                                                        /*create=*/false, /*read_only=*/false}));
   RotateResult result;
-  SecretKey next;
   std::string pending;
-  if (const char* env = std::getenv(kNewMasterKeyEnv); env && *env) {
-    auto key = ParseMasterKey(env);
-    if (!key.ok()) {
-      return Status::InvalidArgument(std::string(kNewMasterKeyEnv) + ": " + key.status().message());
-    }
-    next = *key;
-    result.new_master_source = kNewMasterKeyEnv;
-  } else if (!options.new_master_key_file.empty()) {
-    ENGRAM_ASSIGN_OR_RETURN(MasterKey key,
-                            LoadMasterKey(options.data_dir, options.new_master_key_file, false));
-    next = key.key;
-    result.new_master_source = options.new_master_key_file;
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<SecretKey> given, GivenNewMasterKey(options, result));
+  SecretKey next;
+  if (given) {
+    next = *given;
   } else {
     ENGRAM_ASSIGN_OR_RETURN(next, NewSecretKey());
     pending = options.data_dir + "/" + kPendingMasterKeyFile;

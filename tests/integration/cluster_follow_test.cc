@@ -112,24 +112,15 @@ std::chrono::milliseconds Until(Clock::time_point since, Ready ready, const std:
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since);
 }
 
-class ClusterFollow : public ::testing::Test {
+class ClusterFollow : public testing::PostgresSuite {
  protected:
   static void SetUpTestSuite() {
-    if (NatsServer::Binary().empty()) return;
-    pg_ = new PostgresServer();
-    ASSERT_TRUE(pg_->Start()) << pg_->Error();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
+    if (!NatsServer::Binary().empty()) PostgresSuite::SetUpTestSuite();
   }
   void SetUp() override {
     ENGRAM_REQUIRE_NATS_SERVER();
     setenv("ENGRAM_ADMIN_TOKEN", kAdmin, 1);
-    static int n = 0;
-    db_ = "follow_" + std::to_string(++n);
-    url_ = pg_->CreateDatabase(db_);
-    ASSERT_FALSE(url_.empty()) << pg_->Error();
+    MakeDatabase("follow");
     nats_ = std::make_unique<NatsServer>(dir_ / "nats", NatsServer::Options{});
     ASSERT_TRUE(nats_->Start()) << nats_->LogText();
   }
@@ -158,15 +149,11 @@ class ClusterFollow : public ::testing::Test {
     ASSERT_EQ(Healthz(b_->port())["projector_active"], false);
   }
 
-  static PostgresServer* pg_;
   TempDir dir_;
-  std::string db_;
-  std::string url_;
   std::unique_ptr<NatsServer> nats_;
   std::unique_ptr<ServerProcess> a_;
   std::unique_ptr<ServerProcess> b_;
 };
-PostgresServer* ClusterFollow::pg_ = nullptr;
 
 TEST_F(ClusterFollow, WhatOneNodeLearnsAnotherServesWithinASecond) {
   StartNodes();

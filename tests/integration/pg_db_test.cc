@@ -27,31 +27,15 @@ using engram::testing::QueryInt;
 using engram::testing::TempDir;
 using Rows = std::vector<std::string>;
 
-class PgDbTest : public ::testing::Test {
+class PgDbTest : public testing::PostgresSuite {
  protected:
-  static void SetUpTestSuite() {
-    pg_ = new PostgresServer();
-    ASSERT_TRUE(pg_->Start()) << pg_->Error();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
-  void SetUp() override {
-    static int n = 0;
-    url_ = pg_->CreateDatabase("pgdb_" + std::to_string(++n));
-    ASSERT_FALSE(url_.empty()) << pg_->Error();
-  }
+  void SetUp() override { MakeDatabase("pgdb"); }
   std::unique_ptr<ReadModelDb> Open() {
     auto db = OpenReadModel(url_);
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     return db.ok() ? std::move(db).value() : nullptr;
   }
-
-  static PostgresServer* pg_;
-  std::string url_;
 };
-PostgresServer* PgDbTest::pg_ = nullptr;
 
 TEST_F(PgDbTest, ValuesComeBackAsSqliteGivesThem) {
   auto db = Open();

@@ -36,22 +36,9 @@ SecretKey Key(uint8_t fill) {
   return k;
 }
 
-class PgKeysTest : public ::testing::Test {
+class PgKeysTest : public testing::PostgresSuite {
  protected:
-  static void SetUpTestSuite() {
-    pg_ = new PostgresServer();
-    ASSERT_TRUE(pg_->Start()) << pg_->Error();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
-  void SetUp() override {
-    static int n = 0;
-    db_ = "pgkeys_" + std::to_string(++n);
-    url_ = pg_->CreateDatabase(db_);
-    ASSERT_FALSE(url_.empty()) << pg_->Error();
-  }
+  void SetUp() override { MakeDatabase("pgkeys"); }
   // One "node": a KeyStore over its own connections to the shared database.
   std::unique_ptr<KeyStore> Node(uint8_t master = 7) {
     auto table = PgKeyTable::Open(url_, false);
@@ -75,12 +62,7 @@ class PgKeysTest : public ::testing::Test {
     }
     return -1;
   }
-
-  static PostgresServer* pg_;
-  std::string db_;
-  std::string url_;
 };
-PostgresServer* PgKeysTest::pg_ = nullptr;
 
 TEST_F(PgKeysTest, AKeyMadeByOneNodeOpensOnTheOther) {
   auto a = Node();

@@ -69,29 +69,12 @@ void WaitForProjection(uint16_t port, PostgresServer& pg, const std::string& db)
   }
 }
 
-class PgReadModel : public ::testing::Test {
+class PgReadModel : public testing::PostgresSuite {
  protected:
-  static void SetUpTestSuite() {
-    pg_ = new PostgresServer();
-    ASSERT_TRUE(pg_->Start()) << pg_->Error();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
-  void SetUp() override {
-    static int n = 0;
-    db_ = "engram_" + std::to_string(++n);
-    url_ = pg_->CreateDatabase(db_);
-    ASSERT_FALSE(url_.empty()) << pg_->Error();
-  }
+  void SetUp() override { MakeDatabase("engram"); }
 
-  static PostgresServer* pg_;
   TempDir dir_;
-  std::string db_;
-  std::string url_;
 };
-PostgresServer* PgReadModel::pg_ = nullptr;
 
 TEST_F(PgReadModel, FixtureStoryIsServedFromPostgresAndEqualsASqliteRebuild) {
   ServerProcess server(dir_ / "data", {"--read-model", url_, "--node-name", "node-a"});

@@ -205,4 +205,24 @@ std::string PostgresServer::LogText() const {
   }
 }
 
+PostgresServer* PostgresSuite::pg_ = nullptr;
+
+void PostgresSuite::SetUpTestSuite() {
+  pg_ = new PostgresServer();
+  ASSERT_TRUE(pg_->Start()) << pg_->Error();
+}
+
+void PostgresSuite::TearDownTestSuite() {
+  delete pg_;
+  pg_ = nullptr;
+}
+
+void PostgresSuite::MakeDatabase(const std::string& prefix) {
+  static int n = 0;
+  ASSERT_NE(pg_, nullptr);
+  db_ = prefix + "_" + std::to_string(++n);
+  url_ = pg_->CreateDatabase(db_);
+  ASSERT_FALSE(url_.empty()) << pg_->Error();
+}
+
 }  // namespace engram::testing

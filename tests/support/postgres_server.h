@@ -9,6 +9,7 @@
 // long as the test. Not thread-safe; one object per server.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -65,6 +66,20 @@ class PostgresServer {
   uid_t uid_ = 0;  // the user the server runs as
   gid_t gid_ = 0;
   bool initialised_ = false;
+};
+
+// A suite whose tests share one PostgreSQL server (started once per suite),
+// each test with a database of its own: `db_` ("<prefix>_<n>") and `url_`.
+class PostgresSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  // Call from SetUp.
+  void MakeDatabase(const std::string& prefix);
+
+  static PostgresServer* pg_;
+  std::string db_;
+  std::string url_;
 };
 
 }  // namespace engram::testing
