@@ -21,6 +21,7 @@
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/use_embedder.h"
+#include "projections/erasure_purge.h"
 #include "projections/index_follower.h"
 #include "projections/memory_projector.h"
 #include "projections/projector_runner.h"
@@ -175,6 +176,7 @@ Status Application::OpenIndexFollower() {
   o.on_forgotten = [this] {
     query_embedder_->Clear();
     recall_cache_->Clear();
+    SweepForgottenFromCache();
   };
   o.nice = options_.projector_nice;
   o.metrics = &telemetry_->registry();
@@ -205,10 +207,39 @@ Result<std::unique_ptr<projections::JobQueue>> Application::OpenJobQueue() {
       std::make_unique<JetStreamJobQueue>(std::move(opened).value(), &telemetry_->registry()));
 }
 
+void Application::SweepForgottenFromCache() {
+  const std::string& path = options_.engine.cache_path;
+  if (path.empty() || path == ":memory:" || (runner_ && runner_->Active())) return;
+  auto swept = [&]() -> Result<size_t> {
+    if (!sweep_cache_) {
+      ENGRAM_ASSIGN_OR_RETURN(sweep_cache_, projections::ExtractionCache::Open(path));
+    }
+    if (!sweep_db_) {
+      ENGRAM_ASSIGN_OR_RETURN(sweep_db_, projections::OpenReadModelReadOnly(options_.read_model));
+    }
+    return projections::SweepForgottenOwners(*sweep_cache_, *sweep_db_);
+  }();
+  if (!swept.ok()) {
+    sweep_db_.reset();  // a broken connection is made again next time
+    spdlog::warn("cache: dropping forgotten callers' entries: {}", swept.status().ToString());
+  } else if (*swept > 0) {
+    spdlog::info("cache: dropped the entries of {} forgotten conversation(s) or caller(s)", *swept);
+  }
+}
+
 // The extraction workers and the projector, fed from the read model.
 Status Application::StartLearning() {
   std::unique_ptr<projections::ReadModelDb> db = std::move(read_model_);
-  if (shared_read_model()) ENGRAM_RETURN_IF_ERROR(OpenIndexFollower());
+  if (shared_read_model()) {
+    ENGRAM_RETURN_IF_ERROR(OpenIndexFollower());
+    // Callers forgotten while this node was away (its cache still holds
+    // what it projected before), before it may project again.
+    if (engine_->cache) {
+      ENGRAM_ASSIGN_OR_RETURN(size_t swept,
+                              projections::SweepForgottenOwners(*engine_->cache, *db));
+      if (swept > 0) spdlog::info("cache: dropped the entries of {} forgotten owner(s)", swept);
+    }
+  }
   ENGRAM_RETURN_IF_ERROR(projections::LoadMemoryIndex(*db, *index_, engine_->embedder->ModelId()));
   spdlog::info("memory index: {} current memories ({})", index_->TotalCount(),
                engine_->embedder->ModelId());
@@ -368,6 +399,8 @@ void Application::Close() {
   auth_throttle_.reset();
   runner_.reset();
   follower_.reset();
+  sweep_db_.reset();
+  sweep_cache_.reset();
   recall_cache_.reset();
   query_embedder_.reset();
   workers_.reset();

@@ -41,6 +41,7 @@ class MemoryIndex;
 class RecallCache;
 }  // namespace engram::memory
 namespace engram::projections {
+class ExtractionCache;
 class IndexFollower;
 class ProjectorRunner;
 class ReadQueries;
@@ -172,6 +173,10 @@ class Application {
   // A shared read model: LISTENs for other nodes' index changes (before the
   // index is loaded, so no commit falls between the two).
   Status OpenIndexFollower();
+  // A shared read model: drops this node's cached words of callers forgotten
+  // through another node (projections::SweepForgottenOwners). On the
+  // follower's thread, with connections of its own; not while projecting.
+  void SweepForgottenFromCache();
   // The workers' queue: the shared JetStream one, or null for the embedded.
   Result<std::unique_ptr<projections::JobQueue>> OpenJobQueue();
   void WireServices();
@@ -197,6 +202,8 @@ class Application {
   std::string index_origin_;
   std::mutex index_writes_;
   std::unique_ptr<projections::IndexFollower> follower_;
+  std::unique_ptr<projections::ExtractionCache> sweep_cache_;  // follower thread only
+  std::unique_ptr<projections::ReadModelDb> sweep_db_;         // follower thread only
   std::unique_ptr<http::AuthThrottle> auth_throttle_;
   http::Services services_;
   std::unique_ptr<http::HttpServer> server_;

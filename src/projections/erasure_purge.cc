@@ -2,12 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 #include "log/event_types.h"
 #include "log/internal_events.h"
 #include "projections/conversation_projector.h"
+#include "projections/extraction_cache.h"
 #include "projections/sqlite_db.h"
 
 namespace engram::projections {
@@ -87,6 +92,33 @@ Result<int> ForgetInOtherReadModels(const std::string& live_path, const log::Eve
   if (ec) return Status::IOError("list " + dir.string() + ": " + ec.message());
   if (!first.ok()) return first;
   return purged;
+}
+
+Result<size_t> SweepForgottenOwners(ExtractionCache& cache, ReadModelDb& read_model) {
+  constexpr size_t kBatch = 500;  // owners asked about per query
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<std::string> owners, cache.Owners());
+  size_t gone = 0;
+  for (size_t start = 0; start < owners.size(); start += kBatch) {
+    const auto first = owners.begin() + static_cast<std::ptrdiff_t>(start);
+    const auto last =
+        owners.begin() + static_cast<std::ptrdiff_t>(std::min(owners.size(), start + kBatch));
+    const std::string batch = nlohmann::json(std::vector<std::string>(first, last)).dump();
+    ENGRAM_ASSIGN_OR_RETURN(
+        Statement st,
+        read_model.Prepare("SELECT id FROM conversations WHERE id IN (SELECT value FROM "
+                           "json_each(?)) UNION SELECT id FROM users WHERE id IN (SELECT value "
+                           "FROM json_each(?))"));
+    st.BindAll(batch, batch);
+    ENGRAM_ASSIGN_OR_RETURN(std::vector<std::string> present, FirstColumn(st));
+    const std::set<std::string> kept(present.begin(), present.end());
+    for (auto it = first; it != last; ++it) {
+      if (kept.count(*it)) continue;
+      ENGRAM_RETURN_IF_ERROR(cache.DeleteOwnedBy(*it));
+      ++gone;
+    }
+  }
+  if (gone > 0) ENGRAM_RETURN_IF_ERROR(cache.TruncateWal());
+  return gone;
 }
 
 }  // namespace engram::projections

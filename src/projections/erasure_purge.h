@@ -13,6 +13,9 @@
 
 namespace engram::projections {
 
+class ExtractionCache;
+class ReadModelDb;
+
 // True for a user_forgotten event Engram appended itself (internal route):
 // the only kind that deletes anything.
 bool IsForgetEvent(const log::Event& e);
@@ -27,5 +30,15 @@ bool IsForgetEvent(const log::Event& e);
 // Returns how many files it purged; on failure, the first error (the other
 // files are still tried).
 Result<int> ForgetInOtherReadModels(const std::string& live_path, const log::Event& forget);
+
+// A cluster's nodes each keep their own cache (DATA_DIR/cache.db), holding
+// the words of the calls they projected while they held the projector lock;
+// a forget is applied by whichever node holds it now, which purges only its
+// own. So every other node, told of a forget (the index follower) and at
+// start, removes the entries whose owner (a conversation, or a user for
+// summaries) the shared read model no longer holds, then truncates the
+// cache's WAL. Only for a node that is not projecting: the active projector
+// puts entries before their rows commit. Returns how many owners went.
+Result<size_t> SweepForgottenOwners(ExtractionCache& cache, ReadModelDb& read_model);
 
 }  // namespace engram::projections

@@ -56,6 +56,12 @@ Status ExtractionCache::DeleteOwnedBy(const std::string& owner) {
   return db_->Run("DELETE FROM cache_owners WHERE owner = ?", owner);
 }
 
+Result<std::vector<std::string>> ExtractionCache::Owners() {
+  ENGRAM_ASSIGN_OR_RETURN(Statement st,
+                          db_->Prepare("SELECT DISTINCT owner FROM cache_owners ORDER BY owner"));
+  return FirstColumn(st);
+}
+
 Status ExtractionCache::TruncateWal() {
   ENGRAM_ASSIGN_OR_RETURN(bool truncated, db_->CheckpointTruncate());
   (void)truncated;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "projections/sqlite_db.h"
@@ -35,6 +36,8 @@ class ExtractionCache {
   // replay --re-extract`, the upgrade path) caches under keys no log entry
   // holds, with the caller's words in them.
   Status DeleteOwnedBy(const std::string& owner);
+  // Every owner some entry was Put with, in order.
+  Result<std::vector<std::string>> Owners();
   // Checkpoints the cache's WAL into its file and truncates it, so deleted
   // entries' old pages leave the -wal file too (secure_delete has zeroed
   // them in the file). Ok when a reader kept the WAL busy: the next forget,

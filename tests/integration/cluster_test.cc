@@ -406,5 +406,62 @@ TEST_F(Cluster, FixtureStoryAuditAndErasureRunAgainstTheClusterAsEmbedded) {
   ExpectReplayEqual(dir_ / "a", dir_ / "rebuilt.db");
 }
 
+// Each node caches, in its own DATA_DIR/cache.db, the words of the calls it
+// learnt while it held the projector lock. A forget is applied by whichever
+// node holds the lock then: every other node must drop its cached words too.
+TEST_F(Cluster, AForgetAppliedByOneNodeReachesTheWordsAnotherNodeCached) {
+  json gone = testing::MakeTranscription(
+      "conv_cluster_cached", "+15125550998",
+      {"My name is Zebulon Quartermaine", "We use Quibblesoft for our invoices"});
+  gone["data"]["user_id"] = "cust_cached";
+  ASSERT_EQ(PostCall(a_->port(), gone.dump())["http_status"], 200);
+  WaitForConvergence(a_->port());
+  // A learnt the call while projecting: its cache holds the words.
+  ASSERT_NE(testing::AllBytes(dir_ / "a").find("Quibblesoft"), std::string::npos);
+  // B takes the projector over; A comes back as a standby.
+  ASSERT_EQ(a_->Terminate(), 0) << a_->LogText();
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Healthz(b_->port())["projector_active"] != true) {
+    ASSERT_LT(Clock::now(), deadline) << b_->LogText();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(a_->Start()) << a_->LogText();
+  ASSERT_EQ(Healthz(a_->port())["projector_active"], false);
+  ASSERT_NE(testing::AllBytes(dir_ / "a").find("Quibblesoft"), std::string::npos);
+
+  json forgot = Send(a_->port(), "DELETE", "/v1/users/cust_cached", "",
+                     {{"Authorization", std::string("Bearer ") + kAdminToken}});
+  ASSERT_EQ(forgot["http_status"], 200) << forgot.dump();
+  WaitForConvergence(b_->port());
+  // B applied the forget; A, told through the read model, drops its words.
+  const auto swept = Clock::now() + std::chrono::seconds(5);
+  while (testing::AllBytes(dir_ / "a").find("Quibblesoft") != std::string::npos) {
+    ASSERT_LT(Clock::now(), swept) << "node A still holds the forgotten words\n" << a_->LogText();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(testing::AllBytes(dir_ / "b").find("Quibblesoft"), std::string::npos);
+  EXPECT_FALSE(Mentions(Tool(a_->port(), {{"query", "invoices"}, {"user_id", "cust_cached"}}),
+                        "Quibblesoft"));
+}
+
+// The same for a node that was down during the forget: it drops the words at
+// start, before it may project.
+TEST_F(Cluster, ANodeDownDuringAForgetDropsTheCachedWordsWhenItStarts) {
+  json gone = testing::MakeTranscription("conv_cluster_away", "+15125550997",
+                                         {"We use Quibblesoft for our invoices"});
+  gone["data"]["user_id"] = "cust_away";
+  ASSERT_EQ(PostCall(a_->port(), gone.dump())["http_status"], 200);
+  WaitForConvergence(a_->port());
+  ASSERT_EQ(a_->Terminate(), 0) << a_->LogText();
+  ASSERT_NE(testing::AllBytes(dir_ / "a").find("Quibblesoft"), std::string::npos);
+  json forgot = Send(b_->port(), "DELETE", "/v1/users/cust_away", "",
+                     {{"Authorization", std::string("Bearer ") + kAdminToken}});
+  ASSERT_EQ(forgot["http_status"], 200) << forgot.dump();
+  WaitForConvergence(b_->port());
+  ASSERT_TRUE(a_->Start()) << a_->LogText();
+  EXPECT_EQ(testing::AllBytes(dir_ / "a").find("Quibblesoft"), std::string::npos) << a_->LogText();
+  EXPECT_NE(a_->LogText().find("cache: dropped the entries of"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace engram
