@@ -354,15 +354,7 @@ TEST(NatsServe, KillNineOfTheStreamLeaderLosesNoAcknowledgedWebhook) {
     if (batch->empty()) break;
     for (auto& e : *batch) all.push_back(std::move(e));
   }
-  std::map<std::string, int> copies;
-  for (const auto& e : all) ++copies[e.idempotency_key];
-  for (const auto& [conv, seq] : acked) {
-    const std::string key = "post_call_transcription:" + conv;
-    EXPECT_EQ(copies[key], 1) << key;
-    ASSERT_GE(seq, 1u);
-    ASSERT_LE(seq, all.size());
-    EXPECT_EQ(all[seq - 1].idempotency_key, key);
-  }
+  testing::ExpectEachPostCallOnce(all, acked);
   auto chain = log::VerifyChain(**reader);
   ASSERT_TRUE(chain.ok());
   EXPECT_FALSE(chain->first_break.has_value()) << chain->first_break->reason;

@@ -355,4 +355,17 @@ std::string ServerProcess::LogText() const {
   }
 }
 
+void ExpectEachPostCallOnce(const std::vector<log::Event>& all,
+                            const std::map<std::string, uint64_t>& acked) {
+  std::map<std::string, int> copies;
+  for (const auto& e : all) ++copies[e.idempotency_key];
+  for (const auto& [conversation, seq] : acked) {
+    const std::string key = "post_call_transcription:" + conversation;
+    EXPECT_EQ(copies[key], 1) << key;
+    ASSERT_GE(seq, 1u);
+    ASSERT_LE(seq, all.size());
+    EXPECT_EQ(all[seq - 1].idempotency_key, key);
+  }
+}
+
 }  // namespace engram::testing

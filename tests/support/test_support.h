@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -145,6 +146,11 @@ namespace engram::testing {
 
 // Runs the engram binary: `env` (e.g. "ENGRAM_ADMIN_TOKEN=x ") before it, then
 // `args`. Returns (exit code, stdout, and stderr too unless `stdout_only`).
+// Each post-call `acked` names (conversation id -> the seq its 200 answer
+// gave) is in `all` (a whole log, seq 1 first) exactly once, at that seq.
+void ExpectEachPostCallOnce(const std::vector<log::Event>& all,
+                            const std::map<std::string, uint64_t>& acked);
+
 std::pair<int, std::string> RunEngram(const std::string& args, const std::string& env = "",
                                       bool stdout_only = false);
 
