@@ -168,9 +168,9 @@ Status IndexFollower::ReloadAll() {
   last_reload_ = std::chrono::steady_clock::now();
   ++reloads_;
   Count("reloads", 1);
-  if (options_.on_forgotten) options_.on_forgotten();
   spdlog::info("index follower: reloaded the vector index ({} current memories)",
                options_.index->TotalCount());
+  if (options_.on_forgotten) options_.on_forgotten();
   return Status::Ok();
 }
 
