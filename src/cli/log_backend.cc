@@ -7,7 +7,11 @@ namespace engram::cli {
 void AddLogFlags(CLI::App& cmd, LogFlags& flags) {
   cmd.add_option("--log", flags.log,
                  "Event log on NATS JetStream: nats://HOST:PORT[,nats://HOST:PORT...] (default: "
-                 "RocksDB in DATA_DIR/log)");
+                 "RocksDB in DATA_DIR/log)")
+      ->check([](const std::string& list) -> std::string {
+        auto urls = nats_log::ParseNatsUrls(list);
+        return urls.ok() ? "" : std::string(urls.status().message());
+      });
   cmd.add_option("--log-replicas", flags.replicas,
                  "Replicas of the JetStream stream when this node creates it (1, or 3 on a "
                  "3-server cluster)")

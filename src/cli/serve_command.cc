@@ -216,7 +216,7 @@ int Serve(const ServeFlags& flags) {
   if (!flags.log.log.empty()) {
     // The log's servers carry the extraction queue too (docs/CLUSTER.md).
     auto urls = nats_log::ParseNatsUrls(flags.log.log);
-    if (urls.ok()) options.job_queue.urls = *urls;  // a bad list fails opening the log
+    if (urls.ok()) options.job_queue.urls = *urls;  // checked when the flag was parsed
     options.job_queue.replicas = flags.log.replicas;
     options.job_queue.ack_wait = std::chrono::milliseconds(flags.jobs_ack_wait_ms);
   }

@@ -249,6 +249,14 @@ TEST(ServeSettings, HostileValuesOfTheNewSettingsAreRefusedAtStart) {
       {"", "--node-name \"$(printf 'a\\nb')\"", "--node-name"},
       {"", "--node-name " + std::string(200, 'n'), "--node-name"},
       {"ENGRAM_NODE_NAME=\"$(printf 'a\\tb')\" ", "", "--node-name"},
+      // The cluster's flags (issue 13): the job queue's ack wait, the read
+      // model and the log's URLs.
+      {"", "--jobs-ack-wait-ms 0", "--jobs-ack-wait-ms"},
+      {"", "--jobs-ack-wait-ms -1", "--jobs-ack-wait-ms"},
+      {"", "--jobs-ack-wait-ms 99999999999999999999", "--jobs-ack-wait-ms"},
+      {"", "--read-model /etc/passwd", "--read-model"},
+      {"", "--log 'nats://127.0.0.1:4222/../x'", "--log"},
+      {"", "--log nats://127.0.0.1:4222 --log-replicas 2", "--log-replicas"},
   };
   for (const Case& c : cases) {
     auto [code, out] =
@@ -258,6 +266,23 @@ TEST(ServeSettings, HostileValuesOfTheNewSettingsAreRefusedAtStart) {
     EXPECT_NE(code, 124) << "started anyway: " << c.args << c.env;
     EXPECT_NE(out.find(c.says), std::string::npos) << c.args << c.env << ": " << out;
   }
+}
+
+// `engram dead-letters list --read-model` (issue 13) reads a cluster's
+// PostgreSQL read model: anything else is refused with an error naming it,
+// and an unreachable server is an error, not a hang or an empty list.
+TEST(DeadLettersList, RefusesAReadModelThatIsNotAReachablePostgresUrl) {
+  for (const std::string& bad :
+       {std::string("/etc/passwd"), std::string("sqlite:///x.db"), std::string(5000, 'p')}) {
+    auto [code, out] = testing::RunEngram("dead-letters list --read-model '" + bad + "'");
+    EXPECT_NE(code, 0) << out;
+    EXPECT_NE(out.find("--read-model"), std::string::npos) << out.substr(0, 300);
+  }
+  auto [code, out] = testing::RunEngram(
+      "dead-letters list --read-model postgresql://nobody@127.0.0.1:1/none", "timeout 20 ");
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(code, 124) << "hung";
+  EXPECT_EQ(out.find("no dead letters"), std::string::npos) << out;
 }
 
 }  // namespace
