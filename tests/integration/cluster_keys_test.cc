@@ -76,19 +76,6 @@ class ClusterKeysTest : public ::testing::Test {
     unsetenv("ENGRAM_MASTER_KEY");
     unsetenv("ENGRAM_IDENTITY_KEY");
   }
-  // Until the active node applied the whole log and no extraction is pending.
-  bool WaitForProjection(PostgresServer& pg, uint16_t port) {
-    for (int i = 0; i < 600; ++i) {
-      json h = Send(port, "GET", "/healthz", "", {});
-      if (h.contains("applied") && h["applied"] == h["log_head"] &&
-          pg.Query("engram", "SELECT count(*) FROM webhook_events WHERE status = 'pending'") ==
-              "0") {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
 };
 
 TEST_F(ClusterKeysTest, WhatOneNodeSealsTheOtherOpensAndAForgetOnEitherReachesBoth) {
@@ -117,7 +104,7 @@ TEST_F(ClusterKeysTest, WhatOneNodeSealsTheOtherOpensAndAForgetOnEitherReachesBo
   ASSERT_EQ(
       PostCall(a.port(), "conv_ck_kept", "cust_kept", "We use Quibblesoft for invoices")["status"],
       "accepted");
-  ASSERT_TRUE(WaitForProjection(pg, b.port())) << b.LogText();
+  ASSERT_TRUE(testing::WaitForServerProjection(b.port(), url, 600)) << b.LogText();
   EXPECT_NE(Ask(b.port(), "cust_ck").find("Quibblesoft"), std::string::npos)
       << "node B must open what node A sealed: " << Ask(b.port(), "cust_ck") << b.LogText();
 
@@ -125,14 +112,14 @@ TEST_F(ClusterKeysTest, WhatOneNodeSealsTheOtherOpensAndAForgetOnEitherReachesBo
   json forgot = Send(b.port(), "DELETE", "/v1/users/cust_ck", "",
                      {{"Authorization", std::string("Bearer ") + kAdmin}});
   ASSERT_EQ(forgot["http_status"], 200) << forgot << b.LogText();
-  ASSERT_TRUE(WaitForProjection(pg, b.port())) << b.LogText();
+  ASSERT_TRUE(testing::WaitForServerProjection(b.port(), url, 600)) << b.LogText();
   EXPECT_EQ(Ask(b.port(), "cust_ck").find("Quibblesoft"), std::string::npos);
   // The caller calls again, through A. Sealed with a stale cached key, the
   // entry would read as erased on B and nothing would be learnt.
   ASSERT_EQ(PostCall(a.port(), "conv_ck_2", "cust_ck",
                      "We switched to Zebraledger for invoices")["status"],
             "accepted");
-  ASSERT_TRUE(WaitForProjection(pg, b.port())) << b.LogText();
+  ASSERT_TRUE(testing::WaitForServerProjection(b.port(), url, 600)) << b.LogText();
   const std::string answer = Ask(b.port(), "cust_ck");
   EXPECT_NE(answer.find("Zebraledger"), std::string::npos) << answer << a.LogText();
   EXPECT_EQ(answer.find("Quibblesoft"), std::string::npos) << answer;

@@ -71,22 +71,10 @@ class KeysServer : public ::testing::Test {
   }
   // Until every event is projected and no extraction is pending.
   void WaitForProjection(uint16_t port) {
-    http::HttpConnection client("127.0.0.1", port);
-    for (int i = 0; i < 400; ++i) {
-      auto r = client.Send("GET", "/healthz", "");
-      if (r.ok()) {
-        json h = json::parse(r->body, nullptr, false);
-        if (h.is_object() && h["applied"] == h["log_head"] &&
-            testing::QueryInt(*testing::OpenDb(data_ + "/engram.db"),
-                              "SELECT count(*) FROM webhook_events WHERE status = 'pending'") ==
-                0) {
-          return;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "projection did not catch up";
+    ASSERT_TRUE(testing::WaitForServerProjection(port, data_ + "/engram.db"))
+        << "projection did not catch up";
   }
+
   int Forget(uint16_t port, const std::string& who) {
     http::HttpConnection client("127.0.0.1", port);
     auto r = client.Send("DELETE", "/v1/users/" + who, "",

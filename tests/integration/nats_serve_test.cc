@@ -44,24 +44,6 @@ json PostCall(uint16_t port, const std::string& body) {
   return out;
 }
 
-// Until /healthz says every event is applied and no extraction is pending.
-bool WaitForProjection(uint16_t port, const std::string& db) {
-  http::HttpConnection client("127.0.0.1", port);
-  for (int i = 0; i < 400; ++i) {
-    auto r = client.Send("GET", "/healthz", "");
-    if (r.ok()) {
-      json h = json::parse(r->body, nullptr, false);
-      if (h.is_object() && h["applied"] == h["log_head"] &&
-          testing::QueryInt(*testing::OpenDb(db),
-                            "SELECT count(*) FROM webhook_events WHERE status = 'pending'") == 0) {
-        return true;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   ENGRAM_REQUIRE_NATS_SERVER();
   TempDir dir;
@@ -81,7 +63,8 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   ASSERT_EQ(accepted["http_status"], 200) << accepted;
   EXPECT_EQ(accepted["status"], "accepted") << accepted;
   const uint64_t seq = accepted["seq"].get<uint64_t>();
-  ASSERT_TRUE(WaitForProjection(server.port(), data + "/engram.db")) << server.LogText();
+  ASSERT_TRUE(testing::WaitForServerProjection(server.port(), data + "/engram.db"))
+      << server.LogText();
   {  // The node names itself and its backends, and how far it is behind the stream.
     http::HttpConnection client("127.0.0.1", server.port());
     auto r = client.Send("GET", "/healthz", "");
@@ -151,24 +134,6 @@ TEST(NatsServe, AcknowledgesFromJetStreamAndTheToolAnswersFromIt) {
   EXPECT_EQ(server.Terminate(), 0);
 }
 
-// Until the active node applied the whole log and no extraction is pending
-// in the PostgreSQL read model `db`.
-bool WaitForPgProjection(uint16_t port, PostgresServer& pg, const std::string& db) {
-  http::HttpConnection client("127.0.0.1", port);
-  for (int i = 0; i < 400; ++i) {
-    auto r = client.Send("GET", "/healthz", "");
-    if (r.ok()) {
-      json h = json::parse(r->body, nullptr, false);
-      if (h.is_object() && h["applied"] == h["log_head"] &&
-          pg.Query(db, "SELECT count(*) FROM webhook_events WHERE status = 'pending'") == "0") {
-        return true;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 // Erasure on a log that cannot rewrite: the forget destroys the caller's
 // keys, so the sealed entries left in the stream read as erased; the chain
 // still verifies and a restart (which re-applies every erasure) is clean.
@@ -181,19 +146,18 @@ void ForgetErasesByDestroyingKeys(PostgresServer* pg) {
   ASSERT_TRUE(nats.Start()) << nats.LogText();
   const std::string data = dir / "data";
   std::vector<std::string> args = {"--log", nats.url()};
-  std::string read_model;  // the commands' flag, with a space in front
+  std::string read_model;                  // the commands' flag, with a space in front
+  std::string rows = data + "/engram.db";  // where the read model is
   if (pg) {
     const std::string url = pg->CreateDatabase("forget");
+    rows = url;
     ASSERT_FALSE(url.empty()) << pg->Error();
     args.insert(args.end(), {"--read-model", url});
     read_model = " --read-model " + url;
   }
   ServerProcess server(data, args);
   ASSERT_TRUE(server.Start()) << server.LogText();
-  auto projected = [&] {
-    return pg ? WaitForPgProjection(server.port(), *pg, "forget")
-              : WaitForProjection(server.port(), data + "/engram.db");
-  };
+  auto projected = [&] { return testing::WaitForServerProjection(server.port(), rows); };
   for (const char* who : {"cust_gone", "cust_kept"}) {
     json call = testing::MakeTranscription(std::string("conv_") + who, "+15550142",
                                            {"We use Quibblesoft for our invoices"});

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app/application.h"
+#include "http/http_connection.h"
 #include "http/signature.h"
 #include "projections/projectors.h"
 #include "projections/read_model.h"
@@ -366,6 +367,23 @@ void ExpectEachPostCallOnce(const std::vector<log::Event>& all,
     ASSERT_LE(seq, all.size());
     EXPECT_EQ(all[seq - 1].idempotency_key, key);
   }
+}
+
+bool WaitForServerProjection(uint16_t port, const std::string& read_model, int polls) {
+  http::HttpConnection client("127.0.0.1", port);
+  for (int i = 0; i < polls; ++i) {
+    auto r = client.Send("GET", "/healthz", "");
+    if (r.ok()) {
+      nlohmann::json h = nlohmann::json::parse(r->body, nullptr, false);
+      if (h.is_object() && h["applied"] == h["log_head"] &&
+          QueryInt(*OpenDb(read_model),
+                   "SELECT count(*) FROM webhook_events WHERE status = 'pending'") == 0) {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 }  // namespace engram::testing

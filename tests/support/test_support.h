@@ -157,6 +157,12 @@ std::pair<int, std::string> RunEngram(const std::string& args, const std::string
 // The port in a server log's "listening on 127.0.0.1:PORT" line, if any.
 std::optional<uint16_t> ListeningPort(const std::string& log_text);
 
+// Polls the server on `port` (GET /healthz every 50 ms, for at most
+// `polls` times) until it has applied its whole log and the read model at
+// `read_model` (a SQLite path or a postgresql:// URL) holds no pending
+// extraction. False when that never happened.
+bool WaitForServerProjection(uint16_t port, const std::string& read_model, int polls = 400);
+
 // `engram serve` as a child process, for crash tests. Listens on 127.0.0.1
 // on a free port it reports in its log.
 class ServerProcess {
