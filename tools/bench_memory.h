@@ -92,12 +92,27 @@ inline int64_t UnixSecondsNow() {
       .count();
 }
 
+// Who the calls are from. The defaults are engram-bench-memory's single
+// caller (its calls stay byte for byte what they were); engram-bench-scale
+// makes one profile per caller: its own name, number and business, and the
+// few tools, places and people that business talks about (each own bank
+// replaces the shared bank of that name), so callers' memories differ the
+// way different customers' do.
+struct CallerProfile {
+  std::string tag = "bench";  // in conversation ids: unique per caller
+  std::string name = kCallerName;
+  std::string number = kCallerNumber;
+  std::string business;  // "" for the default caller's introduction
+  std::vector<std::pair<std::string, std::vector<std::string_view>>> own_banks;
+};
+
 // Writes the post_call_transcription webhooks of one caller. Call `index`
-// depends only on the seed and the index, so any call can be rebuilt alone
-// (bench_memory_calls.cc).
+// depends only on the seed, the profile and the index, so any call can be
+// rebuilt alone (bench_memory_calls.cc).
 class CallWriter {
  public:
-  CallWriter(uint64_t seed, std::string user_id) : seed_(seed), user_id_(std::move(user_id)) {}
+  CallWriter(uint64_t seed, std::string user_id, CallerProfile caller = {})
+      : seed_(seed), user_id_(std::move(user_id)), caller_(std::move(caller)) {}
 
   std::string ConversationId(uint64_t index) const;
   std::string Body(uint64_t index) const;
@@ -111,6 +126,7 @@ class CallWriter {
 
   uint64_t seed_;
   std::string user_id_;
+  CallerProfile caller_;
 };
 
 // ---------------------------------------------------------------------------

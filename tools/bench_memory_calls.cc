@@ -19,7 +19,8 @@ std::string_view Pick(Bank bank, std::mt19937_64& rng) { return bank[rng() % ban
 }  // namespace
 
 std::string CallWriter::ConversationId(uint64_t index) const {
-  return Format("conv_bench_%08llx_%08llu", static_cast<unsigned long long>(seed_ & 0xffffffff),
+  return Format("conv_%s_%08llx_%08llu", caller_.tag.c_str(),
+                static_cast<unsigned long long>(seed_ & 0xffffffff),
                 static_cast<unsigned long long>(index));
 }
 
@@ -41,8 +42,10 @@ std::string CallWriter::Body(uint64_t index) const {
   add(true,
       "Thank you for calling Tandem Desk support, you're speaking with Sage. How can I "
       "help you today?");
-  add(false, std::string("Hi, this is ") + kCallerName + ". We're on " +
-                 std::string(Pick(kCrms, rng)) + " for sales, and Tandem for support.");
+  std::string intro = "Hi, this is " + caller_.name + ". ";
+  if (!caller_.business.empty()) intro += "I run " + caller_.business + ". ";
+  add(false,
+      intro + "We're on " + std::string(Pick(kCrms, rng)) + " for sales, and Tandem for support.");
   const std::string ticket_doc(Pick(kDocs, rng));
   const uint64_t ticket_turn = 1 + rng() % 9;
   for (uint64_t turn = 1; turn <= 9; ++turn) {
@@ -83,7 +86,7 @@ std::string CallWriter::Body(uint64_t index) const {
                         {"direction", "inbound"},
                         {"phone_number_id", "phnum_bench"},
                         {"agent_number", kAgentNumber},
-                        {"external_number", kCallerNumber},
+                        {"external_number", caller_.number},
                         {"call_sid", call_sid}}},
                       {"termination_reason", "Call ended by remote party"},
                       {"main_language", "en"},
@@ -92,14 +95,14 @@ std::string CallWriter::Body(uint64_t index) const {
                       {"data_collection_results",
                        {{"customer_name",
                          {{"data_collection_id", "customer_name"},
-                          {"value", kCallerName},
+                          {"value", caller_.name},
                           {"rationale", "The caller introduced herself."}}}}},
                       {"call_successful", "success"},
-                      {"transcript_summary", std::string(kCallerName) + " called about " +
-                                                 title_doc + " and several other issues."},
+                      {"transcript_summary",
+                       caller_.name + " called about " + title_doc + " and several other issues."},
                       {"call_summary_title", "Problems with " + title_doc.substr(4)}};
   data["conversation_initiation_client_data"] = {{"dynamic_variables",
-                                                  {{"system__caller_id", kCallerNumber},
+                                                  {{"system__caller_id", caller_.number},
                                                    {"system__called_number", kAgentNumber},
                                                    {"system__call_sid", call_sid},
                                                    {"system__conversation_id", conversation_id}}}};
@@ -141,7 +144,11 @@ std::string CallWriter::Fill(std::string_view tmpl, std::mt19937_64& rng) const 
     if (capital) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
     const bool second = name.ends_with('2');
     if (second) name.pop_back();
-    std::optional<Bank> bank = FindBank(name);
+    std::optional<Bank> bank;
+    for (const auto& [own_name, own] : caller_.own_banks) {
+      if (own_name == name && !own.empty()) bank = Bank(own);
+    }
+    if (!bank) bank = FindBank(name);
     if (!bank) {  // a typo in a template: keep it visible
       out += "{" + name + "}";
       continue;
