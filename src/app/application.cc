@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
 #include <random>
 
@@ -240,9 +241,15 @@ Status Application::StartLearning() {
       if (swept > 0) spdlog::info("cache: dropped the entries of {} forgotten owner(s)", swept);
     }
   }
+  // The server listens only after this: its first answer on /healthz is
+  // the moment the index is ready (tools/bench_scale.sh times start-up so).
+  const auto load_start = std::chrono::steady_clock::now();
   ENGRAM_RETURN_IF_ERROR(projections::LoadMemoryIndex(*db, *index_, engine_->embedder->ModelId()));
-  spdlog::info("memory index: {} current memories ({})", index_->TotalCount(),
-               engine_->embedder->ModelId());
+  spdlog::info("memory index: {} current memories ({}), loaded in {} ms", index_->TotalCount(),
+               engine_->embedder->ModelId(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - load_start)
+                   .count());
   // Extraction runs on its own pool; the projector only queues jobs. Jobs
   // left pending by the last run are queued again first.
   ENGRAM_ASSIGN_OR_RETURN(auto pending, projections::PendingExtractionJobs(*db));

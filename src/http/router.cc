@@ -146,6 +146,9 @@ Result<HttpResponse> HandleHealthz(const HttpRequest&, Services& services) {
     body["status"] = "degraded";
     body["log_error"] = log_health.ToString();
   }
+  // Loaded before the server listens, so any answer here comes from a node
+  // whose index is ready; the count says what it holds.
+  if (services.index) body["index_memories"] = services.index->TotalCount();
   body["node"] = {{"name", services.node.name},
                   {"log", services.node.log},
                   {"read_model", services.node.read_model}};

@@ -183,5 +183,39 @@ TEST(ServerIntegration, MetricsAndStatsShowRealTraffic) {
   EXPECT_NE(stats.find("queue depth 0"), std::string::npos) << stats;
 }
 
+// The index is loaded before the server listens, so the first /healthz of
+// a restarted `engram serve` already counts every current memory (what
+// tools/bench_scale.sh times as start-up), and the log says how long the
+// load took.
+TEST(ServerIntegration, FirstHealthzAfterARestartCountsTheLoadedIndex) {
+  TempDir dir;
+  int64_t current = 0;
+  {
+    testing::ServerProcess server(dir.path());
+    ASSERT_TRUE(server.Start()) << server.LogText();
+    http::HttpConnection client("127.0.0.1", server.port());
+    const std::string body = Fixture("post_call_transcription.json");
+    auto r = client.Send("POST", "/webhook/post-call", body, SignatureFor(body));
+    ASSERT_TRUE(r.ok() && r->status == 200) << server.LogText();
+    const std::string db = dir.path() + "/engram.db";
+    ASSERT_TRUE(testing::WaitForServerProjection(server.port(), db)) << server.LogText();
+    current =
+        QueryInt(*testing::OpenDb(db), "SELECT count(*) FROM memories WHERE valid_to IS NULL");
+    ASSERT_GT(current, 0);
+    EXPECT_EQ(json::parse(client.Send("GET", "/healthz", "")->body)["index_memories"], current);
+    EXPECT_EQ(server.Terminate(), 0);
+  }
+  testing::ServerProcess again(dir.path());
+  ASSERT_TRUE(again.Start()) << again.LogText();
+  http::HttpConnection client("127.0.0.1", again.port());
+  auto health = client.Send("GET", "/healthz", "");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(json::parse(health->body)["index_memories"], current);
+  EXPECT_NE(again.LogText().find("memory index: " + std::to_string(current) + " current memories"),
+            std::string::npos)
+      << again.LogText();
+  EXPECT_NE(again.LogText().find("), loaded in "), std::string::npos) << again.LogText();
+}
+
 }  // namespace
 }  // namespace engram
