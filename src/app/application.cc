@@ -1,5 +1,6 @@
 #include "app/application.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -245,6 +246,11 @@ Status Application::StartLearning() {
   // the moment the index is ready (tools/bench_scale.sh times start-up so).
   const auto load_start = std::chrono::steady_clock::now();
   ENGRAM_RETURN_IF_ERROR(projections::LoadMemoryIndex(*db, *index_, engine_->embedder->ModelId()));
+  // The load leaves spare capacity in the index's arrays and freed row
+  // buffers in the heap: give both back before serving (issue 14: RSS of
+  // 1M memories).
+  index_->ShrinkToFit();
+  malloc_trim(0);
   spdlog::info("memory index: {} current memories ({}), loaded in {} ms", index_->TotalCount(),
                engine_->embedder->ModelId(),
                std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -68,6 +68,10 @@ class MemoryIndex {
   void UpdateSalience(const std::string& user_id, const std::string& memory_id, double salience,
                       int64_t last_seen_at);
   void ForgetUser(const std::string& user_id);
+  // Gives back the spare capacity every user's arrays grew into (vectors,
+  // slots, postings), for after a bulk load such as the one at start;
+  // later upserts grow them again as needed. Changes no answer.
+  void ShrinkToFit();
   // Takes every user of `other` in one step (readers see the old index or
   // the new one, never a mix); `other` is left empty. Versions continue
   // from this index's, so answers cached against it stay invalid.

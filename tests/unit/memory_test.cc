@@ -324,6 +324,65 @@ TEST(MemoryIndex, RemovedMemoriesAreNeverReturnedAndCompactionKeepsTheRest) {
   EXPECT_FALSE(index.Get("u", "m3", &m));
 }
 
+// The index keeps no per-memory copy of its terms: a removal or a
+// replacement takes the terms back out by reading the content again. If that
+// missed a term, document frequencies (and so every BM25 score) would drift
+// from those of an index that only ever held the survivors; ShrinkToFit must
+// change no answer either.
+TEST(MemoryIndex, RemovalsReplacementsAndShrinkScoreAsAFreshIndexOfTheSurvivors) {
+  const char* kWords[] = {"invoices", "payroll", "shipping", "contacts", "forecast",
+                          "tickets",  "labels",  "Monday",   "Xero",     "Shopify"};
+  auto text = [&](int i, int variant) {
+    return std::string("Fact ")
+        .append(kWords[i % 10])
+        .append(" ")
+        .append(kWords[(i / 10 + variant) % 10])
+        .append(" number ")
+        .append(std::to_string(i % 37));
+  };
+  auto id = [](int i) { return std::string("m").append(std::to_string(i)); };
+  MemoryIndex churned(Glove().Dimensions());
+  for (int i = 0; i < 300; ++i) {
+    churned.Upsert("u", Mem(id(i), text(i, 0), 0.5, i), *Glove().Embed(text(i, 0)));
+  }
+  for (int i = 0; i < 300; i += 3) churned.Remove("u", id(i));
+  for (int i = 1; i < 300; i += 9) {  // the same ids, new words: appended last
+    churned.Upsert("u", Mem(id(i), text(i, 4), 0.5, i), *Glove().Embed(text(i, 4)));
+  }
+  for (int i = 2; i < 200; i += 3) churned.Remove("u", id(i));  // compacts
+  churned.ShrinkToFit();
+
+  MemoryIndex fresh(Glove().Dimensions());
+  auto survivor = [](int i) { return i % 3 == 1 || (i % 3 == 2 && i >= 200); };
+  for (int i = 0; i < 300; ++i) {
+    if (survivor(i) && (i - 1) % 9 != 0) {
+      fresh.Upsert("u", Mem(id(i), text(i, 0), 0.5, i), *Glove().Embed(text(i, 0)));
+    }
+  }
+  for (int i = 1; i < 300; i += 9) {
+    fresh.Upsert("u", Mem(id(i), text(i, 4), 0.5, i), *Glove().Embed(text(i, 4)));
+  }
+  ASSERT_EQ(churned.Count("u"), fresh.Count("u"));
+  for (const char* q : {"payroll invoices", "Xero labels", "shipping forecast Monday"}) {
+    const auto terms = churned.QueryTerms(q, {});
+    // Every memory, by id: slots differ (the churned index has dead ones),
+    // and the dense products may differ in their last bits with them.
+    std::map<std::string, std::pair<double, double>> a, b;
+    for (const auto& c : churned.TopBySimilarity("u", *Glove().Embed(q), terms, {}, 1000)) {
+      a[c.memory.id] = {c.lexical, c.dense};
+    }
+    for (const auto& c : fresh.TopBySimilarity("u", *Glove().Embed(q), terms, {}, 1000)) {
+      b[c.memory.id] = {c.lexical, c.dense};
+    }
+    ASSERT_EQ(a.size(), fresh.Count("u")) << q;
+    for (const auto& [memory, scores] : b) {
+      ASSERT_TRUE(a.count(memory)) << q << " " << memory;
+      EXPECT_EQ(a[memory].first, scores.first) << q << " " << memory << " (BM25)";
+      EXPECT_NEAR(a[memory].second, scores.second, 1e-6) << q << " " << memory;
+    }
+  }
+}
+
 // What a node following another's commits applies: the named users take
 // their state from the fresh index, one absent there leaves, and the others
 // stay as they were; the replaced users' versions move past the old ones
