@@ -31,7 +31,12 @@ double RssMib() {
   return 0;
 }
 
-double HeapMib() { return static_cast<double>(mallinfo2().uordblks) / (1 << 20); }
+// In use: small chunks plus the blocks malloc mmaps on their own (large
+// vector matrices).
+double HeapMib() {
+  const struct mallinfo2 m = mallinfo2();
+  return static_cast<double>(m.uordblks + m.hblkhd) / (1 << 20);
+}
 
 }  // namespace
 

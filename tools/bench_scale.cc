@@ -162,12 +162,20 @@ class ScaleBench {
     const uint64_t total = flags_.callers * flags_.calls_per_caller;
     std::atomic<uint64_t> next{0}, applied{h0.applied}, accepted{0}, sent_bytes{0};
     std::atomic<bool> failed{false};
+    // Senders still running: the poll below feeds them "applied" until the
+    // last one has its answer, or those waiting on the window would wait
+    // forever.
+    std::atomic<int> running{flags_.connections};
     std::mutex error_mu;
     std::string first_error;
     const Clock::time_point t0 = Clock::now();
     std::vector<std::thread> senders;
     for (int t = 0; t < flags_.connections; ++t) {
       senders.emplace_back([&] {
+        struct Done {
+          std::atomic<int>& running;
+          ~Done() { running--; }
+        } done{running};
         auto conn = Connect();
         for (;;) {
           const uint64_t i = next.fetch_add(1);
@@ -202,7 +210,7 @@ class ScaleBench {
     }
     Clock::time_point next_report = t0 + std::chrono::seconds(10);
     uint64_t head = h0.log_head;
-    while (next.load() < total + flags_.connections && !failed.load()) {
+    while (running.load() > 0) {
       auto h = memory_bench::GetHealth(*poll);
       if (h.ok()) {
         applied = h->applied;
@@ -217,8 +225,6 @@ class ScaleBench {
                  static_cast<unsigned long long>(applied.load()));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      bool all_done = next.load() >= total;
-      if (all_done) break;
     }
     for (auto& t : senders) t.join();
     if (failed) return Status::Unavailable("post-call webhook refused: " + first_error);

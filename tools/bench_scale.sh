@@ -77,7 +77,7 @@ start_server() {
 }
 
 memory_mib() {  # VmRSS VmHWM of $pid, MiB
-  awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {printf "%.0f %.0f", r/1024, h/1024}' \
+  awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {printf "%.0f %.0f\n", r/1024, h/1024}' \
     "/proc/$pid/status"
 }
 

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The headline benchmarks of one node (issue 14), run one after the other,
+# summed up in one markdown table: figure, goal, result. A benchmark, not a
+# test: nothing here is part of ctest; run it on a quiet machine (other
+# processes' CPU shows up in every figure) and read each step's own output
+# in OUT_DIR for the details. Steps (ONLY="ingest scale" runs a subset):
+#   ingest     tools/bench_ingest.sh: post-call acknowledgements against bare
+#              synced RocksDB puts (every "ratio_*" line it prints)
+#   projector  tools/bench_projector.sh, when present: events/s applied
+#   ramp       tools/load_scenarios.sh with RUNS=0 (the three-route ramp
+#              alone): the saturation point
+#   memory     engram-bench-memory --sizes 10000: memory tool and init p95,
+#              learning p50 at 10k memories of one caller
+#   scale      tools/bench_scale.sh (1,000 callers, ~1M memories): RSS,
+#              start-up until the index is ready, tool and init p95
+#   single     tools/bench_scale.sh with CALLERS=1 (one caller with ~100k
+#              memories; SINGLE_CALLS calls): tool and init p95. Slow while
+#              learning rescans the caller's memories; not in the default set.
+# Everything runs against 127.0.0.1. Figures are one run each unless the
+# step itself takes medians (memory, scale: 3 runs); the lead's figures are
+# medians of three invocations on a quiet machine.
+#   BUILD_DIR (build)  OUT_DIR (a new temp dir)  ONLY ("ingest projector ramp memory scale")
+#   SINGLE_CALLS (2400)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export BUILD_DIR=${BUILD_DIR:-build}
+OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/engram-bench-all.XXXXXX)}
+ONLY=${ONLY:-"ingest projector ramp memory scale"}
+SINGLE_CALLS=${SINGLE_CALLS:-2400}
+mkdir -p "$OUT_DIR"
+wanted() { [[ " $ONLY " == *" $1 "* ]]; }
+step() {  # $1 name, rest: command; output to OUT_DIR/$1.txt, seconds to OUT_DIR/$1.secs
+  local name=$1 t0
+  shift
+  echo "## $name: $*" >&2
+  t0=$(date +%s)
+  "$@" >"$OUT_DIR/$name.txt" 2>"$OUT_DIR/$name.err"
+  echo $? >"$OUT_DIR/$name.rc"
+  echo $(($(date +%s) - t0)) >"$OUT_DIR/$name.secs"
+}
+
+echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg), source $(git describe --always --dirty 2>/dev/null)," \
+  "outputs in $OUT_DIR"
+wanted ingest && step ingest tools/bench_ingest.sh
+if wanted projector; then
+  if [ -x tools/bench_projector.sh ]; then
+    step projector tools/bench_projector.sh
+  else
+    echo "tools/bench_projector.sh not in this tree" >"$OUT_DIR/projector.txt"
+    echo 127 >"$OUT_DIR/projector.rc"
+  fi
+fi
+wanted ramp && RUNS=0 step ramp tools/load_scenarios.sh
+if wanted memory; then
+  (
+    export ENGRAM_WEBHOOK_SECRET=all-webhook-secret ENGRAM_TOOL_SECRET=all-tool-secret
+    dir=$(mktemp -d /tmp/engram-bench-all-memory.XXXXXX)
+    "$BUILD_DIR/engram" serve --data-dir "$dir" --listen 127.0.0.1:18530 --access-log false \
+      >"$OUT_DIR/memory.server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 300); do curl -sf http://127.0.0.1:18530/healthz >/dev/null && break; sleep 0.1; done
+    step memory "$BUILD_DIR/engram-bench-memory" --url http://127.0.0.1:18530 --data-dir "$dir" \
+      --sizes 10000 --json
+    kill -TERM "$pid"
+    wait "$pid"
+    rm -rf "$dir"
+  )
+fi
+wanted scale && step scale tools/bench_scale.sh
+wanted single && CALLERS=1 CALLS_PER_CALLER=$SINGLE_CALLS step single tools/bench_scale.sh
+
+python3 - "$OUT_DIR" <<'PY'
+import json, os, re, sys
+out = sys.argv[1]
+rows = []
+
+def text(name):
+    p = os.path.join(out, name + ".txt")
+    return open(p).read() if os.path.exists(p) else None
+
+def status(name):
+    p = os.path.join(out, name + ".rc")
+    return int(open(p).read()) if os.path.exists(p) else None
+
+def row(figure, goal, result, met=None):
+    verdict = "" if met is None else (" (met)" if met else " (**missed**)")
+    rows.append((figure, goal, f"{result}{verdict}"))
+
+def failed(name, figure):
+    row(figure, "", f"not measured: {name} exited {status(name)} (see {name}.err)")
+
+t = text("ingest")
+if t is not None:
+    ratios = re.findall(r"^(ratio_\S+)\s+([0-9.]+)", t, re.M)
+    for name, v in ratios:
+        v = float(v)
+        if "closed" in name:
+            row(f"post-call closed loop, 50 connections: {name}", ">= 0.8", f"{v:.2f}", v >= 0.8)
+        elif "p99" in name:
+            row(f"post-call open loop, 200/s, p99: {name}", "<= 1.5", f"{v:.2f}", v <= 1.5)
+        else:
+            row(f"post-call: {name}", "", f"{v:.2f}")
+    if not ratios: failed("ingest", "post-call acknowledgement ratios")
+
+t = text("projector")
+if t is not None:
+    m = re.search(r"events/s applied \(median of \d+\): ([0-9.]+)", t)
+    if m: row("projector: events/s applied (replay)", ">= 3000", m.group(1), float(m.group(1)) >= 3000)
+    else: row("projector: events/s applied", ">= 3000", "not measured: " + t.strip()[:80])
+
+t = text("ramp")
+if t is not None:
+    m = re.search(r"ElevenLabs p95 budget: (\S+) calls/s", t)
+    if m and m.group(1) != "None":
+        row("three-route ramp: saturation (highest good step)", ">= 500 calls/s",
+            f"{m.group(1)} calls/s", float(m.group(1)) >= 500)
+    else: failed("ramp", "three-route ramp: saturation")
+
+t = text("memory")
+if t is not None:
+    try:
+        j = json.loads(t.strip().splitlines()[-1]); l = j["levels"][-1]
+        n = l["current_memories"]
+        row(f"memory tool p95, one caller, {n} memories", "< 5 ms",
+            f'{l["memory_tool"]["median_ms"]["p95"]:.2f} ms', l["memory_tool"]["median_ms"]["p95"] < 5)
+        row(f"init p95, one caller, {n} memories", "< 5 ms",
+            f'{l["init_webhook"]["median_ms"]["p95"]:.2f} ms', l["init_webhook"]["median_ms"]["p95"] < 5)
+        p50 = l["extraction"]["apply_ms"]["p50"]
+        row(f"learning p50 at {n} memories", "<= 10 ms", f"{p50:.1f} ms", p50 <= 10)
+    except Exception:
+        failed("memory", "memory tool / init / learning at 10k")
+
+def scale_rows(name, label, tool_goal):
+    t = text(name)
+    if t is None: return
+    m = re.search(r"^scale (.*)$", t, re.M)
+    if not m:
+        failed(name, label); return
+    f = dict(kv.split("=", 1) for kv in re.findall(r'(\w+=(?:"[^"]*"|\S+))', m.group(1)))
+    gen = re.search(r"^generate_wall_secs (\S+)", t, re.M)
+    mem = int(f["memories"])
+    if gen: row(f"{label}: generator, {mem} memories", "minutes", f'{float(gen.group(1)):.0f} s')
+    if name == "scale":
+        rss = float(f["rss_start_mib"])
+        row(f"{label}: RSS after start-up", "< 1.5 GB", f"{rss:.0f} MiB", rss < 1536)
+        row(f"{label}: RSS after the query runs (VmHWM)", "< 1.5 GB",
+            f'{float(f["rss_load_mib"]):.0f} MiB ({float(f["hwm_mib"]):.0f})', float(f["rss_load_mib"]) < 1536)
+        row(f"{label}: start-up until the index is ready", "", f'{int(f["startup_ms"]) / 1000:.1f} s')
+    tp = float(f["tool_p95_ms"]); ip = float(f["init_p95_ms"])
+    row(f"{label}: memory tool p95", tool_goal, f"{tp:.2f} ms", tp < float(tool_goal.split()[1]))
+    row(f"{label}: init p95", "< 5 ms", f"{ip:.2f} ms", ip < 5)
+
+scale_rows("scale", "1,000 callers", "< 8 ms")
+scale_rows("single", "one caller, 100k", "< 8 ms")
+
+print("\n| figure | goal | result |\n| --- | --- | --- |")
+for r in rows: print("| " + " | ".join(r) + " |")
+PY
