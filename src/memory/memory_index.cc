@@ -36,8 +36,13 @@ struct MemoryIndex::UserState {
   std::vector<int> lengths;                                      // by slot
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> vectors;  // dims x capacity
   std::unordered_map<std::string, int> slot_of;
-  std::unordered_map<std::string, std::vector<std::pair<int, int>>> postings;  // term -> (slot, tf)
-  std::unordered_map<std::string, int> doc_freq;  // live documents per term
+  // A term's postings and its document frequency in one entry: a second
+  // map keyed by the same strings cost ~70 bytes per term and user.
+  struct Postings {
+    std::vector<std::pair<int, int>> slots;  // (slot, tf), dead slots included
+    int live_docs = 0;                       // the term's document frequency
+  };
+  std::unordered_map<std::string, Postings> postings;  // by term
   size_t live_count = 0;
   int64_t total_length = 0;  // of live documents
   // Newest last_seen_at among live memories; recomputed lazily after the
@@ -53,7 +58,7 @@ struct MemoryIndex::UserState {
     --live_count;
     total_length -= lengths[slot];
     for (const auto& [term, tf] : TermCounts(items[slot].content)) {
-      if (--doc_freq[term] == 0) doc_freq.erase(term);
+      if (auto it = postings.find(term); it != postings.end()) --it->second.live_docs;
     }
     slot_of.erase(items[slot].id);
   }
@@ -73,7 +78,9 @@ struct MemoryIndex::UserState {
       fresh.vectors.col(slot) = vectors.col(static_cast<Eigen::Index>(s));
       fresh.slot_of[fresh.items.back().id] = slot;
       for (const auto& [term, tf] : TermCounts(fresh.items.back().content)) {
-        fresh.postings[term].emplace_back(slot, tf);
+        Postings& p = fresh.postings[term];
+        p.slots.emplace_back(slot, tf);
+        ++p.live_docs;
       }
     }
     items = std::move(fresh.items);
@@ -117,8 +124,9 @@ void MemoryIndex::Upsert(const std::string& user_id, IndexedMemory memory,
   const std::vector<std::pair<std::string, int>> terms = TermCounts(memory.content);
   for (const auto& [term, n] : terms) {
     length += n;
-    user->postings[term].emplace_back(slot, n);
-    ++user->doc_freq[term];
+    UserState::Postings& p = user->postings[term];
+    p.slots.emplace_back(slot, n);
+    ++p.live_docs;
   }
   user->version++;
   user->slot_of[memory.id] = slot;
@@ -210,7 +218,7 @@ void MemoryIndex::ShrinkToFit() {
     u->items.shrink_to_fit();
     u->live.shrink_to_fit();
     u->lengths.shrink_to_fit();
-    for (auto& [term, list] : u->postings) list.shrink_to_fit();
+    for (auto& [term, p] : u->postings) p.slots.shrink_to_fit();
   }
 }
 
@@ -258,11 +266,11 @@ std::vector<ScoredCandidate> MemoryIndex::TopBySimilarity(
   const double avgdl = user->total_length > 0 ? user->total_length / N : 1.0;
   double best_lexical = 0;
   for (const auto& [term, weight] : query_terms) {
-    auto df_it = user->doc_freq.find(term);
-    if (df_it == user->doc_freq.end()) continue;
-    const double df = df_it->second;
+    auto p_it = user->postings.find(term);
+    if (p_it == user->postings.end() || p_it->second.live_docs == 0) continue;
+    const double df = p_it->second.live_docs;
     const double idf = weight * std::log(1.0 + (N - df + 0.5) / (df + 0.5));
-    for (const auto& [slot, tf] : user->postings.at(term)) {
+    for (const auto& [slot, tf] : p_it->second.slots) {
       if (!user->live[slot]) continue;
       const double len = user->lengths[slot];
       lexical[slot] +=
