@@ -117,6 +117,10 @@ struct HttpServer::Impl {
   asio::thread_pool handlers;
   std::vector<std::thread> io_threads;
   std::atomic<int> in_flight{0};
+  // Requests taken by the async handler whose session another thread may
+  // still hold (a completion queued in the log): Stop waits for them, or
+  // they would post to an executor that is gone.
+  std::atomic<int> async_held{0};
   std::atomic<bool> stopping{false};
   uint16_t bound_port = 0;
 
@@ -293,9 +297,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto request = std::make_shared<HttpRequest>(std::move(head_));
     request->body = std::move(msg.body());
     server_.in_flight++;
+    const auto read_done = std::chrono::steady_clock::now();
+    if (server_.options.async_handler && StartAsync(request, read_done)) return;
     // The handler may block; run it off the io threads, then come back to
     // this connection's executor to write.
-    const auto read_done = std::chrono::steady_clock::now();
     asio::post(server_.handlers, [self = shared_from_this(), request, read_done] {
       HttpResponse response;
       try {
@@ -304,17 +309,65 @@ class Session : public std::enable_shared_from_this<Session> {
         spdlog::error("handler threw: {}", e.what());
         response = HttpResponse::Json(500, {{"error", "internal error"}});
       }
-      if (self->server_.options.on_response) {
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_done)
-                .count();
-        self->server_.options.on_response(*request, response, ms);
-      }
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->server_.in_flight--;
-        self->ReleaseBody();
-        self->Reply(std::move(response), !self->keep_alive_);
-      });
+      self->Finish(request, std::move(response), read_done, self);
+    });
+  }
+
+  // Holds the session of a request the async handler took, for as long as
+  // any thread holds its responder; counted in async_held. The session is
+  // released before the count drops, so Stop outlives its destructor.
+  struct AsyncHold {
+    explicit AsyncHold(std::shared_ptr<Session> s) : session(std::move(s)) {
+      session->server_.async_held++;
+    }
+    ~AsyncHold() {
+      HttpServer::Impl& server = session->server_;
+      session.reset();
+      server.async_held--;
+    }
+    std::shared_ptr<Session> session;
+    std::atomic<bool> answered{false};
+  };
+
+  // Offers the request to the async handler; false when it declined.
+  bool StartAsync(const std::shared_ptr<HttpRequest>& request,
+                  std::chrono::steady_clock::time_point read_done) {
+    auto hold = std::make_shared<AsyncHold>(shared_from_this());
+    const auto strand = stream_.get_executor();
+    AsyncResponder responder;
+    responder.resume = [hold, strand](std::function<void()> work) {
+      asio::post(strand, [hold, work = std::move(work)] { work(); });
+    };
+    responder.run_blocking = [hold](std::function<void()> work) {
+      asio::post(hold->session->server_.handlers, [hold, work = std::move(work)] { work(); });
+    };
+    responder.respond = [hold, request, read_done](HttpResponse response) {
+      if (hold->answered.exchange(true)) return;
+      hold->session->Finish(request, std::move(response), read_done, hold);
+    };
+    try {
+      return server_.options.async_handler(request, responder);
+    } catch (const std::exception& e) {
+      spdlog::error("async handler threw: {}", e.what());
+      responder.respond(HttpResponse::Json(500, {{"error", "internal error"}}));
+      return true;
+    }
+  }
+
+  // Records and writes the answer to `request`, on this connection's
+  // executor; callable from any thread. `keep` (the session or its hold)
+  // stays alive until the write has started.
+  void Finish(const std::shared_ptr<const HttpRequest>& request, HttpResponse response,
+              std::chrono::steady_clock::time_point read_done, std::shared_ptr<void> keep) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_done)
+            .count();
+    asio::post(stream_.get_executor(), [this, keep = std::move(keep), request, ms,
+                                        response = std::move(response)]() mutable {
+      if (server_.options.on_response) server_.options.on_response(*request, response, ms);
+      server_.in_flight--;
+      ReleaseBody();
+      Reply(std::move(response), !keep_alive_);
     });
   }
 
@@ -549,6 +602,15 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   });
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Past the grace too: a completion still held by the log would post to
+  // this io_context after it is gone. An append always completes (the
+  // writer answers every queued one, JetStream within its deadline).
+  for (int waited_ms = 0; impl_->async_held > 0; waited_ms += 5) {
+    if (waited_ms % 5000 == 0 && waited_ms > 0) {
+      spdlog::warn("stopping: {} request(s) still wait for the log", impl_->async_held.load());
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   impl_->work.reset();

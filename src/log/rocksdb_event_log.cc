@@ -63,7 +63,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions() {
 struct RocksDbEventLog::Impl {
   struct PendingAppend {
     NewEvent event;
-    std::promise<Result<AppendResult>> done;
+    AppendDone done;
   };
 
   RocksDbEventLogOptions options;
@@ -81,7 +81,7 @@ struct RocksDbEventLog::Impl {
   mutable std::mutex mu;
   mutable std::condition_variable head_cv;  // signalled when head moves
   std::condition_variable queue_cv;         // signalled when queue fills or on stop
-  std::deque<PendingAppend*> queue;
+  std::deque<std::unique_ptr<PendingAppend>> queue;
   bool stopping = false;
   Seq head = 0;  // highest durable seq
   // The last write's failure, until a write succeeds (disk full, read-only).
@@ -222,7 +222,7 @@ struct RocksDbEventLog::Impl {
   }
 
   void WriterLoop() {
-    std::vector<PendingAppend*> batch;
+    std::vector<std::unique_ptr<PendingAppend>> batch;
     for (;;) {
       Seq base = 0;
       {
@@ -232,7 +232,7 @@ struct RocksDbEventLog::Impl {
         size_t bytes = 0;
         while (!queue.empty() && (batch.empty() || bytes < options.max_batch_bytes)) {
           bytes += queue.front()->event.body.size();
-          batch.push_back(queue.front());
+          batch.push_back(std::move(queue.front()));
           queue.pop_front();
         }
         base = head;
@@ -244,7 +244,7 @@ struct RocksDbEventLog::Impl {
 
   // Writes `batch` as one synced WriteBatch with seqs after `base`, then wakes
   // the callers. Runs on the writer thread only.
-  void CommitBatch(Seq base, std::vector<PendingAppend*>& batch) {
+  void CommitBatch(Seq base, std::vector<std::unique_ptr<PendingAppend>>& batch) {
     rocksdb::WriteBatch wb;
     std::vector<Result<AppendResult>> results;
     results.reserve(batch.size());
@@ -252,7 +252,7 @@ struct RocksDbEventLog::Impl {
     Seq next = base;
     std::string chain = last_chain_hash;
     const int64_t now = clock->NowMicros();
-    for (PendingAppend* p : batch) {
+    for (const auto& p : batch) {
       NewEvent& ne = p->event;
       if (!ne.idempotency_key.empty()) {
         Seq existing = 0;
@@ -342,12 +342,16 @@ struct RocksDbEventLog::Impl {
     }
     head_cv.notify_all();
     for (size_t i = 0; i < batch.size(); ++i) {
+      // The entry goes before its completion runs: its event (the body)
+      // is not held while the caller's continuation is queued elsewhere.
+      AppendDone done = std::move(batch[i]->done);
+      batch[i].reset();
       // A failed write fails every new event of the batch; duplicates found
       // before the write stay answered, as they depend on no new data.
       if (!write_status.ok() && results[i].ok() && !results[i]->duplicate) {
-        batch[i]->done.set_value(write_status);
+        done(write_status);
       } else {
-        batch[i]->done.set_value(std::move(results[i]));
+        done(std::move(results[i]));
       }
     }
   }
@@ -439,16 +443,25 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::OpenFollower(
 }
 
 Result<AppendResult> RocksDbEventLog::Append(NewEvent e) {
-  if (impl_->follower) return Status::Unavailable("event log opened read-only");
-  Impl::PendingAppend pending{std::move(e), {}};
-  auto future = pending.done.get_future();
+  auto promise = std::make_shared<std::promise<Result<AppendResult>>>();
+  auto future = promise->get_future();
+  AppendAsync(std::move(e),
+              [promise](Result<AppendResult> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+void RocksDbEventLog::AppendAsync(NewEvent e, AppendDone done) {
+  if (impl_->follower) return done(Status::Unavailable("event log opened read-only"));
+  auto pending = std::make_unique<Impl::PendingAppend>(Impl::PendingAppend{std::move(e), {}});
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->stopping) return Status::Unavailable("event log is closing");
-    impl_->queue.push_back(&pending);
+    if (!impl_->stopping) {
+      pending->done = std::move(done);
+      impl_->queue.push_back(std::move(pending));
+    }
   }
+  if (pending) return done(Status::Unavailable("event log is closing"));
   impl_->queue_cv.notify_one();
-  return future.get();
 }
 
 Result<std::vector<Event>> RocksDbEventLog::ReadAfter(Seq after, size_t limit) const {
