@@ -78,17 +78,18 @@ for run in $(seq "$RUNS"); do
   echo "run_ratios       ${results[-1]}"
 done
 
-printf '%s\n' "${results[@]}" | python3 -c '
+printf '%s\n' "${results[@]}" | python3 -c "$(cat <<'PY'
 import json, statistics, sys
 runs = [json.loads(line) for line in sys.stdin if line.strip()]
 def med(k): return statistics.median(r[k] for r in runs)
 def each(k, f="{:.3f}"): return ", ".join(f.format(r[k]) for r in runs)
-print(f"bare 1-writer p99 ms: median {med(\"bare1_p99\"):.3f} (runs {each(\"bare1_p99\")})")
-print(f"server open loop 200/s p50/p95/p99 ms: {med(\"open_p50\"):.3f} / {med(\"open_p95\"):.3f}"
-      f" / {med(\"open_p99\"):.3f} (p99 runs {each(\"open_p99\")})")
-print(f"bare 50 writers puts/s: median {med(\"bare50_puts\"):.0f} (runs {each(\"bare50_puts\", \"{:.0f}\")})")
-print(f"server closed loop 50 req/s: median {med(\"closed_rps\"):.0f} (runs {each(\"closed_rps\", \"{:.0f}\")})")
-print(f"errors: {sum(r[\"errors\"] for r in runs)}")
-print(f"open-loop p99 ratio = {med(\"open_p99_ratio\"):.2f} (goal ≤ 1.5; runs {each(\"open_p99_ratio\", \"{:.2f}\")})")
-print(f"closed-loop throughput ratio = {med(\"closed_ratio\"):.2f} (goal ≥ 0.8; runs {each(\"closed_ratio\", \"{:.2f}\")})")
-'
+print(f"bare 1-writer p99 ms: median {med('bare1_p99'):.3f} (runs {each('bare1_p99')})")
+print(f"server open loop 200/s p50/p95/p99 ms: {med('open_p50'):.3f} / {med('open_p95'):.3f}"
+      f" / {med('open_p99'):.3f} (p99 runs {each('open_p99')})")
+print(f"bare 50 writers puts/s: median {med('bare50_puts'):.0f} (runs {each('bare50_puts', '{:.0f}')})")
+print(f"server closed loop 50 req/s: median {med('closed_rps'):.0f} (runs {each('closed_rps', '{:.0f}')})")
+print(f"errors: {sum(r['errors'] for r in runs)}")
+print(f"open-loop p99 ratio = {med('open_p99_ratio'):.2f} (goal ≤ 1.5; runs {each('open_p99_ratio', '{:.2f}')})")
+print(f"closed-loop throughput ratio = {med('closed_ratio'):.2f} (goal ≥ 0.8; runs {each('closed_ratio', '{:.2f}')})")
+PY
+)"

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -574,7 +575,11 @@ Status HttpServer::Start() {
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
-    impl_->io_threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->io_threads.emplace_back([this] {
+      // Named for profiles (perf report --sort comm) and top -H.
+      pthread_setname_np(pthread_self(), "http-io");
+      impl_->ioc.run();
+    });
   }
   return Status::Ok();
 }

@@ -1,5 +1,6 @@
 #include "log/rocksdb_event_log.h"
 
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/options_util.h>
@@ -402,7 +403,10 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
     ENGRAM_RETURN_IF_ERROR(PurgeErasuresIfPending(impl->db.get(), impl->handles, impl->events, keys,
                                                   /*at_open=*/true));
   }
-  impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
+  impl->writer = std::thread([p = impl.get()] {
+    pthread_setname_np(pthread_self(), "log-writer");  // for profiles and top -H
+    p->WriterLoop();
+  });
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
 }
 
