@@ -12,7 +12,6 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -25,6 +24,7 @@
 #include "log/event_bodies.h"
 #include "log/event_codec.h"
 #include "log/event_types.h"
+#include "log/rocksdb_files.h"
 #include "log/rocksdb_purge.h"
 
 namespace engram::log {
@@ -573,35 +573,10 @@ Status RocksDbEventLog::WriteHealth() const {
   return impl_->write_error;
 }
 
-uint64_t RocksDbEventLog::DiskUsageBytes() const {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(impl_->options.path, ec)) {
-    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
-  }
-  return total;
-}
+uint64_t RocksDbEventLog::DiskUsageBytes() const { return FolderBytes(impl_->options.path); }
 
 Result<std::string> RocksDbEventLog::Identity() const {
-  // RocksDB keeps the id it made at creation in IDENTITY; a secondary
-  // instance does not load it (GetDbIdentity answers ""), so read the file,
-  // which primary and follower see alike.
-  std::string id;
-  {
-    std::ifstream in(impl_->options.path + "/IDENTITY");
-    std::getline(in, id);
-  }
-  if (id.empty()) {
-    rocksdb::Status s = impl_->db->GetDbIdentity(id);
-    if (!s.ok()) return FromRocks(s, "read the event log's identity");
-  }
-  while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) {
-    id.pop_back();
-  }
-  if (id.empty()) {
-    return Status::Corruption("the event log at " + impl_->options.path + " has no identity");
-  }
-  return id;
+  return ReadLogIdentity(impl_->db.get(), impl_->options.path);
 }
 
 }  // namespace engram::log
