@@ -335,6 +335,7 @@ void Application::WireServices() {
   s.post_call.webhook_secret = options_.webhook_secret;
   s.post_call.insecure_no_signature = options_.insecure_no_signature;
   s.post_call.keep_audio = options_.keep_audio;
+  s.post_call.max_pending_appends = options_.max_pending_appends;
   s.queries = queries_.get();
   s.index = index_.get();
   s.embedder = query_embedder_.get();
@@ -373,6 +374,10 @@ void Application::WireServices() {
                                           double ms) { t->Observe(r, res, ms); };
   so.on_header = [this](const http::HttpRequest& head) {
     return http::DecideOnHeader(head, services_);
+  };
+  so.async_handler = [this](const std::shared_ptr<const http::HttpRequest>& r,
+                            const http::AsyncResponder& responder) {
+    return http::StartRequest(r, services_, responder);
   };
   server_ = std::make_unique<http::HttpServer>(
       so, [this](const http::HttpRequest& r) { return http::HandleRequest(r, services_); });

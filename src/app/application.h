@@ -73,6 +73,8 @@ struct ApplicationOptions {
   std::string webhook_secret;
   bool insecure_no_signature = false;
   bool keep_audio = false;
+  // Post-call appends waiting for their fsync at once (PostCallConfig).
+  size_t max_pending_appends = 1024;
   // Memory tool and init webhook.
   std::string tool_secret;
   std::string tool_secret_header = "X-Engram-Secret";

@@ -75,6 +75,12 @@ void RegisterServeGauges(metrics::Registry& r, const log::EventLog& log,
   r.AddGauge(
       "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "rejected"}},
       [&pc] { return static_cast<double>(pc.rejected.load()); }, "counter");
+  r.AddGauge(
+      "engram_post_call_total", "Post-call webhooks by outcome", {{"outcome", "busy"}},
+      [&pc] { return static_cast<double>(pc.refused_busy.load()); }, "counter");
+  r.AddGauge("engram_post_call_appends_pending",
+             "Post-call appends waiting for their fsync (bounded by --max-pending-appends)", {},
+             [&pc] { return static_cast<double>(pc.pending_appends.load()); });
 }
 
 void RegisterServerGauges(metrics::Registry& r, const http::HttpServer& server) {

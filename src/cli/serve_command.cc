@@ -41,6 +41,7 @@ struct ServeFlags {
   uint64_t max_body_bytes = 64ull << 20;
   int read_timeout_secs = 30;
   int handler_threads = 64;
+  size_t max_pending_appends = 1024;
   int io_threads = 2;
   int projector_nice = 10;
   int64_t jobs_ack_wait_ms = 30'000;  // --jobs-ack-wait-ms, with --log nats://
@@ -202,6 +203,7 @@ int Serve(const ServeFlags& flags) {
   options.webhook_secret = secret;
   options.insecure_no_signature = flags.insecure_no_signature;
   options.keep_audio = flags.keep_audio;
+  options.max_pending_appends = flags.max_pending_appends;
   options.tool_secret = tool_secret;
   options.tool_secret_header = flags.tool_secret_header;
   options.insecure_no_tool_secret = flags.insecure_no_tool_secret;
@@ -290,7 +292,13 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Time allowed to receive one request")
       ->capture_default_str();
   cmd->add_option("--handler-threads", flags->handler_threads,
-                  "Requests handled at once (appends wait for their fsync)")
+                  "Threads for the routes that may block (memory tool, init, admin); "
+                  "post-calls hold no thread while their append waits for its fsync")
+      ->capture_default_str();
+  cmd->add_option("--max-pending-appends", flags->max_pending_appends,
+                  "Post-call appends waiting for their fsync at once; beyond, 503 with "
+                  "Retry-After")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
   cmd->add_option("--io-threads", flags->io_threads, "Network threads")->capture_default_str();
   cmd->add_option("--max-connections", flags->max_connections,

@@ -38,9 +38,17 @@ bool DropAudio(json& body, log::NewEvent& event, const std::string& raw) {
   return true;
 }
 
-}  // namespace
+// A checked post-call, ready to append.
+struct PreparedPostCall {
+  log::NewEvent event;
+  std::string idempotency_key;
+  std::string type;
+  std::string conversation_id;
+};
 
-Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& services) {
+// Verifies the signature and the body and builds the event: everything
+// before the append, on the calling thread (no blocking).
+Result<PreparedPostCall> PreparePostCall(const HttpRequest& request, Services& services) {
   const PostCallConfig& config = services.post_call;
   log::NewEvent event;
   if (config.insecure_no_signature) {
@@ -112,19 +120,96 @@ Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& servic
   }
   if (!dropped) event.body = request.body;
 
-  const std::string idempotency_key = event.idempotency_key;
-  const std::string type = event.type;
-  ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended, services.log->Append(std::move(event)));
-  if (appended.duplicate) {
-    RecordRedeliveryMismatch(request, services, idempotency_key, type, conversation_id,
-                             appended.seq);
-  }
+  PreparedPostCall prepared;
+  prepared.idempotency_key = event.idempotency_key;
+  prepared.type = event.type;
+  prepared.conversation_id = conversation_id;
+  prepared.event = std::move(event);
+  return prepared;
+}
+
+// The answer to an appended post-call (after a duplicate's body check).
+HttpResponse Acknowledge(const log::AppendResult& appended, Services& services) {
   HttpResponse response = HttpResponse::Json(
       200, {{"status", appended.duplicate ? "duplicate" : "accepted"}, {"seq", appended.seq}});
   response.log_seq = appended.seq;
   (appended.duplicate ? services.post_call_counters.duplicates
                       : services.post_call_counters.accepted)++;
   return response;
+}
+
+}  // namespace
+
+Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& services) {
+  ENGRAM_ASSIGN_OR_RETURN(PreparedPostCall prepared, PreparePostCall(request, services));
+  ENGRAM_ASSIGN_OR_RETURN(log::AppendResult appended,
+                          services.log->Append(std::move(prepared.event)));
+  if (appended.duplicate) {
+    RecordRedeliveryMismatch(request, services, prepared.idempotency_key, prepared.type,
+                             prepared.conversation_id, appended.seq);
+  }
+  return Acknowledge(appended, services);
+}
+
+namespace {
+
+// Bodies above this are checked on the blocking pool, not the io thread: an
+// audio post-call carries the whole call as base64 MP3 (tens of MB), and
+// hashing, parsing and rewriting it takes long enough to stall every
+// connection the io thread serves. Transcripts are tens of KB.
+constexpr size_t kInlineBodyBytes = 1u << 20;
+
+void CheckAndAppend(const std::shared_ptr<const HttpRequest>& request, Services& services,
+                    const AsyncResponder& responder) {
+  Result<PreparedPostCall> prepared = PreparePostCall(*request, services);
+  if (!prepared.ok()) return responder.respond(ErrorResponse(prepared.status()));
+  // Backpressure: each waiting append holds its body. A slot is taken here
+  // and given back when the answer is made, on the connection's executor.
+  RouteCounters& counters = services.post_call_counters;
+  if (counters.pending_appends.fetch_add(1) >= services.post_call.max_pending_appends) {
+    counters.pending_appends--;
+    counters.refused_busy++;
+    HttpResponse busy =
+        HttpResponse::Json(503, {{"error", "too many appends waiting; retry later"}});
+    busy.headers.emplace_back("Retry-After", "1");
+    return responder.respond(std::move(busy));
+  }
+  auto checked = std::make_shared<PreparedPostCall>(std::move(prepared).value());
+  log::NewEvent event = std::move(checked->event);
+  // Runs on the log's writer: only hands the result back to the connection.
+  services.log->AppendAsync(
+      std::move(event), [request = request, &services, responder = responder,
+                         checked](Result<log::AppendResult> appended) mutable {
+        responder.resume(
+            [request, &services, responder, checked, appended = std::move(appended)]() mutable {
+              services.post_call_counters.pending_appends--;
+              if (!appended.ok()) return responder.respond(ErrorResponse(appended.status()));
+              if (!appended->duplicate) return responder.respond(Acknowledge(*appended, services));
+              // A redelivery: comparing its body reads the log and may append,
+              // which blocks.
+              responder.run_blocking([request, &services, responder, checked, appended]() {
+                RecordRedeliveryMismatch(*request, services, checked->idempotency_key,
+                                         checked->type, checked->conversation_id, appended->seq);
+                responder.respond(Acknowledge(*appended, services));
+              });
+            });
+        // Nothing of the request stays with the writer's copy of this
+        // completion (EventLog::AppendAsync).
+        request.reset();
+        checked.reset();
+        responder = AsyncResponder{};
+      });
+}
+
+}  // namespace
+
+void HandlePostCallAsync(const std::shared_ptr<const HttpRequest>& request, Services& services,
+                         const AsyncResponder& responder) {
+  if (request->body.size() > kInlineBodyBytes) {
+    return responder.run_blocking(
+        [request, &services, responder] { CheckAndAppend(request, services, responder); });
+  }
+  CheckAndAppend(request, services, responder);
 }
 
 }  // namespace engram::http

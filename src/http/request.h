@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -43,6 +44,20 @@ struct HttpResponse {
     return {status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
             "application/json"};
   }
+};
+
+// How a request answered without holding a thread gets back to its
+// connection. The server makes one per request (its functions may be
+// called from any thread); a test may make one that runs everything inline.
+struct AsyncResponder {
+  // Runs `work` soon on the connection's own executor (an io thread): for
+  // the short, non-blocking rest of a request after a wait completed on
+  // someone else's thread (the log's writer).
+  std::function<void(std::function<void()>)> resume;
+  // Runs `work` on a thread that may block (the server's handler pool).
+  std::function<void(std::function<void()>)> run_blocking;
+  // Sends the answer. Called exactly once per request.
+  std::function<void(HttpResponse)> respond;
 };
 
 // The one place that maps Status codes to HTTP statuses, with body

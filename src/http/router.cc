@@ -117,6 +117,22 @@ HeaderDecision DecideOnHeader(const HttpRequest& head, Services& services) {
   return {HandleRequest(head, services), 0};
 }
 
+bool StartRequest(const std::shared_ptr<const HttpRequest>& request, Services& services,
+                  const AsyncResponder& responder) {
+  if (request->method != "POST" || request->Path() != "/webhook/post-call") return false;
+  if (Status s = CheckRequestText(*request); !s.ok()) {
+    responder.respond(ErrorResponse(s));
+    return true;
+  }
+  AsyncResponder noted = responder;
+  noted.respond = [request, &services, respond = responder.respond](HttpResponse response) {
+    NoteAuthFailure(services.auth_throttle, *request, &response);
+    respond(std::move(response));
+  };
+  HandlePostCallAsync(request, services, noted);
+  return true;
+}
+
 HttpResponse HandleRequest(const HttpRequest& request, Services& services) {
   if (Status s = CheckRequestText(request); !s.ok()) return ErrorResponse(s);
   const std::string_view path = request.Path();

@@ -1,6 +1,8 @@
 // Routing: a plain function from request to response.
 #pragma once
 
+#include <memory>
+
 #include "http/request.h"
 #include "http/server.h"
 #include "http/services.h"
@@ -10,12 +12,26 @@ namespace engram::http {
 // Dispatches to the route's handler. Unknown paths get 404, known paths with
 // the wrong method 405; handler errors become JSON error bodies.
 HttpResponse HandleRequest(const HttpRequest& request, Services& services);
+// The server's async handler (ServerOptions::async_handler): starts answering
+// `request` without blocking the calling io thread when its route can
+// (POST /webhook/post-call, whose append completes on the log's writer).
+// True: responder.respond will be called once, with what HandleRequest
+// would answer. False: the route may block; run HandleRequest elsewhere.
+bool StartRequest(const std::shared_ptr<const HttpRequest>& request, Services& services,
+                  const AsyncResponder& responder);
 // The server's header hook (ServerOptions::on_header): decides from a
 // request's head whether to read its body and how much (http/header_gate.h).
 HeaderDecision DecideOnHeader(const HttpRequest& head, Services& services);
 
 // Handlers, one per route. Each returns a response or an error Status.
 Result<HttpResponse> HandlePostCall(const HttpRequest& request, Services& services);
+// The same without blocking: checks on the calling thread, appends with
+// EventLog::AppendAsync and answers through `responder` (resumed on its
+// executor; a duplicate's body check, which reads and may append, on its
+// blocking pool). At most PostCallConfig::max_pending_appends appends wait
+// at once; beyond, 503 with Retry-After.
+void HandlePostCallAsync(const std::shared_ptr<const HttpRequest>& request, Services& services,
+                         const AsyncResponder& responder);
 Result<HttpResponse> HandleHealthz(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleMetrics(const HttpRequest& request, Services& services);
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services);

@@ -1,9 +1,8 @@
 #include "http/server.h"
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +15,8 @@
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include "http/connection_cap.h"
 
 namespace engram::http {
 
@@ -59,16 +60,6 @@ class ThrottledWarning {
   uint64_t suppressed_ = 0;
   bool written_ = false;
 };
-
-// Descriptors open in this process now; 64 when /proc is not there.
-size_t OpenDescriptors() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return 64;
-  size_t n = 0;
-  while (readdir(dir)) ++n;
-  closedir(dir);
-  return n > 3 ? n - 3 : 0;  // ".", ".." and the directory's own descriptor
-}
 
 // A 503 written straight to a socket that will get no session, which the
 // caller then closes: one non-blocking send into an empty socket buffer, so
@@ -117,6 +108,10 @@ struct HttpServer::Impl {
   asio::thread_pool handlers;
   std::vector<std::thread> io_threads;
   std::atomic<int> in_flight{0};
+  // Requests taken by the async handler whose session another thread may
+  // still hold (a completion queued in the log): Stop waits for them, or
+  // they would post to an executor that is gone.
+  std::atomic<int> async_held{0};
   std::atomic<bool> stopping{false};
   uint16_t bound_port = 0;
 
@@ -293,9 +288,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto request = std::make_shared<HttpRequest>(std::move(head_));
     request->body = std::move(msg.body());
     server_.in_flight++;
+    const auto read_done = std::chrono::steady_clock::now();
+    if (server_.options.async_handler && StartAsync(request, read_done)) return;
     // The handler may block; run it off the io threads, then come back to
     // this connection's executor to write.
-    const auto read_done = std::chrono::steady_clock::now();
     asio::post(server_.handlers, [self = shared_from_this(), request, read_done] {
       HttpResponse response;
       try {
@@ -304,17 +300,65 @@ class Session : public std::enable_shared_from_this<Session> {
         spdlog::error("handler threw: {}", e.what());
         response = HttpResponse::Json(500, {{"error", "internal error"}});
       }
-      if (self->server_.options.on_response) {
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_done)
-                .count();
-        self->server_.options.on_response(*request, response, ms);
-      }
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->server_.in_flight--;
-        self->ReleaseBody();
-        self->Reply(std::move(response), !self->keep_alive_);
-      });
+      self->Finish(request, std::move(response), read_done, self);
+    });
+  }
+
+  // Holds the session of a request the async handler took, for as long as
+  // any thread holds its responder; counted in async_held. The session is
+  // released before the count drops, so Stop outlives its destructor.
+  struct AsyncHold {
+    explicit AsyncHold(std::shared_ptr<Session> s) : session(std::move(s)) {
+      session->server_.async_held++;
+    }
+    ~AsyncHold() {
+      HttpServer::Impl& server = session->server_;
+      session.reset();
+      server.async_held--;
+    }
+    std::shared_ptr<Session> session;
+    std::atomic<bool> answered{false};
+  };
+
+  // Offers the request to the async handler; false when it declined.
+  bool StartAsync(const std::shared_ptr<HttpRequest>& request,
+                  std::chrono::steady_clock::time_point read_done) {
+    auto hold = std::make_shared<AsyncHold>(shared_from_this());
+    const auto strand = stream_.get_executor();
+    AsyncResponder responder;
+    responder.resume = [hold, strand](std::function<void()> work) {
+      asio::post(strand, [hold, work = std::move(work)] { work(); });
+    };
+    responder.run_blocking = [hold](std::function<void()> work) {
+      asio::post(hold->session->server_.handlers, [hold, work = std::move(work)] { work(); });
+    };
+    responder.respond = [hold, request, read_done](HttpResponse response) {
+      if (hold->answered.exchange(true)) return;
+      hold->session->Finish(request, std::move(response), read_done, hold);
+    };
+    try {
+      return server_.options.async_handler(request, responder);
+    } catch (const std::exception& e) {
+      spdlog::error("async handler threw: {}", e.what());
+      responder.respond(HttpResponse::Json(500, {{"error", "internal error"}}));
+      return true;
+    }
+  }
+
+  // Records and writes the answer to `request`, on this connection's
+  // executor; callable from any thread. `keep` (the session or its hold)
+  // stays alive until the write has started.
+  void Finish(const std::shared_ptr<const HttpRequest>& request, HttpResponse response,
+              std::chrono::steady_clock::time_point read_done, std::shared_ptr<void> keep) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_done)
+            .count();
+    asio::post(stream_.get_executor(), [this, keep = std::move(keep), request, ms,
+                                        response = std::move(response)]() mutable {
+      if (server_.options.on_response) server_.options.on_response(*request, response, ms);
+      server_.in_flight--;
+      ReleaseBody();
+      Reply(std::move(response), !keep_alive_);
     });
   }
 
@@ -467,40 +511,6 @@ HttpServer::HttpServer(ServerOptions options, RequestHandler handler)
 
 HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
-namespace {
-
-// max_connections, lowered so that connections cannot take the descriptors
-// the log, the read model and the reserve slots need. Logs the result.
-size_t EffectiveMaxConnections(const ServerOptions& options) {
-  const size_t wanted = std::max<size_t>(1, options.max_connections);
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
-    spdlog::info("connections: at most {} at once (+{} reserve for /healthz)", wanted,
-                 options.reserve_connections);
-    return wanted;
-  }
-  const size_t fd_limit = limit.rlim_cur;
-  const size_t in_use = OpenDescriptors();
-  // RocksDB opens files as the log grows; SQLite, curl and the extractor
-  // need some too.
-  const size_t headroom = std::clamp<size_t>(fd_limit / 8, 8, 64);
-  const size_t taken = in_use + headroom + options.reserve_connections;
-  const size_t room = fd_limit > taken ? fd_limit - taken : 0;
-  const size_t effective = std::clamp<size_t>(room, 1, wanted);
-  if (effective < wanted) {
-    spdlog::warn(
-        "connections: at most {} at once, not {}: RLIMIT_NOFILE is {} with {} descriptors "
-        "open, {} kept for files and {} reserve slots (raise `ulimit -n` for more)",
-        effective, wanted, fd_limit, in_use, headroom, options.reserve_connections);
-  } else {
-    spdlog::info("connections: at most {} at once (+{} reserve for /healthz; RLIMIT_NOFILE {})",
-                 effective, options.reserve_connections, fd_limit);
-  }
-  return effective;
-}
-
-}  // namespace
-
 Status HttpServer::Start() {
   beast::error_code ec;
   auto address = asio::ip::make_address(impl_->options.host, ec);
@@ -521,7 +531,11 @@ Status HttpServer::Start() {
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
-    impl_->io_threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->io_threads.emplace_back([this] {
+      // Named for profiles (perf report --sort comm) and top -H.
+      pthread_setname_np(pthread_self(), "http-io");
+      impl_->ioc.run();
+    });
   }
   return Status::Ok();
 }
@@ -549,6 +563,15 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   });
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Past the grace too: a completion still held by the log would post to
+  // this io_context after it is gone. An append always completes (the
+  // writer answers every queued one, JetStream within its deadline).
+  for (int waited_ms = 0; impl_->async_held > 0; waited_ms += 5) {
+    if (waited_ms % 5000 == 0 && waited_ms > 0) {
+      spdlog::warn("stopping: {} request(s) still wait for the log", impl_->async_held.load());
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   impl_->work.reset();

@@ -1,7 +1,10 @@
 // HttpServer: a Boost.Beast HTTP/1.1 server. Listener and sessions run on a
-// small io_context pool; handlers run on a separate pool because they may
-// block (an append waits for its fsync). Blocking an io thread would stall
-// every connection it serves and defeat group commit.
+// small io_context pool. A request the async handler takes (the post-call
+// route) is answered from its connection's io thread and holds no thread
+// while its append waits for the fsync: the log's completion hands it back
+// to the connection's executor. Other handlers run on a separate pool
+// because they may block; blocking an io thread would stall every
+// connection it serves and defeat group commit.
 //
 // Each session owns its limits: a read timeout per request (so a slow or idle
 // client cannot hold a connection forever), a header limit and a body limit
@@ -45,6 +48,13 @@ struct HeaderDecision {
 // Runs on an io thread: must be quick and must not block.
 using HeaderHook = std::function<HeaderDecision(const HttpRequest& head)>;
 
+// Offered every request first, on its connection's io thread, so it must
+// not block. True: it took the request and will call responder.respond
+// once (from any thread). False: the request goes to the RequestHandler on
+// the handler pool, and the responder is dropped unused.
+using AsyncRequestHandler = std::function<bool(const std::shared_ptr<const HttpRequest>& request,
+                                               const AsyncResponder& responder)>;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: pick a free port (tests)
@@ -55,8 +65,9 @@ struct ServerOptions {
   // on a kept-alive connection.
   std::chrono::milliseconds read_timeout{30'000};
   int io_threads = 2;
-  // Requests handled at once. Appends block for their group commit, so this
-  // bounds how many appends can share one fsync.
+  // Requests handled at once by blocking handlers (the memory routes, the
+  // admin routes: reads, embeddings, appends that wait for their fsync).
+  // Requests the async handler takes hold no thread while they wait.
   int handler_threads = 64;
   ResponseObserver on_response;  // optional
   // Connections served at once. Start() lowers it to what RLIMIT_NOFILE
@@ -73,7 +84,8 @@ struct ServerOptions {
   // arrives and releases it when answered. Beyond it: 503 with Retry-After.
   // 0: no budget.
   uint64_t max_inflight_body_bytes = 256ull << 20;
-  HeaderHook on_header;  // optional: every request may send up to body_limit
+  HeaderHook on_header;               // optional: every request may send up to body_limit
+  AsyncRequestHandler async_handler;  // optional: every request goes to the pool
 };
 
 // Counters for /metrics. Read at any time from any thread.

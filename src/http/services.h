@@ -40,6 +40,11 @@ struct PostCallConfig {
   bool insecure_no_signature = false;  // accept unsigned post-call webhooks
   bool keep_audio = false;             // keep data.full_audio in the log
   SignaturePolicy signature_policy;
+  // Appends the route may have waiting at once (HandlePostCallAsync); beyond
+  // it a post-call gets 503 with Retry-After (ElevenLabs retries). Each
+  // holds its body until the fsync, so this bounds that memory beside the
+  // server's body budget; far above what one fsync's group commit takes.
+  size_t max_pending_appends = 1024;
 };
 
 // The memory tool and the init webhook (ElevenLabs sends a secret header).
@@ -132,6 +137,10 @@ struct RouteCounters {
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> rejected{0};
+  // Post-call only: appends waiting for their fsync now, and answers of 503
+  // because max_pending_appends were waiting.
+  std::atomic<uint64_t> pending_appends{0};
+  std::atomic<uint64_t> refused_busy{0};
 };
 
 // What /healthz and /metrics say about this node of a deployment.

@@ -105,6 +105,14 @@ void KeyStore::ForgetCached(const std::vector<std::string>& key_ids) {
   }
 }
 
+std::shared_ptr<const DataKey> KeyStore::CachedKey(std::string_view subject) {
+  if (!table_->CacheIsCoherent()) return nullptr;
+  const std::string hash = SubjectHash(subject);
+  std::lock_guard lock(cache_mu_);
+  auto it = by_subject_.find(hash);
+  return it == by_subject_.end() ? nullptr : it->second;
+}
+
 Result<std::shared_ptr<const DataKey>> KeyStore::KeyFor(std::string_view subject) {
   const std::string hash = SubjectHash(subject);
   // Cache hits (every event of a known caller) never wait for the table,

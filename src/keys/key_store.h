@@ -67,6 +67,9 @@ class KeyStore {
   // The data key of `subject`, made (and committed durably) the first time.
   // Unavailable on a read-only store when the subject has no key.
   Result<std::shared_ptr<const DataKey>> KeyFor(std::string_view subject);
+  // The data key of `subject` when the cache holds it, else null; never
+  // waits for the table (an asynchronous append's fast path).
+  std::shared_ptr<const DataKey> CachedKey(std::string_view subject);
   // The key named `key_id`; null when there is none (destroyed by a forget).
   Result<std::shared_ptr<const DataKey>> Find(std::string_view key_id);
 

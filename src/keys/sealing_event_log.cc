@@ -118,6 +118,29 @@ Result<log::AppendResult> SealingEventLog::Append(log::NewEvent e) {
   return inner_.Append(std::move(e));
 }
 
+void SealingEventLog::AppendAsync(log::NewEvent e, log::AppendDone done) {
+  const bool forget =
+      e.type == log::event_type::kUserForgotten && e.route == log::event_route::kAdmin;
+  std::string subject;
+  if (!forget) {
+    subject = SealSubject(e.type, e.route, e.body);
+    if (subject.empty()) return inner_.AppendAsync(std::move(e), std::move(done));
+    if (auto key = store_.CachedKey(subject)) {
+      e.seal = std::make_shared<GcmBodySeal>(std::move(key));
+      return inner_.AppendAsync(std::move(e), std::move(done));
+    }
+  }
+  // A key to make (a synced commit) or a forget's three steps: both block.
+  blocking_.Run([this, forget, subject = std::move(subject), e = std::move(e),
+                 done = std::move(done)]() mutable {
+    if (forget) return done(AppendForget(std::move(e)));
+    auto key = store_.KeyFor(subject);
+    if (!key.ok()) return done(key.status());
+    e.seal = std::make_shared<GcmBodySeal>(std::move(key).value());
+    inner_.AppendAsync(std::move(e), std::move(done));
+  });
+}
+
 Result<log::AppendResult> SealingEventLog::AppendForget(log::NewEvent e) {
   ENGRAM_ASSIGN_OR_RETURN(log::UserForgottenBody body, log::UserForgottenBody::Parse(e.body));
   std::vector<std::string> subjects = {"user:" + body.user_id};

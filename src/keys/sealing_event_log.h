@@ -44,6 +44,7 @@
 #include <string_view>
 
 #include "keys/key_store.h"
+#include "log/append_threads.h"
 #include "log/event_log.h"
 
 namespace engram::keys {
@@ -72,6 +73,11 @@ class SealingEventLog final : public log::EventLog {
   SealingEventLog(log::EventLog& inner, KeyStore& store);
 
   Result<log::AppendResult> Append(log::NewEvent e) override;
+  // Without blocking when the subject's key is cached (every event of a
+  // known caller): sealed on the inner log's writer as Append does. A new
+  // key (made and synced first) and a forget run on this log's own
+  // threads.
+  void AppendAsync(log::NewEvent e, log::AppendDone done) override;
   // Sealed entries come back decrypted. One whose key was destroyed comes
   // back with an empty body and Event::erased set. Corruption when a sealed
   // body does not authenticate (changed bytes: GCM's tag).
@@ -97,6 +103,9 @@ class SealingEventLog final : public log::EventLog {
   log::EventLog& inner_;
   KeyStore& store_;
   std::string crash_at_;
+  // Last: destroyed first, finishing the appends still waiting for a key.
+  // Several, so new callers arriving together share one key commit.
+  log::AppendThreads blocking_{8};
 };
 
 }  // namespace engram::keys

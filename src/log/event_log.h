@@ -18,6 +18,9 @@ struct AppendResult {
   int64_t received_at_us = 0;
 };
 
+// What an asynchronous append calls when it is done (EventLog::AppendAsync).
+using AppendDone = std::function<void(Result<AppendResult>)>;
+
 // Thread-safe. An OK Append is durable: its WAL write was synced before it returned.
 class EventLog {
  public:
@@ -28,6 +31,16 @@ class EventLog {
   // Errors: IOError when the write failed (nothing was appended);
   // Unavailable when the log is read-only or shutting down.
   virtual Result<AppendResult> Append(NewEvent e) = 0;
+
+  // Append without blocking the caller: `done` is called exactly once with
+  // what Append would have returned, after the write that makes the event
+  // durable (for an OK result), or at once when the log refuses it
+  // (closing, read-only). It runs on a thread of the log's (the RocksDB
+  // writer, or the calling thread for a refusal) and must not block or do
+  // heavy work there: hand the result on to the caller's own executor. The
+  // log may destroy `done` on that thread after calling it, so it should
+  // move out what it holds that must be released elsewhere.
+  virtual void AppendAsync(NewEvent e, AppendDone done) = 0;
 
   // Up to `limit` events with seq > `after`, in seq order. Empty at the head.
   virtual Result<std::vector<Event>> ReadAfter(Seq after, size_t limit) const = 0;

@@ -1,5 +1,6 @@
 #include "log/rocksdb_event_log.h"
 
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/options_util.h>
@@ -11,7 +12,6 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -24,6 +24,7 @@
 #include "log/event_bodies.h"
 #include "log/event_codec.h"
 #include "log/event_types.h"
+#include "log/rocksdb_files.h"
 #include "log/rocksdb_purge.h"
 
 namespace engram::log {
@@ -63,7 +64,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions() {
 struct RocksDbEventLog::Impl {
   struct PendingAppend {
     NewEvent event;
-    std::promise<Result<AppendResult>> done;
+    AppendDone done;
   };
 
   RocksDbEventLogOptions options;
@@ -81,7 +82,7 @@ struct RocksDbEventLog::Impl {
   mutable std::mutex mu;
   mutable std::condition_variable head_cv;  // signalled when head moves
   std::condition_variable queue_cv;         // signalled when queue fills or on stop
-  std::deque<PendingAppend*> queue;
+  std::deque<std::unique_ptr<PendingAppend>> queue;
   bool stopping = false;
   Seq head = 0;  // highest durable seq
   // The last write's failure, until a write succeeds (disk full, read-only).
@@ -222,7 +223,7 @@ struct RocksDbEventLog::Impl {
   }
 
   void WriterLoop() {
-    std::vector<PendingAppend*> batch;
+    std::vector<std::unique_ptr<PendingAppend>> batch;
     for (;;) {
       Seq base = 0;
       {
@@ -232,7 +233,7 @@ struct RocksDbEventLog::Impl {
         size_t bytes = 0;
         while (!queue.empty() && (batch.empty() || bytes < options.max_batch_bytes)) {
           bytes += queue.front()->event.body.size();
-          batch.push_back(queue.front());
+          batch.push_back(std::move(queue.front()));
           queue.pop_front();
         }
         base = head;
@@ -244,7 +245,7 @@ struct RocksDbEventLog::Impl {
 
   // Writes `batch` as one synced WriteBatch with seqs after `base`, then wakes
   // the callers. Runs on the writer thread only.
-  void CommitBatch(Seq base, std::vector<PendingAppend*>& batch) {
+  void CommitBatch(Seq base, std::vector<std::unique_ptr<PendingAppend>>& batch) {
     rocksdb::WriteBatch wb;
     std::vector<Result<AppendResult>> results;
     results.reserve(batch.size());
@@ -252,7 +253,7 @@ struct RocksDbEventLog::Impl {
     Seq next = base;
     std::string chain = last_chain_hash;
     const int64_t now = clock->NowMicros();
-    for (PendingAppend* p : batch) {
+    for (const auto& p : batch) {
       NewEvent& ne = p->event;
       if (!ne.idempotency_key.empty()) {
         Seq existing = 0;
@@ -342,12 +343,16 @@ struct RocksDbEventLog::Impl {
     }
     head_cv.notify_all();
     for (size_t i = 0; i < batch.size(); ++i) {
+      // The entry goes before its completion runs: its event (the body)
+      // is not held while the caller's continuation is queued elsewhere.
+      AppendDone done = std::move(batch[i]->done);
+      batch[i].reset();
       // A failed write fails every new event of the batch; duplicates found
       // before the write stay answered, as they depend on no new data.
       if (!write_status.ok() && results[i].ok() && !results[i]->duplicate) {
-        batch[i]->done.set_value(write_status);
+        done(write_status);
       } else {
-        batch[i]->done.set_value(std::move(results[i]));
+        done(std::move(results[i]));
       }
     }
   }
@@ -398,7 +403,10 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
     ENGRAM_RETURN_IF_ERROR(PurgeErasuresIfPending(impl->db.get(), impl->handles, impl->events, keys,
                                                   /*at_open=*/true));
   }
-  impl->writer = std::thread([p = impl.get()] { p->WriterLoop(); });
+  impl->writer = std::thread([p = impl.get()] {
+    pthread_setname_np(pthread_self(), "log-writer");  // for profiles and top -H
+    p->WriterLoop();
+  });
   return std::unique_ptr<RocksDbEventLog>(new RocksDbEventLog(std::move(impl)));
 }
 
@@ -439,16 +447,25 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::OpenFollower(
 }
 
 Result<AppendResult> RocksDbEventLog::Append(NewEvent e) {
-  if (impl_->follower) return Status::Unavailable("event log opened read-only");
-  Impl::PendingAppend pending{std::move(e), {}};
-  auto future = pending.done.get_future();
+  auto promise = std::make_shared<std::promise<Result<AppendResult>>>();
+  auto future = promise->get_future();
+  AppendAsync(std::move(e),
+              [promise](Result<AppendResult> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+void RocksDbEventLog::AppendAsync(NewEvent e, AppendDone done) {
+  if (impl_->follower) return done(Status::Unavailable("event log opened read-only"));
+  auto pending = std::make_unique<Impl::PendingAppend>(Impl::PendingAppend{std::move(e), {}});
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->stopping) return Status::Unavailable("event log is closing");
-    impl_->queue.push_back(&pending);
+    if (!impl_->stopping) {
+      pending->done = std::move(done);
+      impl_->queue.push_back(std::move(pending));
+    }
   }
+  if (pending) return done(Status::Unavailable("event log is closing"));
   impl_->queue_cv.notify_one();
-  return future.get();
 }
 
 Result<std::vector<Event>> RocksDbEventLog::ReadAfter(Seq after, size_t limit) const {
@@ -556,35 +573,10 @@ Status RocksDbEventLog::WriteHealth() const {
   return impl_->write_error;
 }
 
-uint64_t RocksDbEventLog::DiskUsageBytes() const {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(impl_->options.path, ec)) {
-    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
-  }
-  return total;
-}
+uint64_t RocksDbEventLog::DiskUsageBytes() const { return FolderBytes(impl_->options.path); }
 
 Result<std::string> RocksDbEventLog::Identity() const {
-  // RocksDB keeps the id it made at creation in IDENTITY; a secondary
-  // instance does not load it (GetDbIdentity answers ""), so read the file,
-  // which primary and follower see alike.
-  std::string id;
-  {
-    std::ifstream in(impl_->options.path + "/IDENTITY");
-    std::getline(in, id);
-  }
-  if (id.empty()) {
-    rocksdb::Status s = impl_->db->GetDbIdentity(id);
-    if (!s.ok()) return FromRocks(s, "read the event log's identity");
-  }
-  while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) {
-    id.pop_back();
-  }
-  if (id.empty()) {
-    return Status::Corruption("the event log at " + impl_->options.path + " has no identity");
-  }
-  return id;
+  return ReadLogIdentity(impl_->db.get(), impl_->options.path);
 }
 
 }  // namespace engram::log

@@ -1,9 +1,10 @@
 // RocksDbEventLog: EventLog on an embedded RocksDB. The only file that
 // includes RocksDB headers is rocksdb_event_log.cc. Format: FORMAT.md.
 //
-// Appends are group-committed: callers enqueue their event and block; one
-// writer thread takes everything queued, assigns consecutive seqs, writes one
-// WriteBatch with sync=true and wakes every caller of that batch. Under
+// Appends are group-committed: callers enqueue their event (and block, or
+// leave a completion: AppendAsync); one writer thread takes everything
+// queued, assigns consecutive seqs, writes one WriteBatch with sync=true and
+// wakes every caller of that batch (or runs its completion). Under
 // concurrency many appends share one fsync, so durability does not serialise
 // requests, and seqs are assigned in commit order, so readers never see gaps.
 #pragma once
@@ -39,6 +40,9 @@ class RocksDbEventLog final : public EventLog {
   ~RocksDbEventLog() override;
 
   Result<AppendResult> Append(NewEvent e) override;
+  // `done` runs on the writer thread, right after the synced write of the
+  // batch that holds the event.
+  void AppendAsync(NewEvent e, AppendDone done) override;
   Result<std::vector<Event>> ReadAfter(Seq after, size_t limit) const override;
   Seq Head() const override;
   bool WaitForHead(Seq after, std::chrono::milliseconds timeout) const override;

@@ -268,6 +268,11 @@ Result<std::unique_ptr<JetStreamEventLog>> JetStreamEventLog::Open(
   return std::unique_ptr<JetStreamEventLog>(new JetStreamEventLog(std::move(impl)));
 }
 
+void JetStreamEventLog::AppendAsync(log::NewEvent e, log::AppendDone done) {
+  blocking_.Run(
+      [this, e = std::move(e), done = std::move(done)]() mutable { done(Append(std::move(e))); });
+}
+
 Result<log::AppendResult> JetStreamEventLog::Append(log::NewEvent e) {
   const auto deadline = Clock::now() + impl_->options.append_deadline;
   std::unique_lock lock(impl_->append_mu, deadline);

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "log/append_threads.h"
 #include "log/event_log.h"
 
 namespace engram::nats_log {
@@ -83,6 +84,9 @@ class JetStreamEventLog final : public log::EventLog {
   // max_payload; Corruption when the stream holds something this log did
   // not write where the chain expects its own entry.
   Result<log::AppendResult> Append(log::NewEvent e) override;
+  // Append on one of this log's threads (appends are serialised anyway;
+  // an asynchronous publish-ack is left for later). `done` runs there.
+  void AppendAsync(log::NewEvent e, log::AppendDone done) override;
   // Reads from the stream leader (read-your-writes after an Append).
   Result<std::vector<log::Event>> ReadAfter(log::Seq after, size_t limit) const override;
   // The highest seq this process knows to be stored: its own appends, the
@@ -117,6 +121,8 @@ class JetStreamEventLog final : public log::EventLog {
  private:
   explicit JetStreamEventLog(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  // Last: destroyed first, finishing queued appends while impl_ is there.
+  log::AppendThreads blocking_{4};
 };
 
 }  // namespace engram::nats_log

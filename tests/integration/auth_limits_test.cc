@@ -155,6 +155,53 @@ TEST(UnauthenticatedBodies, InflightBodyBudgetAnswers503AndBoundsMemory) {
             std::string::npos);
 }
 
+TEST(UnauthenticatedBodies, AFloodOfWronglySignedPostCallsAppendsNothingAndHoldsNothing) {
+  // Post-calls are answered on the io threads with appends in flight that
+  // hold no thread: a flood whose MACs are wrong (only the 20 KB body can
+  // tell) must leave no append pending, no session held and no memory
+  // behind. 2,000 requests from 400 sources (5 each: the throttle's free
+  // failures, so nothing waits on its timers).
+  TempDir dir;
+  ServerProcess server(dir / "data", {"--access-log", "false"});
+  ASSERT_TRUE(server.Start()) << server.LogText();
+  const std::string body = "{\"type\":\"post_call_transcription\",\"data\":{\"x\":\"" +
+                           std::string(20'000, 'y') + "\"}}";
+  // Engram's own start-up events (the identity scheme) are in the log.
+  const double head_before = Sample(Metrics(server.port()), "engram_log_head");
+  std::ofstream("/proc/" + std::to_string(server.pid()) + "/clear_refs") << "5";
+  const uint64_t peak_before = ProcStatusKiB(server.pid(), "VmHWM");
+  std::atomic<int> unauthorized{0}, other{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 16; ++t) {
+    senders.emplace_back([&, t] {
+      for (int source = t; source < 400; source += 16) {
+        const std::string from =
+            "127.0." + std::to_string(1 + source / 200) + "." + std::to_string(1 + source % 200);
+        for (int i = 0; i < 5; ++i) {
+          const int s = Exchange(
+              server.port(), Head("/webhook/post-call", body.size(), FreshWrongSignature()) + body,
+              milliseconds(10000), from.c_str());
+          (s == 401 ? unauthorized : other)++;
+        }
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  EXPECT_EQ(unauthorized, 2000);
+  EXPECT_EQ(other, 0);
+  const std::string metrics = Metrics(server.port());
+  EXPECT_EQ(Sample(metrics, R"(engram_auth_failures_total{route="post_call"})"), 2000) << metrics;
+  EXPECT_EQ(Sample(metrics, "engram_post_call_appends_pending"), 0) << metrics;
+  EXPECT_EQ(Sample(metrics, "engram_log_head"), head_before) << metrics;
+  // The scrape's own connection is the only one left.
+  EXPECT_LE(Sample(metrics, "engram_http_open_connections"), 1) << metrics;
+  // 2,000 bodies kept would be 40 MB.
+  if (!testing::kSanitizerBuild) {
+    EXPECT_LT(ProcStatusKiB(server.pid(), "VmHWM") - peak_before, 16u * 1024)
+        << "KiB of peak RSS growth";
+  }
+}
+
 TEST(AuthThrottling, RepeatedWrongToolSecretsFromOneSourceAreSlowedDown) {
   TempDir dir;
   ServerProcess server(dir / "data", {"--access-log", "false"});

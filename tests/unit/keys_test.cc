@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -371,6 +372,39 @@ TEST_F(SealingLog, BodiesAreCiphertextOnDiskAndPlaintextThroughTheDecorator) {
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->first_break.has_value()) << report->first_break->reason;
   EXPECT_EQ(report->checked, 2u);
+}
+
+TEST_F(SealingLog, AsyncAppendsSealWithANewKeyAndWithACachedOne) {
+  // The first append of a caller makes its key (the blocking path, on the
+  // log's threads); the second finds it cached and goes straight on.
+  auto append = [&](const std::string& conversation, const std::string& words) {
+    json body = testing::MakeTranscription(conversation, "+15550100", {words});
+    body["data"]["user_id"] = "cust_async";
+    log::NewEvent e;
+    e.type = "post_call_transcription";
+    e.route = "/webhook/post-call";
+    e.idempotency_key = "post_call_transcription:" + conversation;
+    e.body = body.dump();
+    std::promise<Result<log::AppendResult>> done;
+    auto answer = done.get_future();
+    sealed_->AppendAsync(std::move(e),
+                         [&done](Result<log::AppendResult> r) { done.set_value(std::move(r)); });
+    auto r = answer.get();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->seq : 0;
+  };
+  EXPECT_EQ(store_->CachedKey("user:cust_async"), nullptr);
+  const log::Seq first = append("conv_async_1", "My locker code is Zanzibar-4471");
+  ASSERT_NE(store_->CachedKey("user:cust_async"), nullptr);
+  const log::Seq second = append("conv_async_2", "Please call me Quillon Ferris");
+  for (log::Seq seq : {first, second}) {
+    const log::Event stored = Read(*raw_, seq);
+    EXPECT_TRUE(stored.flags & log::kFlagSealed) << seq;
+    EXPECT_TRUE(stored.body.starts_with(kSealMagic)) << seq;
+  }
+  EXPECT_NE(Read(*sealed_, first).body.find("Zanzibar-4471"), std::string::npos);
+  EXPECT_NE(Read(*sealed_, second).body.find("Quillon Ferris"), std::string::npos);
+  EXPECT_EQ(AllBytes(dir_ / "log").find("Quillon"), std::string::npos);
 }
 
 TEST_F(SealingLog, TheSealIsBoundToTheEntrysSeqAndType) {
