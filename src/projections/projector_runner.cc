@@ -14,17 +14,24 @@
 namespace engram::projections {
 namespace {
 
+// Runs a statement without parameters that every event runs (a savepoint's).
+// SQLite: prepared once and kept (db.Run), where Exec would parse it again
+// for every event and projector. PostgreSQL prepares no utility statements.
+Status RunEach(ReadModelDb& db, std::string_view sql) {
+  return db.backend() == ReadModelDb::Backend::kSqlite ? db.Run(sql) : db.Exec(sql);
+}
+
 // Applies `e` to `p` under a savepoint: a failure rolls back this event's
 // writes alone and is recorded.
 Status ApplyOne(ReadModelDb& db, Projector& p, const log::Event& e) {
-  ENGRAM_RETURN_IF_ERROR(db.Exec("SAVEPOINT apply_event"));
+  ENGRAM_RETURN_IF_ERROR(RunEach(db, "SAVEPOINT apply_event"));
   Status s = p.Apply(e, db);
   if (!s.ok()) {
-    ENGRAM_RETURN_IF_ERROR(db.Exec("ROLLBACK TO apply_event"));
+    ENGRAM_RETURN_IF_ERROR(RunEach(db, "ROLLBACK TO apply_event"));
     spdlog::warn("projector {} failed on seq {} ({}): {}", p.Name(), e.seq, e.type, s.ToString());
     ENGRAM_RETURN_IF_ERROR(p.RecordFailure(e, s, db));
   }
-  return db.Exec("RELEASE apply_event");
+  return RunEach(db, "RELEASE apply_event");
 }
 
 bool IsRetryRequest(const log::Event& e) {
@@ -36,7 +43,19 @@ bool IsRetryRequest(const log::Event& e) {
 ProjectorRunner::ProjectorRunner(const log::EventLog& log, std::unique_ptr<ReadModelDb> db,
                                  std::vector<std::unique_ptr<Projector>> projectors,
                                  ProjectorRunnerOptions options)
-    : log_(log), db_(std::move(db)), projectors_(std::move(projectors)), options_(options) {}
+    : log_(log), db_(std::move(db)), projectors_(std::move(projectors)), options_(options) {
+  TuneConnection();
+}
+
+void ProjectorRunner::TuneConnection() {
+  if (!db_ || db_->backend() != ReadModelDb::Backend::kSqlite) return;
+  if (options_.sqlite_mmap_bytes <= 0) return;
+  // A speed-up only: without it, SQLite reads with pread as before.
+  if (Status s = db_->Exec("PRAGMA mmap_size=" + std::to_string(options_.sqlite_mmap_bytes));
+      !s.ok()) {
+    spdlog::warn("projector: cannot map the read model ({}); reading it with pread", s.ToString());
+  }
+}
 
 ProjectorRunner::~ProjectorRunner() { Stop(); }
 
@@ -194,6 +213,7 @@ Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<ReadMode
   // forgets_to_purge_ stays: the next round truncates the new database's
   // WAL (harmless) and purges the read model just replaced, with the others.
   ENGRAM_ASSIGN_OR_RETURN(db_, reopen());
+  TuneConnection();
   active_ = false;  // the new database's lock is taken by the next round
   projectors_ = std::move(projectors);
   // Applied() restarts from the new database's checkpoints.
