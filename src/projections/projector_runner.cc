@@ -43,19 +43,7 @@ bool IsRetryRequest(const log::Event& e) {
 ProjectorRunner::ProjectorRunner(const log::EventLog& log, std::unique_ptr<ReadModelDb> db,
                                  std::vector<std::unique_ptr<Projector>> projectors,
                                  ProjectorRunnerOptions options)
-    : log_(log), db_(std::move(db)), projectors_(std::move(projectors)), options_(options) {
-  TuneConnection();
-}
-
-void ProjectorRunner::TuneConnection() {
-  if (!db_ || db_->backend() != ReadModelDb::Backend::kSqlite) return;
-  if (options_.sqlite_mmap_bytes <= 0) return;
-  // A speed-up only: without it, SQLite reads with pread as before.
-  if (Status s = db_->Exec("PRAGMA mmap_size=" + std::to_string(options_.sqlite_mmap_bytes));
-      !s.ok()) {
-    spdlog::warn("projector: cannot map the read model ({}); reading it with pread", s.ToString());
-  }
-}
+    : log_(log), db_(std::move(db)), projectors_(std::move(projectors)), options_(options) {}
 
 ProjectorRunner::~ProjectorRunner() { Stop(); }
 
@@ -213,7 +201,6 @@ Status ProjectorRunner::Swap(const std::function<Result<std::unique_ptr<ReadMode
   // forgets_to_purge_ stays: the next round truncates the new database's
   // WAL (harmless) and purges the read model just replaced, with the others.
   ENGRAM_ASSIGN_OR_RETURN(db_, reopen());
-  TuneConnection();
   active_ = false;  // the new database's lock is taken by the next round
   projectors_ = std::move(projectors);
   // Applied() restarts from the new database's checkpoints.

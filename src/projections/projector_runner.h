@@ -55,13 +55,6 @@ struct ProjectorRunnerOptions {
   // How often a standby asks for the projector lock: the takeover delay
   // after the active node dies, against one cheap query per period.
   std::chrono::milliseconds standby_poll{500};
-  // SQLite: how much of the database file the runner's connection reads
-  // through a memory map instead of read() calls (PRAGMA mmap_size). The
-  // projectors read back much of what they write (a caller's memories on
-  // every learnt call); pread's copies and system calls were about a tenth of
-  // a replay's time. Pages stay the kernel's page cache, shared with the
-  // readers, not a private cache. 0 turns it off.
-  int64_t sqlite_mmap_bytes = int64_t{256} << 20;
   // Called on the runner's thread each time its connection takes the
   // projector lock of a shared read model (never on SQLite), before it
   // applies anything: what is kept beside the rows (the vector index)
@@ -109,8 +102,6 @@ class ProjectorRunner {
   bool Active() const { return active_.load(); }
 
  private:
-  // Sets the runner's own connection options (sqlite_mmap_bytes) on db_.
-  void TuneConnection();
   // Applies one batch; returns how many events it applied.
   Result<size_t> RunRound();
   // One transaction: applies `events`, advancing `next` (per projector).
