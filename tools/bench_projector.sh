@@ -11,12 +11,18 @@
 #   2. Times `engram replay --data-dir D --out fresh.db` RUNS times (the same
 #      ProjectorRunner as the server, one fresh read model each) and prints
 #      each run's events/s and their median.
+#   3. With LIVE_RATE set (calls/s, above what the projector keeps up with):
+#      a fresh `engram serve` (ENGRAM), seeded with 400 calls at 40 calls/s,
+#      then LIVE_SECS of LIVE_RATE calls/s, and the events/s it applied live:
+#      the events logged meanwhile (outcomes included) over the load and the
+#      drain, when the queue stayed busy throughout (check "max lag").
 # The data folder is kept (DATA_DIR) so that two builds can be compared on the
-# very same log: BUILD_DIR=old tools/bench_projector.sh; then the new build.
+# very same log: ENGRAM=old/engram tools/bench_projector.sh; then the new one.
 #   BUILD_DIR (default build)  DATA_DIR (default /tmp/engram-bench-projector)
 #   CALLS (default 4000)  CALLS_PER_SEC (default 100)  CALLERS (default 200)
 #   TOOL_CALLS (default 3)  RUNS (default 3)  PORT (default 18620)
-#   ENGRAM (default $BUILD_DIR/engram: the binary that replays)
+#   ENGRAM (default $BUILD_DIR/engram: the binary that replays and serves)
+#   LIVE_RATE (unset: no live run)  LIVE_SECS (default 8)
 # Traffic stays on 127.0.0.1; building the log takes CALLS/CALLS_PER_SEC s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,3 +89,36 @@ for run in $(seq "$RUNS"); do
 done
 median=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "events/s applied (median of $RUNS): $median"
+
+[ -n "${LIVE_RATE:-}" ] || exit 0
+LIVE_SECS=${LIVE_SECS:-8}
+live=$(mktemp -d /tmp/engram-bench-projector-live.XXXXXX)
+"$ENGRAM" serve --data-dir "$live" --listen "127.0.0.1:$PORT" --access-log false \
+  >"$live.server.log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$out" "$live" "$live.server.log"' EXIT
+for _ in $(seq 300); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+"$BUILD_DIR/engram-loadgen" --mode calls --url "$URL" --connections 32 --calls-per-sec 40 \
+  --duration-secs 10 --callers "$CALLERS" --tool-calls "$TOOL_CALLS" --seed 1 --drain-secs 60 \
+  --json >/dev/null 2>&1 || true
+head_before=$(curl -s "$URL/metrics" | awk '/^engram_log_head /{print $2}')
+result=$("$BUILD_DIR/engram-loadgen" --mode calls --url "$URL" --connections 32 \
+  --calls-per-sec "$LIVE_RATE" --duration-secs "$LIVE_SECS" --callers "$CALLERS" \
+  --tool-calls "$TOOL_CALLS" --seed 2 --drain-secs 120 --json 2>/dev/null) || true
+head_after=$(curl -s "$URL/metrics" | awk '/^engram_log_head /{print $2}')
+python3 - "$result" "$head_before" "$head_after" "$LIVE_RATE" "$LIVE_SECS" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+before, after, rate, secs = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+q = r["queue"]
+series = [(t, lag) for t, lag in q["lag_series"] if 0 <= t <= secs]
+logged = after - before  # every event of the load, outcomes included
+lag_end = q["lag_at_load_end"]
+print(f"live: {rate} calls/s for {secs:g} s, {logged:.0f} events logged, "
+      f"max lag {q['max_lag_events']:.0f}, lag at load end {lag_end:.0f}, "
+      f"drained in {q['drain_secs']:.2f} s, errors {r['errors']}")
+# With a queue from the first seconds to the drain's end the projector never
+# waited: everything logged, over the load and the drain, is its rate then.
+print(f"live events/s applied (events logged / (load + drain)): "
+      f"{logged / (secs + q['drain_secs']):.0f}; offered {logged / secs:.0f}")
+PY
