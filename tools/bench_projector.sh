@@ -38,8 +38,12 @@ PORT=${PORT:-18620}
 export ENGRAM_WEBHOOK_SECRET=bench-webhook-secret ENGRAM_TOOL_SECRET=bench-tool-secret
 URL="http://127.0.0.1:$PORT"
 
-if [ -z "${ENGRAM_EMBEDDINGS:-}" ] && [ ! -s "$BUILD_DIR/models/glove-100d.bin" ]; then
-  if [ -s build/models/glove-100d.bin ]; then
+# The embedder's model, named explicitly: ENGRAM may be a binary without
+# models/ beside it.
+if [ -z "${ENGRAM_EMBEDDINGS:-}" ]; then
+  if [ -s "$BUILD_DIR/models/glove-100d.bin" ]; then
+    export ENGRAM_EMBEDDINGS=$PWD/$BUILD_DIR/models/glove-100d.bin
+  elif [ -s build/models/glove-100d.bin ]; then
     export ENGRAM_EMBEDDINGS=$PWD/build/models/glove-100d.bin
   else
     echo "no GloVe model: run tools/build.sh (or set ENGRAM_EMBEDDINGS)" >&2
