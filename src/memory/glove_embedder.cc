@@ -17,6 +17,16 @@ namespace {
 constexpr char kMagic[8] = {'E', 'G', 'L', 'O', 'V', 'E', '0', '1'};
 // SIF's smoothing constant; the paper finds 1e-3 to 1e-4 work well.
 constexpr double kSifA = 1e-3;
+
+// FNV-1a: short words, few collisions at a load factor under one half.
+size_t HashWord(std::string_view word) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : word) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<size_t>(h ^ (h >> 32));
+}
 }  // namespace
 
 float Cosine(const std::vector<float>& a, const std::vector<float>& b) {
@@ -83,6 +93,20 @@ Result<std::unique_ptr<GloveEmbedder>> GloveEmbedder::Open(const std::string& pa
   off += (strings_bytes + 3) / 4 * 4;
   if (off + size_t(count) * dims * 4 != size) return corrupt("size mismatch");
   e->vectors_ = reinterpret_cast<const float*>(p + off);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (e->offsets_[i] > e->offsets_[i + 1] || e->offsets_[i + 1] > strings_bytes) {
+      return corrupt("bad word offsets");
+    }
+  }
+  size_t slots = 16;
+  while (slots < size_t(count) * 2) slots *= 2;
+  e->slots_.assign(slots, 0);
+  e->slot_mask_ = slots - 1;
+  for (uint32_t i = 0; i < count; ++i) {
+    size_t s = HashWord(e->Word(i)) & e->slot_mask_;
+    while (e->slots_[s] != 0) s = (s + 1) & e->slot_mask_;
+    e->slots_[s] = i + 1;
+  }
   return e;
 }
 
@@ -91,16 +115,11 @@ GloveEmbedder::~GloveEmbedder() {
 }
 
 int GloveEmbedder::Find(std::string_view word) const {
-  uint32_t lo = 0, hi = count_;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    std::string_view w(strings_ + offsets_[mid], offsets_[mid + 1] - offsets_[mid]);
-    int c = w.compare(word);
-    if (c == 0) return static_cast<int>(mid);
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
+  // The file's words are distinct (sorted, as convert_glove writes them), so
+  // the first equal word is the one the binary search used to find.
+  for (size_t s = HashWord(word) & slot_mask_; slots_[s] != 0; s = (s + 1) & slot_mask_) {
+    const uint32_t i = slots_[s] - 1;
+    if (Word(i) == word) return static_cast<int>(i);
   }
   return -1;
 }

@@ -461,7 +461,7 @@ Status ConversationProjector::Apply(const log::Event& e, ReadModelDb& db) {
     }
     return Status::Ok();
   }
-  json body = json::parse(e.body, nullptr, /*allow_exceptions=*/false);
+  const json& body = bodies_->Get(e);
   if (body.is_discarded() || !body.is_object()) {
     return Status::InvalidArgument("body is not a JSON object");
   }
@@ -487,7 +487,7 @@ Status ConversationProjector::Apply(const log::Event& e, ReadModelDb& db) {
 
 Status ConversationProjector::RecordFailure(const log::Event& e, const Status& error,
                                             ReadModelDb& db) {
-  json body = json::parse(e.body, nullptr, false);
+  const json& body = bodies_->Get(e);
   return InsertWebhookEvent(db, e, body.is_discarded() ? nullptr : &body, "failed",
                             error.ToString());
 }

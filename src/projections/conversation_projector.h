@@ -26,6 +26,7 @@
 #include <string>
 
 #include "identity/identity_key.h"
+#include "projections/parsed_bodies.h"
 #include "projections/projector.h"
 
 namespace engram::projections {
@@ -34,15 +35,20 @@ class ConversationProjector final : public Projector {
  public:
   static constexpr std::string_view kName = "conversations.v1";
   // `key` derives new user ids after the identity scheme; null when the
-  // log records none (an event that needs it then fails, loudly).
-  explicit ConversationProjector(std::shared_ptr<const identity::IdentityKey> key = nullptr)
-      : key_(std::move(key)) {}
+  // log records none (an event that needs it then fails, loudly). `bodies`
+  // is shared with the projectors after this one (MakeProjectors), so each
+  // body is parsed once; null: a parse of its own.
+  explicit ConversationProjector(std::shared_ptr<const identity::IdentityKey> key = nullptr,
+                                 std::shared_ptr<ParsedBodies> bodies = nullptr)
+      : key_(std::move(key)),
+        bodies_(bodies ? std::move(bodies) : std::make_shared<ParsedBodies>()) {}
   std::string_view Name() const override { return kName; }
   Status Apply(const log::Event& e, ReadModelDb& db) override;
   Status RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) override;
 
  private:
   std::shared_ptr<const identity::IdentityKey> key_;
+  std::shared_ptr<ParsedBodies> bodies_;
 };
 
 // Deletes every row of the user a user_forgotten event `e` names (its

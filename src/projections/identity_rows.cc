@@ -1,6 +1,7 @@
 #include "projections/identity_rows.h"
 
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "identity/caller_ids.h"
 #include "identity/identity_key.h"
@@ -47,7 +48,21 @@ Result<IdentityRules> CurrentRules(ReadModelDb& db) {
 
 std::string IdentityForm(const IdentityRules& rules, const std::string& raw) {
   if (!rules.keyed) return raw;
-  return identity::PhoneNumbers().Normalize(raw, rules.default_region);
+  // libphonenumber parses with regular expressions (~20 us a number), and
+  // the projector asks for every init and transcript, mostly for callers it
+  // has seen. Normalize is a pure function of (raw, region), so remembering
+  // its answers changes no decision. Per thread (projector, replay, request
+  // handlers), and bounded: emptied when full.
+  constexpr size_t kMaxRemembered = 4096;
+  thread_local std::unordered_map<std::string, std::string> remembered;
+  std::string key = rules.default_region;
+  key += '\n';
+  key += raw;
+  if (auto it = remembered.find(key); it != remembered.end()) return it->second;
+  std::string form = identity::PhoneNumbers().Normalize(raw, rules.default_region);
+  if (remembered.size() >= kMaxRemembered) remembered.clear();
+  remembered.emplace(std::move(key), form);
+  return form;
 }
 
 Result<std::optional<std::string>> UserForCallerId(ReadModelDb& db, const IdentityRules& rules,

@@ -99,7 +99,7 @@ Result<std::optional<MemoryProjector::Transcript>> MemoryProjector::FindTranscri
 
 Status MemoryProjector::Learn(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops,
                               std::vector<ExtractionJob>& jobs) {
-  json body = json::parse(e.body, nullptr, false);
+  const json& body = bodies_->Get(e);
   if (body.is_discarded()) return Status::Ok();  // the conversation projector recorded it
   const json& data = ObjectField(body, "data");
   auto conversation_id = OptNonEmpty(data, "conversation_id");

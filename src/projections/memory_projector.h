@@ -37,6 +37,7 @@
 #include "memory/summarizer.h"
 #include "projections/extraction_cache.h"
 #include "projections/extraction_workers.h"
+#include "projections/parsed_bodies.h"
 #include "projections/projector.h"
 
 namespace engram::projections {
@@ -99,7 +100,10 @@ inline constexpr size_t kMinFactTerms = 5;
 class MemoryProjector final : public Projector {
  public:
   static constexpr std::string_view kName = "memories.v1";
-  explicit MemoryProjector(MemoryEngineParts parts) : parts_(parts) {}
+  // `bodies`: shared with the conversation projector, which parsed the
+  // event's body before this one (MakeProjectors); null: a parse of its own.
+  explicit MemoryProjector(MemoryEngineParts parts, std::shared_ptr<ParsedBodies> bodies = nullptr)
+      : parts_(parts), bodies_(bodies ? std::move(bodies) : std::make_shared<ParsedBodies>()) {}
 
   std::string_view Name() const override { return kName; }
   Status Apply(const log::Event& e, ReadModelDb& db) override;
@@ -154,6 +158,7 @@ class MemoryProjector final : public Projector {
   Status Forget(const log::Event& e, std::vector<IndexOp>& ops);
 
   MemoryEngineParts parts_;
+  std::shared_ptr<ParsedBodies> bodies_;
   std::vector<IndexOp> staged_;
   std::vector<ExtractionJob> staged_jobs_;
 };

@@ -14,17 +14,24 @@
 namespace engram::projections {
 namespace {
 
+// Runs a statement without parameters that every event runs (a savepoint's).
+// SQLite: prepared once and kept (db.Run), where Exec would parse it again
+// for every event and projector. PostgreSQL prepares no utility statements.
+Status RunEach(ReadModelDb& db, std::string_view sql) {
+  return db.backend() == ReadModelDb::Backend::kSqlite ? db.Run(sql) : db.Exec(sql);
+}
+
 // Applies `e` to `p` under a savepoint: a failure rolls back this event's
 // writes alone and is recorded.
 Status ApplyOne(ReadModelDb& db, Projector& p, const log::Event& e) {
-  ENGRAM_RETURN_IF_ERROR(db.Exec("SAVEPOINT apply_event"));
+  ENGRAM_RETURN_IF_ERROR(RunEach(db, "SAVEPOINT apply_event"));
   Status s = p.Apply(e, db);
   if (!s.ok()) {
-    ENGRAM_RETURN_IF_ERROR(db.Exec("ROLLBACK TO apply_event"));
+    ENGRAM_RETURN_IF_ERROR(RunEach(db, "ROLLBACK TO apply_event"));
     spdlog::warn("projector {} failed on seq {} ({}): {}", p.Name(), e.seq, e.type, s.ToString());
     ENGRAM_RETURN_IF_ERROR(p.RecordFailure(e, s, db));
   }
-  return db.Exec("RELEASE apply_event");
+  return RunEach(db, "RELEASE apply_event");
 }
 
 bool IsRetryRequest(const log::Event& e) {

@@ -52,11 +52,11 @@ std::optional<int64_t> Statement::OptInt(int col) const {
   return Int(col);
 }
 
-Result<Statement*> ReadModelDb::Cached(const std::string& sql) {
+Result<Statement*> ReadModelDb::Cached(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     ENGRAM_ASSIGN_OR_RETURN(Statement st, PrepareCached(sql));
-    it = cache_.emplace(sql, std::move(st)).first;
+    it = cache_.emplace(std::string(sql), std::move(st)).first;
   }
   return &it->second;
 }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -124,11 +125,11 @@ class ReadModelDb {
   virtual Result<Statement> Prepare(std::string_view sql) = 0;
   // A prepared statement kept for the life of the db, reset and ready to bind.
   // The reference stays valid until the db is destroyed.
-  Result<Statement*> Cached(const std::string& sql);
+  Result<Statement*> Cached(std::string_view sql);
 
   // Binds `args` to the cached statement for `sql` and runs it to completion.
   template <typename... Args>
-  Status Run(const std::string& sql, const Args&... args) {
+  Status Run(std::string_view sql, const Args&... args) {
     ENGRAM_ASSIGN_OR_RETURN(Statement * st, Cached(sql));
     st->BindAll(args...);
     Status s = st->Run();
@@ -170,8 +171,15 @@ class ReadModelDb {
   void DropCachedStatements() { cache_.clear(); }
 
  private:
+  // Looked up by the SQL text without copying it (projectors ask for a few
+  // dozen statements several times per event): one hash of the text instead
+  // of a std::string made for the key and an ordered map's long compares.
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
   std::string path_;
-  std::map<std::string, Statement, std::less<>> cache_;
+  std::unordered_map<std::string, Statement, SqlHash, std::equal_to<>> cache_;
 };
 
 // A write transaction (ReadModelDb::Begin ... COMMIT), rolled back on
