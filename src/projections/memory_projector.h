@@ -37,6 +37,7 @@
 #include "memory/summarizer.h"
 #include "projections/extraction_cache.h"
 #include "projections/extraction_workers.h"
+#include "projections/learning_state.h"
 #include "projections/projector.h"
 
 namespace engram::projections {
@@ -95,11 +96,16 @@ inline constexpr double kNearDuplicateCosine = 0.9;
 // ...when it has at least this many content terms; shorter ones state no fact
 // a later sentence could update.
 inline constexpr size_t kMinFactTerms = 5;
+// Memories the projector's learning states may hold in all (learning_state.h):
+// a 100k-memory caller and room for others, ~1 KB each with 100-dimension
+// vectors (~150 MB at most), well inside the server's 1.5 GB for 1M memories.
+inline constexpr size_t kMaxLearningMemories = 150'000;
 
 class MemoryProjector final : public Projector {
  public:
   static constexpr std::string_view kName = "memories.v1";
-  explicit MemoryProjector(MemoryEngineParts parts) : parts_(parts) {}
+  explicit MemoryProjector(MemoryEngineParts parts)
+      : parts_(parts), learning_(kMaxLearningMemories) {}
 
   std::string_view Name() const override { return kName; }
   Status Apply(const log::Event& e, ReadModelDb& db) override;
@@ -111,6 +117,7 @@ class MemoryProjector final : public Projector {
   void AfterRollback() override {
     staged_.clear();
     staged_jobs_.clear();
+    learning_.Clear();
   }
 
   struct IndexOp {
@@ -149,6 +156,11 @@ class MemoryProjector final : public Projector {
   Status LearnCandidates(const Transcript& t,
                          const std::vector<memory::ExtractedMemory>& candidates,
                          log::Seq source_seq, ReadModelDb& db, std::vector<IndexOp>& ops);
+  // LearnCandidates against `state` (memory_learning.cc); false when the
+  // state can no longer be kept.
+  Result<bool> LearnInto(LearningState& state, const Transcript& t,
+                         const std::vector<memory::ExtractedMemory>& candidates,
+                         log::Seq source_seq, ReadModelDb& db, std::vector<IndexOp>& ops);
   Status Reinforce(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops);
   // user_forgotten: the user's vectors and cache entries go.
   Status Forget(const log::Event& e, std::vector<IndexOp>& ops);
@@ -156,6 +168,8 @@ class MemoryProjector final : public Projector {
   MemoryEngineParts parts_;
   std::vector<IndexOp> staged_;
   std::vector<ExtractionJob> staged_jobs_;
+  // Each learning user's current memories (learning_state.h).
+  LearningStates learning_;
 };
 
 // Fills `index` with every current memory in `db`. FailedPrecondition-like
