@@ -37,18 +37,6 @@ std::vector<float> VectorMatrix::Row(size_t i) const {
   return std::vector<float>(p, p + impl_->dims);
 }
 
-void VectorMatrix::Reorder(size_t first, const std::vector<size_t>& order) {
-  Impl& m = *impl_;
-  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> block(
-      m.dims, static_cast<Eigen::Index>(order.size()));
-  for (size_t j = 0; j < order.size(); ++j) {
-    block.col(static_cast<Eigen::Index>(j)) =
-        m.columns.col(static_cast<Eigen::Index>(first + order[j]));
-  }
-  m.columns.middleCols(static_cast<Eigen::Index>(first), static_cast<Eigen::Index>(order.size())) =
-      block;
-}
-
 std::vector<std::vector<uint32_t>> VectorMatrix::RowsAtLeast(
     const std::vector<const std::vector<float>*>& queries, size_t rows, float floor) const {
   const Impl& m = *impl_;

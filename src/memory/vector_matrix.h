@@ -27,9 +27,6 @@ class VectorMatrix {
   void Append(const std::vector<float>& v);
   // Row `i` as a vector of dims() entries (a copy).
   std::vector<float> Row(size_t i) const;
-  // Rows [first, size()) become rows `order[0..]` of that range (indices
-  // relative to `first`): order[j] is the old row that row first+j takes.
-  void Reorder(size_t first, const std::vector<size_t>& order);
   // For each query (dims() entries each), the rows below `rows` whose dot
   // product with it is at least `floor`, ascending: one matrix product. The
   // products are those of a blocked matrix multiplication and may differ

@@ -5,6 +5,7 @@
 #include <functional>
 #include <numeric>
 
+#include "memory/analysis_memories.h"
 #include "memory/evidence.h"
 #include "memory/summary.h"
 #include "memory/text.h"
@@ -74,13 +75,85 @@ uint32_t LearningState::Add(LearnedMemory m, const std::vector<float>& vector) {
   vectors_.Append(vector);
   if (static_cast<int>(vector.size()) != vectors_.dims()) odd_vectors_[slot] = vector;
   m.live = true;
-  text_bytes_ +=
-      m.id.size() + m.content.size() + m.subject.size() + m.value.size() + m.conversation_id.size();
+  m.rank = next_rank_++;
   memories_.push_back(std::move(m));
   ++live_;
   IndexSlot(slot);
-  if (memory::IsSummarised(memories_[slot].subject)) summarised_.push_back(slot);
+  Track(slot);
   return slot;
+}
+
+bool LearningState::ByRecency::operator()(uint32_t a, uint32_t b) const {
+  // BuildRuleSummary's order of statements: newest first, most salient
+  // first on ties, then by text; rank last, for a strict order.
+  const LearnedMemory& x = state->memories_[a];
+  const LearnedMemory& y = state->memories_[b];
+  if (x.created_at != y.created_at) return x.created_at > y.created_at;
+  if (x.salience != y.salience) return x.salience > y.salience;
+  if (int c = x.content.compare(y.content); c != 0) return c < 0;
+  return x.rank < y.rank;
+}
+
+bool LearningState::ByCall::operator()(uint32_t a, uint32_t b) const {
+  // BuildRuleSummary's last call: the newest, the greatest subject on ties,
+  // the first in order among equals.
+  const LearnedMemory& x = state->memories_[a];
+  const LearnedMemory& y = state->memories_[b];
+  if (x.created_at != y.created_at) return x.created_at > y.created_at;
+  if (x.subject != y.subject) return x.subject > y.subject;
+  return x.rank < y.rank;
+}
+
+void LearningState::Track(uint32_t slot) {
+  const LearnedMemory& m = memories_[slot];
+  if (!m.live || !memory::IsSummarised(m.subject)) return;
+  if (m.subject.starts_with(memory::kCallSummarySubject)) {
+    calls_.insert(slot);
+  } else if (!m.subject.empty()) {
+    subject_facts_.push_back(slot);
+  } else if (m.sector == memory::Sector::kProcedural) {
+    routines_.insert(slot);
+  } else {
+    statements_.insert(slot);
+  }
+}
+
+void LearningState::Untrack(uint32_t slot) {
+  // subject_facts_ keeps it: readers skip dead slots and repeats.
+  calls_.erase(slot);
+  routines_.erase(slot);
+  statements_.erase(slot);
+}
+
+void LearningState::SetSalience(uint32_t slot, double salience) {
+  Untrack(slot);
+  memories_[slot].salience = salience;
+  Track(slot);
+}
+
+std::vector<uint32_t> LearningState::SubjectFacts() const {
+  std::vector<uint32_t> out;
+  for (uint32_t s : subject_facts_) {
+    if (memories_[s].live) out.push_back(s);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::optional<uint32_t> LearningState::NewestCallSummary() const {
+  if (calls_.empty()) return std::nullopt;
+  return *calls_.begin();
+}
+
+std::vector<uint32_t> LearningState::AllSummarised() const {
+  std::vector<uint32_t> out;
+  for (uint32_t s = 0; s < slots(); ++s) {
+    if (memories_[s].live && memory::IsSummarised(memories_[s].subject)) out.push_back(s);
+  }
+  std::sort(out.begin(), out.end(),
+            [&](uint32_t a, uint32_t b) { return memories_[a].rank < memories_[b].rank; });
+  return out;
 }
 
 void LearningState::IndexSlot(uint32_t slot) {
@@ -110,6 +183,7 @@ void LearningState::UnindexSlot(uint32_t slot) {
 
 void LearningState::Kill(uint32_t slot) {
   if (!memories_[slot].live) return;
+  Untrack(slot);
   memories_[slot].live = false;
   --live_;
   // The lookups skip dead slots; dropping them from the id map keeps Find
@@ -157,9 +231,12 @@ Result<bool> LearningState::Settle(ReadModelDb& db, const std::string& user_id, 
   // or that has no vector of its primary sector is not among LoadKnown's.
   ENGRAM_ASSIGN_OR_RETURN(
       Statement * st,
-      db.Cached("SELECT m.user_id, m.created_seq, m.valid_to IS NULL, coalesce(m.subject, ''), "
-                "EXISTS (SELECT 1 FROM memory_embeddings e WHERE e.memory_id = m.id AND e.sector "
-                "= m.primary_sector) FROM memories m WHERE m.id = ?"));
+      // Integers, not SQL booleans: the same columns on SQLite and PostgreSQL.
+      db.Cached("SELECT m.user_id, m.created_seq, CASE WHEN m.valid_to IS NULL THEN 1 ELSE 0 END, "
+                "coalesce(m.subject, ''), CASE WHEN EXISTS (SELECT 1 FROM memory_embeddings e "
+                "WHERE e.memory_id = m.id AND e.sector = m.primary_sector) THEN 1 ELSE 0 END FROM "
+                "memories m WHERE m.id = ?"));
+  for (uint32_t s = first; s < end; ++s) Untrack(s);
   for (uint32_t s = first; s < end; ++s) {
     LearnedMemory& m = memories_[s];
     if (!m.live) continue;
@@ -198,41 +275,17 @@ Result<bool> LearningState::Settle(ReadModelDb& db, const std::string& user_id, 
       IndexSlot(s);
     }
   }
-  // Then by id among the call's memories.
-  std::vector<size_t> order(end - first);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return memories_[first + a].id < memories_[first + b].id; });
-  if (std::is_sorted(order.begin(), order.end())) return true;
-  for (uint32_t s = first; s < end; ++s) UnindexSlot(s);
-  std::erase_if(summarised_, [&](uint32_t s) { return s >= first; });
-  std::vector<LearnedMemory> moved;
-  std::unordered_map<uint32_t, std::vector<float>> odd;
-  for (size_t j = 0; j < order.size(); ++j) {
-    moved.push_back(std::move(memories_[first + order[j]]));
-    if (auto it = odd_vectors_.find(static_cast<uint32_t>(first + order[j]));
-        it != odd_vectors_.end()) {
-      odd[static_cast<uint32_t>(first + j)] = std::move(it->second);
-    }
-  }
-  for (uint32_t s = first; s < end; ++s) odd_vectors_.erase(s);
-  for (auto& [s, v] : odd) odd_vectors_[s] = std::move(v);
-  vectors_.Reorder(first, order);
-  for (size_t j = 0; j < moved.size(); ++j) memories_[first + j] = std::move(moved[j]);
-  for (uint32_t s = first; s < end; ++s) {
-    if (!memories_[s].live) continue;
-    IndexSlot(s);
-    if (memory::IsSummarised(memories_[s].subject)) summarised_.push_back(s);
-  }
+  // Then by id among the call's memories: their ranks, reassigned.
+  std::vector<uint32_t> by_id(end - first);
+  std::iota(by_id.begin(), by_id.end(), first);
+  std::sort(by_id.begin(), by_id.end(),
+            [&](uint32_t a, uint32_t b) { return memories_[a].id < memories_[b].id; });
+  std::vector<uint64_t> ranks;
+  for (uint32_t s = first; s < end; ++s) ranks.push_back(memories_[s].rank);
+  std::sort(ranks.begin(), ranks.end());
+  for (size_t j = 0; j < by_id.size(); ++j) memories_[by_id[j]].rank = ranks[j];
+  for (uint32_t s = first; s < end; ++s) Track(s);
   return true;
-}
-
-size_t LearningState::ApproximateBytes() const {
-  // Per memory: the vector, the strings, and roughly 200 bytes of lookups
-  // and bookkeeping (measured order of magnitude, not exact).
-  return memories_.size() *
-             (static_cast<size_t>(vectors_.dims()) * sizeof(float) + sizeof(LearnedMemory) + 200) +
-         text_bytes_;
 }
 
 Result<LearningState*> LearningStates::Acquire(ReadModelDb& db, const std::string& user_id,

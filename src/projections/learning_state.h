@@ -21,6 +21,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,19 +44,25 @@ struct LearnedMemory {
   int64_t created_at = 0;
   int64_t last_seen_at = 0;
   int64_t created_seq = 0;
+  // Position in LoadKnown's order (created_seq, then id; during a call, the
+  // call's memories after all others in candidate order). Slots never move:
+  // learning compares ranks where the scan relied on its order.
+  uint64_t rank = 0;
   bool live = true;
 };
 
 class LearningState {
  public:
   explicit LearningState(int dims) : vectors_(dims) {}
+  // The summary's sets point at their state.
+  LearningState(const LearningState&) = delete;
+  LearningState& operator=(const LearningState&) = delete;
 
   // `user_id`'s current memories in `db` (LoadKnown's rows and order).
   static Result<std::unique_ptr<LearningState>> Load(ReadModelDb& db, const std::string& user_id,
                                                      int dims);
 
-  // Slots are positions in LoadKnown's order; a superseded memory's slot
-  // stays, dead, until the state is rebuilt.
+  // A superseded memory's slot stays, dead, until the state is rebuilt.
   uint32_t slots() const { return static_cast<uint32_t>(memories_.size()); }
   size_t live() const { return live_; }
   size_t dead() const { return memories_.size() - live_; }
@@ -68,9 +75,11 @@ class LearningState {
   bool uniform() const { return odd_vectors_.empty(); }
   int dims() const { return vectors_.dims(); }
 
-  // Appends a memory after every slot.
+  // Adds a memory after every other in LoadKnown's order.
   uint32_t Add(LearnedMemory m, const std::vector<float>& vector);
   void Kill(uint32_t slot);
+  // Sets a memory's salience (which orders the summary's statements).
+  void SetSalience(uint32_t slot, double salience);
   std::optional<uint32_t> Find(const std::string& id) const;
 
   // Candidate slots of each lookup (may include dead slots and, on a hash
@@ -83,8 +92,26 @@ class LearningState {
   // Memories whose lower-cased content holds `word` (a run of alphanumeric
   // characters, as memory::ContainsWord delimits words) as a whole word.
   const std::vector<uint32_t>& WithWord(std::string_view word) const;
-  // Memories whose subject is summarised (memory::IsSummarised).
-  const std::vector<uint32_t>& Summarised() const { return summarised_; }
+  // The summarised memories (memory::IsSummarised) BuildRuleSummary may
+  // need: those with a subject but the call summaries (slots and topics: few,
+  // a slot's new value supersedes the old), the newest call summary, and the
+  // statements without a subject, routines and the others apart, newest
+  // first, in BuildRuleSummary's order. May hold dead slots; in no order.
+  std::vector<uint32_t> SubjectFacts() const;
+  std::optional<uint32_t> NewestCallSummary() const;
+  struct ByRecency {
+    const LearningState* state;
+    bool operator()(uint32_t a, uint32_t b) const;
+  };
+  struct ByCall {
+    const LearningState* state;
+    bool operator()(uint32_t a, uint32_t b) const;
+  };
+  using Statements = std::set<uint32_t, ByRecency>;
+  const Statements& Routines() const { return routines_; }
+  const Statements& OtherStatements() const { return statements_; }
+  // Every live summarised memory, in LoadKnown's order.
+  std::vector<uint32_t> AllSummarised() const;
 
   // For each query, the slots below `rows` whose dot product with it is at
   // least `floor` (see VectorMatrix::RowsAtLeast).
@@ -101,9 +128,6 @@ class LearningState {
   // learning wrote.
   Result<bool> Settle(ReadModelDb& db, const std::string& user_id, log::Seq seq, uint32_t first);
 
-  // Rough bytes held, for LearningStates' bound.
-  size_t ApproximateBytes() const;
-
   // MemoryIndex::Version of the user when the state was last known equal to
   // the rows (0 when there is no index).
   uint64_t index_version = 0;
@@ -111,18 +135,23 @@ class LearningState {
  private:
   using Postings = std::unordered_map<uint64_t, std::vector<uint32_t>>;
   static const std::vector<uint32_t>& Lookup(const Postings& p, std::string_view key);
-  // Adds / removes the slot's entries in the lookups (not in summarised_).
+  // Adds / removes the slot's entries in the lookups.
   void IndexSlot(uint32_t slot);
   void UnindexSlot(uint32_t slot);
+  // Adds / removes a live slot in the summary's sets.
+  void Track(uint32_t slot);
+  void Untrack(uint32_t slot);
 
   std::vector<LearnedMemory> memories_;
   memory::VectorMatrix vectors_;
   std::unordered_map<uint32_t, std::vector<float>> odd_vectors_;  // other dimensions
   std::unordered_map<std::string, uint32_t> slot_of_;
   Postings by_subject_, by_lower_, evidence_by_conversation_, by_word_;
-  std::vector<uint32_t> summarised_;
+  std::vector<uint32_t> subject_facts_;
+  Statements routines_{ByRecency{this}}, statements_{ByRecency{this}};
+  std::set<uint32_t, ByCall> calls_{ByCall{this}};
   size_t live_ = 0;
-  size_t text_bytes_ = 0;
+  uint64_t next_rank_ = 0;
 };
 
 // The states the memory projector keeps, least recently used dropped first

@@ -15,6 +15,8 @@
 #include "common/crypto.h"
 #include "memory/analysis_memories.h"
 #include "memory/evidence.h"
+#include "memory/summarizer.h"
+#include "memory/summary.h"
 #include "memory/text.h"
 #include "memory/updates.h"
 #include "projections/learning_state.h"
@@ -48,6 +50,70 @@ std::string_view FirstWord(std::string_view value) {
   size_t end = 0;
   while (end < value.size() && std::isalnum(static_cast<unsigned char>(value[end]))) ++end;
   return value.substr(0, end);
+}
+
+// The summary's statements sought of each kind (routines, other statements)
+// before the rest can be left out: more than BuildRuleSummary says (2 and
+// 3), so that raising those numbers up to this keeps the summary exact.
+constexpr size_t kSummaryStatementsSought = 8;
+// Statements tried per kind before every fact is passed instead: a caller
+// whose newest statements the summary cannot say (none speakable) costs a
+// full pass, never a wrong summary.
+constexpr size_t kMaxSummaryProbes = 64;
+
+// The facts WriteUserSummary needs, in LoadKnown's order. An LLM summarizer
+// gets every summarised fact. The rule summary says every slot, the newest
+// call summary, and the first routines and statements (newest first) it can
+// say: those and nothing older are passed, so its text is the same as from
+// all of them without sorting all of them on every call. A statement counts
+// as one it can say when adding it to the others changes the summary; a
+// statement that could be said but is crowded out counts as not, which only
+// passes more.
+Result<std::vector<memory::SummaryFact>> SummaryFacts(const LearningState& state,
+                                                      const std::string& user_id, ReadModelDb& db,
+                                                      const MemoryEngineParts& parts) {
+  auto fact_of = [&](uint32_t s) {
+    const LearnedMemory& k = state.at(s);
+    return memory::SummaryFact{k.content, k.sector, k.subject, k.value, k.salience, k.created_at};
+  };
+  auto in_order = [&](std::vector<uint32_t> slots) {
+    std::sort(slots.begin(), slots.end(),
+              [&](uint32_t a, uint32_t b) { return state.at(a).rank < state.at(b).rank; });
+    std::vector<memory::SummaryFact> facts;
+    facts.reserve(slots.size());
+    for (uint32_t s : slots) facts.push_back(fact_of(s));
+    return facts;
+  };
+  const bool rules =
+      !parts.summarizer || dynamic_cast<memory::RuleSummarizer*>(parts.summarizer) != nullptr;
+  if (!rules) return in_order(state.AllSummarised());
+  std::string name;
+  {
+    ENGRAM_ASSIGN_OR_RETURN(Statement * st,
+                            db.Cached("SELECT coalesce(name, '') FROM users WHERE id = ?"));
+    st->Bind(1, user_id);
+    auto row = st->Step();
+    if (row.ok() && *row) name = st->Text(0);
+    st->Reset();
+    if (!row.ok()) return row.status();
+  }
+  std::vector<uint32_t> picked = state.SubjectFacts();
+  if (auto call = state.NewestCallSummary()) picked.push_back(*call);
+  std::vector<memory::SummaryFact> base;
+  for (uint32_t s : picked) base.push_back(fact_of(s));
+  const std::string without = memory::BuildRuleSummary(name, base);
+  for (const LearningState::Statements* kind : {&state.Routines(), &state.OtherStatements()}) {
+    size_t said = 0, tried = 0;
+    for (uint32_t s : *kind) {
+      if (said >= kSummaryStatementsSought) break;
+      if (++tried > kMaxSummaryProbes) return in_order(state.AllSummarised());
+      picked.push_back(s);
+      base.push_back(fact_of(s));
+      if (memory::BuildRuleSummary(name, base) != without) ++said;
+      base.pop_back();
+    }
+  }
+  return in_order(std::move(picked));
 }
 
 }  // namespace
@@ -109,8 +175,9 @@ Result<bool> MemoryProjector::LearnInto(LearningState& state, const Transcript& 
         "ON CONFLICT DO NOTHING",
         conversation_id, memory_id, relation);
   };
-  auto reinforce = [&](LearnedMemory& k) -> Status {
-    k.salience += kRestatementBoost * (1.0 - k.salience);
+  auto reinforce = [&](uint32_t slot) -> Status {
+    LearnedMemory& k = state.at(slot);
+    state.SetSalience(slot, k.salience + kRestatementBoost * (1.0 - k.salience));
     k.last_seen_at = std::max(k.last_seen_at, call_time);
     ENGRAM_RETURN_IF_ERROR(db.Run(
         "UPDATE memories SET salience = ?, reinforcements = reinforcements + 1, last_seen_at = ? "
@@ -173,6 +240,11 @@ Result<bool> MemoryProjector::LearnInto(LearningState& state, const Transcript& 
         static_cast<float>(std::min(kNearDuplicateCosine, kLinkThreshold)) - kProductMargin;
     auto found = state.NearSlots(queries, held, floor);
     for (size_t q = 0; q < asked.size(); ++q) near[asked[q]] = std::move(found[q]);
+    // In LoadKnown's order, as the scan met them (ties go by it).
+    for (auto& slots : near) {
+      std::sort(slots.begin(), slots.end(),
+                [&](uint32_t a, uint32_t b) { return state.at(a).rank < state.at(b).rank; });
+    }
   }
   // Visits, in LoadKnown's order, the live memories statement `i` may be
   // near: those held before the call that the product kept, then the ones
@@ -186,11 +258,13 @@ Result<bool> MemoryProjector::LearnInto(LearningState& state, const Transcript& 
     }
     return Status::Ok();
   };
+  // (The call's own memories come after all others, in slot order.)
 
   for (size_t i = 0; i < candidates.size(); ++i) {
     const memory::ExtractedMemory& c = candidates[i];
     if (c.content.empty()) continue;
     const std::vector<float>& vec = vectors[i];
+    auto rank = [&](uint32_t s) { return state.at(s).rank; };
 
     // Find what this candidate restates or updates.
     std::optional<uint32_t> match;
@@ -203,7 +277,7 @@ Result<bool> MemoryProjector::LearnInto(LearningState& state, const Transcript& 
         const LearnedMemory& k = state.at(s);
         if (!k.live || k.subject != c.subject) continue;
         if (evidence && k.conversation_id != conversation_id) continue;
-        if (!match || s > *match) match = s;
+        if (!match || rank(s) > rank(*match)) match = s;
       }
       if (match) restates = memory::ToLower(state.at(*match).value) == memory::ToLower(c.value);
     } else {
@@ -218,7 +292,7 @@ Result<bool> MemoryProjector::LearnInto(LearningState& state, const Transcript& 
         if (!k.live || !k.subject.empty() || memory::ToLower(k.content) != candidate_lower) {
           continue;
         }
-        if (!match || s < *match) match = s;
+        if (!match || rank(s) < rank(*match)) match = s;
       }
       if (!match && carries_fact) {
         double best = kNearDuplicateCosine;
@@ -245,7 +319,7 @@ Result<bool> MemoryProjector::LearnInto(LearningState& state, const Transcript& 
       }
     }
     if (match && restates) {
-      ENGRAM_RETURN_IF_ERROR(reinforce(state.at(*match)));
+      ENGRAM_RETURN_IF_ERROR(reinforce(*match));
       continue;
     }
 
@@ -390,14 +464,8 @@ Result<bool> MemoryProjector::LearnInto(LearningState& state, const Transcript& 
     ops.push_back(std::move(op));
     state.Add(std::move(added), vec);
   }
-  // The summary is made from the summarised facts alone, in the order the
-  // scan held them; the evidence is never read for it.
-  std::vector<memory::SummaryFact> facts;
-  for (uint32_t s : state.Summarised()) {
-    const LearnedMemory& k = state.at(s);
-    if (!k.live) continue;
-    facts.push_back({k.content, k.sector, k.subject, k.value, k.salience, k.created_at});
-  }
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<memory::SummaryFact> facts,
+                          SummaryFacts(state, user_id, db, parts_));
   ENGRAM_RETURN_IF_ERROR(WriteUserSummary(db, user_id, source_seq, parts_, facts));
   return state.Settle(db, user_id, source_seq, held);
 }

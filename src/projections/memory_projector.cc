@@ -199,7 +199,7 @@ Status MemoryProjector::Reinforce(const log::Event& e, ReadModelDb& db, std::vec
       op.memory.salience = st->Double(0);
       op.memory.last_seen_at = st->Int(1);
       if (LearningState* state = learning_.Peek(user_id)) {
-        if (auto slot = state->Find(id)) state->at(*slot).salience = op.memory.salience;
+        if (auto slot = state->Find(id)) state->SetSalience(*slot, op.memory.salience);
       }
       ops.push_back(std::move(op));
     }
