@@ -47,6 +47,7 @@ Result<std::unique_ptr<LearningState>> LearningState::Load(ReadModelDb& db,
                                                            const std::string& user_id, int dims) {
   ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
   auto state = std::make_unique<LearningState>(dims);
+  state->loading_ = true;
   for (Known& k : known) {
     LearnedMemory m;
     m.id = std::move(k.id);
@@ -62,6 +63,7 @@ Result<std::unique_ptr<LearningState>> LearningState::Load(ReadModelDb& db,
     m.created_seq = k.created_seq;
     state->Add(std::move(m), k.vector);
   }
+  state->loading_ = false;
   return state;
 }
 
@@ -76,6 +78,7 @@ uint32_t LearningState::Add(LearnedMemory m, const std::vector<float>& vector) {
   if (static_cast<int>(vector.size()) != vectors_.dims()) odd_vectors_[slot] = vector;
   m.live = true;
   m.rank = next_rank_++;
+  if (loading_) highest_seq_before_ = std::max(highest_seq_before_, m.created_seq);
   memories_.push_back(std::move(m));
   ++live_;
   IndexSlot(slot);
@@ -223,10 +226,9 @@ Result<bool> LearningState::Settle(ReadModelDb& db, const std::string& user_id, 
   const uint32_t end = slots();
   if (first == end) return true;
   // LoadKnown orders by (created_seq, id): the call's memories go after
-  // every other current one only when its seq is the highest.
-  for (uint32_t s = 0; s < first; ++s) {
-    if (memories_[s].live && memories_[s].created_seq >= static_cast<int64_t>(seq)) return false;
-  }
+  // every other one only when its seq is above all theirs (superseded ones
+  // included: a cheap bound that reloads a little more often than needed).
+  if (highest_seq_before_ >= static_cast<int64_t>(seq)) return false;
   // What the rows say: a memory whose insert did nothing (its id existed)
   // or that has no vector of its primary sector is not among LoadKnown's.
   ENGRAM_ASSIGN_OR_RETURN(
@@ -275,6 +277,7 @@ Result<bool> LearningState::Settle(ReadModelDb& db, const std::string& user_id, 
       IndexSlot(s);
     }
   }
+  highest_seq_before_ = std::max(highest_seq_before_, static_cast<int64_t>(seq));
   // Then by id among the call's memories: their ranks, reassigned.
   std::vector<uint32_t> by_id(end - first);
   std::iota(by_id.begin(), by_id.end(), first);

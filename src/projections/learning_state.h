@@ -152,6 +152,9 @@ class LearningState {
   std::set<uint32_t, ByCall> calls_{ByCall{this}};
   size_t live_ = 0;
   uint64_t next_rank_ = 0;
+  // The highest created_seq of any memory before the call being learnt.
+  int64_t highest_seq_before_ = 0;
+  bool loading_ = false;
 };
 
 // The states the memory projector keeps, least recently used dropped first
