@@ -9,6 +9,7 @@
 // memories can pass (one product for the call's statements, with a margin
 // far above its rounding).
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
 
