@@ -58,6 +58,16 @@ PackedWeights::PackedWeights(const float* row_major, int k, int n) : k_(k), n_(n
   }
 }
 
+void PackedWeights::SetColumn(size_t columns, const float* column) {
+  if (columns % kPanel == 0) {
+    panels_.resize(panels_.size() + static_cast<size_t>(k_) * kPanel, 0.0f);
+    n_ += kPanel;
+  }
+  float* panel = panels_.data() + (columns / kPanel) * static_cast<size_t>(k_) * kPanel;
+  for (int kk = 0; kk < k_; ++kk)
+    panel[static_cast<size_t>(kk) * kPanel + columns % kPanel] = column[kk];
+}
+
 namespace {
 
 // Panels [first, last) of the product.

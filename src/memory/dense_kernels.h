@@ -21,6 +21,17 @@ class PackedWeights {
   PackedWeights() = default;
   // `row_major` holds K rows of N floats.
   PackedWeights(const float* row_major, int k, int n);
+  // A K x 0 matrix that grows a column at a time (VectorMatrix): n() is
+  // then the columns rounded up to a whole panel, the rest zero.
+  explicit PackedWeights(int k) : k_(k) {}
+  // Appends column `columns` (k() floats), a panel of 16 zero columns
+  // added when the last is full. `columns` counts the ones appended before.
+  void SetColumn(size_t columns, const float* column);
+  // Entry (row, column) of the matrix.
+  float at(int row, size_t column) const {
+    return panels_[(column / 16) * static_cast<size_t>(k_) * 16 + static_cast<size_t>(row) * 16 +
+                   column % 16];
+  }
   bool empty() const { return panels_.empty(); }
   int k() const { return k_; }
   int n() const { return n_; }

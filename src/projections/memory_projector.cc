@@ -25,16 +25,6 @@ namespace {
 using memory::Sector;
 using nlohmann::json;
 
-// Whether `evidence` holds the caller's words `fact` was learnt from: the
-// same call and a shared source turn that the caller said (an agent question
-// paired with the answer is not the caller's).
-bool SameEvidence(const Known& evidence, const Known& fact) {
-  if (evidence.conversation_id != fact.conversation_id) return false;
-  const int caller_turn = evidence.source_turns.empty() ? -1 : evidence.source_turns.back();
-  return std::find(fact.source_turns.begin(), fact.source_turns.end(), caller_turn) !=
-         fact.source_turns.end();
-}
-
 }  // namespace
 
 Status MemoryProjector::Apply(const log::Event& e, ReadModelDb& db) {
@@ -74,6 +64,9 @@ Status MemoryProjector::Apply(const log::Event& e, ReadModelDb& db) {
 }
 
 Status MemoryProjector::RecordFailure(const log::Event& e, const Status& error, ReadModelDb& db) {
+  // The event's writes were rolled back; what it did to a learning state
+  // was not.
+  learning_.Clear();
   return db.Run("UPDATE webhook_events SET status = 'failed', last_error = ? WHERE seq = ?",
                 "memory extraction: " + error.ToString(), e.seq);
 }
@@ -158,242 +151,6 @@ Status MemoryProjector::Learn(const log::Event& e, ReadModelDb& db, std::vector<
   return LearnCandidates(*t, candidates, e.seq, db, ops);
 }
 
-Status MemoryProjector::LearnCandidates(const Transcript& t,
-                                        const std::vector<memory::ExtractedMemory>& candidates,
-                                        log::Seq source_seq, ReadModelDb& db,
-                                        std::vector<IndexOp>& ops) {
-  const std::string& user_id = t.user_id;
-  const std::string& name = t.name;
-  const int64_t call_time = t.call_time;
-  const std::string* conversation_id = &t.conversation_id;
-  ENGRAM_ASSIGN_OR_RETURN(std::vector<Known> known, LoadKnown(db, user_id));
-  std::set<std::string> name_terms;
-  for (const std::string& t : memory::Tokenize(name)) name_terms.insert(t);
-  const std::string model = parts_.embedder->ModelId();
-
-  auto embed = [&](const std::string& text) -> Result<std::vector<float>> {
-    if (parts_.embedder->IsDeterministic() || !parts_.cache) return parts_.embedder->Embed(text);
-    const std::string ekey = crypto::Sha256Hex(model + "\n" + text);
-    ENGRAM_ASSIGN_OR_RETURN(auto hit, parts_.cache->Get("embedding", ekey));
-    if (hit) return BlobVector(*hit);
-    ENGRAM_ASSIGN_OR_RETURN(std::vector<float> v, parts_.embedder->Embed(text));
-    // Owned by the call whose words it embeds, so a forget finds it even
-    // when no memory row keeps that text (a reinforcing candidate).
-    ENGRAM_RETURN_IF_ERROR(parts_.cache->Put("embedding", ekey, VectorBlob(v), t.conversation_id));
-    return v;
-  };
-  auto relate = [&](const std::string& memory_id, const char* relation) {
-    return db.Run(
-        "INSERT INTO conversation_memories(conversation_id, memory_id, relation) VALUES (?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        *conversation_id, memory_id, relation);
-  };
-  auto reinforce = [&](Known& k) -> Status {
-    k.salience += kRestatementBoost * (1.0 - k.salience);
-    k.last_seen_at = std::max(k.last_seen_at, call_time);
-    ENGRAM_RETURN_IF_ERROR(db.Run(
-        "UPDATE memories SET salience = ?, reinforcements = reinforcements + 1, last_seen_at = ? "
-        "WHERE id = ?",
-        k.salience, k.last_seen_at, k.id));
-    IndexOp op{IndexOp::kSalience, user_id, {}, {}};
-    op.memory.id = k.id;
-    op.memory.salience = k.salience;
-    op.memory.last_seen_at = k.last_seen_at;
-    ops.push_back(std::move(op));
-    return relate(k.id, "reinforced");
-  };
-
-  // A deterministic embedder gets the call's statements as one batch (the
-  // sentence encoder runs all their tokens through each layer at once); a
-  // replay builds the same batch, so it gets the same vectors.
-  std::vector<std::vector<float>> batched(candidates.size());
-  if (parts_.embedder->IsDeterministic()) {
-    std::vector<std::string> texts;
-    std::vector<size_t> at;
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      if (candidates[i].content.empty()) continue;
-      texts.push_back(candidates[i].content);
-      at.push_back(i);
-    }
-    ENGRAM_ASSIGN_OR_RETURN(auto vectors, parts_.embedder->EmbedBatch(texts));
-    for (size_t j = 0; j < at.size() && j < vectors.size(); ++j) {
-      batched[at[j]] = std::move(vectors[j]);
-    }
-  }
-
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const memory::ExtractedMemory& c = candidates[i];
-    if (c.content.empty()) continue;
-    std::vector<float> vec = std::move(batched[i]);
-    if (vec.empty()) {
-      ENGRAM_ASSIGN_OR_RETURN(vec, embed(c.content));
-    }
-
-    // Find what this candidate restates or updates.
-    Known* match = nullptr;
-    bool restates = false;
-    if (!c.subject.empty()) {
-      // The newest wins: known is in creation order. Evidence subjects name
-      // their call, so only the same call's memories can match (a
-      // redelivery): the scan skips the others without comparing subjects.
-      const bool evidence = memory::IsEvidenceSubject(c.subject);
-      for (Known& k : known) {
-        if (evidence && k.conversation_id != *conversation_id) continue;
-        if (k.subject == c.subject) match = &k;
-      }
-      if (match) restates = memory::ToLower(match->value) == memory::ToLower(c.value);
-    } else {
-      // Short sentences ("That's awesome, Melanie!") are close to many others
-      // without stating a fact a later one could update: only the same text
-      // restates them.
-      const bool carries_fact = memory::LexicalTerms(c.content).size() >= kMinFactTerms;
-      const std::string candidate_lower = memory::ToLower(c.content);
-      double best = kNearDuplicateCosine;
-      for (Known& k : known) {
-        if (!k.subject.empty()) continue;
-        if (k.lower == candidate_lower) {
-          match = &k;
-          break;
-        }
-        const double cos = memory::Dot(vec, k.vector);
-        if (carries_fact && cos >= best) {
-          best = cos;
-          match = &k;
-        }
-      }
-      // Near-identical wording is not the same statement when the two name
-      // different people or things, or when one says something the other
-      // does not ("allergic to latex" / "allergic to peanuts"): those are
-      // two memories. Only a slot (a subject with its value) or an explicit
-      // update replaces a memory; similar wording never does.
-      if (match) {
-        restates = memory::Restates(match->content, c.content, name_terms);
-        if (!restates) match = nullptr;
-      }
-    }
-    if (match && restates) {
-      ENGRAM_RETURN_IF_ERROR(reinforce(*match));
-      continue;
-    }
-
-    const std::string id =
-        "m_" + crypto::Sha256Hex(*conversation_id + "#" + std::to_string(i) + "#" + c.content)
-                   .substr(0, 20);
-    std::vector<std::string> sectors;
-    for (Sector s : c.sectors) sectors.emplace_back(memory::SectorName(s));
-    const std::string subject = c.subject.empty() ? "" : c.subject + "=" + c.value;
-    ENGRAM_RETURN_IF_ERROR(db.Run(
-        "INSERT INTO memories(id, user_id, content, primary_sector, sectors, subject, salience, "
-        "created_at, last_seen_at, valid_from, source_conversation_id, source_turns, created_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-        id, user_id, c.content, std::string(memory::SectorName(c.primary)), json(sectors).dump(),
-        subject.empty() ? std::nullopt : std::optional(subject), c.salience, call_time, call_time,
-        call_time, *conversation_id, JsonInts(c.source_turns), source_seq));
-    for (Sector s : c.sectors) {
-      ENGRAM_ASSIGN_OR_RETURN(Statement * st,
-                              db.Cached("INSERT INTO memory_embeddings(memory_id, sector, model, "
-                                        "dim, vector) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO "
-                                        "NOTHING"));
-      st->BindAll(id, std::string(memory::SectorName(s)), model, static_cast<int64_t>(vec.size()));
-      const std::string blob = VectorBlob(vec);
-      st->BindBlob(5, blob.data(), blob.size());
-      Status run = st->Run();
-      st->Reset();
-      ENGRAM_RETURN_IF_ERROR(run);
-    }
-    ENGRAM_RETURN_IF_ERROR(relate(id, "created"));
-    // What this memory replaces: the slot's old value, or what an update
-    // said in words ("not Delta anymore") names on the same topic; and the
-    // caller's words behind them, which would otherwise still be served as
-    // what the caller says.
-    std::vector<const Known*> replaced;
-    if (match) replaced.push_back(match);
-    if (!c.replaces.empty()) {
-      for (const Known& k : known) {
-        if (k.conversation_id != *conversation_id &&
-            !k.subject.starts_with(memory::kCallSummarySubject) && &k != match &&
-            memory::IsReplacedBy(k.content, c.content, c.replaces, name_terms)) {
-          replaced.push_back(&k);
-        }
-      }
-    }
-    std::vector<std::string> retired;
-    for (const Known* r : replaced) {
-      retired.push_back(r->id);
-      if (memory::IsEvidenceSubject(r->subject)) continue;
-      for (const Known& k : known) {
-        if (memory::IsEvidenceSubject(k.subject) && SameEvidence(k, *r)) retired.push_back(k.id);
-      }
-    }
-    std::sort(retired.begin(), retired.end());
-    retired.erase(std::unique(retired.begin(), retired.end()), retired.end());
-    for (const std::string& old_id : retired) {
-      // Stays for history, no longer current.
-      ENGRAM_RETURN_IF_ERROR(
-          db.Run("UPDATE memories SET valid_to = ?, superseded_by = ? WHERE id = ?", call_time, id,
-                 old_id));
-      ENGRAM_RETURN_IF_ERROR(relate(old_id, "superseded"));
-      IndexOp op{IndexOp::kRemove, user_id, {}, {}};
-      op.memory.id = old_id;
-      ops.push_back(std::move(op));
-    }
-    std::erase_if(known, [&](const Known& k) {
-      return std::binary_search(retired.begin(), retired.end(), k.id);
-    });
-    match = nullptr;
-    // Waypoint graph: links to earlier memories above the threshold. Facts
-    // only: the caller's words are found by what they say, and linking each
-    // utterance to all the caller's others would double learning's cost.
-    std::string waypoint;
-    double waypoint_weight = 0;
-    for (const Known& k : known) {
-      if (memory::IsEvidenceSubject(c.subject)) break;
-      const double cos = memory::Dot(vec, k.vector);
-      if (cos <= kLinkThreshold) continue;
-      ENGRAM_RETURN_IF_ERROR(db.Run(
-          "INSERT INTO memory_links(src_id, dst_id, weight, is_waypoint) VALUES (?, ?, ?, 0) "
-          "ON CONFLICT DO NOTHING",
-          id, k.id, cos));
-      if (cos > waypoint_weight) {
-        waypoint_weight = cos;
-        waypoint = k.id;
-      }
-    }
-    if (!waypoint.empty()) {
-      ENGRAM_RETURN_IF_ERROR(db.Run(
-          "UPDATE memory_links SET is_waypoint = 1 WHERE src_id = ? AND dst_id = ?", id, waypoint));
-    }
-    Known added;
-    added.id = id;
-    added.content = c.content;
-    added.subject = c.subject;
-    added.value = c.value;
-    added.sector = c.primary;
-    added.salience = c.salience;
-    added.created_at = call_time;
-    added.last_seen_at = call_time;
-    added.conversation_id = *conversation_id;
-    added.source_turns = c.source_turns;
-    added.vector = vec;
-    added.lower = memory::ToLower(c.content);
-    IndexOp op{IndexOp::kUpsert, user_id, {}, vec};
-    op.memory = {id,
-                 c.content,
-                 c.primary,
-                 c.salience,
-                 call_time,
-                 call_time,
-                 *conversation_id,
-                 c.source_turns,
-                 waypoint,
-                 static_cast<float>(waypoint_weight)};
-    ops.push_back(std::move(op));
-    known.push_back(std::move(added));
-  }
-  // `known` now holds exactly the user's current memories: no second read.
-  return WriteUserSummary(db, user_id, source_seq, parts_, known);
-}
-
 Status MemoryProjector::Reinforce(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops) {
   ENGRAM_ASSIGN_OR_RETURN(log::MemoryQueriedBody body, log::MemoryQueriedBody::Parse(e.body));
   const json& request = body.request;
@@ -441,6 +198,9 @@ Status MemoryProjector::Reinforce(const log::Event& e, ReadModelDb& db, std::vec
       op.memory.id = id;
       op.memory.salience = st->Double(0);
       op.memory.last_seen_at = st->Int(1);
+      if (LearningState* state = learning_.Peek(user_id)) {
+        if (auto slot = state->Find(id)) state->SetSalience(*slot, op.memory.salience);
+      }
       ops.push_back(std::move(op));
     }
     st->Reset();
@@ -455,6 +215,9 @@ Status MemoryProjector::Forget(const log::Event& e, std::vector<IndexOp>& ops) {
   ENGRAM_ASSIGN_OR_RETURN(log::UserForgottenBody body, log::UserForgottenBody::Parse(e.body));
   const std::string& user_id = body.user_id;
   ops.push_back({IndexOp::kForgetUser, user_id, {}, {}});
+  // The forget deleted rows of other user ids too (memory sources, users an
+  // erased entry made): every learning state reloads.
+  learning_.Clear();
   if (parts_.cache) {
     // Extractions cached by a re-extraction are under keys the log never
     // recorded: found by their conversation.

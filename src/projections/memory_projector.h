@@ -37,6 +37,7 @@
 #include "memory/summarizer.h"
 #include "projections/extraction_cache.h"
 #include "projections/extraction_workers.h"
+#include "projections/learning_state.h"
 #include "projections/parsed_bodies.h"
 #include "projections/projector.h"
 
@@ -96,6 +97,10 @@ inline constexpr double kNearDuplicateCosine = 0.9;
 // ...when it has at least this many content terms; shorter ones state no fact
 // a later sentence could update.
 inline constexpr size_t kMinFactTerms = 5;
+// Memories the projector's learning states may hold in all (learning_state.h):
+// a 100k-memory caller and room for others, ~1 KB each with 100-dimension
+// vectors (~150 MB at most), well inside the server's 1.5 GB for 1M memories.
+inline constexpr size_t kMaxLearningMemories = 150'000;
 
 class MemoryProjector final : public Projector {
  public:
@@ -103,7 +108,9 @@ class MemoryProjector final : public Projector {
   // `bodies`: shared with the conversation projector, which parsed the
   // event's body before this one (MakeProjectors); null: a parse of its own.
   explicit MemoryProjector(MemoryEngineParts parts, std::shared_ptr<ParsedBodies> bodies = nullptr)
-      : parts_(parts), bodies_(bodies ? std::move(bodies) : std::make_shared<ParsedBodies>()) {}
+      : parts_(parts),
+        bodies_(bodies ? std::move(bodies) : std::make_shared<ParsedBodies>()),
+        learning_(kMaxLearningMemories) {}
 
   std::string_view Name() const override { return kName; }
   Status Apply(const log::Event& e, ReadModelDb& db) override;
@@ -115,6 +122,7 @@ class MemoryProjector final : public Projector {
   void AfterRollback() override {
     staged_.clear();
     staged_jobs_.clear();
+    learning_.Clear();
   }
 
   struct IndexOp {
@@ -153,6 +161,11 @@ class MemoryProjector final : public Projector {
   Status LearnCandidates(const Transcript& t,
                          const std::vector<memory::ExtractedMemory>& candidates,
                          log::Seq source_seq, ReadModelDb& db, std::vector<IndexOp>& ops);
+  // LearnCandidates against `state` (memory_learning.cc); false when the
+  // state can no longer be kept.
+  Result<bool> LearnInto(LearningState& state, const Transcript& t,
+                         const std::vector<memory::ExtractedMemory>& candidates,
+                         log::Seq source_seq, ReadModelDb& db, std::vector<IndexOp>& ops);
   Status Reinforce(const log::Event& e, ReadModelDb& db, std::vector<IndexOp>& ops);
   // user_forgotten: the user's vectors and cache entries go.
   Status Forget(const log::Event& e, std::vector<IndexOp>& ops);
@@ -161,6 +174,8 @@ class MemoryProjector final : public Projector {
   std::shared_ptr<ParsedBodies> bodies_;
   std::vector<IndexOp> staged_;
   std::vector<ExtractionJob> staged_jobs_;
+  // Each learning user's current memories (learning_state.h).
+  LearningStates learning_;
 };
 
 // Fills `index` with every current memory in `db`. FailedPrecondition-like

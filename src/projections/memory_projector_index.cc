@@ -36,6 +36,18 @@ void MemoryProjector::AfterCommit() {
     std::unique_lock<std::mutex> writes;
     if (parts_.index_writes) writes = std::unique_lock(*parts_.index_writes);
     if (parts_.index) {
+      // A learning state stays only while the index moved by this batch's
+      // changes alone: another change (a reload after another node
+      // projected, a follower) means rows it does not hold.
+      std::vector<std::pair<std::string, bool>> learnt;
+      for (const IndexOp& op : staged_) {
+        LearningState* state = learning_.Peek(op.user_id);
+        if (!state || std::any_of(learnt.begin(), learnt.end(),
+                                  [&](const auto& u) { return u.first == op.user_id; })) {
+          continue;
+        }
+        learnt.emplace_back(op.user_id, state->index_version == parts_.index->Version(op.user_id));
+      }
       for (IndexOp& op : staged_) {
         switch (op.kind) {
           case IndexOp::kUpsert:
@@ -52,6 +64,15 @@ void MemoryProjector::AfterCommit() {
             parts_.index->UpdateSalience(op.user_id, op.memory.id, op.memory.salience,
                                          op.memory.last_seen_at);
             break;
+        }
+      }
+      for (const auto& [user_id, unchanged] : learnt) {
+        LearningState* state = learning_.Peek(user_id);
+        if (!state) continue;
+        if (unchanged) {
+          state->index_version = parts_.index->Version(user_id);
+        } else {
+          learning_.Drop(user_id);
         }
       }
     }

@@ -52,11 +52,12 @@ std::vector<int> ParseInts(const std::string& text) {
 Result<std::vector<Known>> LoadKnown(ReadModelDb& db, const std::string& user_id) {
   ENGRAM_ASSIGN_OR_RETURN(
       Statement * st,
-      db.Cached("SELECT m.id, m.content, coalesce(m.subject, ''), m.primary_sector, m.salience, "
-                "m.created_at, m.last_seen_at, coalesce(m.source_conversation_id, ''), "
-                "m.source_turns, e.vector FROM memories m JOIN memory_embeddings e ON "
-                "e.memory_id = m.id AND e.sector = m.primary_sector WHERE m.user_id = ? AND "
-                "m.valid_to IS NULL ORDER BY m.created_seq, m.id"));
+      db.Cached(
+          "SELECT m.id, m.content, coalesce(m.subject, ''), m.primary_sector, m.salience, "
+          "m.created_at, m.last_seen_at, coalesce(m.source_conversation_id, ''), "
+          "m.source_turns, e.vector, m.created_seq FROM memories m JOIN memory_embeddings e ON "
+          "e.memory_id = m.id AND e.sector = m.primary_sector WHERE m.user_id = ? AND "
+          "m.valid_to IS NULL ORDER BY m.created_seq, m.id"));
   st->Bind(1, user_id);
   std::vector<Known> out;
   for (;;) {
@@ -78,6 +79,7 @@ Result<std::vector<Known>> LoadKnown(ReadModelDb& db, const std::string& user_id
     k.source_turns = ParseInts(st->Text(8));
     k.lower = memory::ToLower(k.content);
     k.vector = BlobVector(st->Blob(9));
+    k.created_seq = st->Int(10);
     out.push_back(std::move(k));
   }
   st->Reset();
@@ -118,6 +120,19 @@ Status RefreshUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq 
 
 Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                         const MemoryEngineParts& parts, const std::vector<Known>& known) {
+  std::vector<memory::SummaryFact> facts;
+  for (const Known& k : known) {
+    // The evidence (each utterance verbatim) is for recall; a summary, by
+    // rules or by an LLM, is made from the facts.
+    if (!memory::IsSummarised(k.subject)) continue;
+    facts.push_back({k.content, k.sector, k.subject, k.value, k.salience, k.created_at});
+  }
+  return WriteUserSummary(db, user_id, seq, parts, facts);
+}
+
+Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
+                        const MemoryEngineParts& parts,
+                        const std::vector<memory::SummaryFact>& facts) {
   std::string name;
   {
     ENGRAM_ASSIGN_OR_RETURN(Statement * st,
@@ -126,13 +141,6 @@ Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq se
     auto row = st->Step();
     if (row.ok() && *row) name = st->Text(0);
     st->Reset();
-  }
-  std::vector<memory::SummaryFact> facts;
-  for (const Known& k : known) {
-    // The evidence (each utterance verbatim) is for recall; a summary, by
-    // rules or by an LLM, is made from the facts.
-    if (!memory::IsSummarised(k.subject)) continue;
-    facts.push_back({k.content, k.sector, k.subject, k.value, k.salience, k.created_at});
   }
   std::string summary;
   memory::RuleSummarizer rules;

@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "log/event.h"
 #include "memory/memory_types.h"
+#include "memory/summary.h"
 #include "projections/memory_engine.h"
 #include "projections/sqlite_db.h"
 
@@ -31,6 +32,7 @@ struct Known {
   double salience = 0;
   int64_t created_at = 0;
   int64_t last_seen_at = 0;
+  int64_t created_seq = 0;
   std::string conversation_id;
   std::vector<int> source_turns;
   std::vector<float> vector;
@@ -42,5 +44,10 @@ Result<std::vector<Known>> LoadKnown(ReadModelDb& db, const std::string& user_id
 // Writes users.summary for `user_id` from `known` (see RefreshUserSummary).
 Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                         const MemoryEngineParts& parts, const std::vector<Known>& known);
+// The same from the user's summarised facts (memory::IsSummarised), in the
+// order LoadKnown reads them.
+Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
+                        const MemoryEngineParts& parts,
+                        const std::vector<memory::SummaryFact>& facts);
 
 }  // namespace engram::projections

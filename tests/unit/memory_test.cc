@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "memory/glove_embedder.h"
@@ -14,6 +16,7 @@
 #include "memory/rule_extractor.h"
 #include "memory/summary.h"
 #include "memory/text.h"
+#include "memory/vector_matrix.h"
 #include "support/test_support.h"
 
 namespace engram::memory {
@@ -525,6 +528,57 @@ TEST(CachingEmbedder, EmbedsEachTextOnce) {
   ASSERT_TRUE(cached.Embed("other").ok());
   EXPECT_EQ(inner.calls, 2);
   EXPECT_EQ(cached.ModelId(), "count");
+}
+
+// Learning's prefilter (projections/memory_learning.cc): every row whose
+// exact dot product reaches the threshold is among those the matrix product
+// keeps a margin below it, none far below it is, and rows come back as
+// stored. Random unit vectors in 100 dimensions (GloVe's), several queries,
+// more rows than one panel, some near copies of the queries.
+TEST(VectorMatrix, ProductKeepsEveryRowAtTheThresholdAndRowsComeBackExact) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> gauss;
+  // `near` scaled by `pull` plus noise: cosines with it from ~0.7 (pull 10)
+  // to ~0.97 (pull 40), many close to the threshold.
+  auto unit = [&](const std::vector<float>* near = nullptr, float pull = 0) {
+    std::vector<float> v(100);
+    for (size_t d = 0; d < v.size(); ++d) v[d] = (near ? (*near)[d] * pull : 0) + gauss(rng);
+    float norm = 0;
+    for (float x : v) norm += x * x;
+    for (float& x : v) x /= std::sqrt(norm);
+    return v;
+  };
+  std::vector<std::vector<float>> queries;
+  for (int q = 0; q < 7; ++q) queries.push_back(unit());
+  VectorMatrix matrix(100);
+  std::vector<std::vector<float>> rows;
+  for (int i = 0; i < 1003; ++i) {
+    rows.push_back(i % 5 == 0 ? unit(&queries[i % 7], 10.0f + static_cast<float>(i % 31)) : unit());
+    matrix.Append(rows.back());
+  }
+  ASSERT_EQ(matrix.size(), rows.size());
+  EXPECT_EQ(matrix.Row(517), rows[517]);
+  std::vector<const std::vector<float>*> asked;
+  for (const auto& q : queries) asked.push_back(&q);
+  const float threshold = 0.8f, margin = 1e-3f;
+  const auto kept = matrix.RowsAtLeast(asked, 1000, threshold - margin);
+  ASSERT_EQ(kept.size(), queries.size());
+  size_t above = 0;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const float dot = Dot(queries[q], rows[i]);
+      const bool listed = std::binary_search(kept[q].begin(), kept[q].end(), i);
+      if (i >= 1000) {
+        EXPECT_FALSE(listed) << "only rows below the limit";
+      } else if (dot >= threshold) {
+        ++above;
+        EXPECT_TRUE(listed) << q << " " << i << " " << dot;
+      } else if (dot < threshold - 2 * margin) {
+        EXPECT_FALSE(listed) << q << " " << i << " " << dot;
+      }
+    }
+  }
+  EXPECT_GT(above, 50u);  // the near copies
 }
 
 }  // namespace
