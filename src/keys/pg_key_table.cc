@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -319,9 +320,16 @@ Result<std::vector<bool>> PgKeyTable::AddKeys(const std::vector<StoredKey>& keys
   ENGRAM_RETURN_IF_ERROR(EnsureConnected());
   std::vector<bool> added(keys.size(), false);
   // ON CONFLICT DO NOTHING: two nodes making the first key of one subject
-  // at once end with one key; the KeyStore reads the winner's.
+  // at once end with one key; the KeyStore reads the winner's. Rows go in
+  // in subject order: two batches that share subjects then wait on each
+  // other's uncommitted rows in one order, never in a cycle (which
+  // PostgreSQL ends with "deadlock detected", failing one node's batch).
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t x, size_t y) { return keys[x].subject_hash < keys[y].subject_hash; });
   ENGRAM_RETURN_IF_ERROR(InTransaction(conn_, &in_transaction_, [&]() -> Status {
-    for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t i : order) {
       ENGRAM_ASSIGN_OR_RETURN(
           PgResult r,
           Run(conn_,

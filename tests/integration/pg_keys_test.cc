@@ -114,6 +114,7 @@ TEST_F(PgKeysTest, TwoNodesMakingTheFirstKeyOfASubjectAtOnceEndWithOne) {
         for (int i = t; i < kSubjects; i += 4) {
           auto k = store.KeyFor("user:racer" + std::to_string(i));
           if (!k.ok()) {
+            ADD_FAILURE() << k.status().ToString();
             ++failures;
             continue;
           }
