@@ -143,7 +143,8 @@ Status Application::OpenStores(bool* setting) {
   if (options_.open_log) {
     ENGRAM_ASSIGN_OR_RETURN(stored_log_, options_.open_log());
   } else {
-    ENGRAM_ASSIGN_OR_RETURN(stored_log_, OpenRocksDbLog(dir, SystemClock::Instance()));
+    ENGRAM_ASSIGN_OR_RETURN(stored_log_,
+                            OpenRocksDbLog(dir, SystemClock::Instance(), options_.log_defer));
   }
   if (options_.seal_log) ENGRAM_RETURN_IF_ERROR(OpenKeys(setting));
   if (options_.adopt_identity_scheme) ENGRAM_RETURN_IF_ERROR(AdoptIdentityScheme(setting));

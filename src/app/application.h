@@ -75,6 +75,9 @@ struct ApplicationOptions {
   bool keep_audio = false;
   // Post-call appends waiting for their fsync at once (PostCallConfig).
   size_t max_pending_appends = 1024;
+  // How long an extraction outcome may wait to share an acknowledgement's
+  // sync (RocksDbEventLogOptions::defer_window; RocksDB log only).
+  std::chrono::microseconds log_defer{5'000};
   // Memory tool and init webhook.
   std::string tool_secret;
   std::string tool_secret_header = "X-Engram-Secret";

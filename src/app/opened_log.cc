@@ -4,9 +4,11 @@
 
 namespace engram::app {
 
-Result<OpenedLog> OpenRocksDbLog(const std::string& data_dir, const Clock& clock) {
+Result<OpenedLog> OpenRocksDbLog(const std::string& data_dir, const Clock& clock,
+                                 std::chrono::microseconds defer_window) {
   log::RocksDbEventLogOptions options;
   options.path = data_dir + "/log";
+  options.defer_window = defer_window;
   ENGRAM_ASSIGN_OR_RETURN(auto rocks, log::RocksDbEventLog::Open(options, clock));
   log::RocksDbEventLog* raw = rocks.get();
   OpenedLog out;

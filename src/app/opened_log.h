@@ -4,6 +4,7 @@
 // nats://...` (cli/log_backend.h) and hands it over in this form.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "log/event_log.h"
+#include "log/rocksdb_event_log.h"
 
 namespace engram::app {
 
@@ -25,6 +27,10 @@ struct OpenedLog {
 };
 
 // The default: RocksDB in DATA_DIR/log, opened read-write.
-Result<OpenedLog> OpenRocksDbLog(const std::string& data_dir, const Clock& clock);
+// `defer_window`: RocksDbEventLogOptions::defer_window (serve's
+// --log-defer-ms); the default for every other command.
+Result<OpenedLog> OpenRocksDbLog(
+    const std::string& data_dir, const Clock& clock,
+    std::chrono::microseconds defer_window = log::RocksDbEventLogOptions{}.defer_window);
 
 }  // namespace engram::app

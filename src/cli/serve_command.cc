@@ -42,6 +42,7 @@ struct ServeFlags {
   int read_timeout_secs = 30;
   int handler_threads = 64;
   size_t max_pending_appends = 1024;
+  int64_t log_defer_ms = 5;
   int io_threads = 2;
   int projector_nice = 10;
   int64_t jobs_ack_wait_ms = 30'000;  // --jobs-ack-wait-ms, with --log nats://
@@ -204,6 +205,7 @@ int Serve(const ServeFlags& flags) {
   options.insecure_no_signature = flags.insecure_no_signature;
   options.keep_audio = flags.keep_audio;
   options.max_pending_appends = flags.max_pending_appends;
+  options.log_defer = std::chrono::milliseconds(flags.log_defer_ms);
   options.tool_secret = tool_secret;
   options.tool_secret_header = flags.tool_secret_header;
   options.insecure_no_tool_secret = flags.insecure_no_tool_secret;
@@ -299,6 +301,11 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Post-call appends waiting for their fsync at once; beyond, 503 with "
                   "Retry-After")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--log-defer-ms", flags->log_defer_ms,
+                  "Longest an extraction outcome waits to share the fsync of a request's "
+                  "append while requests flow (0: never; RocksDB log only)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000}))
       ->capture_default_str();
   cmd->add_option("--io-threads", flags->io_threads, "Network threads")->capture_default_str();
   cmd->add_option("--max-connections", flags->max_connections,

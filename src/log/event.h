@@ -64,6 +64,12 @@ struct NewEvent {
   // When set, the log stores seal->Seal(seq, type, body) instead of `body`
   // and sets kFlagSealed.
   std::shared_ptr<const BodySeal> seal;
+  // Background work (an extraction outcome) that no request is waiting for:
+  // the log may hold it briefly so that it shares the sync of the next
+  // append a request waits for, instead of adding a sync of its own that
+  // such an append would queue behind. It is never acknowledged before its
+  // own sync; only when. Logs without group commit ignore it.
+  bool deferrable = false;
 };
 
 // A stored event. Fields beyond NewEvent are assigned by the log at append.

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -65,6 +66,7 @@ struct RocksDbEventLog::Impl {
   struct PendingAppend {
     NewEvent event;
     AppendDone done;
+    std::chrono::steady_clock::time_point queued{};
   };
 
   RocksDbEventLogOptions options;
@@ -92,6 +94,12 @@ struct RocksDbEventLog::Impl {
   // Owned by the writer thread after Open.
   std::string last_chain_hash;
   std::chrono::steady_clock::time_point last_resume{};
+  // When the writer last wrote appends a request waits for (not
+  // deferrable), newest at urgent_writes[urgent_next - 1]: while they flow,
+  // deferrable appends wait to share a sync.
+  static constexpr size_t kFlowWrites = 8;
+  std::array<std::chrono::steady_clock::time_point, kFlowWrites> urgent_writes{};
+  size_t urgent_next = 0;
   std::thread writer;
 
   ~Impl() {
@@ -230,6 +238,7 @@ struct RocksDbEventLog::Impl {
         std::unique_lock lock(mu);
         queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
         if (queue.empty()) return;  // stopping and drained
+        HoldDeferrable(lock);
         size_t bytes = 0;
         while (!queue.empty() && (batch.empty() || bytes < options.max_batch_bytes)) {
           bytes += queue.front()->event.body.size();
@@ -238,9 +247,37 @@ struct RocksDbEventLog::Impl {
         }
         base = head;
       }
+      const bool urgent = std::any_of(batch.begin(), batch.end(),
+                                      [](const auto& p) { return !p->event.deferrable; });
       CommitBatch(base, batch);
+      if (urgent) urgent_writes[urgent_next++ % kFlowWrites] = std::chrono::steady_clock::now();
       batch.clear();
     }
+  }
+
+  // While only deferrable appends are queued and urgent ones are flowing,
+  // waits (up to defer_window after the oldest was queued) for an urgent
+  // append to share the next sync. Each sync an acknowledgement queues
+  // behind costs it a whole sync, and under load a disk's sync is slowest
+  // exactly when there are most of them.
+  void HoldDeferrable(std::unique_lock<std::mutex>& lock) {
+    const auto window = options.defer_window;
+    if (window.count() <= 0 || !options.sync) return;
+    const auto only_deferrable = [&] {
+      return std::all_of(queue.begin(), queue.end(),
+                         [](const auto& p) { return p->event.deferrable; });
+    };
+    if (!only_deferrable()) return;
+    // A flow: the last kFlowWrites urgent writes came at least one per two
+    // windows. A lone call's outcome (its acknowledgement just written,
+    // nothing after it) is written at once instead of waiting for nothing.
+    const auto oldest = urgent_writes[urgent_next % kFlowWrites];
+    if (oldest == std::chrono::steady_clock::time_point{} ||
+        std::chrono::steady_clock::now() - oldest > 2 * kFlowWrites * window) {
+      return;
+    }
+    const auto until = queue.front()->queued + window;
+    queue_cv.wait_until(lock, until, [&] { return stopping || !only_deferrable(); });
   }
 
   // Writes `batch` as one synced WriteBatch with seqs after `base`, then wakes
@@ -456,7 +493,8 @@ Result<AppendResult> RocksDbEventLog::Append(NewEvent e) {
 
 void RocksDbEventLog::AppendAsync(NewEvent e, AppendDone done) {
   if (impl_->follower) return done(Status::Unavailable("event log opened read-only"));
-  auto pending = std::make_unique<Impl::PendingAppend>(Impl::PendingAppend{std::move(e), {}});
+  auto pending = std::make_unique<Impl::PendingAppend>(
+      Impl::PendingAppend{std::move(e), {}, std::chrono::steady_clock::now()});
   {
     std::lock_guard lock(impl_->mu);
     if (!impl_->stopping) {
