@@ -97,7 +97,55 @@ __attribute__((target("avx2,fma"))) void Panels(const float* a, int m, const Pac
   }
 }
 
+// Appends to hits[i] the columns of one tile's rows (R x 16 scores in
+// `tile`, stride 16) that are at least `floor` and below `columns`.
+template <int R>
+__attribute__((target("avx2,fma"))) inline void CollectAtLeast(const float* tile, size_t first,
+                                                               size_t columns, __m256 floor,
+                                                               std::vector<uint32_t>* hits) {
+  for (int i = 0; i < R; ++i) {
+    const __m256 lo = _mm256_cmp_ps(_mm256_loadu_ps(tile + i * kPanel), floor, _CMP_GE_OQ);
+    const __m256 hi = _mm256_cmp_ps(_mm256_loadu_ps(tile + i * kPanel + 8), floor, _CMP_GE_OQ);
+    unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(lo)) |
+                    (static_cast<unsigned>(_mm256_movemask_ps(hi)) << 8);
+    while (mask != 0) {
+      const size_t c = first + static_cast<size_t>(__builtin_ctz(mask));
+      mask &= mask - 1;
+      if (c < columns) hits[i].push_back(static_cast<uint32_t>(c));
+    }
+  }
+}
+
 }  // namespace
+
+__attribute__((target("avx2,fma"))) void ColumnsAtLeastAvx2(const float* a, int m,
+                                                            const PackedWeights& w, size_t columns,
+                                                            float floor,
+                                                            std::vector<uint32_t>* hits) {
+  const int k = w.k();
+  const size_t panels = (columns + kPanel - 1) / kPanel;
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 at_least = _mm256_set1_ps(floor);
+  alignas(32) float tile[6 * kPanel];
+  // Panel by panel, as Panels does, so each row's hits come out ascending.
+  for (size_t p = 0; p < panels; ++p) {
+    const float* panel = w.panels() + p * static_cast<size_t>(k) * kPanel;
+    const size_t first = p * kPanel;
+    int r = 0;
+    for (; r + 6 <= m; r += 6) {
+      Tile<6>(a + static_cast<size_t>(r) * k, k, panel, zero, zero, tile, kPanel);
+      CollectAtLeast<6>(tile, first, columns, at_least, hits + r);
+    }
+    for (; r + 2 <= m; r += 2) {
+      Tile<2>(a + static_cast<size_t>(r) * k, k, panel, zero, zero, tile, kPanel);
+      CollectAtLeast<2>(tile, first, columns, at_least, hits + r);
+    }
+    for (; r < m; ++r) {
+      Tile<1>(a + static_cast<size_t>(r) * k, k, panel, zero, zero, tile, kPanel);
+      CollectAtLeast<1>(tile, first, columns, at_least, hits + r);
+    }
+  }
+}
 
 void MultiplyAddAvx2(const float* a, int m, const PackedWeights& w, const float* bias, float* out,
                      bool split) {

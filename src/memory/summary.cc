@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstring>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 #include "memory/analysis_memories.h"
 #include "memory/speakable.h"
@@ -60,11 +62,36 @@ std::string Normalized(std::string_view s) {
   return collapsed;
 }
 
+// SpeakableSentence, remembered per thread. Learning builds the rule summary
+// many times per call over mostly the same facts (SummaryFacts in
+// projections/memory_learning.cc probes each newest statement), and
+// rewriting the same sentences again was ~9 % of a replay. SpeakableSentence
+// is a pure function of its arguments, so the remembered answer is the one
+// it would give.
+std::string RememberedSpeakableSentence(std::string_view sentence, const CallerReference& caller,
+                                        bool alone) {
+  // Bounded: dropped whole when full (a summary needs a few dozen).
+  constexpr size_t kMaxRemembered = 4096;
+  thread_local std::unordered_map<std::string, std::string> remembered;
+  thread_local std::string key;
+  key.clear();
+  key += alone ? '1' : '0';
+  key += caller.full;
+  key += '\x1f';
+  key += caller.short_form;
+  key += '\x1f';
+  key += sentence;
+  auto it = remembered.find(key);
+  if (it != remembered.end()) return it->second;
+  if (remembered.size() >= kMaxRemembered) remembered.clear();
+  return remembered.emplace(key, SpeakableSentence(sentence, caller, alone)).first->second;
+}
+
 // The speakable sentences of a memory's content, joined; "" when none is.
 std::string Speakable(std::string_view content, const CallerReference& caller) {
   std::string out;
   for (const std::string& s : SplitSentences(content)) {
-    std::string said = SpeakableSentence(s, caller);
+    std::string said = RememberedSpeakableSentence(s, caller, /*alone=*/true);
     if (said.empty()) continue;
     if (!out.empty()) out += ' ';
     out += said;
@@ -216,7 +243,7 @@ std::string BuildRuleSummary(const std::string& name_in, const std::vector<Summa
     for (const std::string& s : SplitSentences(text)) {
       if (n >= kMaxCallSentences) break;
       // Said after the sentence before it, which may be what "it" means.
-      std::string sentence = SpeakableSentence(s, caller, /*alone=*/n == 0);
+      std::string sentence = RememberedSpeakableSentence(s, caller, /*alone=*/n == 0);
       if (sentence.empty()) break;  // what follows may lean on it
       previous =
           add(Part::kLastCall, n == 0 ? 2 : 5, n == 0 ? lead + sentence : sentence, previous);

@@ -46,37 +46,30 @@ std::vector<std::vector<uint32_t>> VectorMatrix::RowsAtLeast(
   rows = std::min(rows, m.rows);
   if (queries.empty() || rows == 0) return out;
   const int k = m.dims;
-  const auto n = static_cast<size_t>(m.columns.n());
   // The queries as rows of a (queries x K, row-major), zero-padded.
   std::vector<float> a(queries.size() * static_cast<size_t>(k), 0.0f);
   for (size_t j = 0; j < queries.size(); ++j) {
     const std::vector<float>& v = *queries[j];
     std::copy_n(v.begin(), std::min(v.size(), static_cast<size_t>(k)), a.begin() + j * k);
   }
-  std::vector<float> scores(queries.size() * n);  // queries x N, row-major
   if (HasAvx2Fma()) {
-    const std::vector<float> zero(n, 0.0f);
-    MultiplyAddAvx2(a.data(), static_cast<int>(queries.size()), m.columns, zero.data(),
-                    scores.data());
-  } else {
-    // Panel by panel, 16 independent sums per query: vectorises on SSE2.
-    const float* panels = m.columns.panels();
-    for (size_t p = 0; p < n / 16; ++p) {
-      const float* panel = panels + p * static_cast<size_t>(k) * 16;
-      for (size_t j = 0; j < queries.size(); ++j) {
-        float acc[16] = {};
-        for (int kk = 0; kk < k; ++kk) {
-          const float q = a[j * k + kk];
-          for (int c = 0; c < 16; ++c) acc[c] += panel[kk * 16 + c] * q;
-        }
-        std::copy_n(acc, 16, scores.begin() + j * n + p * 16);
-      }
-    }
+    ColumnsAtLeastAvx2(a.data(), static_cast<int>(queries.size()), m.columns, rows, floor,
+                       out.data());
+    return out;
   }
-  for (size_t j = 0; j < queries.size(); ++j) {
-    const float* s = scores.data() + j * n;
-    for (size_t i = 0; i < rows; ++i) {
-      if (s[i] >= floor) out[j].push_back(static_cast<uint32_t>(i));
+  // Panel by panel, 16 independent sums per query: vectorises on SSE2.
+  const float* panels = m.columns.panels();
+  for (size_t p = 0; p * 16 < rows; ++p) {
+    const float* panel = panels + p * static_cast<size_t>(k) * 16;
+    for (size_t j = 0; j < queries.size(); ++j) {
+      float acc[16] = {};
+      for (int kk = 0; kk < k; ++kk) {
+        const float q = a[j * k + kk];
+        for (int c = 0; c < 16; ++c) acc[c] += panel[kk * 16 + c] * q;
+      }
+      for (size_t c = 0; c < 16 && p * 16 + c < rows; ++c) {
+        if (acc[c] >= floor) out[j].push_back(static_cast<uint32_t>(p * 16 + c));
+      }
     }
   }
   return out;
