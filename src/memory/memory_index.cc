@@ -138,10 +138,19 @@ struct MemoryIndex::UserState {
   void Add(IndexedMemory memory, const std::vector<std::pair<std::string, int>>& terms,
            const float* vector, size_t vector_size, int dims) {
     const int slot = static_cast<int>(items.size());
+    // Grow by an eighth, still geometric so appends stay amortised O(dims):
+    // the start-up load fits every user's arrays (ShrinkToFit), and doubling
+    // them at a user's next memory made a burst of learning across 300 of
+    // 1,000 callers add ~170 MB of spare capacity (issue 14).
     if (vectors.cols() <= slot) {
-      // Grow geometrically so appends are amortised O(dims).
-      Eigen::Index cap = std::max<Eigen::Index>(16, vectors.cols() * 2);
-      vectors.conservativeResize(dims, cap);
+      const Eigen::Index cols = vectors.cols();
+      vectors.conservativeResize(dims, std::max<Eigen::Index>(16, cols + cols / 8));
+    }
+    if (items.size() == items.capacity()) {
+      const size_t cap = std::max<size_t>(16, items.size() + items.size() / 8);
+      items.reserve(cap);
+      live.reserve(cap);
+      lengths.reserve(cap);
     }
     for (int d = 0; d < dims; ++d) {
       vectors(d, slot) = d < static_cast<int>(vector_size) ? vector[d] : 0.0f;
