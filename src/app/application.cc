@@ -277,6 +277,7 @@ Status Application::StartLearning() {
   parts.identity_key = identity_key_;
   parts.on_job = [w = workers_.get()](const projections::ExtractionJob& job) { w->Submit(job); };
   parts.one_job_per_user = shared_job_queue();
+  parts.max_learning_memories = options_.learning_state_memories;
   // Query embeddings and frequent answers are cached on the tool's path;
   // the projector embeds through the engine directly. A forget empties both.
   query_embedder_ = std::make_unique<memory::CachingEmbedder>(*engine_->embedder, 10'000);

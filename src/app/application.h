@@ -103,6 +103,9 @@ struct ApplicationOptions {
     std::chrono::milliseconds ack_wait{30'000};
   } job_queue;
   int projector_nice = 10;  // projector and extraction threads
+  // Memories the projector's learning states keep in all (0: its default,
+  // projections::kMaxLearningMemories): their RSS, ~3 KB a memory.
+  size_t learning_state_memories = 0;
 
   bool strict_isolation = false;
   std::string default_region = "US";

@@ -45,6 +45,7 @@ struct ServeFlags {
   int64_t log_defer_ms = 5;
   int io_threads = 2;
   int projector_nice = 10;
+  size_t learning_state_memories = projections::kMaxLearningMemories;
   int64_t jobs_ack_wait_ms = 30'000;  // --jobs-ack-wait-ms, with --log nats://
   bool insecure_no_tool_secret = false;
   std::string tool_secret_header = "X-Engram-Secret";
@@ -217,6 +218,7 @@ int Serve(const ServeFlags& flags) {
   if (const char* url = std::getenv("ENGRAM_ALERT_WEBHOOK_URL")) options.alert_webhook_url = url;
   options.extraction = flags.extraction;
   options.projector_nice = flags.projector_nice;
+  options.learning_state_memories = flags.learning_state_memories;
   if (!flags.log.log.empty()) {
     // The log's servers carry the extraction queue too (docs/CLUSTER.md).
     auto urls = nats_log::ParseNatsUrls(flags.log.log);
@@ -424,6 +426,11 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "takes it (set when the first node makes the queue)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1'000}, int64_t{3'600'000}));
+  cmd->add_option("--learning-state-memories", flags->learning_state_memories,
+                  "Memories the projector keeps in its per-caller learning states, in all "
+                  "(least recently learnt callers dropped first; ~3 KB each)")
+      ->check(CLI::Range(size_t{1}, size_t{100'000'000}))
+      ->capture_default_str();
   cmd->add_option("--projector-nice", flags->projector_nice,
                   "Niceness of the projector and extraction threads (0-19; higher yields more "
                   "CPU to requests)")

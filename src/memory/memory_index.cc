@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "memory/id_slot_table.h"
 #include "memory/text.h"
 
 namespace engram::memory {
@@ -14,28 +15,63 @@ constexpr double kBm25B = 0.75;
 
 namespace {
 
+// Sorted terms with their counts from `stems` (one per word).
+std::vector<std::pair<std::string, int>> CountTerms(std::vector<std::string> stems) {
+  std::sort(stems.begin(), stems.end());
+  std::vector<std::pair<std::string, int>> terms;
+  for (std::string& s : stems) {
+    if (!terms.empty() && terms.back().first == s) {
+      ++terms.back().second;
+    } else {
+      terms.emplace_back(std::move(s), 1);
+    }
+  }
+  return terms;
+}
+
 // A memory's lexical terms with their counts, sorted by term: what its
 // postings hold. Recomputed from the content when a memory is removed or
 // the slots are compacted rather than kept per slot: a copy of every term
 // of every memory was a third of the index's heap (issue 14, 1,000 callers
 // with 1M memories).
 std::vector<std::pair<std::string, int>> TermCounts(std::string_view content) {
-  std::unordered_map<std::string, int> tf;
-  for (std::string& t : LexicalTerms(content)) ++tf[std::move(t)];
-  std::vector<std::pair<std::string, int>> terms(tf.begin(), tf.end());
-  std::sort(terms.begin(), terms.end());
-  return terms;
+  return CountTerms(LexicalTerms(content));
 }
+
+// One memory as the index keeps it: IndexedMemory with its conversation id,
+// waypoint id and source turns moved into per-user pools, since most of a
+// user's memories share a conversation and few have a waypoint (issue 14:
+// 112 bytes of record instead of 192 plus ~100 bytes of strings and turns
+// on the heap).
+struct StoredMemory {
+  std::string id;
+  std::string content;
+  double salience = 0.5;
+  int64_t created_at = 0;
+  int64_t last_seen_at = 0;
+  uint32_t conversation = 0;  // index in UserState::conversations
+  uint32_t waypoint = 0;      // 1 + index in UserState::waypoints; 0 when none
+  uint32_t turns_begin = 0;   // in UserState::turns
+  uint32_t turns_count = 0;
+  float waypoint_weight = 0;
+  Sector sector = Sector::kSemantic;
+};
 
 }  // namespace
 
 struct MemoryIndex::UserState {
   mutable std::shared_mutex mu;
-  std::vector<IndexedMemory> items;                              // by slot
+  std::vector<StoredMemory> items;                               // by slot
   std::vector<bool> live;                                        // by slot
   std::vector<int> lengths;                                      // by slot
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> vectors;  // dims x capacity
-  std::unordered_map<std::string, int> slot_of;
+  IdSlotTable slots;                                             // live ids only
+  // The pools StoredMemory refers into. Entries of removed memories stay
+  // until MaybeCompact rebuilds them.
+  std::vector<std::string> conversations;
+  std::unordered_map<std::string, uint32_t> conversation_index;
+  std::vector<std::string> waypoints;
+  std::vector<int> turns;
   // A term's postings and its document frequency in one entry: a second
   // map keyed by the same strings cost ~70 bytes per term and user.
   struct Postings {
@@ -51,6 +87,90 @@ struct MemoryIndex::UserState {
   bool newest_stale = false;
   uint64_t version = 0;  // see MemoryIndex::Version
 
+  auto IdOf() const {
+    return [this](int slot) -> const std::string& { return items[slot].id; };
+  }
+  int SlotOf(std::string_view id) const { return slots.Find(id, IdOf()); }
+
+  // `m` as a record, its shared parts added to the pools.
+  StoredMemory Store(IndexedMemory&& m) {
+    StoredMemory s;
+    s.id = std::move(m.id);
+    s.content = std::move(m.content);
+    s.salience = m.salience;
+    s.created_at = m.created_at;
+    s.last_seen_at = m.last_seen_at;
+    s.sector = m.sector;
+    s.waypoint_weight = m.waypoint_weight;
+    auto [it, fresh] = conversation_index.try_emplace(std::move(m.conversation_id),
+                                                      static_cast<uint32_t>(conversations.size()));
+    if (fresh) conversations.push_back(it->first);
+    s.conversation = it->second;
+    if (!m.waypoint_id.empty()) {
+      waypoints.push_back(std::move(m.waypoint_id));
+      s.waypoint = static_cast<uint32_t>(waypoints.size());
+    }
+    s.turns_begin = static_cast<uint32_t>(turns.size());
+    s.turns_count = static_cast<uint32_t>(m.source_turns.size());
+    turns.insert(turns.end(), m.source_turns.begin(), m.source_turns.end());
+    return s;
+  }
+
+  // The memory at `slot` as callers see it.
+  IndexedMemory Memory(int slot) const {
+    const StoredMemory& s = items[slot];
+    IndexedMemory m;
+    m.id = s.id;
+    m.content = s.content;
+    m.sector = s.sector;
+    m.salience = s.salience;
+    m.created_at = s.created_at;
+    m.last_seen_at = s.last_seen_at;
+    m.conversation_id = conversations[s.conversation];
+    m.source_turns.assign(turns.begin() + s.turns_begin,
+                          turns.begin() + s.turns_begin + s.turns_count);
+    if (s.waypoint > 0) m.waypoint_id = waypoints[s.waypoint - 1];
+    m.waypoint_weight = s.waypoint_weight;
+    return m;
+  }
+
+  // Appends `memory` at a new slot. REQUIRES: its id is not live.
+  void Add(IndexedMemory memory, const std::vector<std::pair<std::string, int>>& terms,
+           const float* vector, size_t vector_size, int dims) {
+    const int slot = static_cast<int>(items.size());
+    // Grow by an eighth, still geometric so appends stay amortised O(dims):
+    // the start-up load fits every user's arrays (ShrinkToFit), and doubling
+    // them at a user's next memory made a burst of learning across 300 of
+    // 1,000 callers add ~170 MB of spare capacity (issue 14).
+    if (vectors.cols() <= slot) {
+      const Eigen::Index cols = vectors.cols();
+      vectors.conservativeResize(dims, std::max<Eigen::Index>(16, cols + cols / 8));
+    }
+    if (items.size() == items.capacity()) {
+      const size_t cap = std::max<size_t>(16, items.size() + items.size() / 8);
+      items.reserve(cap);
+      live.reserve(cap);
+      lengths.reserve(cap);
+    }
+    for (int d = 0; d < dims; ++d) {
+      vectors(d, slot) = d < static_cast<int>(vector_size) ? vector[d] : 0.0f;
+    }
+    int length = 0;
+    for (const auto& [term, n] : terms) {
+      length += n;
+      Postings& p = postings[term];
+      p.slots.emplace_back(slot, n);
+      ++p.live_docs;
+    }
+    newest_seen = std::max(newest_seen, memory.last_seen_at);
+    items.push_back(Store(std::move(memory)));
+    slots.Insert(items.back().id, slot, IdOf());
+    live.push_back(true);
+    lengths.push_back(length);
+    live_count++;
+    total_length += length;
+  }
+
   void Kill(int slot) {
     if (!live[slot]) return;
     if (items[slot].last_seen_at >= newest_seen) newest_stale = true;
@@ -60,34 +180,30 @@ struct MemoryIndex::UserState {
     for (const auto& [term, tf] : TermCounts(items[slot].content)) {
       if (auto it = postings.find(term); it != postings.end()) --it->second.live_docs;
     }
-    slot_of.erase(items[slot].id);
+    slots.Erase(items[slot].id, IdOf());
   }
 
-  // Rebuilds the slots without dead entries once they are the majority, so
-  // scans stay proportional to the live memories.
+  // Rebuilds the slots (and the pools) without dead entries once they are
+  // the majority, so scans stay proportional to the live memories.
   void MaybeCompact(int dims) {
     if (items.size() < 64 || live_count * 2 >= items.size()) return;
     UserState fresh;
     fresh.vectors.resize(dims, static_cast<Eigen::Index>(live_count));
     for (size_t s = 0; s < items.size(); ++s) {
       if (!live[s]) continue;
-      int slot = static_cast<int>(fresh.items.size());
-      fresh.items.push_back(std::move(items[s]));
-      fresh.live.push_back(true);
-      fresh.lengths.push_back(lengths[s]);
-      fresh.vectors.col(slot) = vectors.col(static_cast<Eigen::Index>(s));
-      fresh.slot_of[fresh.items.back().id] = slot;
-      for (const auto& [term, tf] : TermCounts(fresh.items.back().content)) {
-        Postings& p = fresh.postings[term];
-        p.slots.emplace_back(slot, tf);
-        ++p.live_docs;
-      }
+      const auto col = static_cast<Eigen::Index>(s);
+      fresh.Add(Memory(static_cast<int>(s)), TermCounts(items[s].content), &vectors(0, col),
+                static_cast<size_t>(dims), dims);
     }
     items = std::move(fresh.items);
     live = std::move(fresh.live);
     lengths = std::move(fresh.lengths);
     vectors = std::move(fresh.vectors);
-    slot_of = std::move(fresh.slot_of);
+    slots = std::move(fresh.slots);
+    conversations = std::move(fresh.conversations);
+    conversation_index = std::move(fresh.conversation_index);
+    waypoints = std::move(fresh.waypoints);
+    turns = std::move(fresh.turns);
     postings = std::move(fresh.postings);
   }
 };
@@ -107,44 +223,40 @@ std::shared_ptr<MemoryIndex::UserState> MemoryIndex::FindOrCreate(const std::str
 
 void MemoryIndex::Upsert(const std::string& user_id, IndexedMemory memory,
                          const std::vector<float>& vector) {
-  if (vocabulary_) vocabulary_->Observe(memory.content);
+  // Each word tokenised and stemmed once, for both the vocabulary and the
+  // postings (the start-up load did it twice, a quarter of its time).
+  std::vector<std::string> words = Tokenize(memory.content);
+  std::erase_if(words, [](const std::string& w) { return IsStopWord(w); });
+  std::vector<std::string> stems;
+  stems.reserve(words.size());
+  for (const std::string& w : words) stems.push_back(Stem(w));
+  if (vocabulary_) vocabulary_->ObserveWords(words, stems);
+  const std::vector<std::pair<std::string, int>> terms = CountTerms(std::move(stems));
   auto user = FindOrCreate(user_id);
   std::unique_lock lock(user->mu);
-  if (auto it = user->slot_of.find(memory.id); it != user->slot_of.end()) user->Kill(it->second);
-  const int slot = static_cast<int>(user->items.size());
-  if (user->vectors.cols() <= slot) {
-    // Grow geometrically so appends are amortised O(dims).
-    Eigen::Index cap = std::max<Eigen::Index>(16, user->vectors.cols() * 2);
-    user->vectors.conservativeResize(dims_, cap);
-  }
-  for (int d = 0; d < dims_; ++d) {
-    user->vectors(d, slot) = d < static_cast<int>(vector.size()) ? vector[d] : 0.0f;
-  }
-  int length = 0;
-  const std::vector<std::pair<std::string, int>> terms = TermCounts(memory.content);
-  for (const auto& [term, n] : terms) {
-    length += n;
-    UserState::Postings& p = user->postings[term];
-    p.slots.emplace_back(slot, n);
-    ++p.live_docs;
-  }
+  if (int slot = user->SlotOf(memory.id); slot >= 0) user->Kill(slot);
   user->version++;
-  user->slot_of[memory.id] = slot;
-  user->newest_seen = std::max(user->newest_seen, memory.last_seen_at);
-  user->items.push_back(std::move(memory));
-  user->live.push_back(true);
-  user->lengths.push_back(length);
-  user->live_count++;
-  user->total_length += length;
+  user->Add(std::move(memory), terms, vector.data(), vector.size(), dims_);
+}
+
+void MemoryIndex::Reserve(const std::string& user_id, size_t memories) {
+  auto user = FindOrCreate(user_id);
+  std::unique_lock lock(user->mu);
+  const auto cap = static_cast<Eigen::Index>(memories);
+  if (user->vectors.cols() < cap) user->vectors.conservativeResize(dims_, cap);
+  user->items.reserve(memories);
+  user->live.reserve(memories);
+  user->lengths.reserve(memories);
+  user->slots.Reserve(memories, user->IdOf());
 }
 
 void MemoryIndex::Remove(const std::string& user_id, const std::string& memory_id) {
   auto user = Find(user_id);
   if (!user) return;
   std::unique_lock lock(user->mu);
-  auto it = user->slot_of.find(memory_id);
-  if (it == user->slot_of.end()) return;
-  user->Kill(it->second);
+  const int slot = user->SlotOf(memory_id);
+  if (slot < 0) return;
+  user->Kill(slot);
   user->version++;
   user->MaybeCompact(dims_);
 }
@@ -154,9 +266,9 @@ void MemoryIndex::UpdateSalience(const std::string& user_id, const std::string& 
   auto user = Find(user_id);
   if (!user) return;
   std::unique_lock lock(user->mu);
-  auto it = user->slot_of.find(memory_id);
-  if (it == user->slot_of.end()) return;
-  IndexedMemory& m = user->items[it->second];
+  const int slot = user->SlotOf(memory_id);
+  if (slot < 0) return;
+  StoredMemory& m = user->items[slot];
   m.salience = salience;
   m.last_seen_at = std::max(m.last_seen_at, last_seen_at);
   user->newest_seen = std::max(user->newest_seen, m.last_seen_at);
@@ -192,9 +304,10 @@ void MemoryIndex::ReplaceUsers(MemoryIndex& other, const std::vector<std::string
       std::shared_lock old_lock(old.mu);
       // The same current memories (a salience change): the version holds,
       // as when the projector applies one here; otherwise it moves past.
-      const bool same = old.slot_of.size() == next.slot_of.size() &&
-                        std::all_of(next.slot_of.begin(), next.slot_of.end(),
-                                    [&](const auto& m) { return old.slot_of.count(m.first); });
+      bool same = old.live_count == next.live_count;
+      for (size_t s = 0; same && s < next.items.size(); ++s) {
+        same = !next.live[s] || old.SlotOf(next.items[s].id) >= 0;
+      }
       next.version = same ? old.version : old.version + next.version + 1;
     } else {
       next.version += 1;
@@ -218,6 +331,9 @@ void MemoryIndex::ShrinkToFit() {
     u->items.shrink_to_fit();
     u->live.shrink_to_fit();
     u->lengths.shrink_to_fit();
+    u->conversations.shrink_to_fit();
+    u->waypoints.shrink_to_fit();
+    u->turns.shrink_to_fit();
     for (auto& [term, p] : u->postings) p.slots.shrink_to_fit();
   }
 }
@@ -297,7 +413,7 @@ std::vector<ScoredCandidate> MemoryIndex::TopBySimilarity(
   out.reserve(keep);
   for (size_t i = 0; i < keep; ++i) {
     const int s = ranked[i].second;
-    out.push_back({user->items[s], dense[s], best_lexical > 0 ? lexical[s] / best_lexical : 0.0,
+    out.push_back({user->Memory(s), dense[s], best_lexical > 0 ? lexical[s] / best_lexical : 0.0,
                    ranked[i].first});
   }
   return out;
@@ -308,9 +424,9 @@ bool MemoryIndex::Get(const std::string& user_id, const std::string& memory_id,
   auto user = Find(user_id);
   if (!user) return false;
   std::shared_lock lock(user->mu);
-  auto it = user->slot_of.find(memory_id);
-  if (it == user->slot_of.end()) return false;
-  *out = user->items[it->second];
+  const int slot = user->SlotOf(memory_id);
+  if (slot < 0) return false;
+  *out = user->Memory(slot);
   return true;
 }
 

@@ -13,13 +13,21 @@ TermVocabulary::TermVocabulary(const Embedder& words)
     : words_(words), dims_(words.WordDimensions()) {}
 
 void TermVocabulary::Observe(std::string_view text) {
+  std::vector<std::string> words = Tokenize(text);
+  std::erase_if(words, [](const std::string& w) { return IsStopWord(w); });
+  std::vector<std::string> stems;
+  stems.reserve(words.size());
+  for (const std::string& w : words) stems.push_back(Stem(w));
+  ObserveWords(words, stems);
+}
+
+void TermVocabulary::ObserveWords(const std::vector<std::string>& words,
+                                  const std::vector<std::string>& stems) {
   std::vector<std::pair<std::string, std::string>> fresh;  // (stem, word)
   {
     std::shared_lock lock(mu_);
-    for (std::string& word : Tokenize(text)) {
-      if (IsStopWord(word)) continue;
-      std::string stem = Stem(word);
-      if (!row_of_.count(stem)) fresh.emplace_back(std::move(stem), std::move(word));
+    for (size_t i = 0; i < words.size() && i < stems.size(); ++i) {
+      if (!row_of_.count(stems[i])) fresh.emplace_back(stems[i], words[i]);
     }
   }
   if (fresh.empty()) return;

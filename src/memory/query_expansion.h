@@ -52,6 +52,9 @@ class TermVocabulary {
 
   // Adds the words of `text` not seen before.
   void Observe(std::string_view text);
+  // The same for a text already split: its words that are not stop words,
+  // in order, and the Stem of each (words.size() == stems.size()).
+  void ObserveWords(const std::vector<std::string>& words, const std::vector<std::string>& stems);
   // The literal terms of `query` (weight 1), then each query word's nearest
   // vocabulary words by cosine (weight `w.weight` x cosine), excluding the
   // literal terms; one entry per term, with its highest weight.

@@ -83,6 +83,9 @@ struct MemoryEngineParts {
   // else writes the index from the read model (IndexFollower, a reload), so
   // an older read of the rows cannot land over a newer in-process update.
   std::mutex* index_writes = nullptr;
+  // Memories the learning states may hold in all; 0: kMaxLearningMemories.
+  // What learning across many callers adds to the server's RSS (issue 14).
+  size_t max_learning_memories = 0;
 };
 
 // Salience changes. A restatement in a new call is strong evidence; a recall
@@ -110,7 +113,8 @@ class MemoryProjector final : public Projector {
   explicit MemoryProjector(MemoryEngineParts parts, std::shared_ptr<ParsedBodies> bodies = nullptr)
       : parts_(parts),
         bodies_(bodies ? std::move(bodies) : std::make_shared<ParsedBodies>()),
-        learning_(kMaxLearningMemories) {}
+        learning_(parts.max_learning_memories ? parts.max_learning_memories
+                                              : kMaxLearningMemories) {}
 
   std::string_view Name() const override { return kName; }
   Status Apply(const log::Event& e, ReadModelDb& db) override;
