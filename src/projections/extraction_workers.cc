@@ -354,6 +354,8 @@ Status ExtractionWorkers::AppendOutcome(const ExtractionJob& job, std::string_vi
   e.route = kInternalRoute;
   e.idempotency_key = ExtractionOutcomeKey(job.source_seq, job.prior_attempts);
   e.body = body.dump();
+  // No request waits for it: it rides on the next acknowledgement's sync.
+  e.deferrable = true;
   return log_.Append(std::move(e)).status();
 }
 
