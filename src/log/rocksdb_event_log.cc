@@ -27,6 +27,7 @@
 #include "log/event_types.h"
 #include "log/rocksdb_files.h"
 #include "log/rocksdb_purge.h"
+#include "log/urgent_flow.h"
 
 namespace engram::log {
 namespace {
@@ -43,22 +44,6 @@ constexpr char kErasuresFamily[] = "erasures";
 // kLegacyMigratedKey in the default family.
 constexpr std::string_view kLegacyErasedPrefix("\0\0engram-erased\0", 17);
 constexpr char kLegacyMigratedKey[] = "erasure_marks_migrated";
-
-Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  if (s.IsCorruption()) return Status::Corruption(msg);
-  if (s.IsIOError() || s.IsNoSpace()) return Status::IOError(msg);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
-  return Status::Internal(msg);
-}
-
-rocksdb::ColumnFamilyOptions FamilyOptions() {
-  rocksdb::ColumnFamilyOptions cf;
-  // Bodies are JSON text; LZ4 keeps compaction cheap and halves the size.
-  cf.compression = rocksdb::kLZ4Compression;
-  return cf;
-}
 
 }  // namespace
 
@@ -94,12 +79,9 @@ struct RocksDbEventLog::Impl {
   // Owned by the writer thread after Open.
   std::string last_chain_hash;
   std::chrono::steady_clock::time_point last_resume{};
-  // When the writer last wrote appends a request waits for (not
-  // deferrable), newest at urgent_writes[urgent_next - 1]: while they flow,
-  // deferrable appends wait to share a sync.
-  static constexpr size_t kFlowWrites = 8;
-  std::array<std::chrono::steady_clock::time_point, kFlowWrites> urgent_writes{};
-  size_t urgent_next = 0;
+  // When the writer wrote appends a request waits for (deferrable ones
+  // wait to share their syncs while they flow).
+  UrgentFlow urgent_flow;
   std::thread writer;
 
   ~Impl() {
@@ -250,7 +232,7 @@ struct RocksDbEventLog::Impl {
       const bool urgent = std::any_of(batch.begin(), batch.end(),
                                       [](const auto& p) { return !p->event.deferrable; });
       CommitBatch(base, batch);
-      if (urgent) urgent_writes[urgent_next++ % kFlowWrites] = std::chrono::steady_clock::now();
+      if (urgent) urgent_flow.Record(std::chrono::steady_clock::now());
       batch.clear();
     }
   }
@@ -268,14 +250,7 @@ struct RocksDbEventLog::Impl {
                          [](const auto& p) { return p->event.deferrable; });
     };
     if (!only_deferrable()) return;
-    // A flow: the last kFlowWrites urgent writes came at least one per two
-    // windows. A lone call's outcome (its acknowledgement just written,
-    // nothing after it) is written at once instead of waiting for nothing.
-    const auto oldest = urgent_writes[urgent_next % kFlowWrites];
-    if (oldest == std::chrono::steady_clock::time_point{} ||
-        std::chrono::steady_clock::now() - oldest > 2 * kFlowWrites * window) {
-      return;
-    }
+    if (!urgent_flow.Flowing(std::chrono::steady_clock::now(), window)) return;
     const auto until = queue.front()->queued + window;
     queue_cv.wait_until(lock, until, [&] { return stopping || !only_deferrable(); });
   }

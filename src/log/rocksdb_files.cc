@@ -36,4 +36,20 @@ uint64_t FolderBytes(const std::string& path) {
   return total;
 }
 
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsIOError() || s.IsNoSpace()) return Status::IOError(msg);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
+  return Status::Internal(msg);
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions() {
+  rocksdb::ColumnFamilyOptions cf;
+  // Bodies are JSON text; LZ4 keeps compaction cheap and halves the size.
+  cf.compression = rocksdb::kLZ4Compression;
+  return cf;
+}
+
 }  // namespace engram::log
