@@ -88,16 +88,7 @@ Result<std::vector<memory::SummaryFact>> SummaryFacts(const LearningState& state
   const bool rules =
       !parts.summarizer || dynamic_cast<memory::RuleSummarizer*>(parts.summarizer) != nullptr;
   if (!rules) return in_order(state.AllSummarised());
-  std::string name;
-  {
-    ENGRAM_ASSIGN_OR_RETURN(Statement * st,
-                            db.Cached("SELECT coalesce(name, '') FROM users WHERE id = ?"));
-    st->Bind(1, user_id);
-    auto row = st->Step();
-    if (row.ok() && *row) name = st->Text(0);
-    st->Reset();
-    if (!row.ok()) return row.status();
-  }
+  ENGRAM_ASSIGN_OR_RETURN(std::string name, ReadUserName(db, user_id));
   std::vector<uint32_t> picked = state.SubjectFacts();
   if (auto call = state.NewestCallSummary()) picked.push_back(*call);
   std::vector<memory::SummaryFact> base;

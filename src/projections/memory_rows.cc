@@ -118,6 +118,17 @@ Status RefreshUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq 
   return WriteUserSummary(db, user_id, seq, parts, known);
 }
 
+Result<std::string> ReadUserName(ReadModelDb& db, const std::string& user_id) {
+  ENGRAM_ASSIGN_OR_RETURN(Statement * st,
+                          db.Cached("SELECT coalesce(name, '') FROM users WHERE id = ?"));
+  st->Bind(1, user_id);
+  auto row = st->Step();
+  std::string name = row.ok() && *row ? st->Text(0) : "";
+  st->Reset();
+  if (!row.ok()) return row.status();
+  return name;
+}
+
 Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                         const MemoryEngineParts& parts, const std::vector<Known>& known) {
   std::vector<memory::SummaryFact> facts;
@@ -133,15 +144,7 @@ Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq se
 Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,
                         const MemoryEngineParts& parts,
                         const std::vector<memory::SummaryFact>& facts) {
-  std::string name;
-  {
-    ENGRAM_ASSIGN_OR_RETURN(Statement * st,
-                            db.Cached("SELECT coalesce(name, '') FROM users WHERE id = ?"));
-    st->Bind(1, user_id);
-    auto row = st->Step();
-    if (row.ok() && *row) name = st->Text(0);
-    st->Reset();
-  }
+  ENGRAM_ASSIGN_OR_RETURN(std::string name, ReadUserName(db, user_id));
   std::string summary;
   memory::RuleSummarizer rules;
   memory::Summarizer* summarizer = parts.summarizer ? parts.summarizer : &rules;

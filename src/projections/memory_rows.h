@@ -40,6 +40,8 @@ struct Known {
 
 // The user's current memories in creation order.
 Result<std::vector<Known>> LoadKnown(ReadModelDb& db, const std::string& user_id);
+// The caller's name as the read model has it ("" when none), for summaries.
+Result<std::string> ReadUserName(ReadModelDb& db, const std::string& user_id);
 
 // Writes users.summary for `user_id` from `known` (see RefreshUserSummary).
 Status WriteUserSummary(ReadModelDb& db, const std::string& user_id, log::Seq seq,

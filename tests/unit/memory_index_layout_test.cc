@@ -12,18 +12,10 @@
 #include "memory/id_slot_table.h"
 #include "memory/memory_index.h"
 #include "support/test_support.h"
+#include "unit/shared_glove.h"
 
 namespace engram::memory {
 namespace {
-
-GloveEmbedder& Glove() {
-  static std::unique_ptr<GloveEmbedder> e = [] {
-    auto r = GloveEmbedder::Open(ENGRAM_EMBEDDINGS_FILE);
-    if (!r.ok()) throw std::runtime_error(r.status().ToString());
-    return std::move(r).value();
-  }();
-  return *e;
-}
 
 // Random inserts and erases, some of ids erased before, checked against a
 // std::map after every step; enough of them to rehash several times and to

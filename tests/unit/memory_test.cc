@@ -18,18 +18,10 @@
 #include "memory/text.h"
 #include "memory/vector_matrix.h"
 #include "support/test_support.h"
+#include "unit/shared_glove.h"
 
 namespace engram::memory {
 namespace {
-
-GloveEmbedder& Glove() {
-  static std::unique_ptr<GloveEmbedder> e = [] {
-    auto r = GloveEmbedder::Open(ENGRAM_EMBEDDINGS_FILE);
-    if (!r.ok()) throw std::runtime_error(r.status().ToString());
-    return std::move(r).value();
-  }();
-  return *e;
-}
 
 TEST(Text, SplitsSentencesButKeepsAbbreviationsAndAddresses) {
   EXPECT_EQ(SplitSentences("Before our ten a.m. standup. Email priya.raman@x.example now! Ok?"),
