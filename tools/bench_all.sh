@@ -9,23 +9,31 @@
 #   projector  tools/bench_projector.sh, when present: events/s applied
 #   ramp       tools/load_scenarios.sh with RUNS=0 (the three-route ramp
 #              alone): the saturation point
-#   memory     engram-bench-memory --sizes 10000: memory tool and init p95,
-#              learning p50 at 10k memories of one caller
+#   memory     engram-bench-memory --sizes MEMORY_SIZES on a fresh server:
+#              memory tool and init p95, learning p50 of one caller at 10k
+#              and 100k memories
 #   scale      tools/bench_scale.sh (1,000 callers, ~1M memories): RSS,
 #              start-up until the index is ready, tool and init p95
 #   single     tools/bench_scale.sh with CALLERS=1 (one caller with ~100k
 #              memories; SINGLE_CALLS calls): tool and init p95. Slow while
 #              learning rescans the caller's memories; not in the default set.
-# Everything runs against 127.0.0.1. Figures are one run each unless the
-# step itself takes medians (memory, scale: 3 runs); the lead's figures are
-# medians of three invocations on a quiet machine.
+# Everything runs against 127.0.0.1. ingest and projector take medians of
+# their own three runs; ramp and memory run REPEATS times here and the table
+# shows the median of each figure with every run's value beside it; scale
+# takes medians of its own starts and query runs. Run it on a quiet machine.
 #   BUILD_DIR (build)  OUT_DIR (a new temp dir)  ONLY ("ingest projector ramp memory scale")
+#   REPEATS (3)  MEMORY_SIZES (10000,100000)  RAMP_RATES (20 ... 320 400 500 600)
+#   SCALE_DATA: a folder made by `KEEP=1 tools/bench_scale.sh` to copy and
+#   start instead of generating 1,000 callers again (~13 minutes)
 #   SINGLE_CALLS (2400)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export BUILD_DIR=${BUILD_DIR:-build}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/engram-bench-all.XXXXXX)}
 ONLY=${ONLY:-"ingest projector ramp memory scale"}
+REPEATS=${REPEATS:-3}
+MEMORY_SIZES=${MEMORY_SIZES:-10000,100000}
+export RAMP_RATES=${RAMP_RATES:-"20 40 80 120 160 200 240 280 320 400 500 600"}
 SINGLE_CALLS=${SINGLE_CALLS:-2400}
 mkdir -p "$OUT_DIR"
 wanted() { [[ " $ONLY " == *" $1 "* ]]; }
@@ -37,6 +45,20 @@ step() {  # $1 name, rest: command; output to OUT_DIR/$1.txt, seconds to OUT_DIR
   "$@" >"$OUT_DIR/$name.txt" 2>"$OUT_DIR/$name.err"
   echo $? >"$OUT_DIR/$name.rc"
   echo $(($(date +%s) - t0)) >"$OUT_DIR/$name.secs"
+}
+memory_run() {  # $1 step name: a fresh server, one caller grown through MEMORY_SIZES
+  export ENGRAM_WEBHOOK_SECRET=all-webhook-secret ENGRAM_TOOL_SECRET=all-tool-secret
+  local dir pid
+  dir=$(mktemp -d /tmp/engram-bench-all-memory.XXXXXX)
+  "$BUILD_DIR/engram" serve --data-dir "$dir" --listen 127.0.0.1:18530 --access-log false \
+    >"$OUT_DIR/$1.server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 300); do curl -sf http://127.0.0.1:18530/healthz >/dev/null && break; sleep 0.1; done
+  step "$1" "$BUILD_DIR/engram-bench-memory" --url http://127.0.0.1:18530 --data-dir "$dir" \
+    --sizes "$MEMORY_SIZES" --ingest-budget-secs 3000 --json
+  kill -TERM "$pid"
+  wait "$pid"
+  rm -rf "$dir"
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
@@ -51,27 +73,24 @@ if wanted projector; then
     echo 127 >"$OUT_DIR/projector.rc"
   fi
 fi
-wanted ramp && RUNS=0 step ramp tools/load_scenarios.sh
-if wanted memory; then
-  (
-    export ENGRAM_WEBHOOK_SECRET=all-webhook-secret ENGRAM_TOOL_SECRET=all-tool-secret
-    dir=$(mktemp -d /tmp/engram-bench-all-memory.XXXXXX)
-    "$BUILD_DIR/engram" serve --data-dir "$dir" --listen 127.0.0.1:18530 --access-log false \
-      >"$OUT_DIR/memory.server.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 300); do curl -sf http://127.0.0.1:18530/healthz >/dev/null && break; sleep 0.1; done
-    step memory "$BUILD_DIR/engram-bench-memory" --url http://127.0.0.1:18530 --data-dir "$dir" \
-      --sizes 10000 --json
-    kill -TERM "$pid"
-    wait "$pid"
-    rm -rf "$dir"
-  )
+for r in $(seq "$REPEATS"); do
+  wanted ramp && RUNS=0 step "ramp.$r" tools/load_scenarios.sh
+  wanted memory && memory_run "memory.$r"
+done
+if wanted scale; then
+  if [ -n "${SCALE_DATA:-}" ]; then
+    copy=$(mktemp -d /tmp/engram-bench-all-scale.XXXXXX)
+    cp -a "$SCALE_DATA/." "$copy/"
+    DATA=$copy step scale tools/bench_scale.sh
+    rm -rf "$copy"
+  else
+    step scale tools/bench_scale.sh
+  fi
 fi
-wanted scale && step scale tools/bench_scale.sh
 wanted single && CALLERS=1 CALLS_PER_CALLER=$SINGLE_CALLS step single tools/bench_scale.sh
 
 python3 - "$OUT_DIR" <<'PY'
-import json, os, re, sys
+import json, os, re, statistics, sys
 out = sys.argv[1]
 rows = []
 
@@ -109,27 +128,41 @@ if t is not None:
     if m: row("projector: events/s applied (replay)", ">= 3000", m.group(1), float(m.group(1)) >= 3000)
     else: row("projector: events/s applied", ">= 3000", "not measured: " + t.strip()[:80])
 
-t = text("ramp")
-if t is not None:
-    m = re.search(r"ElevenLabs p95 budget: (\S+) calls/s", t)
-    if m and m.group(1) != "None":
-        row("three-route ramp: saturation (highest good step)", ">= 500 calls/s",
-            f"{m.group(1)} calls/s", float(m.group(1)) >= 500)
-    else: failed("ramp", "three-route ramp: saturation")
+def repeats(prefix):
+    return sorted((f[:-4] for f in os.listdir(out) if re.fullmatch(prefix + r"\.\d+\.txt", f)),
+                  key=lambda n: int(n.rsplit(".", 1)[1]))
 
-t = text("memory")
-if t is not None:
+def median_row(figure, goal, values, fmt, ok):
+    if not values: return
+    m = statistics.median(values)
+    runs = ", ".join(fmt.format(v) for v in values)
+    row(figure, goal, f"{fmt.format(m)} (runs: {runs})", ok(m))
+
+sat = []
+for name in repeats("ramp"):
+    m = re.search(r"ElevenLabs p95 budget: (\S+) calls/s", text(name))
+    if m and m.group(1) != "None": sat.append(float(m.group(1)))
+    else: failed(name, "three-route ramp: saturation")
+median_row("three-route ramp: saturation (highest good step)", ">= 500 calls/s", sat,
+           "{:.0f} calls/s", lambda v: v >= 500)
+
+levels = {}
+for name in repeats("memory"):
     try:
-        j = json.loads(t.strip().splitlines()[-1]); l = j["levels"][-1]
-        n = l["current_memories"]
-        row(f"memory tool p95, one caller, {n} memories", "< 5 ms",
-            f'{l["memory_tool"]["median_ms"]["p95"]:.2f} ms', l["memory_tool"]["median_ms"]["p95"] < 5)
-        row(f"init p95, one caller, {n} memories", "< 5 ms",
-            f'{l["init_webhook"]["median_ms"]["p95"]:.2f} ms', l["init_webhook"]["median_ms"]["p95"] < 5)
-        p50 = l["extraction"]["apply_ms"]["p50"]
-        row(f"learning p50 at {n} memories", "<= 10 ms", f"{p50:.1f} ms", p50 <= 10)
+        for l in json.loads(text(name).strip().splitlines()[-1])["levels"]:
+            levels.setdefault(l["target_memories"], []).append(l)
     except Exception:
-        failed("memory", "memory tool / init / learning at 10k")
+        failed(name, "memory tool / init / learning of one caller")
+for target in sorted(levels):
+    ls = levels[target]
+    n = f'{int(statistics.median(l["current_memories"] for l in ls))} memories'
+    median_row(f"memory tool p95, one caller, {n}", "< 8 ms",
+               [l["memory_tool"]["median_ms"]["p95"] for l in ls], "{:.2f} ms", lambda v: v < 8)
+    median_row(f"init p95, one caller, {n}", "< 5 ms",
+               [l["init_webhook"]["median_ms"]["p95"] for l in ls], "{:.2f} ms", lambda v: v < 5)
+    goal = 10 if target <= 10000 else 30
+    median_row(f"learning p50, one caller, {n}", f"<= {goal} ms",
+               [l["extraction"]["apply_ms"]["p50"] for l in ls], "{:.1f} ms", lambda v, g=goal: v <= g)
 
 def scale_rows(name, label, tool_goal):
     t = text(name)
