@@ -167,8 +167,12 @@ class MemoryBench {
   }
 
   // Sends calls, at most --ingest-window ahead of the projector, until the
-  // applied calls plus the estimated yield of those in flight reach
-  // `target` memories, or `deadline` passes; then waits for the projector.
+  // calls sent, at the yield per call measured when the last size was
+  // reached, make `target` memories, or `deadline` passes; then waits for
+  // the projector. Not the memories counted while sending: a call's
+  // memories arrive only after its extraction, well after the projector
+  // applied its transcript, and counting those as learnt overshot the
+  // target about twofold once acknowledgements became asynchronous.
   Result<IngestResult> Ingest(int64_t target, Clock::time_point deadline) {
     IngestResult out;
     ENGRAM_RETURN_IF_ERROR(WaitIdle(*poll_, probe_));
@@ -184,8 +188,9 @@ class MemoryBench {
     };
     record_point();
     for (;;) {
-      const double in_flight = static_cast<double>(seqs.size() - applied_calls);
-      if (static_cast<double>(count) + in_flight * per_call_ >= static_cast<double>(target)) break;
+      const double expected = static_cast<double>(out.memories_before) +
+                              static_cast<double>(seqs.size()) * per_call_;
+      if (expected >= static_cast<double>(target)) break;
       if (Clock::now() >= deadline) {
         out.budget_hit = true;
         break;
@@ -215,7 +220,6 @@ class MemoryBench {
       if (now_applied != applied_calls) {
         applied_calls = now_applied;
         ENGRAM_ASSIGN_OR_RETURN(count, probe_.CurrentMemories(flags_.user_id));
-        UpdatePerCall(count - out.memories_before, applied_calls);
       }
       if (Clock::now() >= next_point) {
         record_point();

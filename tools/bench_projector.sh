@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Projector throughput (docs/PERFORMANCE.md, "Projector throughput"): how many
+# Projector throughput (docs/performance/projector.md, "Projector throughput"): how many
 # log events a second the projectors apply, without HTTP in the way.
 #   1. Builds (once) a data folder holding a realistic three-route log:
 #      `engram serve` on a fresh folder driven by `engram-loadgen --mode

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Three-route load scenarios on this machine (docs/PERFORMANCE.md, "Three-route
+# Three-route load scenarios on this machine (docs/performance/load.md, "Three-route
 # load scenarios and saturation"). Starts `engram serve` on a fresh data dir
 # on 127.0.0.1, then drives it with `engram-loadgen --mode calls` (each call:
 # init webhook, memory-tool calls, signed post-call webhook):
@@ -182,7 +182,7 @@ if len(rows) < len(all_rows):
     print(f"\n({len(all_rows) - len(rows)} noisy runs left out; see results.jsonl)")
 runs, compression = int(sys.argv[2]), float(sys.argv[3])
 routes = ["init", "tool", "post_call"]
-# Engram's own goals: init and tool p95 under 5 ms (issue 2, PERFORMANCE.md);
+# Engram's own goals: init and tool p95 under 5 ms (issue 2, docs/performance/memory.md);
 # post-call p99 under 2 ms was set for post-call webhooks alone (issue 1).
 goals = {"init": ("p95", 5), "tool": ("p95", 5)}
 budgets = {"init": 1000, "tool": 500, "post_call": 50}

@@ -15,7 +15,7 @@ namespace engram::memory {
 
 // Recall's BM25 weight beside this embedder's cosine (dense weight 1),
 // unless --lexical-weight says otherwise: 0.5 was better than 1 on both
-// LoCoMo dev and the statements set (docs/PERFORMANCE.md).
+// LoCoMo dev and the statements set (docs/performance/recall.md).
 inline constexpr double kUseLexicalWeight = 0.5;
 
 class UseEmbedder final : public Embedder {

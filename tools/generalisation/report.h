@@ -1,5 +1,5 @@
 // Reports of a generalisation run: the per-trade table (Markdown, so it can
-// be pasted into docs/PERFORMANCE.md), the pooled lines, a JSON document, and
+// be pasted into docs/performance/recall.md), the pooled lines, a JSON document, and
 // a per-question listing for debugging.
 #pragma once
 

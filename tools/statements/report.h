@@ -1,5 +1,5 @@
 // The figures of a statements run, as text (Markdown-friendly lines for
-// docs/PERFORMANCE.md), JSON, and a listing of the misses for debugging.
+// docs/performance/recall.md), JSON, and a listing of the misses for debugging.
 #pragma once
 
 #include <nlohmann/json.hpp>
