@@ -38,24 +38,9 @@ PORT=${PORT:-18620}
 export ENGRAM_WEBHOOK_SECRET=bench-webhook-secret ENGRAM_TOOL_SECRET=bench-tool-secret
 URL="http://127.0.0.1:$PORT"
 
-# The embedder's model, named explicitly: ENGRAM may be a binary without
-# models/ beside it.
-if [ -z "${ENGRAM_EMBEDDINGS:-}" ]; then
-  if [ -s "$BUILD_DIR/models/glove-100d.bin" ]; then
-    export ENGRAM_EMBEDDINGS=$PWD/$BUILD_DIR/models/glove-100d.bin
-  elif [ -s build/models/glove-100d.bin ]; then
-    export ENGRAM_EMBEDDINGS=$PWD/build/models/glove-100d.bin
-  else
-    echo "no GloVe model: run tools/build.sh (or set ENGRAM_EMBEDDINGS)" >&2
-    exit 2
-  fi
-fi
-
-echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-  "source $(git describe --always --dirty 2>/dev/null || echo unknown)"
-if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
-  echo "# warning: the machine is busy; figures will be noisier" >&2
-fi
+source tools/bench_env.sh
+bench_find_glove
+bench_header
 
 if [ ! -f "$DATA_DIR/.complete" ]; then
   echo "## building $DATA_DIR: $CALLS calls at $CALLS_PER_SEC calls/s from $CALLERS callers"

@@ -39,21 +39,9 @@ mkdir -p "$OUT_DIR"
 export ENGRAM_WEBHOOK_SECRET=load-webhook-secret ENGRAM_TOOL_SECRET=load-tool-secret
 URL="http://127.0.0.1:$PORT"
 
-# The embedder's model: beside the binary, or the one tools/build.sh made.
-if [ -z "${ENGRAM_EMBEDDINGS:-}" ] && [ ! -s "$BUILD_DIR/models/glove-100d.bin" ]; then
-  if [ -s build/models/glove-100d.bin ]; then
-    export ENGRAM_EMBEDDINGS=$PWD/build/models/glove-100d.bin
-  else
-    echo "no GloVe model: run tools/build.sh (or set ENGRAM_EMBEDDINGS)" >&2
-    exit 2
-  fi
-fi
-
-echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-  "source $(git describe --always --dirty 2>/dev/null || echo unknown), results in $OUT_DIR"
-if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
-  echo "# warning: the machine is busy before the run; figures will be noisier" >&2
-fi
+source tools/bench_env.sh
+bench_find_glove
+bench_header "results in $OUT_DIR"
 
 data=$(mktemp -d /tmp/engram-load-data.XXXXXX)
 "$BUILD_DIR/engram" serve --data-dir "$data" --listen "127.0.0.1:$PORT" --access-log false \
