@@ -3,8 +3,8 @@
 // static files compiled into the binary (web/console/, uPlot from npm), the
 // sign-in sessions (cookie + CSRF token, or the admin Bearer token) and a
 // JSON API over the read model, the log and the running server's health.
-// The contract the page relies on: /work/briefs/console_contract.md, kept
-// in docs/OPERATIONS.md.
+// What the page relies on is described in docs/OPERATIONS.md ("Console")
+// and the handlers' header, api.h.
 //
 // Reached through http::Services::console (the router sits below this
 // folder). Thread-safe: requests are answered on the server's handler
