@@ -30,7 +30,7 @@ export function lineChart(title, times, series, { unit = '', onLeave } = {}) {
     legend: { live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
-    axes: [{}, { values: (u, ticks) => ticks.map((v) => `${fmt(v)}${unit}`), size: 60 }],
+    axes: [{ values: (u, ticks) => ticks.map(hhmm) }, { values: (u, ticks) => ticks.map((v) => `${fmt(v)}${unit}`), size: 60 }],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5 }))],
   };
   // Mounted once the figure is in the document, so it can take its width.
@@ -45,6 +45,13 @@ export function lineChart(title, times, series, { unit = '', onLeave } = {}) {
     if (onLeave) onLeave(() => { observer.disconnect(); plot.destroy(); });
   }
   return { figure, mount };
+}
+
+// Tick labels as UTC hours and minutes (seconds when ticks are closer).
+function hhmm(t, i, ticks) {
+  const iso = new Date(t * 1000).toISOString();
+  const step = ticks && ticks.length > 1 ? ticks[1] - ticks[0] : 60;
+  return step < 60 ? iso.slice(11, 19) : iso.slice(11, 16);
 }
 
 function fmt(v) {
