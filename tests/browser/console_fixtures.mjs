@@ -17,6 +17,8 @@ export const XSS_LINES = [
   '<img src=x onerror="window.__xss=2">',
 ];
 
+export const TOOL_QUERY = 'what CRM does the caller use';
+
 export const SECOND_CALLERS = {
   1280: { first: 'Tomas', last: 'Okafor', phone: '+15125550199', userId: 'cust_console_1280',
     xssCall: 'conv_console_hostile_1280', callSid: 'CAconsole1280000000000000000000001' },
@@ -44,6 +46,15 @@ export function makeCalls(fixturesDir, dir) {
     const user = turns.filter((t) => t.role === 'user');
     user[2].message = `It started after the update. ${XSS_LINES[0]} is what the notes field shows.`;
     user[3].message = `And the export has ${XSS_LINES[1]} in it, every Monday.`;
+    // The agent asks the memory tool during this call (the fixture's own
+    // tool call is a ticket system's), so the call page has one to show.
+    const query = TOOL_QUERY;
+    turns.find((t) => Array.isArray(t.tool_calls) && t.tool_calls.length).tool_calls.push({
+      type: 'webhook', request_id: `query_user_memory_${c.xssCall}`, tool_name: 'query_user_memory',
+      params_as_json: JSON.stringify({ query }), tool_has_been_called: true,
+      tool_details: { type: 'webhook', method: 'POST', url: 'https://engram.example/tools/memory-query',
+        headers: {}, path_params: {}, query_params: {}, body: JSON.stringify({ query, limit: 3 }) },
+    });
     const file = path.join(dir, `${c.xssCall}.json`);
     fs.writeFileSync(file, JSON.stringify(body));
     files.push(file);

@@ -35,6 +35,9 @@ export class Session {
     page.on('pageerror', (e) => s.note('pageerror', String(e.message || e)));
     page.on('requestfailed', (r) =>
       s.note('requestfailed', `${r.method()} ${r.url()}: ${(r.failure() || {}).errorText}`, r.url()));
+    if (process.env.CONSOLE_TEST_DEBUG) {
+      page.on('request', (r) => console.log(`# ${width} request ${r.method()} ${r.url()}`));
+    }
     page.on('response', (r) => {
       if (r.status() >= 400) s.note('http', `${r.status()} ${r.request().method()} ${r.url()}`, r.url(), r.status());
     });
@@ -42,6 +45,7 @@ export class Session {
   }
 
   note(kind, text, url = '', status = 0) {
+    if (process.env.CONSOLE_TEST_DEBUG) console.log(`# ${this.width} ${this.current} ${kind}: ${text}`);
     const api401 = String(url).includes('/console/api/') &&
       (status === 401 || /status of 401/.test(text));
     if (this.expect401 === ANY_401 && api401) return;

@@ -37,13 +37,14 @@ async function request(method, path, body) {
   } catch (e) {
     throw new ApiError(0, `the server did not answer (${e.message})`);
   }
+  // The body is always read, even for a 204: Chromium reports a response
+  // left unread as aborted.
   let data = null;
-  if (response.status !== 204) {
-    try {
-      data = await response.json();
-    } catch {
-      data = null;
-    }
+  try {
+    const text = await response.text();
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
   }
   return { status: response.status, ok: response.ok, data };
 }

@@ -61,7 +61,8 @@ function transcriptSection(turns, wanted) {
     },
     el('span', { class: 'who' }, speaker(t.role)),
     el('span', { class: 'when' }, clock(t.time_in_call_secs)),
-    el('span', { class: 'said' }, String(t.message ?? '')),
+    t.message ? el('span', { class: 'said' }, String(t.message))
+      : el('span', { class: 'said note' }, '(no speech: a tool call or a pause)'),
     hit ? el('span', { class: 'visually-hidden' }, ' (a source of the memory you followed)') : null);
     return li;
   }));
