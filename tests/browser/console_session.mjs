@@ -123,7 +123,14 @@ export class Session {
   }
 
   async shot(name) {
-    await this.page.screenshot({ path: path.join(this.shots, `${name}-${this.width}.png`), fullPage: true });
+    // The whole page, down to 2,400 px (a caller's timeline can run far
+    // longer; the top shows what each page is).
+    const height = await this.page.evaluate(() => document.documentElement.scrollHeight);
+    await this.page.screenshot({
+      path: path.join(this.shots, `${name}-${this.width}.png`),
+      captureBeyondViewport: true,
+      clip: { x: 0, y: 0, width: this.width, height: Math.min(height, 2400) },
+    });
   }
 
   async close() {

@@ -16,7 +16,7 @@ const COLUMNS = [
   { label: 'Salience', cls: 'num' },
   { label: 'Valid from' },
   { label: 'Valid to' },
-  { label: 'Learnt from' },
+  { label: 'Learnt from', cls: 'src' },
 ];
 
 function statusCell(m) {
