@@ -103,6 +103,7 @@ function simulate(files) {
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'engram-console-'));
   fs.mkdirSync(SHOTS, { recursive: true });
+  for (const f of fs.readdirSync(SHOTS)) if (f.startsWith('failure-')) fs.rmSync(path.join(SHOTS, f));
   const started = await startServer(path.join(tmp, 'data'));
   server = started.child;
   base = `http://127.0.0.1:${started.port}`;

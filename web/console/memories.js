@@ -14,8 +14,8 @@ const COLUMNS = [
   { label: 'Memory', cls: 'wide' },
   { label: 'Sector' },
   { label: 'Salience', cls: 'num' },
-  { label: 'Valid from' },
-  { label: 'Valid to' },
+  { label: 'Valid from', cls: 'date' },
+  { label: 'Valid to', cls: 'date' },
   { label: 'Learnt from', cls: 'src' },
 ];
 
@@ -46,7 +46,7 @@ function sourcesCell(m) {
     const turns = (s.turns || []).filter(Number.isInteger).sort((a, b) => a - b);
     const text = `call ${s.conversation_id} ${turns.length ? lines(turns) : ''}`.trim();
     const a = link(text, ['call', s.conversation_id], turns.length ? { turns: turns.join(',') } : {});
-    return el('li', {}, a, s.started_at ? el('span', { class: 'note' }, ` (${utc(s.started_at)})`) : null);
+    return el('li', { title: s.started_at ? `call started ${utc(s.started_at)}` : null }, a);
   }));
 }
 

@@ -64,6 +64,6 @@ function trail(t) {
         : '—'],
     ]),
     el('p', { class: 'summary' }, `${entries.length} log entr${entries.length === 1 ? 'y' : 'ies'}, oldest first; times UTC.`),
-    table('Audit trail', [{ label: 'Seq', cls: 'num' }, { label: 'Time' }, { label: 'Event' },
+    table('Audit trail', [{ label: 'Seq', cls: 'num' }, { label: 'Time', cls: 'date' }, { label: 'Event' },
       { label: 'Route' }, { label: 'Verified' }, { label: 'Detail and what it derived', cls: 'wide' }], rows, { cards: true }));
 }

@@ -40,7 +40,7 @@ function initSection(init) {
     el('p', { class: 'summary' },
       'Exactly the dynamic variables the conversation-initiation webhook would answer for this caller now.'),
     rows.length
-      ? table('Dynamic variables', [{ label: 'Variable' }, { label: 'Value', cls: 'wide' }], rows)
+      ? table('Dynamic variables', [{ label: 'Variable' }, { label: 'Value', cls: 'wide' }], rows, { cards: true })
       : el('p', {}, 'No dynamic variables.'));
 }
 

@@ -11,7 +11,7 @@ const COLUMNS = [
   { label: 'Name' },
   { label: 'Phone numbers' },
   { label: 'User id', cls: 'mono' },
-  { label: 'Last call' },
+  { label: 'Last call', cls: 'date' },
   { label: 'Calls', cls: 'num' },
   { label: 'Current memories', cls: 'num' },
 ];
