@@ -122,7 +122,12 @@ export class Session {
     assert.ok(scroll <= client + 1, `the ${this.current} page scrolls sideways at ${this.width} px (${scroll} > ${client})`);
   }
 
-  async shot(name) {
+  // `viewport`: only what is on screen (a modal dialog and its backdrop).
+  async shot(name, { viewport = false } = {}) {
+    if (viewport) {
+      await this.page.screenshot({ path: path.join(this.shots, `${name}-${this.width}.png`) });
+      return;
+    }
     // The whole page, down to 2,400 px (a caller's timeline can run far
     // longer; the top shows what each page is).
     const height = await this.page.evaluate(() => document.documentElement.scrollHeight);

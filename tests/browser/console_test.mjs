@@ -232,7 +232,7 @@ for (const width of WIDTHS) {
       assert.equal(await forget.evaluate((b) => b.textContent), 'Forget');
       assert.equal(await forget.evaluate((b) => b.disabled), true, 'Forget is enabled before the name is typed');
       await s.type('Type the caller\'s name to confirm', heading, 'textbox');
-      await s.shot('forget');
+      await s.shot('forget', { viewport: true });
       await s.act('callers', () => forget.click());
       assert.match(await s.text('#notice'), /^Forgot /);
       await s.search(second.phone);
