@@ -151,6 +151,17 @@ for (const width of WIDTHS) {
       assert.match(agentTold, /user_name/);
       assert.match(agentTold, /Priya Raman/);
 
+      // The timeline comes in pages: "Show more" until all is there.
+      let pages = 1;
+      while (await s.page.$eval('button.more', (b) => !b.hidden)) {
+        const before = await s.page.$$eval('tr.memory', (t) => t.length);
+        await s.click('Show more', 'button');
+        await s.page.waitForFunction((n) => document.querySelectorAll('tr.memory').length > n, {}, before);
+        pages += 1;
+      }
+      assert.ok(pages >= 2, 'Priya\'s timeline fits one page: the paging went untested');
+      assert.match(await s.sectionText('Memories'), /Showing (\d+) of \1/);
+
       // Salesforce current, HubSpot superseded with its date.
       const rows = await s.page.$$eval('tr.memory', (trs) => trs.map((tr) => ({
         current: tr.classList.contains('current'), text: tr.innerText })));

@@ -9,6 +9,9 @@ const BASE = '/console/api';
 
 let csrf = null;
 let onSignedOut = () => {};
+// The first session probe, which POST/DELETE wait for: the page's first GET
+// goes out beside it rather than after it.
+let probed = Promise.resolve();
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -22,6 +25,7 @@ export function whenSignedOut(fn) {
 }
 
 async function request(method, path, body) {
+  if (method !== 'GET' && path !== '/session') await probed;
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
@@ -69,7 +73,12 @@ export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
 
 // Whether a session is open (the cookie is HttpOnly: only the server knows).
-export async function probeSession() {
+export function probeSession() {
+  probed = probe();
+  return probed;
+}
+
+async function probe() {
   const r = await request('GET', '/session');
   if (r.ok && r.data && typeof r.data.csrf === 'string') {
     csrf = r.data.csrf;

@@ -24,6 +24,7 @@ const notice = document.getElementById('notice');
 let renderId = 0;
 let cleanups = [];
 let nextNotice = null;
+let signedIn = false; // a session was open in this page at some point
 
 // '#/call/conv_1?turns=3,4' -> {page: 'call', args: ['conv_1'], params}
 export function parseHash(hash) {
@@ -136,6 +137,7 @@ signinForm.addEventListener('submit', async (event) => {
   signinError.textContent = '';
   try {
     if (await signIn(signinToken.value)) {
+      signedIn = true;
       signinToken.value = '';
       notify('');
       await render();
@@ -157,7 +159,7 @@ document.getElementById('sign-out').addEventListener('click', async () => {
   }
 });
 
-whenSignedOut(() => showSignIn('Your session has ended: sign in again.'));
+whenSignedOut(() => showSignIn(signedIn ? 'Your session has ended: sign in again.' : ''));
 
 window.addEventListener('hashchange', () => {
   if (nextNotice) notify(nextNotice.message, nextNotice.kind);
@@ -166,9 +168,13 @@ window.addEventListener('hashchange', () => {
   if (signin.hidden) render();
 });
 
+// The session probe and the first page's data requests go out together;
+// without a session both answer 401 and the sign-in form shows.
 async function start() {
-  if (await probeSession()) await render();
+  const page = render();
+  if (await probeSession()) signedIn = true;
   else showSignIn();
+  await page;
 }
 
 start();

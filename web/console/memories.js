@@ -2,12 +2,12 @@
 // superseded ones, each with its sector, salience, validity, what replaced
 // it (or what it replaced) and the calls and transcript lines it came from.
 // Paged: a caller with 10,000 memories loads the first page only and a
-// "Show more" button fetches the next (the API's limit/offset).
+// "Show more" button fetches the next 50 (the API's limit/offset).
 import { get, qs, seg } from './api.js';
 import { appendRows, el, link, table } from './dom.js';
 import { lines, num, utc } from './format.js';
 
-export const PAGE = 100;
+export const PAGE = 50;
 
 const COLUMNS = [
   { label: 'Status' },
