@@ -80,7 +80,10 @@ export function appendRows(tbody, columns, rows) {
     if (!Array.isArray(row) && row.dataset) Object.assign(tr.dataset, row.dataset);
     cells.forEach((content, i) => {
       const c = columns[i] || {};
-      tr.appendChild(el('td', { class: c.cls, dataset: { label: c.label || '' } }, content));
+      // Several pieces go in one box: as a card, a cell is a two-column grid
+      // (its label, then its content).
+      const body = Array.isArray(content) ? el('div', {}, content) : content;
+      tr.appendChild(el('td', { class: c.cls, dataset: { label: c.label || '' } }, body));
     });
     tbody.appendChild(tr);
   }
