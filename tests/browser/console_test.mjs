@@ -69,7 +69,10 @@ let base;
 let browser;
 
 async function startServer(dataDir) {
-  const child = spawn(ENGRAM, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+  // Health samples every second (10 s by default), so the health page has
+  // series to chart by the time the test opens it.
+  const child = spawn(ENGRAM, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0',
+    '--console-sample-secs', '1'], {
     env: { ...process.env, ...SECRETS },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -213,6 +216,11 @@ for (const width of WIDTHS) {
       // Health.
       await s.act('health', () => s.click('Health', 'link'));
       await s.find('Projection lag', 'figure');
+      // uPlot drew the charts (a canvas each), under the page's CSP.
+      const charts = await s.page.$$eval('figure.chart', (f) => f.map((x) => ({
+        title: x.querySelector('figcaption').textContent, canvas: !!x.querySelector('canvas') })));
+      assert.ok(charts.some((c) => c.title === 'Projection lag' && c.canvas), JSON.stringify(charts));
+      assert.ok(charts.some((c) => c.title.startsWith('Latency /') && c.canvas), JSON.stringify(charts));
       assert.match(await s.sectionText('Alerts'), /alert/i);
       assert.match(await s.sectionText('Sizes'), /bytes/);
       await s.assertNoHorizontalScroll();

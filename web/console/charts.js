@@ -8,7 +8,9 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
 // A <figure> titled `title` ("Latency /tools/memory-query") with one line
 // per series: series = [{label, values}], times in unix ms. Registers a
 // resize observer with `onLeave` so charts follow the page width.
-export function lineChart(title, times, series, { unit = '', onLeave } = {}) {
+// `window`: [from, to] in unix ms, the span the x axis shows (the health
+// page's whole window, so one sample does not make a zero-width axis).
+export function lineChart(title, times, series, { unit = '', onLeave, window: span } = {}) {
   const figure = el('figure', { class: 'chart', 'aria-label': title },
     el('figcaption', {}, title));
   const box = el('div', { class: 'plot' });
@@ -29,8 +31,8 @@ export function lineChart(title, times, series, { unit = '', onLeave } = {}) {
     tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
     legend: { live: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
-    axes: [{ values: (u, ticks) => ticks.map(hhmm) }, { values: (u, ticks) => ticks.map((v) => `${fmt(v)}${unit}`), size: 60 }],
+    scales: { x: span ? { time: true, range: () => [span[0] / 1000, span[1] / 1000] } : { time: true } },
+    axes: [{ values: (u, ticks) => ticks.map(hhmm) }, { values: (u, ticks) => ticks.map((v) => `${fmt(v)}${unit}`), size: 72 }],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5 }))],
   };
   // Mounted once the figure is in the document, so it can take its width.

@@ -20,6 +20,8 @@ export async function render(view, r, ctx) {
 
   pending = [];
   const charts = [];
+  const to = Date.now();
+  const span = [to - minutes * 60 * 1000, to];
   const routes = answer.routes && typeof answer.routes === 'object' ? answer.routes : {};
   for (const name of Object.keys(routes).sort()) {
     const samples = Array.isArray(routes[name]) ? routes[name] : [];
@@ -27,11 +29,11 @@ export async function render(view, r, ctx) {
       { label: 'p50', values: samples.map((s) => s.p50) },
       { label: 'p95', values: samples.map((s) => s.p95) },
       { label: 'p99', values: samples.map((s) => s.p99) },
-    ], { unit: ' ms', onLeave: ctx.onLeave }));
+    ], { unit: ' ms', onLeave: ctx.onLeave, window: span }));
   }
   const lag = Array.isArray(answer.projection_lag) ? answer.projection_lag : [];
   const lagChart = lineChart('Projection lag', lag.map((s) => s.t),
-    [{ label: 'events behind', values: lag.map((s) => s.events) }], { onLeave: ctx.onLeave });
+    [{ label: 'events behind', values: lag.map((s) => s.events) }], { onLeave: ctx.onLeave, window: span });
   pending = [lagChart, ...charts];
 
   view.append(
