@@ -68,12 +68,17 @@ std::string CookieValue(const HttpRequest& request, std::string_view name) {
 }
 
 // A request the browser sent from another site's page: its Origin names
-// another host than the one it was sent to.
+// another host than the one it was sent to (Host, or X-Forwarded-Host from a
+// proxy that rewrites Host). A page elsewhere cannot forge either: a custom
+// header makes the browser ask first (CORS preflight), which is never allowed.
 bool ForeignOrigin(const HttpRequest& request) {
   const std::string origin = request.Header("Origin");
   if (origin.empty()) return false;
-  const std::string host = request.Header("Host");
-  return host.empty() || (origin != "http://" + host && origin != "https://" + host);
+  for (const char* header : {"Host", "X-Forwarded-Host"}) {
+    const std::string host = request.Header(header);
+    if (!host.empty() && (origin == "http://" + host || origin == "https://" + host)) return false;
+  }
+  return true;
 }
 
 Result<std::vector<std::string>> SplitSegments(std::string_view rest) {
