@@ -16,6 +16,7 @@
 #include "log/chain_verify.h"
 #include "log/event_log.h"
 #include "projections/projector_runner.h"
+#include "replay/audit.h"
 
 namespace engram::console {
 namespace {
@@ -68,12 +69,17 @@ std::string CookieValue(const HttpRequest& request, std::string_view name) {
 }
 
 // A request the browser sent from another site's page: its Origin names
-// another host than the one it was sent to.
+// another host than the one it was sent to (Host, or X-Forwarded-Host from a
+// proxy that rewrites Host). A page elsewhere cannot forge either: a custom
+// header makes the browser ask first (CORS preflight), which is never allowed.
 bool ForeignOrigin(const HttpRequest& request) {
   const std::string origin = request.Header("Origin");
   if (origin.empty()) return false;
-  const std::string host = request.Header("Host");
-  return host.empty() || (origin != "http://" + host && origin != "https://" + host);
+  for (const char* header : {"Host", "X-Forwarded-Host"}) {
+    const std::string host = request.Header(header);
+    if (!host.empty() && (origin == "http://" + host || origin == "https://" + host)) return false;
+  }
+  return true;
 }
 
 Result<std::vector<std::string>> SplitSegments(std::string_view rest) {
@@ -186,18 +192,8 @@ Result<json> Console::Verification() {
   }
   const log::EventLog& stored = inputs_.stored_log ? *inputs_.stored_log : *services_.log;
   ENGRAM_ASSIGN_OR_RETURN(log::ChainReport report, log::VerifyChain(stored));
-  json out = {{"ok", !report.first_break},
-              {"entries", report.checked},
-              {"erased", report.erased},
-              {"head_chain_hash", report.head_chain_hash}};
-  if (report.first_break) {
-    out["detail"] = "chain BROKEN at seq " + std::to_string(report.first_break->seq) + ": " +
-                    report.first_break->reason;
-    out["first_break"] = {{"seq", report.first_break->seq}, {"reason", report.first_break->reason}};
-  } else {
-    out["detail"] = "chain intact: " + std::to_string(report.checked) + " entries (" +
-                    std::to_string(report.erased) + " erased)";
-  }
+  // As `engram audit verify --json` says it.
+  json out = replay::VerificationJson(report);
   verified_ = out;
   verified_at_us_ = now;
   return out;

@@ -138,6 +138,14 @@ TEST_F(ConsoleServer, SignInSetsAStrictCookieAndStateChangesNeedTheCsrfToken) {
                 .status,
             403);
   EXPECT_EQ(client.Send("GET", "/console/api/callers", "", {{"Origin", "null"}}).status, 403);
+  // Its own origin passes (404: no such dead letter, past every check), also
+  // as a proxy that rewrote Host names it.
+  EXPECT_EQ(
+      client
+          .Send("POST", "/console/api/dead-letters/retry", retry,
+                {{"Origin", "https://console.example"}, {"X-Forwarded-Host", "console.example"}})
+          .status,
+      404);
   // Its own origin passes (404: no such dead letter, past every check).
   EXPECT_EQ(client
                 .Send("POST", "/console/api/dead-letters/retry", retry,

@@ -214,6 +214,9 @@ TEST_F(ConsoleServer, TheAuditTrailComesWithTheChainsVerification) {
   json by_phone = client.Get("/console/api/audit?user=%2B15125550147");
   EXPECT_EQ(by_phone["verification"]["ok"], true) << by_phone["verification"].dump();
   EXPECT_GT(by_phone["verification"]["entries"].get<int>(), 2);
+  // What `engram audit verify` prints.
+  EXPECT_TRUE(by_phone["verification"]["detail"].get<std::string>().starts_with("chain intact: "))
+      << by_phone["verification"].dump();
   const json& trail = by_phone["trail"];
   EXPECT_EQ(trail["conversations"].size(), 2u) << trail.dump(1);
   EXPECT_NE(trail.dump().find("created: Priya Raman's CRM is HubSpot."), std::string::npos);
