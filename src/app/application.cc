@@ -23,6 +23,7 @@
 #include "log/rocksdb_event_log.h"
 #include "memory/query_cache.h"
 #include "memory/use_embedder.h"
+#include "projections/console_queries.h"
 #include "projections/erasure_purge.h"
 #include "projections/index_follower.h"
 #include "projections/memory_projector.h"
@@ -325,6 +326,16 @@ Status Application::StartLearning() {
   return Status::Ok();
 }
 
+std::function<double()> Application::ReadModelBytes() {
+  if (!shared_read_model()) {
+    return [db = read_model_path()] { return FileBytes(db) + FileBytes(db + "-wal"); };
+  }
+  return [this]() -> double {
+    auto bytes = queries_->WithConnection(projections::DatabaseBytes);
+    return bytes.ok() ? static_cast<double>(*bytes) : 0.0;
+  };
+}
+
 // The routes' view of everything above, the gauges, the server and the alerts.
 void Application::WireServices() {
   http::Services& s = services_;
@@ -370,10 +381,23 @@ void Application::WireServices() {
           [wal_path] { return FileBytes(wal_path); },
           [this] { return static_cast<double>(runner_->ProjectionFailures()); }},
       options_.alerts, alert_client_.get(), options_.alert_webhook_url);
+  if (!options_.admin_token.empty()) {
+    console::ConsoleInputs inputs;
+    inputs.log_bytes = stored_log_.bytes;
+    inputs.read_model_bytes = ReadModelBytes();
+    inputs.firing_alerts = [this] { return alerts_->Firing(); };
+    inputs.stored_log = stored_log_.log.get();
+    console_ = std::make_unique<console::Console>(services_, options_.console, std::move(inputs));
+    services_.console = console_->Hook();
+  }
   if (!options_.start_http) return;
   http::ServerOptions so = options_.server;
-  so.on_response = [t = telemetry_.get()](const http::HttpRequest& r, const http::HttpResponse& res,
-                                          double ms) { t->Observe(r, res, ms); };
+  so.on_response = [t = telemetry_.get(), c = console_.get()](
+                       const http::HttpRequest& r, const http::HttpResponse& res, double ms) {
+    t->Observe(r, res, ms);
+    // The console's health ring sees the latencies /metrics sees.
+    if (c) c->Observe(http::Telemetry::RouteLabel(r.Path()), ms);
+  };
   so.on_header = [this](const http::HttpRequest& head) {
     return http::DecideOnHeader(head, services_);
   };
@@ -388,6 +412,7 @@ void Application::WireServices() {
 
 Status Application::Start() {
   alerts_->Start();
+  if (console_) console_->Start();
   if (server_) {
     Status started = server_->Start();
     if (!started.ok()) {
@@ -403,6 +428,7 @@ void Application::Stop() {
   stopped_ = true;
   if (server_) server_->Stop();
   if (alerts_) alerts_->Stop();
+  if (console_) console_->Stop();
   // Attempts in flight finish and append their outcome; queued jobs stay
   // pending for the next start.
   if (workers_) workers_->Stop();
@@ -416,6 +442,7 @@ void Application::Close() {
   alerts_.reset();
   alert_client_.reset();
   server_.reset();
+  console_.reset();
   auth_throttle_.reset();
   runner_.reset();
   follower_.reset();

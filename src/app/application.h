@@ -19,6 +19,7 @@
 
 #include "app/opened_log.h"
 #include "common/status.h"
+#include "console/console.h"
 #include "http/alerts.h"
 #include "http/auth_throttle.h"
 #include "http/server.h"
@@ -89,6 +90,8 @@ struct ApplicationOptions {
   // Admin routes and /metrics ("" leaves them closed).
   std::string admin_token;
   std::string metrics_token;
+  // The web console at /console/, served when admin_token is set.
+  console::ConsoleOptions console;
 
   http::AlertThresholds alerts;
   std::string alert_webhook_url;  // "" evaluates alerts without posting them
@@ -163,6 +166,8 @@ class Application {
   http::Telemetry& telemetry() { return *telemetry_; }
   http::Services& services() { return services_; }
   http::HttpServer* server() { return server_.get(); }
+  // Null without an admin token.
+  console::Console* console() { return console_.get(); }
   // The port listened on (0 before Start or without HTTP).
   uint16_t port() const;
   // The read model's SQLite file, or its PostgreSQL URL.
@@ -188,6 +193,9 @@ class Application {
   // The workers' queue: the shared JetStream one, or null for the embedded.
   Result<std::unique_ptr<projections::JobQueue>> OpenJobQueue();
   void WireServices();
+  // The read model's size for the console: its SQLite files, or what
+  // PostgreSQL says of its database.
+  std::function<double()> ReadModelBytes();
 
   ApplicationOptions options_;
   OpenedLog stored_log_;
@@ -217,6 +225,7 @@ class Application {
   std::unique_ptr<http::HttpServer> server_;
   std::unique_ptr<http::HttpClient> alert_client_;
   std::unique_ptr<http::AlertMonitor> alerts_;
+  std::unique_ptr<console::Console> console_;
   bool stopped_ = false;
 };
 

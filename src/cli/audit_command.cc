@@ -108,24 +108,9 @@ int Verify(const AuditFlags& flags) {
   if (tty) std::fprintf(stderr, "\n");
   if (!report.ok()) return Fail(report.status());
   if (flags.json_output) {
-    nlohmann::json j = {{"checked", report->checked},
-                        {"erased", report->erased},
-                        {"head_chain_hash", report->head_chain_hash},
-                        {"intact", !report->first_break}};
-    if (report->first_break) {
-      j["first_break"] = {{"seq", report->first_break->seq},
-                          {"reason", report->first_break->reason}};
-    }
-    std::cout << j.dump(2) << "\n";
-  } else if (report->first_break) {
-    std::printf("chain BROKEN at seq %llu: %s (%llu entries before it verify)\n",
-                static_cast<unsigned long long>(report->first_break->seq),
-                report->first_break->reason.c_str(),
-                static_cast<unsigned long long>(report->checked));
+    std::cout << replay::VerificationJson(*report).dump(2) << "\n";
   } else {
-    std::printf("chain intact: %llu entries (%llu erased), head hash %s\n",
-                static_cast<unsigned long long>(report->checked),
-                static_cast<unsigned long long>(report->erased), report->head_chain_hash.c_str());
+    std::cout << replay::FormatVerification(*report) << "\n";
   }
   return report->first_break ? 3 : 0;
 }

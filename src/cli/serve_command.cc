@@ -63,6 +63,7 @@ struct ServeFlags {
   std::string master_key_file;  // --master-key-file (src/keys/master_key.h)
   size_t max_connections = 4096;
   uint64_t max_inflight_body_bytes = 256ull << 20;
+  console::ConsoleOptions console;  // --console-* (with ENGRAM_ADMIN_TOKEN)
 };
 
 // Secrets shorter than this fall to guessing; refuse them at start.
@@ -214,6 +215,7 @@ int Serve(const ServeFlags& flags) {
   options.weights = flags.weights;
   if (const char* admin = std::getenv("ENGRAM_ADMIN_TOKEN")) options.admin_token = admin;
   if (const char* m = std::getenv("ENGRAM_METRICS_TOKEN")) options.metrics_token = m;
+  options.console = flags.console;
   options.alerts = flags.alerts;
   if (const char* url = std::getenv("ENGRAM_ALERT_WEBHOOK_URL")) options.alert_webhook_url = url;
   options.extraction = flags.extraction;
@@ -446,6 +448,25 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--master-key-file", flags->master_key_file,
                   "File with the master key that wraps the caller keys (default: "
                   "ENGRAM_MASTER_KEY, else DATA_DIR/master.key, made at first start)");
+  cmd->add_option("--console-session-minutes", flags->console.session_minutes,
+                  "Web console (/console/, with ENGRAM_ADMIN_TOKEN): minutes a sign-in lasts")
+      ->envname("ENGRAM_CONSOLE_SESSION_MINUTES")
+      ->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 60}))
+      ->capture_default_str();
+  cmd->add_flag("--console-secure-cookie", flags->console.secure_cookie,
+                "Web console: always mark the session cookie Secure (behind a TLS proxy that "
+                "sends no X-Forwarded-Proto)")
+      ->envname("ENGRAM_CONSOLE_SECURE_COOKIE");
+  // Tests: the health ring's interval, so a test need not wait 10 s.
+  // Hidden (group ""), so CLI11 leaves the name out of its messages: the
+  // check names it.
+  cmd->add_option("--console-sample-secs", flags->console.sample_secs)
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            return CLI::Range(1, 60)(value).empty() ? "" : "--console-sample-secs wants 1 to 60";
+          },
+          "1-60"))
+      ->group("");
   cmd->callback([flags, exit_code, cmd] {
     flags->lexical_weight_given = cmd->count("--lexical-weight") > 0;
     *exit_code = Serve(*flags);

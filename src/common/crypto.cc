@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 namespace engram::crypto {
 
@@ -63,4 +64,29 @@ bool Base64Decode(std::string_view in, std::string* out) {
   out->resize(static_cast<size_t>(n) - pad);
   return true;
 }
+}  // namespace engram::crypto
+
+namespace engram::crypto {
+std::string Base64UrlEncode(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(in[k])); };
+  for (; i + 3 <= in.size(); i += 3) {
+    const uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  const size_t rest = in.size() - i;
+  if (rest > 0) {
+    const uint32_t v = byte(i) << 16 | (rest > 1 ? byte(i + 1) << 8 : 0);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    if (rest > 1) out.push_back(kAlphabet[(v >> 6) & 63]);
+  }
+  return out;
+}
+
+bool RandomBytes(uint8_t* out, size_t size) { return RAND_bytes(out, static_cast<int>(size)) == 1; }
 }  // namespace engram::crypto

@@ -28,4 +28,9 @@ namespace engram::crypto {
 // Decodes standard base64 (with padding; whitespace not allowed).
 // Returns false on malformed input.
 bool Base64Decode(std::string_view in, std::string* out);
+// base64url without padding (RFC 4648 section 5): safe in a cookie or URL.
+std::string Base64UrlEncode(std::string_view in);
+// Fills `out` with `size` cryptographically strong random bytes (OpenSSL's
+// RAND_bytes). False when the generator failed; `out` must not be used then.
+bool RandomBytes(uint8_t* out, size_t size);
 }  // namespace engram::crypto

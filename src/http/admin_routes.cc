@@ -46,6 +46,12 @@ Result<HttpResponse> HandleDeadLetters(const HttpRequest& request, Services& ser
 Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services& services) {
   ENGRAM_RETURN_IF_ERROR(CheckAdmin(request, services));
   ENGRAM_ASSIGN_OR_RETURN(json body, ParseJsonGuarded(request.body));
+  ENGRAM_ASSIGN_OR_RETURN(json retried, RetryDeadLetters(services, body, "admin api"));
+  return HttpResponse::Json(200, retried);
+}
+
+Result<json> RetryDeadLetters(Services& services, const json& body,
+                              const std::string& requested_by) {
   std::optional<log::Seq> only;
   if (body.is_object() && body.contains("seq") && body["seq"].is_number_unsigned()) {
     only = body["seq"].get<log::Seq>();
@@ -53,11 +59,9 @@ Result<HttpResponse> HandleDeadLettersRetry(const HttpRequest& request, Services
     return Status::InvalidArgument(R"(want {"seq": N} or {"all": true})");
   }
   // SEQ names a dead letter or a failed projection; "all" retries both.
-  ENGRAM_ASSIGN_OR_RETURN(json retried,
-                          services.queries->WithConnection([&](projections::ReadModelDb& db) {
-                            return projections::RetryFailed(db, *services.log, only, "admin api");
-                          }));
-  return HttpResponse::Json(200, retried);
+  return services.queries->WithConnection([&](projections::ReadModelDb& db) {
+    return projections::RetryFailed(db, *services.log, only, requested_by);
+  });
 }
 
 Result<HttpResponse> HandleConversationLearning(const HttpRequest& request, Services& services) {
@@ -117,18 +121,24 @@ Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& serv
     return Status::NotFound("no route for this path: an id holds no '/'");
   }
   ENGRAM_ASSIGN_OR_RETURN(const std::string id, DecodePathSegment(raw, "user id"));
+  ENGRAM_ASSIGN_OR_RETURN(json forgotten, ForgetUser(services, id, "admin api"));
+  HttpResponse response = HttpResponse::Json(200, forgotten);
+  response.log_seq = forgotten["seq"].get<log::Seq>();
+  return response;
+}
+
+Result<json> ForgetUser(Services& services, const std::string& id,
+                        const std::string& requested_by) {
   const std::string model = services.embedder ? services.embedder->ModelId() : "";
   ENGRAM_ASSIGN_OR_RETURN(auto plan,
                           services.queries->WithConnection([&](projections::ReadModelDb& db) {
                             return replay::PlanForget(*services.log, db, id, model);
                           }));
-  ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, replay::Forget(*services.log, plan, "admin api"));
-  HttpResponse response = HttpResponse::Json(200, {{"forgotten", plan.user_id},
-                                                   {"seq", seq},
-                                                   {"erased_entries", plan.seqs.size()},
-                                                   {"conversations", plan.conversations.size()}});
-  response.log_seq = seq;
-  return response;
+  ENGRAM_ASSIGN_OR_RETURN(log::Seq seq, replay::Forget(*services.log, plan, requested_by));
+  return json{{"forgotten", plan.user_id},
+              {"seq", seq},
+              {"erased_entries", plan.seqs.size()},
+              {"conversations", plan.conversations.size()}};
 }
 
 Result<HttpResponse> HandleReadModelSwap(const HttpRequest& request, Services& services) {

@@ -168,7 +168,36 @@ Result<std::optional<std::string>> UserBoundToCall(Services& services,
                              " by an init this node cannot read yet; retry shortly");
 }
 
+// The dynamic variables of an init answer for `user_id` (`profile`: what the
+// read model knows of them; nullopt for a new caller), call_token aside.
+json InitVariables(const Services& services, const std::string& user_id,
+                   const std::optional<projections::UserProfile>& profile) {
+  json vars = services.tools.extra_dynamic_variables;
+  vars["user_id"] = user_id;
+  vars["user_name"] = profile ? profile->name : "";
+  vars["memory_context"] = profile && !profile->summary.empty() ? profile->summary : "";
+  std::string topics;
+  if (profile) {
+    for (const std::string& t : profile->recent_topics) topics += (topics.empty() ? "" : "; ") + t;
+  }
+  vars["recent_topics"] = topics;
+  vars["caller_known"] = profile && profile->has_conversations;
+  vars["last_call_date"] =
+      profile && profile->last_call_at ? Iso8601(profile->last_call_at).substr(0, 10) : "";
+  return vars;
+}
+
 }  // namespace
+
+Result<json> InitVariablesPreview(Services& services, const std::string& user_id) {
+  ENGRAM_ASSIGN_OR_RETURN(std::optional<projections::UserProfile> profile,
+                          services.queries->Profile(user_id));
+  if (!profile) return Status::NotFound("no user " + user_id);
+  json vars = InitVariables(services, user_id, profile);
+  // Minted for each call, and a credential: not previewed.
+  vars["call_token"] = "";
+  return vars;
+}
 
 Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& services) {
   const auto start = std::chrono::steady_clock::now();
@@ -361,19 +390,7 @@ Result<HttpResponse> HandleConversationInit(const HttpRequest& request, Services
     if (auto p = services.queries->Profile(user_id); p.ok()) profile = *p;
   }
 
-  json vars = services.tools.extra_dynamic_variables;
-  vars["user_id"] = user_id;
-  vars["user_name"] = profile ? profile->name : "";
-  vars["memory_context"] = profile && !profile->summary.empty() ? profile->summary : "";
-  std::string topics;
-  if (profile) {
-    for (const std::string& t : profile->recent_topics) topics += (topics.empty() ? "" : "; ") + t;
-  }
-  vars["recent_topics"] = topics;
-  vars["caller_known"] = profile && profile->has_conversations;
-  vars["last_call_date"] =
-      profile && profile->last_call_at ? Iso8601(profile->last_call_at).substr(0, 10) : "";
-
+  json vars = InitVariables(services, user_id, profile);
   // The call's proof of identity for the memory tool (--strict-isolation),
   // above all for calls without a Twilio call_sid. Not logged: it is a
   // credential until it expires.

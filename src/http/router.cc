@@ -105,9 +105,51 @@ Status CheckRequestText(const HttpRequest& request) {
   return Status::Ok();
 }
 
+// /console and everything under it belongs to the console hook.
+bool IsConsolePath(std::string_view path) {
+  return path == "/console" || path.starts_with("/console/");
+}
+
+HttpResponse NoRoute(std::string_view path) {
+  return HttpResponse::Json(404, {{"error", "no route for " + std::string(path)}});
+}
+
+HttpResponse WithConsoleHeaders(HttpResponse response, const ConsoleHook& hook) {
+  for (const auto& header : hook.headers) response.headers.push_back(header);
+  return response;
+}
+
+// The console's requests: 404 without the hook (no admin token: nothing to
+// find), else the hook's answer.
+HttpResponse HandleConsoleRequest(const HttpRequest& request, Services& services) {
+  const ConsoleHook& hook = services.console;
+  if (!hook.handle) return NoRoute(request.Path());
+  if (Status s = CheckRequestText(request); !s.ok()) {
+    return WithConsoleHeaders(ErrorResponse(s), hook);
+  }
+  return hook.handle(request);
+}
+
 }  // namespace
 
 HeaderDecision DecideOnHeader(const HttpRequest& head, Services& services) {
+  if (IsConsolePath(head.Path())) {
+    const ConsoleHook& hook = services.console;
+    if (!hook.handle) return {NoRoute(head.Path()), 0};
+    // A declared length over the cap is refused before a byte of it is read.
+    const std::string length = head.Header("Content-Length");
+    if (!length.empty() &&
+        (length.size() > 19 || length.find_first_not_of("0123456789") != std::string::npos ||
+         std::stoull(length) > hook.body_limit)) {
+      return {
+          WithConsoleHeaders(
+              HttpResponse::Json(413, {{"error", "body exceeds the limit of " +
+                                                     std::to_string(hook.body_limit) + " bytes"}}),
+              hook),
+          0};
+    }
+    return {std::nullopt, hook.body_limit};
+  }
   for (const Route& route : kRoutes) {
     if (PathMatches(route, head.Path()) && route.method == head.method) {
       return GateRequestHead(head, services);
@@ -134,6 +176,8 @@ bool StartRequest(const std::shared_ptr<const HttpRequest>& request, Services& s
 }
 
 HttpResponse HandleRequest(const HttpRequest& request, Services& services) {
+  // Before the text check: its error still carries the console's headers.
+  if (IsConsolePath(request.Path())) return HandleConsoleRequest(request, services);
   if (Status s = CheckRequestText(request); !s.ok()) return ErrorResponse(s);
   const std::string_view path = request.Path();
   bool path_known = false;

@@ -54,4 +54,20 @@ Result<HttpResponse> HandleUserForget(const HttpRequest& request, Services& serv
 // read model (engram replay swap), behind ENGRAM_ADMIN_TOKEN.
 Result<HttpResponse> HandleReadModelSwap(const HttpRequest& request, Services& services);
 
+// What the routes above do, for the web console (src/console), so both
+// answer alike from one implementation.
+//
+// The dynamic_variables POST /webhook/conversation-init answers now for the
+// known user `user_id`, except call_token, which the init mints per call (a
+// credential): "" here. Appends nothing and binds no call. NotFound for an
+// unknown user.
+Result<nlohmann::json> InitVariablesPreview(Services& services, const std::string& user_id);
+// DELETE /v1/users/{id}: forgets the user or caller number `id`; the answer's
+// body. `requested_by` goes into the user_forgotten event.
+Result<nlohmann::json> ForgetUser(Services& services, const std::string& id,
+                                  const std::string& requested_by);
+// POST /v1/admin/dead-letters/retry with `body` ({"seq": N} or {"all": true}).
+Result<nlohmann::json> RetryDeadLetters(Services& services, const nlohmann::json& body,
+                                        const std::string& requested_by);
+
 }  // namespace engram::http

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/label_values.h"
+#include "http/request.h"
 #include "http/signature.h"
 #include "identity/identity_key.h"
 #include "log/event_log.h"
@@ -150,6 +151,19 @@ struct NodeInfo {
   std::string read_model;  // "sqlite DATA/engram.db" or "postgresql" (never the URL's user)
 };
 
+// The web console (src/console, a layer above this one, so it is reached
+// through this hook): set by the application when ENGRAM_ADMIN_TOKEN is set.
+// Unset, every path under /console answers 404 like an unknown route.
+struct ConsoleHook {
+  // Answers every request for /console or /console/... (any method).
+  std::function<HttpResponse(const HttpRequest&)> handle;
+  // Headers every /console answer carries (the CSP and its kin), added also
+  // to the answers the router makes for these paths (a body over the cap).
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Largest request body under /console: sign-in, a query, a confirmation.
+  uint64_t body_limit = 16 * 1024;
+};
+
 struct Services {
   log::EventLog* log = nullptr;  // required
   NodeInfo node;
@@ -188,6 +202,7 @@ struct Services {
   // Bearer <token>` (401 otherwise); empty keeps /metrics open, for a
   // scraper on a trusted network.
   std::string metrics_token;
+  ConsoleHook console;
 };
 
 }  // namespace engram::http

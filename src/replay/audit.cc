@@ -312,4 +312,28 @@ std::string FormatTable(const AuditTrail& trail) {
   return out;
 }
 
+std::string FormatVerification(const log::ChainReport& report) {
+  if (report.first_break) {
+    return "chain BROKEN at seq " + std::to_string(report.first_break->seq) + ": " +
+           report.first_break->reason + " (" + std::to_string(report.checked) +
+           " entries before it verify)";
+  }
+  return "chain intact: " + std::to_string(report.checked) + " entries (" +
+         std::to_string(report.erased) + " erased), head hash " + report.head_chain_hash;
+}
+
+json VerificationJson(const log::ChainReport& report) {
+  json j = {{"checked", report.checked},
+            {"erased", report.erased},
+            {"head_chain_hash", report.head_chain_hash},
+            {"intact", !report.first_break},
+            {"ok", !report.first_break},
+            {"entries", report.checked},
+            {"detail", FormatVerification(report)}};
+  if (report.first_break) {
+    j["first_break"] = {{"seq", report.first_break->seq}, {"reason", report.first_break->reason}};
+  }
+  return j;
+}
+
 }  // namespace engram::replay

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "log/chain_verify.h"
 #include "log/event_log.h"
 #include "projections/sqlite_db.h"
 
@@ -44,5 +45,14 @@ Result<AuditTrail> AuditUser(const log::EventLog& log, projections::ReadModelDb&
 // NotFound for a conversation the read model does not know.
 Result<AuditTrail> AuditConversation(const log::EventLog& log, projections::ReadModelDb& read_model,
                                      const std::string& conversation_id);
+
+// A walk of the log's hash chain (log::VerifyChain) as `engram audit verify`
+// reports it, for the command and the web console alike: the line it
+// prints ("chain intact: N entries (M erased), head hash H" or "chain BROKEN
+// at seq N: reason (K entries before it verify)"), and its --json object
+// {"intact", "checked", "erased", "head_chain_hash", "first_break": {"seq",
+// "reason"} when broken, and the same as "ok", "entries", "detail"}.
+std::string FormatVerification(const log::ChainReport& report);
+nlohmann::json VerificationJson(const log::ChainReport& report);
 
 }  // namespace engram::replay

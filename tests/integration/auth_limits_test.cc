@@ -318,6 +318,15 @@ TEST(ServeSettings, HostileValuesOfTheNewSettingsAreRefusedAtStart) {
       {"", "--read-model /etc/passwd", "--read-model"},
       {"", "--log 'nats://127.0.0.1:4222/../x'", "--log"},
       {"", "--log nats://127.0.0.1:4222 --log-replicas 2", "--log-replicas"},
+      // The web console (issue 15): a session's life, the health interval.
+      {"", "--console-session-minutes 0", "--console-session-minutes"},
+      {"", "--console-session-minutes -5", "--console-session-minutes"},
+      {"", "--console-session-minutes 99999999999", "--console-session-minutes"},
+      {"", "--console-session-minutes 8h", "--console-session-minutes"},
+      {"ENGRAM_CONSOLE_SESSION_MINUTES=0 ", "", "--console-session-minutes"},
+      {"", "--console-secure-cookie=maybe", "--console-secure-cookie"},
+      {"", "--console-sample-secs 0", "--console-sample-secs"},
+      {"", "--console-sample-secs 61", "--console-sample-secs"},
   };
   for (const Case& c : cases) {
     auto [code, out] =

@@ -38,14 +38,17 @@ const std::map<std::string, std::set<std::string>>& Layers() {
       {"elevenlabs", {"common", "http_client", "memory"}},
       {"replay", {"common", "log", "identity", "http_client", "memory", "projections"}},
       {"http", {"common", "log", "identity", "http_client", "memory", "projections", "replay"}},
+      // issue 15: the web console, reached through http::Services::console.
+      {"console",
+       {"common", "log", "identity", "http_client", "memory", "projections", "replay", "http"}},
       {"keys", {"common", "log"}},
       // What `engram serve` runs, wired once (src/app/application.h).
       {"app",
        {"common", "log", "nats_log", "identity", "http_client", "memory", "projections", "replay",
-        "http", "keys"}},
+        "http", "console", "keys"}},
       {"cli",
        {"common", "log", "nats_log", "identity", "http_client", "memory", "projections",
-        "elevenlabs", "replay", "http", "keys", "app"}},
+        "elevenlabs", "replay", "http", "console", "keys", "app"}},
   };
   return kLayers;
 }
