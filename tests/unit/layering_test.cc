@@ -71,8 +71,9 @@ const std::vector<std::pair<std::string, std::set<std::string>>>& AdapterHeaders
       {"unsupported/Eigen/", {"memory"}},
       {"unicode/", {"memory"}},  // ICU
       {"phonenumbers/", {"identity"}},
-      {"openssl/", {"common", "keys"}},          // hashes and HMAC; the data keys' AEAD
-      {"simdjson", {"common", "http", "keys"}},  // the post-call route's parser
+      {"openssl/", {"common", "keys"}},  // hashes and HMAC; the data keys' AEAD
+      {"simdjson",
+       {"common", "http", "keys", "replay"}},  // the post-call route's parser; audit scans
       {"CLI/", {"cli"}},
   };
   return kHeaders;
