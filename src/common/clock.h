@@ -6,8 +6,21 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <string>
 
 namespace engram {
+
+// Milliseconds since the Unix epoch as "2026-12-02T23:00:14Z" (UTC, whole
+// seconds, RFC 3339): how Engram's answers, audits and console write a time.
+inline std::string UtcSecondsText(int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 class Clock {
  public:

@@ -66,9 +66,6 @@ Result<size_t> OffsetParam(const ApiRequest& request, const std::string& name);
 Status CheckId(const std::string& id, const http::Services& services, const char* what);
 // The request body as a JSON object (guarded parse; 400 otherwise).
 Result<nlohmann::json> BodyObject(const ApiRequest& request);
-// Unix milliseconds (as the read model stores times) as RFC 3339 UTC,
-// "2026-12-02T22:26:54Z".
-std::string Rfc3339(int64_t ms);
 // The same for a JSON number; null (or 0: never) stays null.
 nlohmann::json TimeOrNull(const nlohmann::json& ms);
 

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <optional>
 
+#include "common/clock.h"
 #include "common/json_guard.h"
 #include "console/api.h"
 
@@ -65,18 +66,9 @@ Result<nlohmann::json> BodyObject(const ApiRequest& request) {
   return body;
 }
 
-std::string Rfc3339(int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 nlohmann::json TimeOrNull(const nlohmann::json& ms) {
   if (!ms.is_number_integer() || ms.get<int64_t>() == 0) return nullptr;
-  return Rfc3339(ms.get<int64_t>());
+  return UtcSecondsText(ms.get<int64_t>());
 }
 
 }  // namespace engram::console

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/json_guard.h"
 #include "console/api.h"
@@ -308,17 +309,18 @@ HttpResponse Console::HandleApi(const HttpRequest& request) {
       }
       auto created = sessions_.Create(now);
       if (!created.ok()) return http::ErrorResponse(created.status());
-      HttpResponse response =
-          HttpResponse::Json(200, {{"csrf", created->session.csrf},
-                                   {"expires_at", Rfc3339(created->session.expires_at_us / 1000)}});
+      HttpResponse response = HttpResponse::Json(
+          200, {{"csrf", created->session.csrf},
+                {"expires_at", UtcSecondsText(created->session.expires_at_us / 1000)}});
       response.headers.emplace_back("Set-Cookie",
                                     cookie_header(created->cookie, sessions_.ttl_us() / 1'000'000));
       return response;
     }
     if (request.method == "GET") {
       if (session) {
-        return HttpResponse::Json(
-            200, {{"csrf", session->csrf}, {"expires_at", Rfc3339(session->expires_at_us / 1000)}});
+        return HttpResponse::Json(200,
+                                  {{"csrf", session->csrf},
+                                   {"expires_at", UtcSecondsText(session->expires_at_us / 1000)}});
       }
       if (bearer_ok) return HttpResponse::Json(200, {{"csrf", nullptr}, {"expires_at", nullptr}});
       return Error(401, "sign in");

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/json_fields.h"
 #include "common/json_guard.h"
 #include "http/credentials.h"
@@ -72,15 +73,6 @@ Result<std::optional<std::string>> OptionalString(const json& j, const char* key
   } catch (const FieldTypeError& e) {
     return Status::InvalidArgument(e.what());
   }
-}
-
-std::string Iso8601(int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 int64_t NowSecs(const Services& services) { return services.clock->NowMicros() / 1'000'000; }
@@ -183,7 +175,7 @@ json InitVariables(const Services& services, const std::string& user_id,
   vars["recent_topics"] = topics;
   vars["caller_known"] = profile && profile->has_conversations;
   vars["last_call_date"] =
-      profile && profile->last_call_at ? Iso8601(profile->last_call_at).substr(0, 10) : "";
+      profile && profile->last_call_at ? UtcSecondsText(profile->last_call_at).substr(0, 10) : "";
   return vars;
 }
 
@@ -286,7 +278,7 @@ Result<HttpResponse> HandleMemoryQuery(const HttpRequest& request, Services& ser
                         {"content", h.memory.content},
                         {"sector", memory::SectorName(h.memory.sector)},
                         {"score", std::round(h.score * 10000) / 10000},
-                        {"created_at", Iso8601(h.memory.created_at)},
+                        {"created_at", UtcSecondsText(h.memory.created_at)},
                         {"conversation_id", h.memory.conversation_id},
                         {"source_turns", h.memory.source_turns}});
     returned.push_back(h.memory.id);

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <set>
 
+#include "common/clock.h"
 #include "log/event_types.h"
 #include "log/internal_events.h"
 #include "projections/admin_queries.h"
@@ -16,15 +17,6 @@ namespace {
 using nlohmann::json;
 using projections::ReadModelDb;
 using projections::Statement;
-
-std::string IsoTime(int64_t micros) {
-  const time_t secs = static_cast<time_t>(micros / 1'000'000);
-  tm t{};
-  gmtime_r(&secs, &t);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &t);
-  return buf;
-}
 
 // Every row of a one-column query with one text parameter.
 Result<std::vector<std::string>> Column(ReadModelDb& db, const std::string& sql,
@@ -296,7 +288,7 @@ json ToJson(const AuditTrail& trail) {
   json entries = json::array();
   for (const AuditEntry& a : trail.entries) {
     entries.push_back({{"seq", a.seq},
-                       {"time", IsoTime(a.received_at_us)},
+                       {"time", UtcSecondsText(a.received_at_us / 1000)},
                        {"type", a.type},
                        {"route", a.route},
                        {"verification", a.verification},
@@ -324,9 +316,9 @@ std::string FormatTable(const AuditTrail& trail) {
                 "VERIFIED", "DETAIL");
   out.append(line);
   for (const AuditEntry& a : trail.entries) {
-    std::snprintf(line, sizeof line, "%-6llu %-20s %-24s %-16s ",
-                  static_cast<unsigned long long>(a.seq), IsoTime(a.received_at_us).c_str(),
-                  a.type.c_str(), a.verification.c_str());
+    std::snprintf(
+        line, sizeof line, "%-6llu %-20s %-24s %-16s ", static_cast<unsigned long long>(a.seq),
+        UtcSecondsText(a.received_at_us / 1000).c_str(), a.type.c_str(), a.verification.c_str());
     out.append(line).append(a.detail).append("\n");
     for (const std::string& d : a.derived)
       out.append(std::string(56, ' ')).append("  ").append(d).append("\n");
