@@ -94,18 +94,20 @@ Result<std::optional<json>> UserRecord(ReadModelDb& db, const std::string& user_
                {"conversations", st.Int(5)},
                {"current_memories", st.Int(6)},
                {"superseded_memories", st.Int(7)}};
-  ENGRAM_ASSIGN_OR_RETURN(
-      Statement ids,
-      db.Prepare("SELECT caller_id FROM user_identities WHERE user_id = ? ORDER BY first_seen_at, "
-                 "caller_id"));
-  ids.Bind(1, user_id);
-  user["caller_ids"] = json::array();
-  for (;;) {
-    ENGRAM_ASSIGN_OR_RETURN(bool more, ids.Step());
-    if (!more) break;
-    user["caller_ids"].push_back(ids.Text(0));
-  }
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<std::string> ids, CallerIdsOf(db, user_id));
+  user["caller_ids"] = ids;
   return std::optional<json>(std::move(user));
+}
+
+Result<std::vector<std::string>> CallerIdsOf(ReadModelDb& db, const std::string& user_id) {
+  ENGRAM_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached("SELECT caller_id FROM user_identities WHERE user_id = ? ORDER BY first_seen_at, "
+                "caller_id"));
+  st->Bind(1, user_id);
+  auto ids = FirstColumn(*st);
+  st->Reset();
+  return ids;
 }
 
 Result<std::optional<json>> UserMemories(ReadModelDb& db, const std::string& user_id) {

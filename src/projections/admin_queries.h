@@ -42,6 +42,8 @@ Result<std::optional<ConversationLearning>> LearningOfConversation(ReadModelDb& 
 // GET /v1/users/{id}: the user row, its caller numbers and counts; nullopt
 // for an unknown user.
 Result<std::optional<nlohmann::json>> UserRecord(ReadModelDb& db, const std::string& user_id);
+// The caller numbers (user_identities) of a user, first seen first.
+Result<std::vector<std::string>> CallerIdsOf(ReadModelDb& db, const std::string& user_id);
 // GET /v1/users/{id}/memories: every memory of the user, current and
 // superseded, with validity and sources, oldest first; nullopt for an
 // unknown user.

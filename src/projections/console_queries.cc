@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "projections/admin_queries.h"
+
 namespace engram::projections {
 
 using nlohmann::json;
@@ -42,25 +44,6 @@ CallerSummary CallerRow(const Statement& st) {
   return c;
 }
 
-Status AddPhones(ReadModelDb& db, CallerSummary& c) {
-  ENGRAM_ASSIGN_OR_RETURN(
-      Statement * st,
-      db.Cached("SELECT caller_id FROM user_identities WHERE user_id = ? ORDER BY first_seen_at, "
-                "caller_id"));
-  st->Bind(1, c.user_id);
-  for (;;) {
-    auto row = st->Step();
-    if (!row.ok()) {
-      st->Reset();
-      return row.status();
-    }
-    if (!*row) break;
-    c.phones.push_back(st->Text(0));
-  }
-  st->Reset();
-  return Status::Ok();
-}
-
 Result<std::vector<CallerSummary>> Callers(Statement& st, ReadModelDb& db) {
   std::vector<CallerSummary> out;
   for (;;) {
@@ -68,7 +51,9 @@ Result<std::vector<CallerSummary>> Callers(Statement& st, ReadModelDb& db) {
     if (!row) break;
     out.push_back(CallerRow(st));
   }
-  for (CallerSummary& c : out) ENGRAM_RETURN_IF_ERROR(AddPhones(db, c));
+  for (CallerSummary& c : out) {
+    ENGRAM_ASSIGN_OR_RETURN(c.phones, CallerIdsOf(db, c.user_id));
+  }
   return out;
 }
 
