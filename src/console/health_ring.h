@@ -62,7 +62,6 @@ class HealthRing {
   const size_t capacity_;
   mutable std::mutex mu_;
   std::map<std::string, Histogram, std::less<>> current_;
-  std::map<std::string, uint64_t, std::less<>> current_counts_;
   std::map<std::string, std::deque<Point>> routes_;
   std::deque<int64_t> closed_at_;  // every interval's end, for trimming
   std::deque<LagPoint> lag_;
