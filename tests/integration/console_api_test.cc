@@ -204,6 +204,17 @@ TEST_F(ConsoleServer, HostileRequestsAreRefusedAndTheSessionsStayBounded) {
       400);
   EXPECT_EQ(fresh.Send("POST", "/console/api/session", R"({"token": 5})").status, 400);
   EXPECT_EQ(fresh.Send("POST", "/console/api/dead-letters/retry", "[1,2]").status, 400);
+  // A duplicated key (which "token" would count?) and bytes that are not
+  // UTF-8 are refused, not read one way or the other.
+  EXPECT_EQ(fresh
+                .Send("POST", "/console/api/session",
+                      std::string(R"({"token": "wrong-token-wrong-token", "token": ")") +
+                          kAdminToken + "\"}")
+                .status,
+            400);
+  EXPECT_EQ(
+      fresh.Send("POST", "/console/api/session", std::string("{\"token\": \"\xff\xfe\"}")).status,
+      400);
   // Ids over the limit; an escaped control character; a malformed escape.
   EXPECT_EQ(fresh.Send("GET", "/console/api/callers/" + std::string(200, 'u')).status, 400);
   EXPECT_EQ(fresh.Send("GET", "/console/api/calls/" + std::string(200, 'c')).status, 400);
